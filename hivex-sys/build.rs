@@ -1,0 +1,12 @@
+//! Links the system libhivex; see `sys_support::link` for the search order.
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    sys_support::link::link(&sys_support::link::Library {
+        pkg_config_name: "hivex",
+        min_version: "1.3",
+        link_name: "hivex",
+        env_prefix: "HIVEX",
+        debian_package: "libhivex-dev",
+    });
+}
