@@ -1,0 +1,1 @@
+//! Integration tests of the cbs crate (one test binary for the crate).

@@ -1,0 +1,1 @@
+//! Safe layer over libhivex: open, read, write and commit Windows registry hives (regf).

@@ -1,0 +1,4 @@
+//! Integration tests of the servicing engine (one test binary for the crate).
+
+mod hive;
+mod wim;
