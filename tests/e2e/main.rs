@@ -1,1 +1,11 @@
+//! End-to-end tests of the `wimpatch` CLI against real WIMs written by wimlib (`wimlib-imagex`) and by
+//! the fixture generator. One test binary; each module covers one verb or one guarantee.
 
+mod bad_input;
+mod concurrency;
+mod export;
+mod info;
+mod interrupt;
+mod mount;
+mod reduce;
+mod util;

@@ -1,0 +1,154 @@
+//! Command-line syntax (clap derive). DISM and ConfigMgr words where they exist.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use servicing::wim::{Compression, ImageRef};
+
+/// Offline servicing of Windows images (WIM/ESD) on Linux.
+///
+/// Exit status: 0 success, 1 failure (the message on stderr names the file and the problem), 2 usage
+/// error.
+#[derive(Debug, Parser)]
+#[command(name = "wimpatch", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options for every verb.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// No progress bars.
+    #[arg(long, global = true, env = "WIMPATCH_NO_PROGRESS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_progress: bool,
+    /// Wait up to this many seconds for another writer of the same WIM instead of failing at once.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
+    pub wait_lock: u64,
+    /// Scratch directory (mount staging, temporary files). Default: $TMPDIR/wimpatch.
+    #[arg(long, global = true, env = "WIMPATCH_SCRATCH_DIR", value_name = "DIR")]
+    pub scratch_dir: Option<PathBuf>,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the WIM header and every image (DISM /Get-ImageInfo).
+    Info {
+        /// The WIM file.
+        wim: PathBuf,
+    },
+    /// Copy one image into another WIM, creating it or appending to it (DISM /Export-Image).
+    ExportImage(ExportArgs),
+    /// Delete one image and rebuild the file so it shrinks (DISM /Delete-Image).
+    DeleteImage {
+        /// The WIM file.
+        #[arg(long)]
+        image: PathBuf,
+        /// Image index (1-based) or name.
+        #[arg(long, value_name = "N|NAME")]
+        index: ImageRef,
+    },
+    /// Keep one image, drop the others, and rebuild so the file really shrinks.
+    Reduce {
+        /// The WIM file.
+        #[arg(long)]
+        image: PathBuf,
+        /// The image to keep: index (1-based) or name.
+        #[arg(long, value_name = "N|NAME")]
+        keep: ImageRef,
+        /// Write the result here instead of replacing the source.
+        #[arg(long, value_name = "WIM")]
+        dest: Option<PathBuf>,
+    },
+    /// Rebuild a WIM to reclaim the space that appends leave behind (wimoptimize).
+    Optimize {
+        /// The WIM file.
+        #[arg(long)]
+        image: PathBuf,
+        /// Recompress all data (slower; can shrink further).
+        #[arg(long)]
+        recompress: bool,
+    },
+    /// Check the metadata of every image and the hash of every blob.
+    Verify {
+        /// The WIM file.
+        wim: PathBuf,
+    },
+    /// Mount an image on an empty directory for editing (DISM /Mount-Image). Needs FUSE.
+    Mount(MountArgs),
+    /// Unmount an image, committing or discarding the changes (DISM /Unmount-Image).
+    Unmount(UnmountArgs),
+    /// Internal: the helper process that performs a mount (wimlib's mount exits its caller).
+    #[command(hide = true)]
+    MountHelper(MountArgs),
+}
+
+/// `export-image` options.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Source WIM.
+    #[arg(long, value_name = "WIM")]
+    pub source: PathBuf,
+    /// Source image: index (1-based) or name.
+    #[arg(long, value_name = "N|NAME")]
+    pub index: ImageRef,
+    /// Destination WIM (appended to if it exists).
+    #[arg(long, value_name = "WIM")]
+    pub dest: PathBuf,
+    /// Compression of a new destination (default: the source's).
+    #[arg(long, value_name = "none|xpress|lzx|lzms")]
+    pub compress: Option<Compression>,
+    /// Name for the exported image (default: the source image's name).
+    #[arg(long, value_name = "NAME")]
+    pub dest_name: Option<String>,
+    /// Write an integrity table.
+    #[arg(long)]
+    pub check_integrity: bool,
+}
+
+/// `mount` options.
+#[derive(Debug, Args, Clone)]
+pub struct MountArgs {
+    /// The WIM file.
+    #[arg(long)]
+    pub image: PathBuf,
+    /// Image index (1-based) or name.
+    #[arg(long, value_name = "N|NAME")]
+    pub index: ImageRef,
+    /// An existing, empty directory.
+    #[arg(long, value_name = "DIR")]
+    pub mount_dir: PathBuf,
+    /// Mount read-only (changes cannot be committed).
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+/// `unmount` options.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["commit", "discard"])))]
+pub struct UnmountArgs {
+    /// The mount directory.
+    #[arg(long, value_name = "DIR")]
+    pub mount_dir: PathBuf,
+    /// Save the changes into the WIM.
+    #[arg(long)]
+    pub commit: bool,
+    /// Throw the changes away.
+    #[arg(long)]
+    pub discard: bool,
+    /// With --commit: close files still open in the mount instead of failing.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,85 @@
+//! Dispatch from parsed arguments to the engine, and printing of the results.
+
+mod image;
+mod mount;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use servicing::progress::Control;
+use servicing::wim::LockWait;
+
+use crate::args::{Cli, Command, Global};
+use crate::reporter::BarReporter;
+
+/// What every command gets: global options, a progress reporter, and the cancel flag.
+pub struct Ctx {
+    pub global: Global,
+    pub reporter: BarReporter,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Ctx {
+    pub fn control(&self) -> Control<'_> {
+        Control { reporter: &self.reporter, cancel: &self.cancel }
+    }
+
+    pub fn lock_wait(&self) -> LockWait {
+        match self.global.wait_lock {
+            0 => LockWait::NoWait,
+            s => LockWait::For(Duration::from_secs(s)),
+        }
+    }
+
+    pub fn scratch_dir(&self) -> Result<PathBuf> {
+        let dir = self.global.scratch_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("wimpatch"));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("scratch directory {}: cannot create: {e}", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// Prints a report: JSON with `--json`, else the given text.
+    pub fn print<T: serde::Serialize>(&self, report: &T, text: impl FnOnce() -> String) -> Result<()> {
+        use std::io::Write as _;
+        self.reporter.finish();
+        let mut out = std::io::stdout().lock();
+        if self.global.json {
+            serde_json::to_writer_pretty(&mut out, report)?;
+            writeln!(out)?;
+        } else {
+            write!(out, "{}", text())?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    let bars = !(cli.global.no_progress || cli.global.json || cli.global.quiet);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    // First Ctrl-C: cancel at the next safe point (wimlib rolls back). Second: give up at once.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("cancelling at the next safe point (press Ctrl-C again to abort at once)");
+    });
+    let ctx = Ctx { global: cli.global, reporter: BarReporter::new(bars), cancel };
+    let result = match cli.command {
+        Command::Info { wim } => image::info(&ctx, &wim),
+        Command::ExportImage(a) => image::export(&ctx, a),
+        Command::DeleteImage { image, index } => image::delete(&ctx, &image, &index),
+        Command::Reduce { image, keep, dest } => image::reduce(&ctx, &image, &keep, dest.as_deref()),
+        Command::Optimize { image, recompress } => image::optimize(&ctx, &image, recompress),
+        Command::Verify { wim } => image::verify(&ctx, &wim),
+        Command::Mount(a) => mount::mount(&ctx, a),
+        Command::Unmount(a) => mount::unmount(&ctx, a),
+        Command::MountHelper(a) => mount::helper(&ctx, a),
+    };
+    ctx.reporter.finish();
+    result
+}

@@ -1,0 +1,85 @@
+//! Human-readable rendering of engine reports (stdout). `--json` prints the reports themselves.
+
+use servicing::ops::InfoReport;
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes with a binary-unit hint: `1,048,576 bytes (1.0 MiB)`.
+pub fn size(n: u64) -> String {
+    let units = ["KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = "";
+    for u in units {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    if unit.is_empty() { format!("{} bytes", thousands(n)) } else { format!("{} bytes ({v:.1} {unit})", thousands(n)) }
+}
+
+/// The `info` text, laid out like DISM's /Get-ImageInfo.
+pub fn info(r: &InfoReport) -> String {
+    use std::fmt::Write as _;
+    let h = &r.header;
+    let mut s = String::new();
+    let _ = writeln!(s, "WIM file     : {}", r.path.display());
+    let _ = writeln!(s, "GUID         : {}", h.guid);
+    let _ = writeln!(s, "Version      : {}{}", h.wim_version, if h.solid { " (solid/ESD)" } else { "" });
+    let _ = writeln!(
+        s,
+        "Compression  : {} (chunk size {})",
+        h.compression.map_or("unknown", |c| c.name()),
+        thousands(u64::from(h.chunk_size))
+    );
+    let _ = writeln!(s, "Image count  : {}", h.image_count);
+    let _ = writeln!(s, "Boot index   : {}", h.boot_index);
+    let _ = writeln!(s, "Size         : {}", size(h.total_bytes));
+    let _ = writeln!(s, "Integrity    : {}", if h.has_integrity_table { "yes" } else { "no" });
+    if h.write_in_progress {
+        let _ = writeln!(s, "Warning      : an earlier write was interrupted; content is intact, run `wimpatch optimize` to reclaim space");
+    }
+    for i in &r.images {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Index        : {}", i.index);
+        let _ = writeln!(s, "Name         : {}", i.name.as_deref().unwrap_or(""));
+        let _ = writeln!(s, "Description  : {}", i.description.as_deref().unwrap_or(""));
+        let _ = writeln!(s, "Edition      : {}", i.edition_id.as_deref().unwrap_or("unknown"));
+        let _ = writeln!(s, "Architecture : {}", i.arch.map_or("unknown", |a| a.name()));
+        let version = match (i.major, i.minor, i.build) {
+            (Some(a), Some(b), Some(c)) => match i.spbuild {
+                Some(sp) => format!("{a}.{b}.{c}.{sp}"),
+                None => format!("{a}.{b}.{c}"),
+            },
+            _ => "unknown".into(),
+        };
+        let _ = writeln!(s, "Version      : {version}");
+        let _ = writeln!(s, "Build        : {}", i.build.map_or("unknown".to_string(), |b| b.to_string()));
+        let _ = writeln!(s, "Files        : {}", i.file_count.map_or("unknown".into(), thousands));
+        let _ = writeln!(s, "Size         : {}", i.total_bytes.map_or("unknown".into(), size));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1000), "1,000");
+        assert_eq!(super::thousands(1234567), "1,234,567");
+    }
+}

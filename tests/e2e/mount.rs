@@ -1,0 +1,59 @@
+//! mount / unmount through the helper process. Needs FUSE; where /dev/fuse is missing or mounting is
+//! not permitted, the tests say so and are skipped by name.
+
+use std::path::Path;
+
+use crate::util::*;
+
+fn fuse_usable() -> bool {
+    Path::new("/dev/fuse").exists()
+}
+
+#[test]
+fn mount_read_write_edit_and_commit_then_discard() {
+    if !fuse_usable() {
+        eprintln!("skipped: mount_read_write_edit_and_commit_then_discard (no /dev/fuse)");
+        return;
+    }
+    let work = Work::new();
+    let wim = three_image_wim(&work, "three.wim", 2, 1024, "lzx");
+    let mnt = work.path("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let scratch = work.path("scratch");
+    let out = run(&["--scratch-dir", scratch.to_str().unwrap(), "mount", "--image", wim.to_str().unwrap(), "--index", "2", "--mount-dir", mnt.to_str().unwrap()]);
+    if !out.status.success() && stderr(&out).contains("WIMLIB_ERR_FUSE") {
+        eprintln!("skipped: mount_read_write_edit_and_commit_then_discard (FUSE mount not permitted here: {})", stderr(&out));
+        return;
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(mnt.join("Windows/edition-Professional.txt").exists());
+    // While mounted read-write, the daemon holds the writer lock: other writers are refused.
+    let locked = run(&["optimize", "--image", wim.to_str().unwrap()]);
+    assert_eq!(locked.status.code(), Some(1));
+    assert!(stderr(&locked).contains("locked"), "{}", stderr(&locked));
+    std::fs::write(mnt.join("Windows/added-by-test.txt"), b"hello").unwrap();
+    run_ok(&["unmount", "--mount-dir", mnt.to_str().unwrap(), "--commit"]);
+    assert!(imagex_dir(&wim, 2).iter().any(|l| l.ends_with("added-by-test.txt")));
+    assert!(imagex_verifies(&wim));
+
+    // Discard: the change does not reach the WIM.
+    let before = sha256(&wim);
+    run_ok(&["--scratch-dir", scratch.to_str().unwrap(), "mount", "--image", wim.to_str().unwrap(), "--index", "1", "--mount-dir", mnt.to_str().unwrap()]);
+    std::fs::write(mnt.join("discard-me.txt"), b"x").unwrap();
+    run_ok(&["unmount", "--mount-dir", mnt.to_str().unwrap(), "--discard"]);
+    assert_eq!(sha256(&wim), before);
+    assert!(!imagex_dir(&wim, 1).iter().any(|l| l.ends_with("discard-me.txt")));
+}
+
+#[test]
+fn mount_into_a_non_empty_directory_is_refused() {
+    let work = Work::new();
+    let wim = three_image_wim(&work, "three.wim", 1, 100, "none");
+    let mnt = work.path("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    std::fs::write(mnt.join("x"), b"x").unwrap();
+    let out = run(&["mount", "--image", wim.to_str().unwrap(), "--index", "1", "--mount-dir", mnt.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("not empty") || err.contains("FUSE is not available"), "{err}");
+}
