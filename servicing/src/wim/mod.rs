@@ -6,6 +6,13 @@
 //! destination and renamed into place ([`Wim::write_new`]). Progress reaches a
 //! [`Reporter`](crate::progress::Reporter); a panic inside it aborts the C call and is re-raised after;
 //! the cancel flag aborts cleanly (wimlib truncates an append back and removes temp files).
+//!
+//! A handle cannot be shared between threads (wimlib forbids concurrent use of one `WIMStruct`):
+//!
+//! ```compile_fail
+//! fn needs_sync<T: Sync>() {}
+//! needs_sync::<servicing::wim::Wim>();
+//! ```
 
 mod atomic;
 mod call;

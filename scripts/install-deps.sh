@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages wimpatch builds and tests against, skipping what is already installed.
+#   libwim-dev   wimlib (the WIM library) and its header, linked by wim-sys
+#   wimtools     wimlib-imagex: the reference the tests and benches compare against
+#   libhivex-dev libhivex (registry hives), linked by hivex-sys
+#   libhivex-bin hivexget/hivexsh: the tests read generated hives back with them
+#   gcc          the -sys layout tests compile a C probe against the installed headers
+#   pkg-config   the build scripts try it first
+set -euo pipefail
+
+packages=(libwim-dev wimtools libhivex-dev libhivex-bin gcc pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all system packages present (${packages[*]})"
+else
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "deps: not root and no sudo; install as root: apt-get install ${missing[*]}" >&2; exit 1
+    fi
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+for tool in cargo cargo-clippy rustfmt; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "deps: $tool is missing; install the Rust toolchain with clippy and rustfmt (rustup component add clippy rustfmt)" >&2
+    exit 1
+  fi
+done
