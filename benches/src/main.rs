@@ -1,1 +1,170 @@
-fn main() {}
+//! `wimpatch-bench`: times wimpatch verbs against wimlib-imagex doing the same job on the same input,
+//! in the same run, and reports the ratio (median of several runs). First slice of the benchmark
+//! harness; package-application scenarios join it when those verbs exist.
+//!
+//! Usage: `wimpatch-bench [--quick] [--runs N] [--size tiny|small|large]`. Writes a Markdown table to
+//! stdout and `target/bench/results.json`.
+
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use fixtures::profile::{Profile, Size};
+use servicing::wim::Compression;
+
+#[derive(serde::Serialize)]
+struct Row {
+    name: String,
+    baseline: String,
+    median_s: f64,
+    min_s: f64,
+    max_s: f64,
+    baseline_median_s: f64,
+    ratio: f64,
+    peak_rss_mib: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct Results {
+    size: String,
+    input_bytes: u64,
+    runs: usize,
+    scenarios: Vec<Row>,
+}
+
+fn bin_dir() -> PathBuf {
+    std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs `cmd` once, after `prepare`, and returns seconds; panics with the command's stderr on failure.
+fn time_once(prepare: &dyn Fn(), cmd: &mut dyn FnMut() -> Command) -> f64 {
+    prepare();
+    let mut c = cmd();
+    let t = Instant::now();
+    let out = c.output().expect("spawn benchmark command");
+    let s = t.elapsed().as_secs_f64();
+    assert!(out.status.success(), "{:?} failed: {}", c, String::from_utf8_lossy(&out.stderr));
+    s
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+struct Scenario<'a> {
+    name: &'a str,
+    baseline: &'a str,
+    prepare: Box<dyn Fn() + 'a>,
+    ours: Box<dyn FnMut() -> Command + 'a>,
+    theirs: Box<dyn FnMut() -> Command + 'a>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let runs: usize = get("--runs").and_then(|v| v.parse().ok()).unwrap_or(if quick { 3 } else { 5 });
+    let size = get("--size").and_then(|s| Size::by_name(&s)).unwrap_or(if quick { Size::Tiny } else { Size::Small });
+
+    let root = PathBuf::from("target/bench");
+    let cache = root.join("cache");
+    std::fs::create_dir_all(&cache).expect("create target/bench/cache");
+    let src = cache.join(format!("win81-{}.wim", size.name()));
+    if !src.exists() {
+        eprintln!("generating {} (cached for later runs)…", src.display());
+        let profile = Profile::win81_amd64();
+        fixtures::image::build_wim(&profile, size, &[], Compression::Lzx, &src, &cache).expect("generate fixture image");
+    }
+    let input_bytes = std::fs::metadata(&src).map(|m| m.len()).unwrap_or(0);
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).expect("create work dir");
+    let wimpatch = bin_dir().join("wimpatch");
+    let out_a = work.join("ours.wim");
+    let out_b = work.join("theirs.wim");
+    let copy = work.join("copy.wim");
+    let s = |p: &Path| p.to_str().expect("utf-8 path").to_string();
+    let clean = || {
+        let _ = std::fs::remove_file(&out_a);
+        let _ = std::fs::remove_file(&out_b);
+    };
+    let wp = |args: Vec<String>| {
+        let mut c = Command::new(&wimpatch);
+        c.args(args).env("WIMPATCH_NO_PROGRESS", "1");
+        c
+    };
+    let ix = |args: Vec<String>| {
+        let mut c = Command::new("wimlib-imagex");
+        c.args(args);
+        c
+    };
+
+    let mut scenarios = vec![
+        Scenario {
+            name: "export-image (lzx, same compression)",
+            baseline: "wimlib-imagex export",
+            prepare: Box::new(clean),
+            ours: Box::new(|| wp(vec!["export-image".into(), "--source".into(), s(&src), "--index".into(), "2".into(), "--dest".into(), s(&out_a)])),
+            theirs: Box::new(|| ix(vec!["export".into(), s(&src), "2".into(), s(&out_b)])),
+        },
+        Scenario {
+            name: "export-image --compress xpress",
+            baseline: "wimlib-imagex export --compress=xpress",
+            prepare: Box::new(clean),
+            ours: Box::new(|| wp(vec!["export-image".into(), "--source".into(), s(&src), "--index".into(), "2".into(), "--dest".into(), s(&out_a), "--compress".into(), "xpress".into()])),
+            theirs: Box::new(|| ix(vec!["export".into(), s(&src), "2".into(), s(&out_b), "--compress=xpress".into()])),
+        },
+        Scenario {
+            name: "reduce --keep 2 --dest",
+            baseline: "wimlib-imagex export (one image)",
+            prepare: Box::new(clean),
+            ours: Box::new(|| wp(vec!["reduce".into(), "--image".into(), s(&src), "--keep".into(), "2".into(), "--dest".into(), s(&out_a)])),
+            theirs: Box::new(|| ix(vec!["export".into(), s(&src), "2".into(), s(&out_b)])),
+        },
+        Scenario {
+            name: "optimize",
+            baseline: "wimlib-imagex optimize",
+            prepare: Box::new(|| {
+                std::fs::copy(&src, &copy).expect("copy input");
+            }),
+            ours: Box::new(|| wp(vec!["optimize".into(), "--image".into(), s(&copy)])),
+            theirs: Box::new(|| ix(vec!["optimize".into(), s(&copy)])),
+        },
+    ];
+
+    let mut rows = Vec::new();
+    for sc in &mut scenarios {
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for _ in 0..runs {
+            // Alternate so page-cache warmth and machine noise hit both sides alike.
+            ours.push(time_once(&*sc.prepare, &mut *sc.ours));
+            theirs.push(time_once(&*sc.prepare, &mut *sc.theirs));
+        }
+        let (m, lo, hi) = stats(ours);
+        let (bm, _, _) = stats(theirs);
+        rows.push(Row {
+            name: sc.name.into(),
+            baseline: sc.baseline.into(),
+            median_s: m,
+            min_s: lo,
+            max_s: hi,
+            baseline_median_s: bm,
+            ratio: m / bm,
+            peak_rss_mib: None,
+        });
+    }
+
+    println!("Input: {} ({} bytes, 3 editions), {} runs each, medians.\n", src.display(), input_bytes, runs);
+    println!("| scenario | wimpatch median (min–max) s | baseline | baseline median s | ratio |");
+    println!("|---|---|---|---|---|");
+    for r in &rows {
+        println!("| {} | {:.3} ({:.3}–{:.3}) | {} | {:.3} | {:.2} |", r.name, r.median_s, r.min_s, r.max_s, r.baseline, r.baseline_median_s, r.ratio);
+    }
+    let results = Results { size: size.name().into(), input_bytes, runs, scenarios: rows };
+    let json = root.join("results.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&results).expect("serialize")).expect("write results.json");
+    eprintln!("wrote {}", json.display());
+}
