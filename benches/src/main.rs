@@ -76,7 +76,8 @@ fn main() {
     if !src.exists() {
         eprintln!("generating {} (cached for later runs)…", src.display());
         let profile = Profile::win81_amd64();
-        fixtures::image::build_wim(&profile, size, &[], Compression::Lzx, &src, &cache).expect("generate fixture image");
+        fixtures::image::build_wim(&profile, size, &[], Compression::Lzx, &src, &cache)
+            .expect("generate fixture image");
     }
     let input_bytes = std::fs::metadata(&src).map(|m| m.len()).unwrap_or(0);
     let work = root.join("work");
@@ -106,21 +107,53 @@ fn main() {
             name: "export-image (lzx, same compression)",
             baseline: "wimlib-imagex export",
             prepare: Box::new(clean),
-            ours: Box::new(|| wp(vec!["export-image".into(), "--source".into(), s(&src), "--index".into(), "2".into(), "--dest".into(), s(&out_a)])),
+            ours: Box::new(|| {
+                wp(vec![
+                    "export-image".into(),
+                    "--source".into(),
+                    s(&src),
+                    "--index".into(),
+                    "2".into(),
+                    "--dest".into(),
+                    s(&out_a),
+                ])
+            }),
             theirs: Box::new(|| ix(vec!["export".into(), s(&src), "2".into(), s(&out_b)])),
         },
         Scenario {
             name: "export-image --compress xpress",
             baseline: "wimlib-imagex export --compress=xpress",
             prepare: Box::new(clean),
-            ours: Box::new(|| wp(vec!["export-image".into(), "--source".into(), s(&src), "--index".into(), "2".into(), "--dest".into(), s(&out_a), "--compress".into(), "xpress".into()])),
+            ours: Box::new(|| {
+                wp(vec![
+                    "export-image".into(),
+                    "--source".into(),
+                    s(&src),
+                    "--index".into(),
+                    "2".into(),
+                    "--dest".into(),
+                    s(&out_a),
+                    "--compress".into(),
+                    "xpress".into(),
+                ])
+            }),
             theirs: Box::new(|| ix(vec!["export".into(), s(&src), "2".into(), s(&out_b), "--compress=xpress".into()])),
         },
         Scenario {
             name: "reduce --keep 2 --dest",
             baseline: "wimlib-imagex export (one image)",
             prepare: Box::new(clean),
-            ours: Box::new(|| wp(vec!["reduce".into(), "--image".into(), s(&src), "--keep".into(), "2".into(), "--dest".into(), s(&out_a)])),
+            ours: Box::new(|| {
+                wp(vec![
+                    "reduce".into(),
+                    "--image".into(),
+                    s(&src),
+                    "--keep".into(),
+                    "2".into(),
+                    "--dest".into(),
+                    s(&out_a),
+                ])
+            }),
             theirs: Box::new(|| ix(vec!["export".into(), s(&src), "2".into(), s(&out_b)])),
         },
         Scenario {
@@ -161,7 +194,10 @@ fn main() {
     println!("| scenario | wimpatch median (min–max) s | baseline | baseline median s | ratio |");
     println!("|---|---|---|---|---|");
     for r in &rows {
-        println!("| {} | {:.3} ({:.3}–{:.3}) | {} | {:.3} | {:.2} |", r.name, r.median_s, r.min_s, r.max_s, r.baseline, r.baseline_median_s, r.ratio);
+        println!(
+            "| {} | {:.3} ({:.3}–{:.3}) | {} | {:.3} | {:.2} |",
+            r.name, r.median_s, r.min_s, r.max_s, r.baseline, r.baseline_median_s, r.ratio
+        );
     }
     let results = Results { size: size.name().into(), input_bytes, runs, scenarios: rows };
     let json = root.join("results.json");

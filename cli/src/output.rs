@@ -27,7 +27,11 @@ pub fn size(n: u64) -> String {
         v /= 1024.0;
         unit = u;
     }
-    if unit.is_empty() { format!("{} bytes", thousands(n)) } else { format!("{} bytes ({v:.1} {unit})", thousands(n)) }
+    if unit.is_empty() {
+        format!("{} bytes", thousands(n))
+    } else {
+        format!("{} bytes ({v:.1} {unit})", thousands(n))
+    }
 }
 
 /// The `info` text, laid out like DISM's /Get-ImageInfo.

@@ -40,9 +40,11 @@ impl Reporter for BarReporter {
                         old.finish_and_clear();
                     }
                     let bar = ProgressBar::with_draw_target(Some(*total), ProgressDrawTarget::stderr());
-                    let style = ProgressStyle::with_template("{msg:>18} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> ");
+                    let style = ProgressStyle::with_template(
+                        "{msg:>18} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
                     bar.set_style(style);
                     bar.set_message(phase.label());
                     *guard = Some((*phase, bar));

@@ -117,13 +117,19 @@ pub fn mount(req: &MountRequest, helper: &Path, helper_args: &[String]) -> Resul
     probe.resolve(&req.image)?;
     drop(probe);
     let staging = req.staging_dir();
-    std::fs::create_dir_all(&staging)
-        .map_err(|e| MountError::Io { path: staging.clone(), action: "cannot create the staging directory", source: e })?;
+    std::fs::create_dir_all(&staging).map_err(|e| MountError::Io {
+        path: staging.clone(),
+        action: "cannot create the staging directory",
+        source: e,
+    })?;
     // The helper's stderr goes to a file: the daemon it leaves behind keeps stderr open until libfuse
     // redirects it, so a pipe might never reach EOF.
     let err_path = req.scratch_dir.join(format!("mount-helper-{}.err", std::process::id()));
-    let err_file = std::fs::File::create(&err_path)
-        .map_err(|e| MountError::Io { path: err_path.clone(), action: "cannot create", source: e })?;
+    let err_file = std::fs::File::create(&err_path).map_err(|e| MountError::Io {
+        path: err_path.clone(),
+        action: "cannot create",
+        source: e,
+    })?;
     let status = Command::new(helper)
         .args(helper_args)
         .stdin(Stdio::null())

@@ -7,8 +7,6 @@
 //! two. The -sys crates run it from their integration test (the same job `ctest`/`systest` does for
 //! libgit2-sys), so a header that drifted from the committed bindings fails `make test`.
 
-
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::Command;
@@ -35,8 +33,8 @@ pub struct Report {
 
 const RUST_KEYWORDS: &[&str] = &[
     "type", "match", "ref", "mod", "fn", "impl", "in", "loop", "move", "mut", "pub", "self", "static", "struct",
-    "trait", "use", "where", "while", "box", "crate", "dyn", "enum", "extern", "final", "macro", "override",
-    "priv", "super", "unsafe", "virtual", "yield", "async", "await", "try", "abstract", "become", "do",
+    "trait", "use", "where", "while", "box", "crate", "dyn", "enum", "extern", "final", "macro", "override", "priv",
+    "super", "unsafe", "virtual", "yield", "async", "await", "try", "abstract", "become", "do",
 ];
 
 /// Which C tag (`struct`/`union`) each bindgen type name was generated from.
@@ -171,7 +169,10 @@ pub fn check(bindings: &str, headers: &[&str]) -> Result<Report, String> {
         .output()
         .map_err(|e| format!("running {cc}: {e}"))?;
     if !out.status.success() {
-        return Err(format!("the layout probe does not compile against the headers:\n{}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "the layout probe does not compile against the headers:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let run = Command::new(&exe).output().map_err(|e| format!("running the probe: {e}"))?;
     if !run.status.success() {
@@ -217,7 +218,13 @@ const _: () = {
         let exprs: Vec<&str> = f.iter().map(|f| f.c_expr.as_str()).collect();
         assert_eq!(
             exprs,
-            ["(long long)(FOO_FLAG)", "sizeof(struct foo)", "_Alignof(struct foo)", "offsetof(struct foo, a)", "offsetof(struct foo, type)"]
+            [
+                "(long long)(FOO_FLAG)",
+                "sizeof(struct foo)",
+                "_Alignof(struct foo)",
+                "offsetof(struct foo, a)",
+                "offsetof(struct foo, type)"
+            ]
         );
         assert_eq!(f[1].expected, 16);
     }

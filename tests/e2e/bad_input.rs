@@ -54,10 +54,22 @@ fn index_zero_out_of_range_and_unknown_name_are_rejected() {
     let wim = three_image_wim(&work, "three.wim", 2, 1024, "lzx");
     let s = wim.to_str().unwrap();
     let dest = work.path("out.wim");
-    assert_fails_cleanly(&["reduce", "--image", s, "--keep", "0"], &["three.wim", "no image index 0", "3 images"], &[&wim]);
+    assert_fails_cleanly(
+        &["reduce", "--image", s, "--keep", "0"],
+        &["three.wim", "no image index 0", "3 images"],
+        &[&wim],
+    );
     assert_fails_cleanly(&["reduce", "--image", s, "--keep", "4"], &["no image index 4"], &[&wim]);
-    assert_fails_cleanly(&["delete-image", "--image", s, "--index", "Windows 12 Ultimate"], &["no image named \"Windows 12 Ultimate\""], &[&wim]);
-    assert_fails_cleanly(&["export-image", "--source", s, "--index", "9", "--dest", dest.to_str().unwrap()], &["no image index 9"], &[&wim]);
+    assert_fails_cleanly(
+        &["delete-image", "--image", s, "--index", "Windows 12 Ultimate"],
+        &["no image named \"Windows 12 Ultimate\""],
+        &[&wim],
+    );
+    assert_fails_cleanly(
+        &["export-image", "--source", s, "--index", "9", "--dest", dest.to_str().unwrap()],
+        &["no image index 9"],
+        &[&wim],
+    );
     assert!(!dest.exists(), "a failed export must not create the destination");
 }
 

@@ -58,7 +58,17 @@ fn concurrent_appends_to_one_destination_lose_no_commit() {
         .iter()
         .map(|i| {
             wimpatch()
-                .args(["--wait-lock", "60", "export-image", "--source", wim.to_str().unwrap(), "--index", i, "--dest", dest.to_str().unwrap()])
+                .args([
+                    "--wait-lock",
+                    "60",
+                    "export-image",
+                    "--source",
+                    wim.to_str().unwrap(),
+                    "--index",
+                    i,
+                    "--dest",
+                    dest.to_str().unwrap(),
+                ])
                 .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()

@@ -9,7 +9,17 @@ fn export_to_new_file_verifies_has_same_files_and_is_no_larger_than_wimlib_image
     for compress in ["lzx", "xpress"] {
         let ours = work.path(&format!("ours-{compress}.wim"));
         let theirs = work.path(&format!("theirs-{compress}.wim"));
-        run_ok(&["export-image", "--source", wim.to_str().unwrap(), "--index", "2", "--dest", ours.to_str().unwrap(), "--compress", compress]);
+        run_ok(&[
+            "export-image",
+            "--source",
+            wim.to_str().unwrap(),
+            "--index",
+            "2",
+            "--dest",
+            ours.to_str().unwrap(),
+            "--compress",
+            compress,
+        ]);
         imagex(&["export", wim.to_str().unwrap(), "2", theirs.to_str().unwrap(), &format!("--compress={compress}")]);
         assert!(imagex_verifies(&ours));
         assert_eq!(imagex_dir(&ours, 1), imagex_dir(&wim, 2));
@@ -25,7 +35,14 @@ fn export_appends_to_an_existing_destination_like_dism() {
     let dest = work.path("dest.wim");
     run_ok(&["export-image", "--source", wim.to_str().unwrap(), "--index", "1", "--dest", dest.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_str(&run_ok(&[
-        "export-image", "--source", wim.to_str().unwrap(), "--index", "Windows 8.1 Pro x86", "--dest", dest.to_str().unwrap(), "--json",
+        "export-image",
+        "--source",
+        wim.to_str().unwrap(),
+        "--index",
+        "Windows 8.1 Pro x86",
+        "--dest",
+        dest.to_str().unwrap(),
+        "--json",
     ]))
     .unwrap();
     assert_eq!(v["created"], false);
@@ -43,7 +60,17 @@ fn export_with_a_different_compression_into_an_existing_destination_is_refused()
     let dest = work.path("dest.wim");
     run_ok(&["export-image", "--source", wim.to_str().unwrap(), "--index", "1", "--dest", dest.to_str().unwrap()]);
     let before = sha256(&dest);
-    let out = run(&["export-image", "--source", wim.to_str().unwrap(), "--index", "2", "--dest", dest.to_str().unwrap(), "--compress", "xpress"]);
+    let out = run(&[
+        "export-image",
+        "--source",
+        wim.to_str().unwrap(),
+        "--index",
+        "2",
+        "--dest",
+        dest.to_str().unwrap(),
+        "--compress",
+        "xpress",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("lzx compression"), "{}", stderr(&out));
     assert_eq!(sha256(&dest), before);

@@ -56,7 +56,9 @@ fn sigkill_during_reduce_leaves_the_original_intact_and_the_next_run_cleans_up()
     let before = sha256(&wim);
     let mut killed_mid_write = 0;
     for _ in 0..3 {
-        if kill_mid_write(&["reduce", "--image", wim.to_str().unwrap(), "--keep", "2"], || has_debris(work.dir.path(), "big.wim")) {
+        if kill_mid_write(&["reduce", "--image", wim.to_str().unwrap(), "--keep", "2"], || {
+            has_debris(work.dir.path(), "big.wim")
+        }) {
             killed_mid_write += 1;
             assert_eq!(sha256(&wim), before, "the original changed");
             assert!(imagex_verifies(&wim));
@@ -65,7 +67,11 @@ fn sigkill_during_reduce_leaves_the_original_intact_and_the_next_run_cleans_up()
     assert!(killed_mid_write > 0, "no kill landed mid-write");
     assert!(has_debris(work.dir.path(), "big.wim"), "the killed writer should have left its temp file");
     run_ok(&["reduce", "--image", wim.to_str().unwrap(), "--keep", "2"]);
-    assert!(!has_debris(work.dir.path(), "big.wim"), "stale temp files were not cleaned: {:?}", debris(work.dir.path(), "big.wim"));
+    assert!(
+        !has_debris(work.dir.path(), "big.wim"),
+        "stale temp files were not cleaned: {:?}",
+        debris(work.dir.path(), "big.wim")
+    );
     assert!(imagex_verifies(&wim));
 }
 
@@ -76,7 +82,9 @@ fn sigkill_during_optimize_leaves_the_original_intact_and_the_next_run_cleans_up
     let before = sha256(&wim);
     let mut killed = 0;
     for _ in 0..3 {
-        if kill_mid_write(&["optimize", "--image", wim.to_str().unwrap(), "--recompress"], || has_debris(work.dir.path(), "big.wim")) {
+        if kill_mid_write(&["optimize", "--image", wim.to_str().unwrap(), "--recompress"], || {
+            has_debris(work.dir.path(), "big.wim")
+        }) {
             killed += 1;
             assert_eq!(sha256(&wim), before);
             assert!(imagex_verifies(&wim));
@@ -105,7 +113,17 @@ fn sigkill_during_export_keeps_source_and_destination_consistent() {
     }
     // Append to an existing destination: killed mid-append, it keeps its old images and verifies.
     let dest2 = work.path("dest2.wim");
-    run_ok(&["export-image", "--source", wim.to_str().unwrap(), "--index", "1", "--dest", dest2.to_str().unwrap(), "--compress", "lzx"]);
+    run_ok(&[
+        "export-image",
+        "--source",
+        wim.to_str().unwrap(),
+        "--index",
+        "1",
+        "--dest",
+        dest2.to_str().unwrap(),
+        "--compress",
+        "lzx",
+    ]);
     let size0 = std::fs::metadata(&dest2).unwrap().len();
     let killed = kill_mid_write(
         &["export-image", "--source", wim.to_str().unwrap(), "--index", "3", "--dest", dest2.to_str().unwrap()],

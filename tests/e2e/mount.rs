@@ -20,9 +20,22 @@ fn mount_read_write_edit_and_commit_then_discard() {
     let mnt = work.path("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let scratch = work.path("scratch");
-    let out = run(&["--scratch-dir", scratch.to_str().unwrap(), "mount", "--image", wim.to_str().unwrap(), "--index", "2", "--mount-dir", mnt.to_str().unwrap()]);
+    let out = run(&[
+        "--scratch-dir",
+        scratch.to_str().unwrap(),
+        "mount",
+        "--image",
+        wim.to_str().unwrap(),
+        "--index",
+        "2",
+        "--mount-dir",
+        mnt.to_str().unwrap(),
+    ]);
     if !out.status.success() && stderr(&out).contains("WIMLIB_ERR_FUSE") {
-        eprintln!("skipped: mount_read_write_edit_and_commit_then_discard (FUSE mount not permitted here: {})", stderr(&out));
+        eprintln!(
+            "skipped: mount_read_write_edit_and_commit_then_discard (FUSE mount not permitted here: {})",
+            stderr(&out)
+        );
         return;
     }
     assert!(out.status.success(), "{}", stderr(&out));
@@ -38,7 +51,17 @@ fn mount_read_write_edit_and_commit_then_discard() {
 
     // Discard: the change does not reach the WIM.
     let before = sha256(&wim);
-    run_ok(&["--scratch-dir", scratch.to_str().unwrap(), "mount", "--image", wim.to_str().unwrap(), "--index", "1", "--mount-dir", mnt.to_str().unwrap()]);
+    run_ok(&[
+        "--scratch-dir",
+        scratch.to_str().unwrap(),
+        "mount",
+        "--image",
+        wim.to_str().unwrap(),
+        "--index",
+        "1",
+        "--mount-dir",
+        mnt.to_str().unwrap(),
+    ]);
     std::fs::write(mnt.join("discard-me.txt"), b"x").unwrap();
     run_ok(&["unmount", "--mount-dir", mnt.to_str().unwrap(), "--discard"]);
     assert_eq!(sha256(&wim), before);

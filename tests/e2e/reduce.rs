@@ -28,7 +28,15 @@ fn reduce_by_name_to_a_separate_destination_leaves_the_source_untouched() {
     let wim = three_image_wim(&work, "three.wim", 4, 8192, "xpress");
     let before = sha256(&wim);
     let dest = work.path("one.wim");
-    run_ok(&["reduce", "--image", wim.to_str().unwrap(), "--keep", "windows 10 enterprise arm64", "--dest", dest.to_str().unwrap()]);
+    run_ok(&[
+        "reduce",
+        "--image",
+        wim.to_str().unwrap(),
+        "--keep",
+        "windows 10 enterprise arm64",
+        "--dest",
+        dest.to_str().unwrap(),
+    ]);
     assert_eq!(sha256(&wim), before);
     let info: serde_json::Value = serde_json::from_str(&run_ok(&["info", dest.to_str().unwrap(), "--json"])).unwrap();
     assert_eq!(info["images"][0]["name"], THREE[2].0);

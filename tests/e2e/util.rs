@@ -149,9 +149,6 @@ pub fn debris(dir: &Path, wim_name: &str) -> Vec<String> {
         .expect("read dir")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| {
-            n.contains(".wimpatch-tmp.")
-                || (n.len() == wim_name.len() + 9 && n.starts_with(wim_name))
-        })
+        .filter(|n| n.contains(".wimpatch-tmp.") || (n.len() == wim_name.len() + 9 && n.starts_with(wim_name)))
         .collect()
 }

@@ -73,7 +73,13 @@ pub fn reduce(ctx: &Ctx, wim: &Path, keep: &ImageRef, dest: Option<&Path>) -> Re
 pub fn optimize(ctx: &Ctx, wim: &Path, recompress: bool) -> Result<()> {
     let r = ops::optimize(wim, recompress, ctx.lock_wait(), ctx.control())?;
     ctx.print(&r, || {
-        format!("Rebuilt {}{}.\nSize: {} -> {}\n", r.path.display(), if r.recompressed { " (recompressed)" } else { "" }, size(r.size_before), size(r.size_after))
+        format!(
+            "Rebuilt {}{}.\nSize: {} -> {}\n",
+            r.path.display(),
+            if r.recompressed { " (recompressed)" } else { "" },
+            size(r.size_before),
+            size(r.size_after)
+        )
     })
 }
 

@@ -45,7 +45,8 @@ pub fn mount(ctx: &Ctx, a: MountArgs) -> Result<()> {
         mount_dir: &'a std::path::Path,
         read_write: bool,
     }
-    let report = Mounted { wim: &req.wim, image: req.image.to_string(), mount_dir: &req.dir, read_write: req.read_write };
+    let report =
+        Mounted { wim: &req.wim, image: req.image.to_string(), mount_dir: &req.dir, read_write: req.read_write };
     ctx.print(&report, || {
         format!(
             "Mounted {} ({}) on {} {}.\nUnmount with: wimpatch unmount --mount-dir {} --commit|--discard\n",

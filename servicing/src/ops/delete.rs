@@ -32,7 +32,10 @@ pub fn delete_image(path: &Path, image: &ImageRef, wait: LockWait, control: Cont
     let index = wim.resolve(image)?;
     let count = wim.image_count();
     if count == 1 {
-        return Err(Error::Invalid { path: path.to_path_buf(), message: "cannot delete the only image of a WIM".into() });
+        return Err(Error::Invalid {
+            path: path.to_path_buf(),
+            message: "cannot delete the only image of a WIM".into(),
+        });
     }
     let deleted_name = wim.property(index, "NAME");
     wim.delete_image(index)?;

@@ -53,7 +53,8 @@ pub fn export_image(req: &ExportRequest, control: Control<'_>) -> Result<ExportR
     if same_file(&req.source, &req.dest) {
         return Err(Error::Invalid {
             path: req.dest.clone(),
-            message: "the destination is the source WIM; export to another file (or use `reduce` to keep one image)".into(),
+            message: "the destination is the source WIM; export to another file (or use `reduce` to keep one image)"
+                .into(),
         });
     }
     let src = Wim::open(&req.source, OpenMode::ReadOnly)?;

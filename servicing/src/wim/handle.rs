@@ -149,10 +149,8 @@ impl Wim {
         // SAFETY: `c` is a valid C string for the call; `raw` is an out-pointer wimlib sets on success.
         let code = unsafe { wim_sys::wimlib_open_wim(c.as_ptr(), flags, &mut raw) };
         check(code, path, "open", None)?;
-        let raw = NonNull::new(raw).ok_or_else(|| Error::Invalid {
-            path: path.to_path_buf(),
-            message: "wimlib returned no handle".into(),
-        })?;
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Error::Invalid { path: path.to_path_buf(), message: "wimlib returned no handle".into() })?;
         let wim = Wim { raw, path: path.to_path_buf(), lock };
         if wim.info().write_in_progress {
             tracing::warn!(path = %path.display(), "an earlier write to this WIM was interrupted; its old content is intact, `wimpatch optimize` reclaims the space");

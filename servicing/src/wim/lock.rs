@@ -72,7 +72,11 @@ impl WimLock {
                         LockWait::For(limit) => started.elapsed() >= limit,
                     };
                     if give_up {
-                        return Err(Error::Locked { path: wim.to_path_buf(), holder: read_holder(&lock_path), lock: lock_path });
+                        return Err(Error::Locked {
+                            path: wim.to_path_buf(),
+                            holder: read_holder(&lock_path),
+                            lock: lock_path,
+                        });
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
@@ -110,5 +114,9 @@ fn read_holder(lock_path: &Path) -> String {
         let _ = Read::by_ref(&mut f).take(256).read_to_string(&mut s);
     }
     let s = s.trim();
-    if s.is_empty() { "unknown holder".into() } else { s.to_string() }
+    if s.is_empty() {
+        "unknown holder".into()
+    } else {
+        s.to_string()
+    }
 }

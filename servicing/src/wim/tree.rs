@@ -131,9 +131,7 @@ impl Wim {
         let path = self.path().to_path_buf();
         with_progress(raw, control, &path, "extract", Some(image), || {
             // SAFETY: live handle; all strings and the pointer array outlive the call.
-            unsafe {
-                wim_sys::wimlib_extract_paths(raw, image as c_int, t.as_ptr(), ptrs.as_ptr(), ptrs.len(), 0)
-            }
+            unsafe { wim_sys::wimlib_extract_paths(raw, image as c_int, t.as_ptr(), ptrs.as_ptr(), ptrs.len(), 0) }
         })
     }
 

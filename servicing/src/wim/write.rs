@@ -55,7 +55,13 @@ impl Wim {
     /// taken by the caller (it may be the lock of the handle being replaced, for an in-place rewrite);
     /// temp files left by killed writers of `dest` are removed first. On any error (or cancellation)
     /// `dest` is untouched and the temp file removed.
-    pub fn write_new(&mut self, dest: &Path, dest_lock: &WimLock, opts: WriteOptions, control: Control<'_>) -> Result<()> {
+    pub fn write_new(
+        &mut self,
+        dest: &Path,
+        dest_lock: &WimLock,
+        opts: WriteOptions,
+        control: Control<'_>,
+    ) -> Result<()> {
         if dest_lock.path() != lock_path_for(dest) {
             return Err(Error::Invalid {
                 path: dest.to_path_buf(),

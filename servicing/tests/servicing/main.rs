@@ -1,4 +1,5 @@
 //! Integration tests of the servicing engine (one test binary for the crate).
 
 mod hive;
+mod mount;
 mod wim;

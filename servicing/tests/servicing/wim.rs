@@ -70,7 +70,10 @@ fn update_batch_commits_in_append_mode_and_extract_reads_it_back() {
         &[
             UpdateCommand::Add { source: new_file.clone(), target: "/Windows/new.txt".into() },
             UpdateCommand::Delete { path: "/Windows/System32/f1.dll".into(), must_exist: true },
-            UpdateCommand::Rename { from: "/Windows/System32/f0.dll".into(), to: "/Windows/System32/renamed.dll".into() },
+            UpdateCommand::Rename {
+                from: "/Windows/System32/f0.dll".into(),
+                to: "/Windows/System32/renamed.dll".into(),
+            },
         ],
         Control::none(),
     )
@@ -155,8 +158,11 @@ fn a_panic_in_the_reporter_aborts_the_write_and_is_re_raised_after_it() {
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"reporter bug"));
     assert_eq!(bytes(&path), before, "the WIM changed");
     // wimlib removed its temp file, and the lock was released during unwinding.
-    let left: Vec<String> =
-        std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(!left.iter().any(|n| n.len() == "a.wim".len() + 9 && n.starts_with("a.wim")), "temp left: {left:?}");
     assert!(!left.iter().any(|n| n == "a.wim.lock"), "lock file left: {left:?}");
     Wim::open(&path, OpenMode::ReadWrite(LockWait::NoWait)).unwrap();
