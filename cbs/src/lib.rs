@@ -5,3 +5,11 @@
 //! hash. The cab/msu/mum readers arrive with the CBS reader issue.
 
 #![forbid(unsafe_code)]
+
+pub mod identity;
+pub mod keyform;
+pub mod package_id;
+
+pub use identity::{AssemblyIdentity, ParseVersionError, Version};
+pub use keyform::{key_form, short_key_form, versionless_key_form};
+pub use package_id::{PackageIdError, PackageIdentity};
