@@ -42,10 +42,8 @@ const _: () = {
     ["Alignment of hive_set_value"][::core::mem::align_of::<hive_set_value>() - 8usize];
     ["Offset of field: hive_set_value::key"][::core::mem::offset_of!(hive_set_value, key) - 0usize];
     ["Offset of field: hive_set_value::t"][::core::mem::offset_of!(hive_set_value, t) - 8usize];
-    ["Offset of field: hive_set_value::len"]
-        [::core::mem::offset_of!(hive_set_value, len) - 16usize];
-    ["Offset of field: hive_set_value::value"]
-        [::core::mem::offset_of!(hive_set_value, value) - 24usize];
+    ["Offset of field: hive_set_value::len"][::core::mem::offset_of!(hive_set_value, len) - 16usize];
+    ["Offset of field: hive_set_value::value"][::core::mem::offset_of!(hive_set_value, value) - 24usize];
 };
 impl Default for hive_set_value {
     fn default() -> Self {
@@ -57,10 +55,7 @@ impl Default for hive_set_value {
     }
 }
 unsafe extern "C" {
-    pub fn hivex_open(
-        filename: *const ::core::ffi::c_char,
-        flags: ::core::ffi::c_int,
-    ) -> *mut hive_h;
+    pub fn hivex_open(filename: *const ::core::ffi::c_char, flags: ::core::ffi::c_int) -> *mut hive_h;
 }
 unsafe extern "C" {
     pub fn hivex_close(h: *mut hive_h) -> ::core::ffi::c_int;
@@ -84,11 +79,7 @@ unsafe extern "C" {
     pub fn hivex_node_children(h: *mut hive_h, node: hive_node_h) -> *mut hive_node_h;
 }
 unsafe extern "C" {
-    pub fn hivex_node_get_child(
-        h: *mut hive_h,
-        node: hive_node_h,
-        name: *const ::core::ffi::c_char,
-    ) -> hive_node_h;
+    pub fn hivex_node_get_child(h: *mut hive_h, node: hive_node_h, name: *const ::core::ffi::c_char) -> hive_node_h;
 }
 unsafe extern "C" {
     pub fn hivex_node_nr_children(h: *mut hive_h, node: hive_node_h) -> usize;
@@ -100,11 +91,7 @@ unsafe extern "C" {
     pub fn hivex_node_values(h: *mut hive_h, node: hive_node_h) -> *mut hive_value_h;
 }
 unsafe extern "C" {
-    pub fn hivex_node_get_value(
-        h: *mut hive_h,
-        node: hive_node_h,
-        key: *const ::core::ffi::c_char,
-    ) -> hive_value_h;
+    pub fn hivex_node_get_value(h: *mut hive_h, node: hive_node_h, key: *const ::core::ffi::c_char) -> hive_value_h;
 }
 unsafe extern "C" {
     pub fn hivex_node_nr_values(h: *mut hive_h, node: hive_node_h) -> usize;
@@ -130,11 +117,7 @@ unsafe extern "C" {
     pub fn hivex_value_struct_length(h: *mut hive_h, val: hive_value_h) -> usize;
 }
 unsafe extern "C" {
-    pub fn hivex_value_data_cell_offset(
-        h: *mut hive_h,
-        val: hive_value_h,
-        len: *mut usize,
-    ) -> hive_value_h;
+    pub fn hivex_value_data_cell_offset(h: *mut hive_h, val: hive_value_h, len: *mut usize) -> hive_value_h;
 }
 unsafe extern "C" {
     pub fn hivex_value_value(
@@ -148,10 +131,7 @@ unsafe extern "C" {
     pub fn hivex_value_string(h: *mut hive_h, val: hive_value_h) -> *mut ::core::ffi::c_char;
 }
 unsafe extern "C" {
-    pub fn hivex_value_multiple_strings(
-        h: *mut hive_h,
-        val: hive_value_h,
-    ) -> *mut *mut ::core::ffi::c_char;
+    pub fn hivex_value_multiple_strings(h: *mut hive_h, val: hive_value_h) -> *mut *mut ::core::ffi::c_char;
 }
 unsafe extern "C" {
     pub fn hivex_value_dword(h: *mut hive_h, val: hive_value_h) -> i32;
@@ -167,11 +147,7 @@ unsafe extern "C" {
     ) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
-    pub fn hivex_node_add_child(
-        h: *mut hive_h,
-        parent: hive_node_h,
-        name: *const ::core::ffi::c_char,
-    ) -> hive_node_h;
+    pub fn hivex_node_add_child(h: *mut hive_h, parent: hive_node_h, name: *const ::core::ffi::c_char) -> hive_node_h;
 }
 unsafe extern "C" {
     pub fn hivex_node_delete_child(h: *mut hive_h, node: hive_node_h) -> ::core::ffi::c_int;
@@ -325,28 +301,19 @@ pub struct hivex_visitor {
 const _: () = {
     ["Size of hivex_visitor"][::core::mem::size_of::<hivex_visitor>() - 88usize];
     ["Alignment of hivex_visitor"][::core::mem::align_of::<hivex_visitor>() - 8usize];
-    ["Offset of field: hivex_visitor::node_start"]
-        [::core::mem::offset_of!(hivex_visitor, node_start) - 0usize];
-    ["Offset of field: hivex_visitor::node_end"]
-        [::core::mem::offset_of!(hivex_visitor, node_end) - 8usize];
-    ["Offset of field: hivex_visitor::value_string"]
-        [::core::mem::offset_of!(hivex_visitor, value_string) - 16usize];
+    ["Offset of field: hivex_visitor::node_start"][::core::mem::offset_of!(hivex_visitor, node_start) - 0usize];
+    ["Offset of field: hivex_visitor::node_end"][::core::mem::offset_of!(hivex_visitor, node_end) - 8usize];
+    ["Offset of field: hivex_visitor::value_string"][::core::mem::offset_of!(hivex_visitor, value_string) - 16usize];
     ["Offset of field: hivex_visitor::value_multiple_strings"]
         [::core::mem::offset_of!(hivex_visitor, value_multiple_strings) - 24usize];
     ["Offset of field: hivex_visitor::value_string_invalid_utf16"]
         [::core::mem::offset_of!(hivex_visitor, value_string_invalid_utf16) - 32usize];
-    ["Offset of field: hivex_visitor::value_dword"]
-        [::core::mem::offset_of!(hivex_visitor, value_dword) - 40usize];
-    ["Offset of field: hivex_visitor::value_qword"]
-        [::core::mem::offset_of!(hivex_visitor, value_qword) - 48usize];
-    ["Offset of field: hivex_visitor::value_binary"]
-        [::core::mem::offset_of!(hivex_visitor, value_binary) - 56usize];
-    ["Offset of field: hivex_visitor::value_none"]
-        [::core::mem::offset_of!(hivex_visitor, value_none) - 64usize];
-    ["Offset of field: hivex_visitor::value_other"]
-        [::core::mem::offset_of!(hivex_visitor, value_other) - 72usize];
-    ["Offset of field: hivex_visitor::value_any"]
-        [::core::mem::offset_of!(hivex_visitor, value_any) - 80usize];
+    ["Offset of field: hivex_visitor::value_dword"][::core::mem::offset_of!(hivex_visitor, value_dword) - 40usize];
+    ["Offset of field: hivex_visitor::value_qword"][::core::mem::offset_of!(hivex_visitor, value_qword) - 48usize];
+    ["Offset of field: hivex_visitor::value_binary"][::core::mem::offset_of!(hivex_visitor, value_binary) - 56usize];
+    ["Offset of field: hivex_visitor::value_none"][::core::mem::offset_of!(hivex_visitor, value_none) - 64usize];
+    ["Offset of field: hivex_visitor::value_other"][::core::mem::offset_of!(hivex_visitor, value_other) - 72usize];
+    ["Offset of field: hivex_visitor::value_any"][::core::mem::offset_of!(hivex_visitor, value_any) - 80usize];
 };
 unsafe extern "C" {
     pub fn hivex_visit(

@@ -19,11 +19,7 @@ where
 {
     #[inline]
     fn extract_bit(byte: u8, index: usize) -> bool {
-        let bit_index = if cfg!(target_endian = "big") {
-            7 - (index % 8)
-        } else {
-            index % 8
-        };
+        let bit_index = if cfg!(target_endian = "big") { 7 - (index % 8) } else { index % 8 };
         let mask = 1 << bit_index;
         byte & mask == mask
     }
@@ -43,11 +39,7 @@ where
     }
     #[inline]
     fn change_bit(byte: u8, index: usize, val: bool) -> u8 {
-        let bit_index = if cfg!(target_endian = "big") {
-            7 - (index % 8)
-        } else {
-            index % 8
-        };
+        let bit_index = if cfg!(target_endian = "big") { 7 - (index % 8) } else { index % 8 };
         let mask = 1 << bit_index;
         if val {
             byte | mask
@@ -66,8 +58,7 @@ where
     pub unsafe fn raw_set_bit(this: *mut Self, index: usize, val: bool) {
         debug_assert!(index / 8 < core::mem::size_of::<Storage>());
         let byte_index = index / 8;
-        let byte =
-            (core::ptr::addr_of_mut!((*this).storage) as *mut u8).offset(byte_index as isize);
+        let byte = (core::ptr::addr_of_mut!((*this).storage) as *mut u8).offset(byte_index as isize);
         *byte = Self::change_bit(*byte, index, val);
     }
     #[inline]
@@ -78,11 +69,7 @@ where
         let mut val = 0;
         for i in 0..(bit_width as usize) {
             if self.get_bit(i + bit_offset) {
-                let index = if cfg!(target_endian = "big") {
-                    bit_width as usize - 1 - i
-                } else {
-                    i
-                };
+                let index = if cfg!(target_endian = "big") { bit_width as usize - 1 - i } else { i };
                 val |= 1 << index;
             }
         }
@@ -96,11 +83,7 @@ where
         let mut val = 0;
         for i in 0..(bit_width as usize) {
             if Self::raw_get_bit(this, i + bit_offset) {
-                let index = if cfg!(target_endian = "big") {
-                    bit_width as usize - 1 - i
-                } else {
-                    i
-                };
+                let index = if cfg!(target_endian = "big") { bit_width as usize - 1 - i } else { i };
                 val |= 1 << index;
             }
         }
@@ -114,11 +97,7 @@ where
         for i in 0..(bit_width as usize) {
             let mask = 1 << i;
             let val_bit_is_set = val & mask == mask;
-            let index = if cfg!(target_endian = "big") {
-                bit_width as usize - 1 - i
-            } else {
-                i
-            };
+            let index = if cfg!(target_endian = "big") { bit_width as usize - 1 - i } else { i };
             self.set_bit(index + bit_offset, val_bit_is_set);
         }
     }
@@ -130,11 +109,7 @@ where
         for i in 0..(bit_width as usize) {
             let mask = 1 << i;
             let val_bit_is_set = val & mask == mask;
-            let index = if cfg!(target_endian = "big") {
-                bit_width as usize - 1 - i
-            } else {
-                i
-            };
+            let index = if cfg!(target_endian = "big") { bit_width as usize - 1 - i } else { i };
             Self::raw_set_bit(this, index + bit_offset, val_bit_is_set);
         }
     }
@@ -359,49 +334,31 @@ const _: () = {
     ["Size of _IO_FILE"][::core::mem::size_of::<_IO_FILE>() - 216usize];
     ["Alignment of _IO_FILE"][::core::mem::align_of::<_IO_FILE>() - 8usize];
     ["Offset of field: _IO_FILE::_flags"][::core::mem::offset_of!(_IO_FILE, _flags) - 0usize];
-    ["Offset of field: _IO_FILE::_IO_read_ptr"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_read_ptr) - 8usize];
-    ["Offset of field: _IO_FILE::_IO_read_end"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_read_end) - 16usize];
-    ["Offset of field: _IO_FILE::_IO_read_base"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_read_base) - 24usize];
-    ["Offset of field: _IO_FILE::_IO_write_base"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_write_base) - 32usize];
-    ["Offset of field: _IO_FILE::_IO_write_ptr"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_write_ptr) - 40usize];
-    ["Offset of field: _IO_FILE::_IO_write_end"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_write_end) - 48usize];
-    ["Offset of field: _IO_FILE::_IO_buf_base"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_buf_base) - 56usize];
-    ["Offset of field: _IO_FILE::_IO_buf_end"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_buf_end) - 64usize];
-    ["Offset of field: _IO_FILE::_IO_save_base"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_save_base) - 72usize];
-    ["Offset of field: _IO_FILE::_IO_backup_base"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_backup_base) - 80usize];
-    ["Offset of field: _IO_FILE::_IO_save_end"]
-        [::core::mem::offset_of!(_IO_FILE, _IO_save_end) - 88usize];
+    ["Offset of field: _IO_FILE::_IO_read_ptr"][::core::mem::offset_of!(_IO_FILE, _IO_read_ptr) - 8usize];
+    ["Offset of field: _IO_FILE::_IO_read_end"][::core::mem::offset_of!(_IO_FILE, _IO_read_end) - 16usize];
+    ["Offset of field: _IO_FILE::_IO_read_base"][::core::mem::offset_of!(_IO_FILE, _IO_read_base) - 24usize];
+    ["Offset of field: _IO_FILE::_IO_write_base"][::core::mem::offset_of!(_IO_FILE, _IO_write_base) - 32usize];
+    ["Offset of field: _IO_FILE::_IO_write_ptr"][::core::mem::offset_of!(_IO_FILE, _IO_write_ptr) - 40usize];
+    ["Offset of field: _IO_FILE::_IO_write_end"][::core::mem::offset_of!(_IO_FILE, _IO_write_end) - 48usize];
+    ["Offset of field: _IO_FILE::_IO_buf_base"][::core::mem::offset_of!(_IO_FILE, _IO_buf_base) - 56usize];
+    ["Offset of field: _IO_FILE::_IO_buf_end"][::core::mem::offset_of!(_IO_FILE, _IO_buf_end) - 64usize];
+    ["Offset of field: _IO_FILE::_IO_save_base"][::core::mem::offset_of!(_IO_FILE, _IO_save_base) - 72usize];
+    ["Offset of field: _IO_FILE::_IO_backup_base"][::core::mem::offset_of!(_IO_FILE, _IO_backup_base) - 80usize];
+    ["Offset of field: _IO_FILE::_IO_save_end"][::core::mem::offset_of!(_IO_FILE, _IO_save_end) - 88usize];
     ["Offset of field: _IO_FILE::_markers"][::core::mem::offset_of!(_IO_FILE, _markers) - 96usize];
     ["Offset of field: _IO_FILE::_chain"][::core::mem::offset_of!(_IO_FILE, _chain) - 104usize];
     ["Offset of field: _IO_FILE::_fileno"][::core::mem::offset_of!(_IO_FILE, _fileno) - 112usize];
     ["Offset of field: _IO_FILE::_flags2"][::core::mem::offset_of!(_IO_FILE, _flags2) - 116usize];
-    ["Offset of field: _IO_FILE::_old_offset"]
-        [::core::mem::offset_of!(_IO_FILE, _old_offset) - 120usize];
-    ["Offset of field: _IO_FILE::_cur_column"]
-        [::core::mem::offset_of!(_IO_FILE, _cur_column) - 128usize];
-    ["Offset of field: _IO_FILE::_vtable_offset"]
-        [::core::mem::offset_of!(_IO_FILE, _vtable_offset) - 130usize];
-    ["Offset of field: _IO_FILE::_shortbuf"]
-        [::core::mem::offset_of!(_IO_FILE, _shortbuf) - 131usize];
+    ["Offset of field: _IO_FILE::_old_offset"][::core::mem::offset_of!(_IO_FILE, _old_offset) - 120usize];
+    ["Offset of field: _IO_FILE::_cur_column"][::core::mem::offset_of!(_IO_FILE, _cur_column) - 128usize];
+    ["Offset of field: _IO_FILE::_vtable_offset"][::core::mem::offset_of!(_IO_FILE, _vtable_offset) - 130usize];
+    ["Offset of field: _IO_FILE::_shortbuf"][::core::mem::offset_of!(_IO_FILE, _shortbuf) - 131usize];
     ["Offset of field: _IO_FILE::_lock"][::core::mem::offset_of!(_IO_FILE, _lock) - 136usize];
     ["Offset of field: _IO_FILE::_offset"][::core::mem::offset_of!(_IO_FILE, _offset) - 144usize];
     ["Offset of field: _IO_FILE::_codecvt"][::core::mem::offset_of!(_IO_FILE, _codecvt) - 152usize];
-    ["Offset of field: _IO_FILE::_wide_data"]
-        [::core::mem::offset_of!(_IO_FILE, _wide_data) - 160usize];
-    ["Offset of field: _IO_FILE::_freeres_list"]
-        [::core::mem::offset_of!(_IO_FILE, _freeres_list) - 168usize];
-    ["Offset of field: _IO_FILE::_freeres_buf"]
-        [::core::mem::offset_of!(_IO_FILE, _freeres_buf) - 176usize];
+    ["Offset of field: _IO_FILE::_wide_data"][::core::mem::offset_of!(_IO_FILE, _wide_data) - 160usize];
+    ["Offset of field: _IO_FILE::_freeres_list"][::core::mem::offset_of!(_IO_FILE, _freeres_list) - 168usize];
+    ["Offset of field: _IO_FILE::_freeres_buf"][::core::mem::offset_of!(_IO_FILE, _freeres_buf) - 176usize];
     ["Offset of field: _IO_FILE::__pad5"][::core::mem::offset_of!(_IO_FILE, __pad5) - 184usize];
     ["Offset of field: _IO_FILE::_mode"][::core::mem::offset_of!(_IO_FILE, _mode) - 192usize];
     ["Offset of field: _IO_FILE::_unused2"][::core::mem::offset_of!(_IO_FILE, _unused2) - 196usize];
@@ -507,45 +464,31 @@ pub struct wimlib_progress_info_wimlib_progress_info_write_streams {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of wimlib_progress_info_wimlib_progress_info_write_streams"][::core::mem::size_of::<
+    ["Size of wimlib_progress_info_wimlib_progress_info_write_streams"]
+        [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_write_streams>() - 56usize];
+    ["Alignment of wimlib_progress_info_wimlib_progress_info_write_streams"]
+        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_write_streams>() - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::total_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_write_streams, total_bytes) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::total_streams"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_write_streams, total_streams) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::completed_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_write_streams, completed_bytes) - 16usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::completed_streams"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_write_streams, completed_streams) - 24usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::num_threads"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_write_streams, num_threads) - 32usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::compression_type"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_write_streams, compression_type) - 36usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::total_parts"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_write_streams, total_parts) - 40usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::completed_parts"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_write_streams, completed_parts) - 44usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::completed_compressed_bytes"][::core::mem::offset_of!(
         wimlib_progress_info_wimlib_progress_info_write_streams,
-    >() - 56usize];
-    ["Alignment of wimlib_progress_info_wimlib_progress_info_write_streams"][::core::mem::align_of::<
-        wimlib_progress_info_wimlib_progress_info_write_streams,
-    >() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::total_bytes"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_write_streams,
-        total_bytes
+        completed_compressed_bytes
     )
-        - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::total_streams"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_write_streams,
-        total_streams
-    )
-        - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::completed_bytes"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_write_streams,
-        completed_bytes
-    )
-        - 16usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::completed_streams"] [:: core :: mem :: offset_of ! (wimlib_progress_info_wimlib_progress_info_write_streams , completed_streams) - 24usize] ;
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::num_threads"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_write_streams,
-        num_threads
-    )
-        - 32usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::compression_type"] [:: core :: mem :: offset_of ! (wimlib_progress_info_wimlib_progress_info_write_streams , compression_type) - 36usize] ;
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::total_parts"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_write_streams,
-        total_parts
-    )
-        - 40usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::completed_parts"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_write_streams,
-        completed_parts
-    )
-        - 44usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_write_streams::completed_compressed_bytes"] [:: core :: mem :: offset_of ! (wimlib_progress_info_wimlib_progress_info_write_streams , completed_compressed_bytes) - 48usize] ;
+        - 48usize];
 };
 #[repr(C)]
 #[derive(Copy, Clone)]
@@ -559,14 +502,10 @@ pub struct wimlib_progress_info_wimlib_progress_info_scan {
     pub num_bytes_scanned: u64,
 }
 pub const WIMLIB_SCAN_DENTRY_OK: wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = 0;
-pub const WIMLIB_SCAN_DENTRY_EXCLUDED:
-    wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = 1;
-pub const WIMLIB_SCAN_DENTRY_UNSUPPORTED:
-    wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = 2;
-pub const WIMLIB_SCAN_DENTRY_FIXED_SYMLINK:
-    wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = 3;
-pub const WIMLIB_SCAN_DENTRY_NOT_FIXED_SYMLINK:
-    wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = 4;
+pub const WIMLIB_SCAN_DENTRY_EXCLUDED: wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = 1;
+pub const WIMLIB_SCAN_DENTRY_UNSUPPORTED: wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = 2;
+pub const WIMLIB_SCAN_DENTRY_FIXED_SYMLINK: wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = 3;
+pub const WIMLIB_SCAN_DENTRY_NOT_FIXED_SYMLINK: wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = 4;
 pub type wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_1 = ::core::ffi::c_uint;
 #[repr(C)]
 #[derive(Copy, Clone)]
@@ -576,14 +515,18 @@ pub union wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2 {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2"][::core::mem::size_of::<
-        wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2,
-    >() - 8usize];
+    ["Size of wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2"]
+        [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2>() - 8usize];
     ["Alignment of wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2"]
-        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2>()
-            - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2::wim_target_path"] [:: core :: mem :: offset_of ! (wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2 , wim_target_path) - 0usize] ;
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2::symlink_target"] [:: core :: mem :: offset_of ! (wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2 , symlink_target) - 0usize] ;
+        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2>() - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2::wim_target_path"][::core::mem::offset_of!(
+        wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2,
+        wim_target_path
+    ) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2::symlink_target"][::core::mem::offset_of!(
+        wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2,
+        symlink_target
+    ) - 0usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_scan__bindgen_ty_2 {
     fn default() -> Self {
@@ -602,27 +545,16 @@ const _: () = {
         [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_scan>() - 8usize];
     ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::source"]
         [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_scan, source) - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::cur_path"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_scan,
-        cur_path
-    ) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::cur_path"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_scan, cur_path) - 8usize];
     ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::status"]
         [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_scan, status) - 16usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::num_dirs_scanned"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_scan,
-        num_dirs_scanned
-    )
-        - 32usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::num_nondirs_scanned"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_scan,
-        num_nondirs_scanned
-    )
-        - 40usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::num_bytes_scanned"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_scan,
-        num_bytes_scanned
-    )
-        - 48usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::num_dirs_scanned"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_scan, num_dirs_scanned) - 32usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::num_nondirs_scanned"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_scan, num_nondirs_scanned) - 40usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_scan::num_bytes_scanned"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_scan, num_bytes_scanned) - 48usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_scan {
     fn default() -> Self {
@@ -658,76 +590,36 @@ const _: () = {
         [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_extract>() - 112usize];
     ["Alignment of wimlib_progress_info_wimlib_progress_info_extract"]
         [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_extract>() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::image"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        image
-    ) - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::extract_flags"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        extract_flags
-    )
-        - 4usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::wimfile_name"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        wimfile_name
-    )
-        - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::image_name"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        image_name
-    ) - 16usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::target"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        target
-    ) - 24usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::reserved"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        reserved
-    ) - 32usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::total_bytes"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        total_bytes
-    )
-        - 40usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::completed_bytes"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        completed_bytes
-    )
-        - 48usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::total_streams"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        total_streams
-    )
-        - 56usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::completed_streams"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        completed_streams
-    )
-        - 64usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::part_number"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        part_number
-    )
-        - 72usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::total_parts"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        total_parts
-    )
-        - 76usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::guid"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        guid
-    ) - 80usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::current_file_count"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        current_file_count
-    )
-        - 96usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::end_file_count"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_extract,
-        end_file_count
-    )
-        - 104usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::image"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, image) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::extract_flags"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, extract_flags) - 4usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::wimfile_name"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, wimfile_name) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::image_name"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, image_name) - 16usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::target"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, target) - 24usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::reserved"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, reserved) - 32usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::total_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, total_bytes) - 40usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::completed_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, completed_bytes) - 48usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::total_streams"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, total_streams) - 56usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::completed_streams"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, completed_streams) - 64usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::part_number"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, part_number) - 72usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::total_parts"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, total_parts) - 76usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::guid"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, guid) - 80usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::current_file_count"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, current_file_count) - 96usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_extract::end_file_count"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_extract, end_file_count) - 104usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_extract {
     fn default() -> Self {
@@ -777,20 +669,12 @@ const _: () = {
         [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_update>() - 24usize];
     ["Alignment of wimlib_progress_info_wimlib_progress_info_update"]
         [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_update>() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_update::command"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_update,
-        command
-    ) - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_update::completed_commands"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_update,
-        completed_commands
-    )
-        - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_update::total_commands"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_update,
-        total_commands
-    )
-        - 16usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_update::command"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_update, command) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_update::completed_commands"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_update, completed_commands) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_update::total_commands"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_update, total_commands) - 16usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_update {
     fn default() -> Self {
@@ -817,35 +701,18 @@ const _: () = {
         [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_integrity>() - 40usize];
     ["Alignment of wimlib_progress_info_wimlib_progress_info_integrity"]
         [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_integrity>() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::total_bytes"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_integrity,
-        total_bytes
-    )
-        - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::completed_bytes"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_integrity,
-        completed_bytes
-    )
-        - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::total_chunks"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_integrity,
-        total_chunks
-    )
-        - 16usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::completed_chunks"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_integrity,
-        completed_chunks
-    )
-        - 20usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::chunk_size"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_integrity,
-        chunk_size
-    )
-        - 24usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::filename"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_integrity,
-        filename
-    ) - 32usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::total_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_integrity, total_bytes) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::completed_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_integrity, completed_bytes) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::total_chunks"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_integrity, total_chunks) - 16usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::completed_chunks"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_integrity, completed_chunks) - 20usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::chunk_size"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_integrity, chunk_size) - 24usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_integrity::filename"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_integrity, filename) - 32usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_integrity {
     fn default() -> Self {
@@ -871,28 +738,16 @@ const _: () = {
         [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_split>() - 32usize];
     ["Alignment of wimlib_progress_info_wimlib_progress_info_split"]
         [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_split>() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::total_bytes"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_split,
-        total_bytes
-    ) - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::completed_bytes"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_split,
-        completed_bytes
-    )
-        - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::cur_part_number"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_split,
-        cur_part_number
-    )
-        - 16usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::total_parts"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_split,
-        total_parts
-    ) - 20usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::part_name"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_split,
-        part_name
-    ) - 24usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::total_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_split, total_bytes) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::completed_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_split, completed_bytes) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::cur_part_number"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_split, cur_part_number) - 16usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::total_parts"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_split, total_parts) - 20usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_split::part_name"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_split, part_name) - 24usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_split {
     fn default() -> Self {
@@ -914,10 +769,8 @@ const _: () = {
         [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_replace>() - 8usize];
     ["Alignment of wimlib_progress_info_wimlib_progress_info_replace"]
         [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_replace>() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_replace::path_in_wim"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_replace,
-        path_in_wim
-    ) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_replace::path_in_wim"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_replace, path_in_wim) - 0usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_replace {
     fn default() -> Self {
@@ -936,18 +789,14 @@ pub struct wimlib_progress_info_wimlib_progress_info_wimboot_exclude {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of wimlib_progress_info_wimlib_progress_info_wimboot_exclude"][::core::mem::size_of::<
-        wimlib_progress_info_wimlib_progress_info_wimboot_exclude,
-    >() - 16usize];
-    ["Alignment of wimlib_progress_info_wimlib_progress_info_wimboot_exclude"][::core::mem::align_of::<
-        wimlib_progress_info_wimlib_progress_info_wimboot_exclude,
-    >() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_wimboot_exclude::path_in_wim"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_wimboot_exclude,
-        path_in_wim
-    )
-        - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_wimboot_exclude::extraction_path"] [:: core :: mem :: offset_of ! (wimlib_progress_info_wimlib_progress_info_wimboot_exclude , extraction_path) - 8usize] ;
+    ["Size of wimlib_progress_info_wimlib_progress_info_wimboot_exclude"]
+        [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_wimboot_exclude>() - 16usize];
+    ["Alignment of wimlib_progress_info_wimlib_progress_info_wimboot_exclude"]
+        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_wimboot_exclude>() - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_wimboot_exclude::path_in_wim"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_wimboot_exclude, path_in_wim) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_wimboot_exclude::extraction_path"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_wimboot_exclude, extraction_path) - 8usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_wimboot_exclude {
     fn default() -> Self {
@@ -973,29 +822,16 @@ const _: () = {
         [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_unmount>() - 32usize];
     ["Alignment of wimlib_progress_info_wimlib_progress_info_unmount"]
         [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_unmount>() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::mountpoint"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_unmount,
-        mountpoint
-    ) - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::mounted_wim"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_unmount,
-        mounted_wim
-    ) - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::mounted_image"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_unmount,
-        mounted_image
-    )
-        - 16usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::mount_flags"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_unmount,
-        mount_flags
-    )
-        - 20usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::unmount_flags"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_unmount,
-        unmount_flags
-    )
-        - 24usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::mountpoint"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_unmount, mountpoint) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::mounted_wim"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_unmount, mounted_wim) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::mounted_image"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_unmount, mounted_image) - 16usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::mount_flags"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_unmount, mount_flags) - 20usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_unmount::unmount_flags"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_unmount, unmount_flags) - 24usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_unmount {
     fn default() -> Self {
@@ -1013,17 +849,12 @@ pub struct wimlib_progress_info_wimlib_progress_info_done_with_file {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of wimlib_progress_info_wimlib_progress_info_done_with_file"][::core::mem::size_of::<
-        wimlib_progress_info_wimlib_progress_info_done_with_file,
-    >() - 8usize];
-    ["Alignment of wimlib_progress_info_wimlib_progress_info_done_with_file"][::core::mem::align_of::<
-        wimlib_progress_info_wimlib_progress_info_done_with_file,
-    >() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_done_with_file::path_to_file"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_done_with_file,
-        path_to_file
-    )
-        - 0usize];
+    ["Size of wimlib_progress_info_wimlib_progress_info_done_with_file"]
+        [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_done_with_file>() - 8usize];
+    ["Alignment of wimlib_progress_info_wimlib_progress_info_done_with_file"]
+        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_done_with_file>() - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_done_with_file::path_to_file"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_done_with_file, path_to_file) - 0usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_done_with_file {
     fn default() -> Self {
@@ -1043,27 +874,16 @@ pub struct wimlib_progress_info_wimlib_progress_info_verify_image {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of wimlib_progress_info_wimlib_progress_info_verify_image"][::core::mem::size_of::<
-        wimlib_progress_info_wimlib_progress_info_verify_image,
-    >() - 16usize];
-    ["Alignment of wimlib_progress_info_wimlib_progress_info_verify_image"][::core::mem::align_of::<
-        wimlib_progress_info_wimlib_progress_info_verify_image,
-    >() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_image::wimfile"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_verify_image,
-        wimfile
-    )
-        - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_image::total_images"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_verify_image,
-        total_images
-    )
-        - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_image::current_image"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_verify_image,
-        current_image
-    )
-        - 12usize];
+    ["Size of wimlib_progress_info_wimlib_progress_info_verify_image"]
+        [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_verify_image>() - 16usize];
+    ["Alignment of wimlib_progress_info_wimlib_progress_info_verify_image"]
+        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_verify_image>() - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_image::wimfile"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_verify_image, wimfile) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_image::total_images"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_verify_image, total_images) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_image::current_image"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_verify_image, current_image) - 12usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_verify_image {
     fn default() -> Self {
@@ -1085,29 +905,22 @@ pub struct wimlib_progress_info_wimlib_progress_info_verify_streams {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of wimlib_progress_info_wimlib_progress_info_verify_streams"][::core::mem::size_of::<
+    ["Size of wimlib_progress_info_wimlib_progress_info_verify_streams"]
+        [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_verify_streams>() - 40usize];
+    ["Alignment of wimlib_progress_info_wimlib_progress_info_verify_streams"]
+        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_verify_streams>() - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::wimfile"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_verify_streams, wimfile) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::total_streams"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_verify_streams, total_streams) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::total_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_verify_streams, total_bytes) - 16usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::completed_streams"][::core::mem::offset_of!(
         wimlib_progress_info_wimlib_progress_info_verify_streams,
-    >() - 40usize];
-    ["Alignment of wimlib_progress_info_wimlib_progress_info_verify_streams"][::core::mem::align_of::<
-        wimlib_progress_info_wimlib_progress_info_verify_streams,
-    >() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::wimfile"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_verify_streams,
-        wimfile
-    )
-        - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::total_streams"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_verify_streams,
-        total_streams
-    )
-        - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::total_bytes"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_verify_streams,
-        total_bytes
-    )
-        - 16usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::completed_streams"] [:: core :: mem :: offset_of ! (wimlib_progress_info_wimlib_progress_info_verify_streams , completed_streams) - 24usize] ;
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::completed_bytes"] [:: core :: mem :: offset_of ! (wimlib_progress_info_wimlib_progress_info_verify_streams , completed_bytes) - 32usize] ;
+        completed_streams
+    ) - 24usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_verify_streams::completed_bytes"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_verify_streams, completed_bytes) - 32usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_verify_streams {
     fn default() -> Self {
@@ -1126,18 +939,14 @@ pub struct wimlib_progress_info_wimlib_progress_info_test_file_exclusion {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of wimlib_progress_info_wimlib_progress_info_test_file_exclusion"][::core::mem::size_of::<
-        wimlib_progress_info_wimlib_progress_info_test_file_exclusion,
-    >() - 16usize];
+    ["Size of wimlib_progress_info_wimlib_progress_info_test_file_exclusion"]
+        [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_test_file_exclusion>() - 16usize];
     ["Alignment of wimlib_progress_info_wimlib_progress_info_test_file_exclusion"]
-        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_test_file_exclusion>()
-            - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_test_file_exclusion::path"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_test_file_exclusion,
-        path
-    )
-        - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_test_file_exclusion::will_exclude"] [:: core :: mem :: offset_of ! (wimlib_progress_info_wimlib_progress_info_test_file_exclusion , will_exclude) - 8usize] ;
+        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_test_file_exclusion>() - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_test_file_exclusion::path"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_test_file_exclusion, path) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_test_file_exclusion::will_exclude"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_test_file_exclusion, will_exclude) - 8usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_test_file_exclusion {
     fn default() -> Self {
@@ -1157,26 +966,16 @@ pub struct wimlib_progress_info_wimlib_progress_info_handle_error {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of wimlib_progress_info_wimlib_progress_info_handle_error"][::core::mem::size_of::<
-        wimlib_progress_info_wimlib_progress_info_handle_error,
-    >() - 16usize];
-    ["Alignment of wimlib_progress_info_wimlib_progress_info_handle_error"][::core::mem::align_of::<
-        wimlib_progress_info_wimlib_progress_info_handle_error,
-    >() - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_handle_error::path"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_handle_error,
-        path
-    ) - 0usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_handle_error::error_code"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_handle_error,
-        error_code
-    )
-        - 8usize];
-    ["Offset of field: wimlib_progress_info_wimlib_progress_info_handle_error::will_ignore"][::core::mem::offset_of!(
-        wimlib_progress_info_wimlib_progress_info_handle_error,
-        will_ignore
-    )
-        - 12usize];
+    ["Size of wimlib_progress_info_wimlib_progress_info_handle_error"]
+        [::core::mem::size_of::<wimlib_progress_info_wimlib_progress_info_handle_error>() - 16usize];
+    ["Alignment of wimlib_progress_info_wimlib_progress_info_handle_error"]
+        [::core::mem::align_of::<wimlib_progress_info_wimlib_progress_info_handle_error>() - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_handle_error::path"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_handle_error, path) - 0usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_handle_error::error_code"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_handle_error, error_code) - 8usize];
+    ["Offset of field: wimlib_progress_info_wimlib_progress_info_handle_error::will_ignore"]
+        [::core::mem::offset_of!(wimlib_progress_info_wimlib_progress_info_handle_error, will_ignore) - 12usize];
 };
 impl Default for wimlib_progress_info_wimlib_progress_info_handle_error {
     fn default() -> Self {
@@ -1193,24 +992,17 @@ const _: () = {
     ["Alignment of wimlib_progress_info"][::core::mem::align_of::<wimlib_progress_info>() - 8usize];
     ["Offset of field: wimlib_progress_info::write_streams"]
         [::core::mem::offset_of!(wimlib_progress_info, write_streams) - 0usize];
-    ["Offset of field: wimlib_progress_info::scan"]
-        [::core::mem::offset_of!(wimlib_progress_info, scan) - 0usize];
-    ["Offset of field: wimlib_progress_info::extract"]
-        [::core::mem::offset_of!(wimlib_progress_info, extract) - 0usize];
-    ["Offset of field: wimlib_progress_info::rename"]
-        [::core::mem::offset_of!(wimlib_progress_info, rename) - 0usize];
-    ["Offset of field: wimlib_progress_info::update"]
-        [::core::mem::offset_of!(wimlib_progress_info, update) - 0usize];
+    ["Offset of field: wimlib_progress_info::scan"][::core::mem::offset_of!(wimlib_progress_info, scan) - 0usize];
+    ["Offset of field: wimlib_progress_info::extract"][::core::mem::offset_of!(wimlib_progress_info, extract) - 0usize];
+    ["Offset of field: wimlib_progress_info::rename"][::core::mem::offset_of!(wimlib_progress_info, rename) - 0usize];
+    ["Offset of field: wimlib_progress_info::update"][::core::mem::offset_of!(wimlib_progress_info, update) - 0usize];
     ["Offset of field: wimlib_progress_info::integrity"]
         [::core::mem::offset_of!(wimlib_progress_info, integrity) - 0usize];
-    ["Offset of field: wimlib_progress_info::split"]
-        [::core::mem::offset_of!(wimlib_progress_info, split) - 0usize];
-    ["Offset of field: wimlib_progress_info::replace"]
-        [::core::mem::offset_of!(wimlib_progress_info, replace) - 0usize];
+    ["Offset of field: wimlib_progress_info::split"][::core::mem::offset_of!(wimlib_progress_info, split) - 0usize];
+    ["Offset of field: wimlib_progress_info::replace"][::core::mem::offset_of!(wimlib_progress_info, replace) - 0usize];
     ["Offset of field: wimlib_progress_info::wimboot_exclude"]
         [::core::mem::offset_of!(wimlib_progress_info, wimboot_exclude) - 0usize];
-    ["Offset of field: wimlib_progress_info::unmount"]
-        [::core::mem::offset_of!(wimlib_progress_info, unmount) - 0usize];
+    ["Offset of field: wimlib_progress_info::unmount"][::core::mem::offset_of!(wimlib_progress_info, unmount) - 0usize];
     ["Offset of field: wimlib_progress_info::done_with_file"]
         [::core::mem::offset_of!(wimlib_progress_info, done_with_file) - 0usize];
     ["Offset of field: wimlib_progress_info::verify_image"]
@@ -1248,8 +1040,7 @@ pub struct wimlib_capture_source {
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     ["Size of wimlib_capture_source"][::core::mem::size_of::<wimlib_capture_source>() - 24usize];
-    ["Alignment of wimlib_capture_source"]
-        [::core::mem::align_of::<wimlib_capture_source>() - 8usize];
+    ["Alignment of wimlib_capture_source"][::core::mem::align_of::<wimlib_capture_source>() - 8usize];
     ["Offset of field: wimlib_capture_source::fs_source_path"]
         [::core::mem::offset_of!(wimlib_capture_source, fs_source_path) - 0usize];
     ["Offset of field: wimlib_capture_source::wim_target_path"]
@@ -1286,26 +1077,17 @@ pub struct wimlib_wim_info {
 const _: () = {
     ["Size of wimlib_wim_info"][::core::mem::size_of::<wimlib_wim_info>() - 88usize];
     ["Alignment of wimlib_wim_info"][::core::mem::align_of::<wimlib_wim_info>() - 8usize];
-    ["Offset of field: wimlib_wim_info::guid"]
-        [::core::mem::offset_of!(wimlib_wim_info, guid) - 0usize];
-    ["Offset of field: wimlib_wim_info::image_count"]
-        [::core::mem::offset_of!(wimlib_wim_info, image_count) - 16usize];
-    ["Offset of field: wimlib_wim_info::boot_index"]
-        [::core::mem::offset_of!(wimlib_wim_info, boot_index) - 20usize];
-    ["Offset of field: wimlib_wim_info::wim_version"]
-        [::core::mem::offset_of!(wimlib_wim_info, wim_version) - 24usize];
-    ["Offset of field: wimlib_wim_info::chunk_size"]
-        [::core::mem::offset_of!(wimlib_wim_info, chunk_size) - 28usize];
-    ["Offset of field: wimlib_wim_info::part_number"]
-        [::core::mem::offset_of!(wimlib_wim_info, part_number) - 32usize];
-    ["Offset of field: wimlib_wim_info::total_parts"]
-        [::core::mem::offset_of!(wimlib_wim_info, total_parts) - 34usize];
+    ["Offset of field: wimlib_wim_info::guid"][::core::mem::offset_of!(wimlib_wim_info, guid) - 0usize];
+    ["Offset of field: wimlib_wim_info::image_count"][::core::mem::offset_of!(wimlib_wim_info, image_count) - 16usize];
+    ["Offset of field: wimlib_wim_info::boot_index"][::core::mem::offset_of!(wimlib_wim_info, boot_index) - 20usize];
+    ["Offset of field: wimlib_wim_info::wim_version"][::core::mem::offset_of!(wimlib_wim_info, wim_version) - 24usize];
+    ["Offset of field: wimlib_wim_info::chunk_size"][::core::mem::offset_of!(wimlib_wim_info, chunk_size) - 28usize];
+    ["Offset of field: wimlib_wim_info::part_number"][::core::mem::offset_of!(wimlib_wim_info, part_number) - 32usize];
+    ["Offset of field: wimlib_wim_info::total_parts"][::core::mem::offset_of!(wimlib_wim_info, total_parts) - 34usize];
     ["Offset of field: wimlib_wim_info::compression_type"]
         [::core::mem::offset_of!(wimlib_wim_info, compression_type) - 36usize];
-    ["Offset of field: wimlib_wim_info::total_bytes"]
-        [::core::mem::offset_of!(wimlib_wim_info, total_bytes) - 40usize];
-    ["Offset of field: wimlib_wim_info::reserved"]
-        [::core::mem::offset_of!(wimlib_wim_info, reserved) - 52usize];
+    ["Offset of field: wimlib_wim_info::total_bytes"][::core::mem::offset_of!(wimlib_wim_info, total_bytes) - 40usize];
+    ["Offset of field: wimlib_wim_info::reserved"][::core::mem::offset_of!(wimlib_wim_info, reserved) - 52usize];
 };
 impl wimlib_wim_info {
     #[inline]
@@ -1752,8 +1534,7 @@ pub struct wimlib_resource_entry {
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     ["Size of wimlib_resource_entry"][::core::mem::size_of::<wimlib_resource_entry>() - 88usize];
-    ["Alignment of wimlib_resource_entry"]
-        [::core::mem::align_of::<wimlib_resource_entry>() - 8usize];
+    ["Alignment of wimlib_resource_entry"][::core::mem::align_of::<wimlib_resource_entry>() - 8usize];
     ["Offset of field: wimlib_resource_entry::uncompressed_size"]
         [::core::mem::offset_of!(wimlib_resource_entry, uncompressed_size) - 0usize];
     ["Offset of field: wimlib_resource_entry::compressed_size"]
@@ -2062,8 +1843,7 @@ const _: () = {
     ["Alignment of wimlib_stream_entry"][::core::mem::align_of::<wimlib_stream_entry>() - 8usize];
     ["Offset of field: wimlib_stream_entry::stream_name"]
         [::core::mem::offset_of!(wimlib_stream_entry, stream_name) - 0usize];
-    ["Offset of field: wimlib_stream_entry::resource"]
-        [::core::mem::offset_of!(wimlib_stream_entry, resource) - 8usize];
+    ["Offset of field: wimlib_stream_entry::resource"][::core::mem::offset_of!(wimlib_stream_entry, resource) - 8usize];
     ["Offset of field: wimlib_stream_entry::reserved"]
         [::core::mem::offset_of!(wimlib_stream_entry, reserved) - 96usize];
 };
@@ -2088,14 +1868,12 @@ pub struct wimlib_object_id {
 const _: () = {
     ["Size of wimlib_object_id"][::core::mem::size_of::<wimlib_object_id>() - 64usize];
     ["Alignment of wimlib_object_id"][::core::mem::align_of::<wimlib_object_id>() - 1usize];
-    ["Offset of field: wimlib_object_id::object_id"]
-        [::core::mem::offset_of!(wimlib_object_id, object_id) - 0usize];
+    ["Offset of field: wimlib_object_id::object_id"][::core::mem::offset_of!(wimlib_object_id, object_id) - 0usize];
     ["Offset of field: wimlib_object_id::birth_volume_id"]
         [::core::mem::offset_of!(wimlib_object_id, birth_volume_id) - 16usize];
     ["Offset of field: wimlib_object_id::birth_object_id"]
         [::core::mem::offset_of!(wimlib_object_id, birth_object_id) - 32usize];
-    ["Offset of field: wimlib_object_id::domain_id"]
-        [::core::mem::offset_of!(wimlib_object_id, domain_id) - 48usize];
+    ["Offset of field: wimlib_object_id::domain_id"][::core::mem::offset_of!(wimlib_object_id, domain_id) - 48usize];
 };
 #[repr(C)]
 #[derive(Debug)]
@@ -2130,24 +1908,18 @@ pub struct wimlib_dir_entry {
 const _: () = {
     ["Size of wimlib_dir_entry"][::core::mem::size_of::<wimlib_dir_entry>() - 248usize];
     ["Alignment of wimlib_dir_entry"][::core::mem::align_of::<wimlib_dir_entry>() - 8usize];
-    ["Offset of field: wimlib_dir_entry::filename"]
-        [::core::mem::offset_of!(wimlib_dir_entry, filename) - 0usize];
-    ["Offset of field: wimlib_dir_entry::dos_name"]
-        [::core::mem::offset_of!(wimlib_dir_entry, dos_name) - 8usize];
-    ["Offset of field: wimlib_dir_entry::full_path"]
-        [::core::mem::offset_of!(wimlib_dir_entry, full_path) - 16usize];
-    ["Offset of field: wimlib_dir_entry::depth"]
-        [::core::mem::offset_of!(wimlib_dir_entry, depth) - 24usize];
+    ["Offset of field: wimlib_dir_entry::filename"][::core::mem::offset_of!(wimlib_dir_entry, filename) - 0usize];
+    ["Offset of field: wimlib_dir_entry::dos_name"][::core::mem::offset_of!(wimlib_dir_entry, dos_name) - 8usize];
+    ["Offset of field: wimlib_dir_entry::full_path"][::core::mem::offset_of!(wimlib_dir_entry, full_path) - 16usize];
+    ["Offset of field: wimlib_dir_entry::depth"][::core::mem::offset_of!(wimlib_dir_entry, depth) - 24usize];
     ["Offset of field: wimlib_dir_entry::security_descriptor"]
         [::core::mem::offset_of!(wimlib_dir_entry, security_descriptor) - 32usize];
     ["Offset of field: wimlib_dir_entry::security_descriptor_size"]
         [::core::mem::offset_of!(wimlib_dir_entry, security_descriptor_size) - 40usize];
-    ["Offset of field: wimlib_dir_entry::attributes"]
-        [::core::mem::offset_of!(wimlib_dir_entry, attributes) - 48usize];
+    ["Offset of field: wimlib_dir_entry::attributes"][::core::mem::offset_of!(wimlib_dir_entry, attributes) - 48usize];
     ["Offset of field: wimlib_dir_entry::reparse_tag"]
         [::core::mem::offset_of!(wimlib_dir_entry, reparse_tag) - 52usize];
-    ["Offset of field: wimlib_dir_entry::num_links"]
-        [::core::mem::offset_of!(wimlib_dir_entry, num_links) - 56usize];
+    ["Offset of field: wimlib_dir_entry::num_links"][::core::mem::offset_of!(wimlib_dir_entry, num_links) - 56usize];
     ["Offset of field: wimlib_dir_entry::num_named_streams"]
         [::core::mem::offset_of!(wimlib_dir_entry, num_named_streams) - 60usize];
     ["Offset of field: wimlib_dir_entry::hard_link_group_id"]
@@ -2158,28 +1930,20 @@ const _: () = {
         [::core::mem::offset_of!(wimlib_dir_entry, last_write_time) - 88usize];
     ["Offset of field: wimlib_dir_entry::last_access_time"]
         [::core::mem::offset_of!(wimlib_dir_entry, last_access_time) - 104usize];
-    ["Offset of field: wimlib_dir_entry::unix_uid"]
-        [::core::mem::offset_of!(wimlib_dir_entry, unix_uid) - 120usize];
-    ["Offset of field: wimlib_dir_entry::unix_gid"]
-        [::core::mem::offset_of!(wimlib_dir_entry, unix_gid) - 124usize];
-    ["Offset of field: wimlib_dir_entry::unix_mode"]
-        [::core::mem::offset_of!(wimlib_dir_entry, unix_mode) - 128usize];
-    ["Offset of field: wimlib_dir_entry::unix_rdev"]
-        [::core::mem::offset_of!(wimlib_dir_entry, unix_rdev) - 132usize];
-    ["Offset of field: wimlib_dir_entry::object_id"]
-        [::core::mem::offset_of!(wimlib_dir_entry, object_id) - 136usize];
+    ["Offset of field: wimlib_dir_entry::unix_uid"][::core::mem::offset_of!(wimlib_dir_entry, unix_uid) - 120usize];
+    ["Offset of field: wimlib_dir_entry::unix_gid"][::core::mem::offset_of!(wimlib_dir_entry, unix_gid) - 124usize];
+    ["Offset of field: wimlib_dir_entry::unix_mode"][::core::mem::offset_of!(wimlib_dir_entry, unix_mode) - 128usize];
+    ["Offset of field: wimlib_dir_entry::unix_rdev"][::core::mem::offset_of!(wimlib_dir_entry, unix_rdev) - 132usize];
+    ["Offset of field: wimlib_dir_entry::object_id"][::core::mem::offset_of!(wimlib_dir_entry, object_id) - 136usize];
     ["Offset of field: wimlib_dir_entry::creation_time_high"]
         [::core::mem::offset_of!(wimlib_dir_entry, creation_time_high) - 200usize];
     ["Offset of field: wimlib_dir_entry::last_write_time_high"]
         [::core::mem::offset_of!(wimlib_dir_entry, last_write_time_high) - 204usize];
     ["Offset of field: wimlib_dir_entry::last_access_time_high"]
         [::core::mem::offset_of!(wimlib_dir_entry, last_access_time_high) - 208usize];
-    ["Offset of field: wimlib_dir_entry::reserved2"]
-        [::core::mem::offset_of!(wimlib_dir_entry, reserved2) - 212usize];
-    ["Offset of field: wimlib_dir_entry::reserved"]
-        [::core::mem::offset_of!(wimlib_dir_entry, reserved) - 216usize];
-    ["Offset of field: wimlib_dir_entry::streams"]
-        [::core::mem::offset_of!(wimlib_dir_entry, streams) - 248usize];
+    ["Offset of field: wimlib_dir_entry::reserved2"][::core::mem::offset_of!(wimlib_dir_entry, reserved2) - 212usize];
+    ["Offset of field: wimlib_dir_entry::reserved"][::core::mem::offset_of!(wimlib_dir_entry, reserved) - 216usize];
+    ["Offset of field: wimlib_dir_entry::streams"][::core::mem::offset_of!(wimlib_dir_entry, streams) - 248usize];
 };
 impl Default for wimlib_dir_entry {
     fn default() -> Self {
@@ -2191,10 +1955,7 @@ impl Default for wimlib_dir_entry {
     }
 }
 pub type wimlib_iterate_dir_tree_callback_t = ::core::option::Option<
-    unsafe extern "C" fn(
-        dentry: *const wimlib_dir_entry,
-        user_ctx: *mut ::core::ffi::c_void,
-    ) -> ::core::ffi::c_int,
+    unsafe extern "C" fn(dentry: *const wimlib_dir_entry, user_ctx: *mut ::core::ffi::c_void) -> ::core::ffi::c_int,
 >;
 pub type wimlib_iterate_lookup_table_callback_t = ::core::option::Option<
     unsafe extern "C" fn(
@@ -2245,8 +2006,7 @@ pub struct wimlib_delete_command {
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     ["Size of wimlib_delete_command"][::core::mem::size_of::<wimlib_delete_command>() - 16usize];
-    ["Alignment of wimlib_delete_command"]
-        [::core::mem::align_of::<wimlib_delete_command>() - 8usize];
+    ["Alignment of wimlib_delete_command"][::core::mem::align_of::<wimlib_delete_command>() - 8usize];
     ["Offset of field: wimlib_delete_command::wim_path"]
         [::core::mem::offset_of!(wimlib_delete_command, wim_path) - 0usize];
     ["Offset of field: wimlib_delete_command::delete_flags"]
@@ -2271,8 +2031,7 @@ pub struct wimlib_rename_command {
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     ["Size of wimlib_rename_command"][::core::mem::size_of::<wimlib_rename_command>() - 24usize];
-    ["Alignment of wimlib_rename_command"]
-        [::core::mem::align_of::<wimlib_rename_command>() - 8usize];
+    ["Alignment of wimlib_rename_command"][::core::mem::align_of::<wimlib_rename_command>() - 8usize];
     ["Offset of field: wimlib_rename_command::wim_source_path"]
         [::core::mem::offset_of!(wimlib_rename_command, wim_source_path) - 0usize];
     ["Offset of field: wimlib_rename_command::wim_target_path"]
@@ -2327,10 +2086,8 @@ impl Default for wimlib_update_command__bindgen_ty_1 {
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     ["Size of wimlib_update_command"][::core::mem::size_of::<wimlib_update_command>() - 40usize];
-    ["Alignment of wimlib_update_command"]
-        [::core::mem::align_of::<wimlib_update_command>() - 8usize];
-    ["Offset of field: wimlib_update_command::op"]
-        [::core::mem::offset_of!(wimlib_update_command, op) - 0usize];
+    ["Alignment of wimlib_update_command"][::core::mem::align_of::<wimlib_update_command>() - 8usize];
+    ["Offset of field: wimlib_update_command::op"][::core::mem::offset_of!(wimlib_update_command, op) - 0usize];
 };
 impl Default for wimlib_update_command {
     fn default() -> Self {
@@ -2459,16 +2216,10 @@ unsafe extern "C" {
     ) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
-    pub fn wimlib_create_new_wim(
-        ctype: wimlib_compression_type,
-        wim_ret: *mut *mut WIMStruct,
-    ) -> ::core::ffi::c_int;
+    pub fn wimlib_create_new_wim(ctype: wimlib_compression_type, wim_ret: *mut *mut WIMStruct) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
-    pub fn wimlib_delete_image(
-        wim: *mut WIMStruct,
-        image: ::core::ffi::c_int,
-    ) -> ::core::ffi::c_int;
+    pub fn wimlib_delete_image(wim: *mut WIMStruct, image: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
     pub fn wimlib_delete_path(
@@ -2540,24 +2291,16 @@ unsafe extern "C" {
     pub fn wimlib_free(wim: *mut WIMStruct);
 }
 unsafe extern "C" {
-    pub fn wimlib_get_compression_type_string(
-        ctype: wimlib_compression_type,
-    ) -> *const wimlib_tchar;
+    pub fn wimlib_get_compression_type_string(ctype: wimlib_compression_type) -> *const wimlib_tchar;
 }
 unsafe extern "C" {
     pub fn wimlib_get_error_string(code: wimlib_error_code) -> *const wimlib_tchar;
 }
 unsafe extern "C" {
-    pub fn wimlib_get_image_description(
-        wim: *const WIMStruct,
-        image: ::core::ffi::c_int,
-    ) -> *const wimlib_tchar;
+    pub fn wimlib_get_image_description(wim: *const WIMStruct, image: ::core::ffi::c_int) -> *const wimlib_tchar;
 }
 unsafe extern "C" {
-    pub fn wimlib_get_image_name(
-        wim: *const WIMStruct,
-        image: ::core::ffi::c_int,
-    ) -> *const wimlib_tchar;
+    pub fn wimlib_get_image_name(wim: *const WIMStruct, image: ::core::ffi::c_int) -> *const wimlib_tchar;
 }
 unsafe extern "C" {
     pub fn wimlib_get_image_property(
@@ -2573,10 +2316,7 @@ unsafe extern "C" {
     pub fn wimlib_get_version_string() -> *const wimlib_tchar;
 }
 unsafe extern "C" {
-    pub fn wimlib_get_wim_info(
-        wim: *mut WIMStruct,
-        info: *mut wimlib_wim_info,
-    ) -> ::core::ffi::c_int;
+    pub fn wimlib_get_wim_info(wim: *mut WIMStruct, info: *mut wimlib_wim_info) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
     pub fn wimlib_get_xml_data(
@@ -2712,10 +2452,7 @@ unsafe extern "C" {
     ) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
-    pub fn wimlib_resolve_image(
-        wim: *mut WIMStruct,
-        image_name_or_num: *const wimlib_tchar,
-    ) -> ::core::ffi::c_int;
+    pub fn wimlib_resolve_image(wim: *mut WIMStruct, image_name_or_num: *const wimlib_tchar) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
     pub fn wimlib_set_error_file(fp: *mut FILE) -> ::core::ffi::c_int;
@@ -2754,27 +2491,18 @@ unsafe extern "C" {
 }
 unsafe extern "C" {
     pub fn wimlib_set_memory_allocator(
-        malloc_func: ::core::option::Option<
-            unsafe extern "C" fn(arg1: usize) -> *mut ::core::ffi::c_void,
-        >,
+        malloc_func: ::core::option::Option<unsafe extern "C" fn(arg1: usize) -> *mut ::core::ffi::c_void>,
         free_func: ::core::option::Option<unsafe extern "C" fn(arg1: *mut ::core::ffi::c_void)>,
         realloc_func: ::core::option::Option<
-            unsafe extern "C" fn(
-                arg1: *mut ::core::ffi::c_void,
-                arg2: usize,
-            ) -> *mut ::core::ffi::c_void,
+            unsafe extern "C" fn(arg1: *mut ::core::ffi::c_void, arg2: usize) -> *mut ::core::ffi::c_void,
         >,
     ) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
-    pub fn wimlib_set_output_chunk_size(wim: *mut WIMStruct, chunk_size: u32)
-        -> ::core::ffi::c_int;
+    pub fn wimlib_set_output_chunk_size(wim: *mut WIMStruct, chunk_size: u32) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
-    pub fn wimlib_set_output_pack_chunk_size(
-        wim: *mut WIMStruct,
-        chunk_size: u32,
-    ) -> ::core::ffi::c_int;
+    pub fn wimlib_set_output_pack_chunk_size(wim: *mut WIMStruct, chunk_size: u32) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
     pub fn wimlib_set_output_compression_type(
@@ -2807,16 +2535,10 @@ unsafe extern "C" {
     ) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
-    pub fn wimlib_verify_wim(
-        wim: *mut WIMStruct,
-        verify_flags: ::core::ffi::c_int,
-    ) -> ::core::ffi::c_int;
+    pub fn wimlib_verify_wim(wim: *mut WIMStruct, verify_flags: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
-    pub fn wimlib_unmount_image(
-        dir: *const wimlib_tchar,
-        unmount_flags: ::core::ffi::c_int,
-    ) -> ::core::ffi::c_int;
+    pub fn wimlib_unmount_image(dir: *const wimlib_tchar, unmount_flags: ::core::ffi::c_int) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
     pub fn wimlib_unmount_image_with_progress(
