@@ -40,6 +40,7 @@ pub fn delete_image(path: &Path, image: &ImageRef, wait: LockWait, control: Cont
     let deleted_name = wim.property(index, "NAME");
     wim.delete_image(index)?;
     wim.commit(Commit::Rebuild { recompress: false }, WriteOptions::default(), control)?;
+    tracing::info!(path = %path.display(), image = index, "deleted image and rebuilt");
     Ok(DeleteReport {
         path: path.to_path_buf(),
         deleted_index: index,

@@ -80,6 +80,7 @@ pub fn export_image(req: &ExportRequest, control: Control<'_>) -> Result<ExportR
         }
         let dest_index = src.export_to(index, &mut dest, req.dest_name.as_deref(), control)?;
         dest.commit(Commit::Append, opts, control)?;
+        tracing::info!(source = %req.source.display(), image = index, dest = %req.dest.display(), dest_index, "exported image (appended)");
         return Ok(ExportReport {
             source: req.source.clone(),
             source_index: index,
@@ -97,6 +98,7 @@ pub fn export_image(req: &ExportRequest, control: Control<'_>) -> Result<ExportR
     let mut dest = Wim::create_new(compression, &req.dest)?;
     let dest_index = src.export_to(index, &mut dest, req.dest_name.as_deref(), control)?;
     dest.write_new(&req.dest, &lock, opts, control)?;
+    tracing::info!(source = %req.source.display(), image = index, dest = %req.dest.display(), compression = compression.name(), "exported image (new file)");
     Ok(ExportReport {
         source: req.source.clone(),
         source_index: index,

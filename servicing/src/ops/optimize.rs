@@ -25,5 +25,6 @@ pub fn optimize(path: &Path, recompress: bool, wait: LockWait, control: Control<
     let size_before = file_size(path)?;
     let wim = Wim::open(path, OpenMode::ReadWrite(wait))?;
     wim.commit(Commit::Rebuild { recompress }, WriteOptions::default(), control)?;
+    tracing::info!(path = %path.display(), recompress, "rebuilt");
     Ok(OptimizeReport { path: path.to_path_buf(), size_before, size_after: file_size(path)?, recompressed: recompress })
 }

@@ -54,6 +54,7 @@ pub fn reduce(
     src.export_to(index, &mut out, None, control)?;
     let opts = WriteOptions { check_integrity: info.has_integrity_table, ..WriteOptions::default() };
     out.write_new(&target, lock, opts, control)?;
+    tracing::info!(source = %source.display(), dest = %target.display(), kept = index, dropped = info.image_count - 1, "reduced to one image");
     let kept_name = src.property(index, "NAME");
     Ok(ReduceReport {
         source: source.to_path_buf(),
