@@ -6,9 +6,10 @@
 #   libhivex-bin hivexget/hivexsh: the tests read generated hives back with them
 #   gcc          the -sys layout tests compile a C probe against the installed headers
 #   pkg-config   the build scripts try it first
+#   time         /usr/bin/time -f %M gives the benchmarks peak RSS of each run
 set -euo pipefail
 
-packages=(libwim-dev wimtools libhivex-dev libhivex-bin gcc pkg-config)
+packages=(libwim-dev wimtools libhivex-dev libhivex-bin gcc pkg-config time)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -24,6 +24,7 @@ struct Row {
     baseline_median_s: f64,
     ratio: f64,
     peak_rss_mib: Option<f64>,
+    baseline_peak_rss_mib: Option<f64>,
 }
 
 #[derive(serde::Serialize)]
@@ -38,15 +39,42 @@ fn bin_dir() -> PathBuf {
     std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Runs `cmd` once, after `prepare`, and returns seconds; panics with the command's stderr on failure.
-fn time_once(prepare: &dyn Fn(), cmd: &mut dyn FnMut() -> Command) -> f64 {
+/// Runs `cmd` once, after `prepare`; returns seconds and, when `/usr/bin/time` exists, the peak RSS in
+/// MiB. Panics with the command's stderr on failure.
+fn time_once(prepare: &dyn Fn(), cmd: &mut dyn FnMut() -> Command, rss_file: &Path) -> (f64, Option<f64>) {
     prepare();
-    let mut c = cmd();
+    let inner = cmd();
+    let gnu_time = Path::new("/usr/bin/time");
+    let mut c = if gnu_time.exists() {
+        let mut w = Command::new(gnu_time);
+        w.arg("-f").arg("%M").arg("-o").arg(rss_file).arg(inner.get_program()).args(inner.get_args());
+        for (k, v) in inner.get_envs() {
+            if let Some(v) = v {
+                w.env(k, v);
+            }
+        }
+        w
+    } else {
+        inner
+    };
     let t = Instant::now();
     let out = c.output().expect("spawn benchmark command");
     let s = t.elapsed().as_secs_f64();
     assert!(out.status.success(), "{:?} failed: {}", c, String::from_utf8_lossy(&out.stderr));
-    s
+    let rss = std::fs::read_to_string(rss_file)
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse::<f64>().ok()))
+        .map(|kib| kib / 1024.0);
+    let _ = std::fs::remove_file(rss_file);
+    (s, rss)
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
 }
 
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
@@ -171,10 +199,17 @@ fn main() {
     for sc in &mut scenarios {
         let mut ours = Vec::new();
         let mut theirs = Vec::new();
+        let mut rss: Option<f64> = None;
+        let mut baseline_rss: Option<f64> = None;
+        let rss_file = work.join("rss.txt");
         for _ in 0..runs {
             // Alternate so page-cache warmth and machine noise hit both sides alike.
-            ours.push(time_once(&*sc.prepare, &mut *sc.ours));
-            theirs.push(time_once(&*sc.prepare, &mut *sc.theirs));
+            let (t, r) = time_once(&*sc.prepare, &mut *sc.ours, &rss_file);
+            ours.push(t);
+            rss = max_opt(rss, r);
+            let (t, r) = time_once(&*sc.prepare, &mut *sc.theirs, &rss_file);
+            theirs.push(t);
+            baseline_rss = max_opt(baseline_rss, r);
         }
         let (m, lo, hi) = stats(ours);
         let (bm, _, _) = stats(theirs);
@@ -186,17 +221,29 @@ fn main() {
             max_s: hi,
             baseline_median_s: bm,
             ratio: m / bm,
-            peak_rss_mib: None,
+            peak_rss_mib: rss,
+            baseline_peak_rss_mib: baseline_rss,
         });
     }
 
     println!("Input: {} ({} bytes, 3 editions), {} runs each, medians.\n", src.display(), input_bytes, runs);
-    println!("| scenario | wimpatch median (min–max) s | baseline | baseline median s | ratio |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| scenario | wimpatch median (min–max) s | baseline | baseline median s | ratio | peak RSS MiB (baseline) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let mib = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.1}"));
     for r in &rows {
         println!(
-            "| {} | {:.3} ({:.3}–{:.3}) | {} | {:.3} | {:.2} |",
-            r.name, r.median_s, r.min_s, r.max_s, r.baseline, r.baseline_median_s, r.ratio
+            "| {} | {:.3} ({:.3}–{:.3}) | {} | {:.3} | {:.2} | {} ({}) |",
+            r.name,
+            r.median_s,
+            r.min_s,
+            r.max_s,
+            r.baseline,
+            r.baseline_median_s,
+            r.ratio,
+            mib(r.peak_rss_mib),
+            mib(r.baseline_peak_rss_mib)
         );
     }
     let results = Results { size: size.name().into(), input_bytes, runs, scenarios: rows };
