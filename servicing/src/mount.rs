@@ -76,9 +76,17 @@ pub struct MountRequest {
 }
 
 impl MountRequest {
-    /// The staging directory wimlib keeps modified files in during a read-write mount.
+    /// The staging directory wimlib keeps modified files in during a read-write mount: one per WIM
+    /// (named after a hash of its absolute path), so that whoever holds the WIM's writer lock knows
+    /// that anything already in it was left by a killed mount daemon.
     pub fn staging_dir(&self) -> PathBuf {
-        self.scratch_dir.join("mount-staging")
+        let key = std::path::absolute(&self.wim).unwrap_or_else(|_| self.wim.clone());
+        // FNV-1a: stable across builds, unlike std's hasher.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.as_os_str().as_encoded_bytes() {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.scratch_dir.join("mount-staging").join(format!("{h:016x}"))
     }
 }
 
@@ -155,8 +163,25 @@ pub fn run_helper(req: &MountRequest) -> Result<(), MountError> {
     let mode = if req.read_write { OpenMode::ReadWrite(LockWait::NoWait) } else { OpenMode::ReadOnly };
     let mut wim = Wim::open(&req.wim, mode)?;
     let index = wim.resolve(&req.image)?;
+    if req.read_write {
+        // We hold the writer lock, so no live mount of this WIM exists: whatever is left in its
+        // staging directory belongs to a killed mount daemon.
+        sweep_staging(&req.staging_dir());
+    }
     wim::mount::mount_here(&mut wim, index, &req.dir, req.read_write, &req.staging_dir())?;
     Ok(())
+}
+
+fn sweep_staging(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let path = e.path();
+        let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        match removed {
+            Ok(()) => tracing::info!(path = %path.display(), "removed the staging files of an interrupted mount"),
+            Err(err) => tracing::warn!(path = %path.display(), %err, "cannot remove stale staging files"),
+        }
+    }
 }
 
 /// Unmounts, committing (append, under the lock the daemon holds) or discarding.

@@ -40,6 +40,9 @@ fn mount_read_write_edit_and_commit_then_discard() {
     }
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(mnt.join("Windows/edition-Professional.txt").exists());
+    // The staging area lives under the scratch directory, one folder per WIM.
+    let staging = scratch.join("mount-staging");
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 1, "one staging folder for this WIM");
     // While mounted read-write, the daemon holds the writer lock: other writers are refused.
     let locked = run(&["optimize", "--image", wim.to_str().unwrap()]);
     assert_eq!(locked.status.code(), Some(1));
@@ -48,6 +51,11 @@ fn mount_read_write_edit_and_commit_then_discard() {
     run_ok(&["unmount", "--mount-dir", mnt.to_str().unwrap(), "--commit"]);
     assert!(imagex_dir(&wim, 2).iter().any(|l| l.ends_with("added-by-test.txt")));
     assert!(imagex_verifies(&wim));
+
+    // Debris of a killed mount daemon in this WIM's staging folder is removed by the next RW mount.
+    let per_wim = std::fs::read_dir(&staging).unwrap().next().unwrap().unwrap().path();
+    std::fs::create_dir_all(per_wim.join("three.wim.stagingDEADBEEF00")).unwrap();
+    std::fs::write(per_wim.join("three.wim.stagingDEADBEEF00/orphan"), b"x").unwrap();
 
     // Discard: the change does not reach the WIM.
     let before = sha256(&wim);
@@ -63,6 +71,7 @@ fn mount_read_write_edit_and_commit_then_discard() {
         mnt.to_str().unwrap(),
     ]);
     std::fs::write(mnt.join("discard-me.txt"), b"x").unwrap();
+    assert!(!per_wim.join("three.wim.stagingDEADBEEF00").exists(), "stale staging files not swept");
     run_ok(&["unmount", "--mount-dir", mnt.to_str().unwrap(), "--discard"]);
     assert_eq!(sha256(&wim), before);
     assert!(!imagex_dir(&wim, 1).iter().any(|l| l.ends_with("discard-me.txt")));
