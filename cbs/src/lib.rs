@@ -1,14 +1,23 @@
 //! Component-Based Servicing (CBS) package formats, in pure Rust.
 //!
-//! This first slice holds what both the engine and the fixture generator need: assembly identities,
-//! the package identity string (`Name~pkt~arch~culture~version`) and the WinSxS key-form names with their
-//! hash. The cab/msu/mum readers arrive with the CBS reader issue.
+//! Layers: [`container`] reads cabinets, MSUs and package folders under explicit limits; [`xml`] is a
+//! small bounded XML front end under [`mum`] (update.mum and sub-package .mum), [`manifest`] (component
+//! and deployment manifests) and [`cix`] (delta indexes); [`identity`], [`package_id`] and [`keyform`]
+//! name things the way CBS does; [`rules`] holds supersedence, ordering and parent matching; [`package`]
+//! reads a whole package and verifies its payloads (`wimpatch package info`).
 
 #![forbid(unsafe_code)]
 
+pub mod cix;
+pub mod container;
 pub mod identity;
 pub mod keyform;
+pub mod manifest;
+pub mod mum;
+pub mod package;
 pub mod package_id;
+pub mod rules;
+pub mod xml;
 
 pub use identity::{AssemblyIdentity, ParseVersionError, Version};
 pub use keyform::{key_form, short_key_form, versionless_key_form};

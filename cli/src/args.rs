@@ -90,6 +90,9 @@ pub enum Command {
     Mount(MountArgs),
     /// Unmount an image, committing or discarding the changes (DISM /Unmount-Image).
     Unmount(UnmountArgs),
+    /// Read CBS update packages (.cab, .msu, a package folder, or a folder of them).
+    #[command(subcommand)]
+    Package(PackageCommand),
     /// Internal: the helper process that performs a mount (wimlib's mount exits its caller).
     #[command(hide = true)]
     MountHelper(MountArgs),
@@ -151,4 +154,15 @@ pub struct UnmountArgs {
     /// With --commit: close files still open in the mount instead of failing.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `package` verbs.
+#[derive(Debug, Subcommand)]
+pub enum PackageCommand {
+    /// Identity, KB, release type, parents, sub-packages, components and digest status of a package
+    /// (DISM /Get-PackageInfo, for .msu too).
+    Info {
+        /// A .cab, .msu, an extracted package folder, or a folder of packages.
+        path: PathBuf,
+    },
 }

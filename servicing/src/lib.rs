@@ -5,6 +5,9 @@
 //! application, cleanup and the site) is safe code. The engine never draws progress: callers pass a
 //! [`progress::Control`] holding a reporter and a cancel flag.
 
+/// The package formats, re-exported so callers of the engine need one dependency.
+pub use cbs;
+
 pub mod hive;
 pub mod mount;
 pub mod ops;

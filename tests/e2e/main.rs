@@ -7,5 +7,6 @@ mod export;
 mod info;
 mod interrupt;
 mod mount;
+mod package;
 mod reduce;
 mod util;

@@ -2,6 +2,7 @@
 
 mod image;
 mod mount;
+mod package;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mount(a) => mount::mount(&ctx, a),
         Command::Unmount(a) => mount::unmount(&ctx, a),
         Command::MountHelper(a) => mount::helper(&ctx, a),
+        Command::Package(p) => package::run(&ctx, p),
     };
     ctx.reporter.finish();
     result

@@ -1,0 +1,328 @@
+//! [`PackageSource`]: where the rest of `cbs` reads a package's files from — a cabinet, a package
+//! folder extracted on disk, or a WIM read by the engine — without caring which.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Cursor, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::cab::{plain_guard, Cabinet};
+use super::error::{Error, LimitKind, Result};
+use super::limits::{Budget, Limits};
+use super::member_name::{member_key, normalize_member_name, NameError};
+
+/// One file of a package source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceEntry {
+    /// Relative path, `/` between folders, checked as a member name.
+    pub path: String,
+    /// Size in bytes, when the source knows it without reading.
+    pub size: Option<u64>,
+}
+
+/// A package's files, by name. Names are compared as Windows does (case-insensitively, `\` = `/`).
+pub trait PackageSource {
+    /// The package's name in errors (a path, or `outer!inner`).
+    fn package(&self) -> &str;
+
+    /// Every file.
+    fn list(&self) -> Result<Vec<SourceEntry>>;
+
+    /// A reader of one file; the source's limits are enforced while reading.
+    fn open(&mut self, name: &str) -> Result<Box<dyn Read + '_>>;
+
+    /// One file whole; more than `limit` bytes is [`Error::TooLarge`].
+    fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>> {
+        let package = self.package().to_owned();
+        let mut out = Vec::new();
+        let mut reader = self.open(name)?.take(limit.saturating_add(1));
+        reader.read_to_end(&mut out).map_err(|e| Error::from_io(&package, Some(name), e))?;
+        if out.len() as u64 > limit {
+            return Err(Error::TooLarge {
+                package,
+                member: Some(name.to_owned()),
+                limit: LimitKind::ReadLimit,
+                size: out.len() as u64,
+                max: limit,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl<R: Read + Seek> PackageSource for Cabinet<R> {
+    fn package(&self) -> &str {
+        Cabinet::package(self)
+    }
+
+    fn list(&self) -> Result<Vec<SourceEntry>> {
+        Ok(self.members().iter().map(|m| SourceEntry { path: m.path.clone(), size: Some(m.size) }).collect())
+    }
+
+    fn open(&mut self, name: &str) -> Result<Box<dyn Read + '_>> {
+        Ok(Box::new(self.open_member(name)?))
+    }
+
+    fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>> {
+        self.read_member(name, limit)
+    }
+}
+
+/// An extracted package folder on disk (a directory holding `update.mum`, manifests, payload
+/// folders …).
+///
+/// Names asked for are checked like cabinet member names (no `..`, no absolute path …) and
+/// resolved one component at a time, exact case first, then case-insensitively as Windows would.
+/// Symbolic links are refused wherever they are, so nothing outside the folder can be reached.
+pub struct DirectorySource {
+    root: PathBuf,
+    package: String,
+    limits: Limits,
+    budget: Arc<Budget>,
+}
+
+impl fmt::Debug for DirectorySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectorySource").field("root", &self.root).field("limits", &self.limits).finish()
+    }
+}
+
+impl DirectorySource {
+    /// Opens the package folder `root`.
+    pub fn open(root: impl AsRef<Path>, limits: Limits) -> Result<Self> {
+        let given = root.as_ref();
+        let package = given.display().to_string();
+        let io_err = |source| Error::Io { package: package.clone(), member: None, source };
+        let root = fs::canonicalize(given).map_err(io_err)?;
+        if !fs::metadata(&root).map_err(io_err)?.is_dir() {
+            return Err(Error::Io {
+                package,
+                member: None,
+                source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+            });
+        }
+        Ok(DirectorySource { root, package, limits, budget: Arc::new(Budget::new(limits.max_total_bytes)) })
+    }
+
+    /// The folder (canonical path).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn unsafe_name(&self, member: &str, reason: NameError) -> Error {
+        Error::UnsafeMemberName { package: self.package.clone(), member: member.to_owned(), reason }
+    }
+
+    fn io_err(&self, member: &str, source: io::Error) -> Error {
+        Error::Io { package: self.package.clone(), member: Some(member.to_owned()), source }
+    }
+
+    /// The path of the file `name` and its size.
+    fn resolve(&self, name: &str) -> Result<(PathBuf, u64)> {
+        let path = normalize_member_name(name).map_err(|reason| self.unsafe_name(name, reason))?;
+        let not_found = || Error::MemberNotFound { package: self.package.clone(), member: name.to_owned() };
+        let mut current = self.root.clone();
+        for component in path.split('/') {
+            let exact = current.join(component);
+            let next = match fs::symlink_metadata(&exact) {
+                Ok(_) => exact,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let wanted = member_key(component);
+                    let mut found = None;
+                    for entry in fs::read_dir(&current).map_err(|e| self.io_err(name, e))? {
+                        let entry = entry.map_err(|e| self.io_err(name, e))?;
+                        let entry_name = entry.file_name();
+                        if entry_name.to_str().is_some_and(|n| member_key(n) == wanted) {
+                            if let Some(first) = found.replace(entry.path()) {
+                                return Err(Error::DuplicateMember {
+                                    package: self.package.clone(),
+                                    member: entry.path().display().to_string(),
+                                    first: first.display().to_string(),
+                                });
+                            }
+                        }
+                    }
+                    found.ok_or_else(not_found)?
+                }
+                Err(e) => return Err(self.io_err(name, e)),
+            };
+            let meta = fs::symlink_metadata(&next).map_err(|e| self.io_err(name, e))?;
+            if meta.file_type().is_symlink() {
+                return Err(self.unsafe_name(name, NameError::SymbolicLink));
+            }
+            current = next;
+        }
+        let meta = fs::symlink_metadata(&current).map_err(|e| self.io_err(name, e))?;
+        if !meta.is_file() {
+            return Err(not_found());
+        }
+        Ok((current, meta.len()))
+    }
+}
+
+impl PackageSource for DirectorySource {
+    fn package(&self) -> &str {
+        &self.package
+    }
+
+    /// Every regular file under the folder, sorted by path. A symbolic link, a name Windows could
+    /// not hold, or two names equal for Windows is an error, not skipped.
+    fn list(&self) -> Result<Vec<SourceEntry>> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut pending = vec![(self.root.clone(), String::new())];
+        while let Some((dir, prefix)) = pending.pop() {
+            for entry in fs::read_dir(&dir).map_err(|e| self.io_err(&prefix, e))? {
+                let entry = entry.map_err(|e| self.io_err(&prefix, e))?;
+                let raw = entry.file_name();
+                let rel = match raw.to_str() {
+                    Some(n) if prefix.is_empty() => n.to_owned(),
+                    Some(n) => format!("{prefix}/{n}"),
+                    None => return Err(self.unsafe_name(&raw.to_string_lossy(), NameError::NotUnicode)),
+                };
+                let rel = normalize_member_name(&rel).map_err(|reason| self.unsafe_name(&rel, reason))?;
+                if let Some(first) = seen.insert(member_key(&rel), rel.clone()) {
+                    return Err(Error::DuplicateMember { package: self.package.clone(), member: rel, first });
+                }
+                let kind = entry.file_type().map_err(|e| self.io_err(&rel, e))?;
+                if kind.is_symlink() {
+                    return Err(self.unsafe_name(&rel, NameError::SymbolicLink));
+                } else if kind.is_dir() {
+                    pending.push((entry.path(), rel));
+                } else if kind.is_file() {
+                    let size = entry.metadata().map_err(|e| self.io_err(&rel, e))?.len();
+                    out.push(SourceEntry { path: rel, size: Some(size) });
+                    if out.len() as u64 > self.limits.max_members {
+                        return Err(Error::TooLarge {
+                            package: self.package.clone(),
+                            member: None,
+                            limit: LimitKind::Members,
+                            size: out.len() as u64,
+                            max: self.limits.max_members,
+                        });
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    fn open(&mut self, name: &str) -> Result<Box<dyn Read + '_>> {
+        let (path, size) = self.resolve(name)?;
+        if size > self.limits.max_member_bytes {
+            return Err(Error::TooLarge {
+                package: self.package.clone(),
+                member: Some(name.to_owned()),
+                limit: LimitKind::MemberBytes,
+                size,
+                max: self.limits.max_member_bytes,
+            });
+        }
+        self.budget.check(size, &self.package, Some(name))?;
+        let file = File::open(&path).map_err(|e| self.io_err(name, e))?;
+        Ok(Box::new(plain_guard(
+            BufReader::new(file),
+            &self.package,
+            name,
+            size,
+            self.limits,
+            Arc::clone(&self.budget),
+        )))
+    }
+}
+
+/// Read access to the files of a WIM, implemented by the engine (over wimlib) so that `cbs` stays
+/// free of FFI. Paths are relative to the image root; `/` or `\` separate folders.
+pub trait WimContent {
+    /// Every file of the image.
+    fn list(&self) -> Result<Vec<String>>;
+
+    /// One file's bytes. More than `limit` bytes must be refused ([`Error::TooLarge`] with
+    /// [`LimitKind::ReadLimit`]), not read.
+    fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>>;
+}
+
+/// A [`PackageSource`] over a WIM's content (a WIM-MSU, or the LCU `.wim` inside one).
+pub struct WimSource<W> {
+    wim: W,
+    package: String,
+    limits: Limits,
+    budget: Arc<Budget>,
+}
+
+impl<W> fmt::Debug for WimSource<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WimSource").field("package", &self.package).field("limits", &self.limits).finish()
+    }
+}
+
+impl<W: WimContent> WimSource<W> {
+    /// Wraps the engine's WIM reader; `package` names it in errors.
+    pub fn new(wim: W, package: impl Into<String>, limits: Limits) -> Self {
+        WimSource { wim, package: package.into(), limits, budget: Arc::new(Budget::new(limits.max_total_bytes)) }
+    }
+
+    /// The engine's reader.
+    pub fn content(&self) -> &W {
+        &self.wim
+    }
+}
+
+impl<W: WimContent> PackageSource for WimSource<W> {
+    fn package(&self) -> &str {
+        &self.package
+    }
+
+    fn list(&self) -> Result<Vec<SourceEntry>> {
+        let names = self.wim.list()?;
+        if names.len() as u64 > self.limits.max_members {
+            return Err(Error::TooLarge {
+                package: self.package.clone(),
+                member: None,
+                limit: LimitKind::Members,
+                size: names.len() as u64,
+                max: self.limits.max_members,
+            });
+        }
+        names
+            .into_iter()
+            .map(|name| {
+                let path = normalize_member_name(&name).map_err(|reason| Error::UnsafeMemberName {
+                    package: self.package.clone(),
+                    member: name.clone(),
+                    reason,
+                })?;
+                Ok(SourceEntry { path, size: None })
+            })
+            .collect()
+    }
+
+    fn open(&mut self, name: &str) -> Result<Box<dyn Read + '_>> {
+        let limit = self.limits.max_member_bytes;
+        Ok(Box::new(Cursor::new(self.read(name, limit)?)))
+    }
+
+    fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>> {
+        let path = normalize_member_name(name).map_err(|reason| Error::UnsafeMemberName {
+            package: self.package.clone(),
+            member: name.to_owned(),
+            reason,
+        })?;
+        let limit = limit.min(self.limits.max_member_bytes);
+        let bytes = self.wim.read(&path, limit)?;
+        if bytes.len() as u64 > limit {
+            return Err(Error::TooLarge {
+                package: self.package.clone(),
+                member: Some(name.to_owned()),
+                limit: LimitKind::ReadLimit,
+                size: bytes.len() as u64,
+                max: limit,
+            });
+        }
+        self.budget.take(bytes.len() as u64, &self.package, Some(name))?;
+        Ok(bytes)
+    }
+}

@@ -1,0 +1,186 @@
+//! The report of one package, as `wimpatch package info` prints it (text or JSON).
+
+use serde::Serialize;
+
+use crate::identity::AssemblyIdentity;
+
+/// An assembly identity in report form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentityReport {
+    /// Name.
+    pub name: String,
+    /// Four-part version.
+    pub version: Option<String>,
+    /// Processor architecture.
+    pub arch: Option<String>,
+    /// Language (`neutral` when absent).
+    pub language: String,
+    /// Public key token.
+    pub public_key_token: Option<String>,
+}
+
+impl From<&AssemblyIdentity> for IdentityReport {
+    fn from(a: &AssemblyIdentity) -> Self {
+        IdentityReport {
+            name: a.name.clone(),
+            version: a.version.map(|v| v.to_string()),
+            arch: a.processor_architecture.clone(),
+            language: a.language.clone().unwrap_or_else(|| "neutral".into()),
+            public_key_token: a.public_key_token.clone(),
+        }
+    }
+}
+
+/// One `<parent>` group: alternatives, any of which makes the package applicable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParentReport {
+    /// `detect` / `staged`.
+    pub disposition: Option<String>,
+    /// `buildCompare`.
+    pub build_compare: Option<String>,
+    /// `serviceCompare`.
+    pub service_compare: Option<String>,
+    /// `revisionCompare`.
+    pub revision_compare: Option<String>,
+    /// The alternatives, as package identity strings where they form one.
+    pub alternatives: Vec<String>,
+    /// Nested groups.
+    pub nested: Vec<ParentReport>,
+}
+
+/// A .mum other than update.mum (a sub-package).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubPackageReport {
+    /// `Name~pkt~arch~culture~version`.
+    pub identity: String,
+    /// Release type.
+    pub release_type: Option<String>,
+    /// Its parent groups.
+    pub parents: Vec<ParentReport>,
+    /// Components it installs (deployment identities).
+    pub components: Vec<String>,
+    /// Components it updates (`updateComponent`), with `elevate`.
+    pub update_components: Vec<String>,
+    /// Drivers (`updateDriver` INF names).
+    pub drivers: Vec<String>,
+}
+
+/// Where a payload file stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileStatus {
+    /// Present and its SHA-256 equals the manifest's digest.
+    Verified,
+    /// Stored as a delta (PA30 …) in this package; expanding it is not implemented yet, so it is not verified.
+    Delta,
+    /// The manifest gives no SHA-256 digest for it.
+    NoDigest,
+}
+
+/// One payload file of a component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// File name.
+    pub name: String,
+    /// `destinationPath` from the manifest.
+    pub destination: Option<String>,
+    /// SHA-256 digest from the manifest (hex).
+    pub sha256: Option<String>,
+    /// Whether the bytes were hashed and matched (`null` when they could not be checked).
+    pub verified: Option<bool>,
+    /// Status.
+    pub status: FileStatus,
+    /// For delta members: the delta format (`PA30`, …).
+    pub delta_format: Option<String>,
+}
+
+/// One component or deployment manifest of the package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentReport {
+    /// Key form (the manifest's file stem, checked against the identity).
+    pub keyform: String,
+    /// Identity.
+    pub identity: IdentityReport,
+    /// A deployment manifest (groups components; no files).
+    pub deployment: bool,
+    /// Payload files.
+    pub files: Vec<FileReport>,
+}
+
+/// The delta index of a package whose payloads are PA30 members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeltaReport {
+    /// The index member (`_manifest_.cix.xml`).
+    pub index: String,
+    /// Files listed in the index.
+    pub files: usize,
+    /// Files stored as deltas, by format (`PA30` → count).
+    pub by_format: std::collections::BTreeMap<String, usize>,
+    /// Files whose `<Basis>` is another file of the package.
+    pub with_basis: usize,
+    /// What the engine can do with them today.
+    pub expansion: &'static str,
+}
+
+/// Everything `package info` says about one input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageReport {
+    /// The input path (for an MSU's inner cab: `outer.msu!inner.cab`).
+    pub path: String,
+    /// `cbs-cab`, `msu`, `combined-msu`, `wim-msu`, `package-folder` or `unsupported`.
+    pub kind: &'static str,
+    /// Why an unsupported input is not applied.
+    pub reason: Option<String>,
+    /// update.mum identity.
+    pub identity: Option<IdentityReport>,
+    /// `Name~pkt~arch~culture~version` of update.mum.
+    pub identity_string: Option<String>,
+    /// KB number (from update.mum `identifier`, or the MSU's pkgProperties).
+    pub kb: Option<String>,
+    /// `releaseType`.
+    pub release_type: Option<String>,
+    /// `restart`.
+    pub restart: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Parent groups of update.mum.
+    pub parents: Vec<ParentReport>,
+    /// Sub-packages (every other .mum).
+    pub packages: Vec<SubPackageReport>,
+    /// Component and deployment manifests.
+    pub components: Vec<ComponentReport>,
+    /// Catalog files present.
+    pub catalogs: Vec<String>,
+    /// .mum files that have no .cat beside them.
+    pub missing_catalogs: Vec<String>,
+    /// The delta index, when payloads are deltas.
+    pub delta: Option<DeltaReport>,
+    /// Payload files verified against their digests.
+    pub verified_files: usize,
+    /// For an MSU: its inner CBS packages, servicing stack first.
+    pub inner: Vec<PackageReport>,
+}
+
+impl PackageReport {
+    pub(crate) fn empty(path: String, kind: &'static str) -> Self {
+        PackageReport {
+            path,
+            kind,
+            reason: None,
+            identity: None,
+            identity_string: None,
+            kb: None,
+            release_type: None,
+            restart: None,
+            description: None,
+            parents: Vec::new(),
+            packages: Vec::new(),
+            components: Vec::new(),
+            catalogs: Vec::new(),
+            missing_catalogs: Vec::new(),
+            delta: None,
+            verified_files: 0,
+            inner: Vec::new(),
+        }
+    }
+}

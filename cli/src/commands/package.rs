@@ -1,0 +1,83 @@
+//! `package info`: what a CBS package holds, verified.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use servicing::cbs::container::Limits;
+use servicing::cbs::package::{inspect_path, FileStatus, PackageReport};
+
+use super::Ctx;
+use crate::args::PackageCommand;
+
+pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
+    match cmd {
+        PackageCommand::Info { path } => {
+            let reports = inspect_path(&path, Limits::default())?;
+            if ctx.global.json {
+                // One input gives one object; a folder gives an array.
+                if reports.len() == 1 {
+                    return ctx.print(&reports[0], String::new);
+                }
+                return ctx.print(&reports, String::new);
+            }
+            ctx.print(&reports, || reports.iter().map(text).collect::<Vec<_>>().join("\n"))
+        }
+    }
+}
+
+fn text(r: &PackageReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Package      : {}", r.path);
+    let _ = writeln!(s, "Kind         : {}", r.kind);
+    if let Some(reason) = &r.reason {
+        let _ = writeln!(s, "Not applied  : {reason}");
+    }
+    if let Some(id) = &r.identity_string {
+        let _ = writeln!(s, "Identity     : {id}");
+    }
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    if r.identity.is_some() {
+        let _ = writeln!(s, "KB           : {}", opt(&r.kb));
+        let _ = writeln!(s, "Release type : {}", opt(&r.release_type));
+        let _ = writeln!(s, "Restart      : {}", opt(&r.restart));
+        for (i, p) in r.parents.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "Parents #{}   : any of {} (build {}, service {})",
+                i + 1,
+                p.alternatives.len(),
+                p.build_compare.as_deref().unwrap_or("-"),
+                p.service_compare.as_deref().unwrap_or("-")
+            );
+            for a in &p.alternatives {
+                let _ = writeln!(s, "               {a}");
+            }
+        }
+        let _ = writeln!(s, "Sub-packages : {}", r.packages.len());
+        for p in &r.packages {
+            let _ = writeln!(s, "               {}", p.identity);
+        }
+        let files: usize = r.components.iter().map(|c| c.files.len()).sum();
+        let deltas = r.components.iter().flat_map(|c| &c.files).filter(|f| f.status == FileStatus::Delta).count();
+        let _ = writeln!(s, "Components   : {} manifests, {} payload files", r.components.len(), files);
+        let _ = writeln!(
+            s,
+            "Verified     : {} of {} payload files (SHA-256 against the manifests)",
+            r.verified_files, files
+        );
+        if let Some(d) = &r.delta {
+            let _ = writeln!(
+                s,
+                "Deltas       : {deltas} payload files are deltas ({:?}) indexed by {}; {}",
+                d.by_format, d.index, d.expansion
+            );
+        }
+    }
+    for inner in &r.inner {
+        let _ = writeln!(s, "\n  Inner package:");
+        for line in text(inner).lines() {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
+    s
+}
