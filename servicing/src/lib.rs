@@ -5,11 +5,16 @@
 //! application, cleanup and the site) is safe code. The engine never draws progress: callers pass a
 //! [`progress::Control`] holding a reporter and a cancel flag.
 
+// Only the two FFI layers below may use `unsafe`; the compiler holds every other module to that.
+#![deny(unsafe_code)]
+
 /// The package formats, re-exported so callers of the engine need one dependency.
 pub use cbs;
 
+#[allow(unsafe_code)]
 pub mod hive;
 pub mod mount;
 pub mod ops;
 pub mod progress;
+#[allow(unsafe_code)]
 pub mod wim;
