@@ -71,18 +71,22 @@ impl Budget {
         loop {
             let next = used.saturating_add(n);
             if next > self.max {
-                return Err(Error::TooLarge {
-                    package: package.to_owned(),
-                    member: member.map(str::to_owned),
-                    limit: LimitKind::TotalBytes,
-                    size: next,
-                    max: self.max,
-                });
+                return Err(self.over_total(next, package, member));
             }
             match self.used.compare_exchange_weak(used, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return Ok(()),
                 Err(now) => used = now,
             }
+        }
+    }
+
+    fn over_total(&self, size: u64, package: &str, member: Option<&str>) -> Error {
+        Error::TooLarge {
+            package: package.to_owned(),
+            member: member.map(str::to_owned),
+            limit: LimitKind::TotalBytes,
+            size,
+            max: self.max,
         }
     }
 
@@ -95,13 +99,7 @@ impl Budget {
     pub(crate) fn check(&self, n: u64, package: &str, member: Option<&str>) -> Result<(), Error> {
         let next = self.used().saturating_add(n);
         if next > self.max {
-            return Err(Error::TooLarge {
-                package: package.to_owned(),
-                member: member.map(str::to_owned),
-                limit: LimitKind::TotalBytes,
-                size: next,
-                max: self.max,
-            });
+            return Err(self.over_total(next, package, member));
         }
         Ok(())
     }

@@ -10,3 +10,12 @@ mod package_id;
 mod real_names;
 mod rules;
 mod xml;
+
+/// A neutral amd64 Microsoft identity, the shape most test cases need.
+pub fn amd64_identity(name: &str, version: &str) -> cbs::AssemblyIdentity {
+    cbs::AssemblyIdentity::new(name)
+        .with_version(version.parse().unwrap())
+        .with_arch("amd64")
+        .with_language("neutral")
+        .with_public_key_token("31bf3856ad364e35")
+}

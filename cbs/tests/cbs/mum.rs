@@ -17,11 +17,7 @@ pub fn testdata() -> Option<PathBuf> {
 }
 
 fn id(name: &str, version: &str) -> AssemblyIdentity {
-    AssemblyIdentity::new(name)
-        .with_version(version.parse().unwrap())
-        .with_arch("amd64")
-        .with_language("neutral")
-        .with_public_key_token("31bf3856ad364e35")
+    crate::amd64_identity(name, version)
 }
 
 #[test]
