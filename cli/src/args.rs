@@ -8,7 +8,8 @@ use servicing::wim::{Compression, ImageRef};
 /// Offline servicing of Windows images (WIM/ESD) on Linux.
 ///
 /// Exit status: 0 success, 1 failure (the message on stderr names the file and the problem), 2 usage
-/// error.
+/// error, 3 partial success (`add-package --continue-on-error` with some packages failed or not
+/// supported; the others were applied).
 #[derive(Debug, Parser)]
 #[command(name = "wimpatch", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -90,6 +91,11 @@ pub enum Command {
     Mount(MountArgs),
     /// Unmount an image, committing or discarding the changes (DISM /Unmount-Image).
     Unmount(UnmountArgs),
+    /// Install CBS update packages into an offline image (DISM /Add-Package), without mounting.
+    AddPackage(AddPackageArgs),
+    /// List the packages of an offline image with state, release type, KB and install time (DISM
+    /// /Get-Packages).
+    GetPackages(GetPackagesArgs),
     /// Read CBS update packages (.cab, .msu, a package folder, or a folder of them).
     #[command(subcommand)]
     Package(PackageCommand),
@@ -165,4 +171,49 @@ pub enum PackageCommand {
         /// A .cab, .msu, an extracted package folder, or a folder of packages.
         path: PathBuf,
     },
+}
+
+/// Which image to service: a WIM image (no mount) or an offline Windows directory.
+#[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["image", "dir"])))]
+pub struct TargetArgs {
+    /// The WIM file (serviced without mounting; needs --index).
+    #[arg(long, value_name = "WIM", requires = "index")]
+    pub image: Option<PathBuf>,
+    /// Image index (1-based) or name.
+    #[arg(long, value_name = "N|NAME", requires = "image")]
+    pub index: Option<ImageRef>,
+    /// A directory holding an offline Windows tree (a mount, or an applied image), changed in place.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["image", "index"])]
+    pub dir: Option<PathBuf>,
+}
+
+/// `add-package` options.
+#[derive(Debug, Args)]
+pub struct AddPackageArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// A .cab, .msu, a package folder, or a folder of packages; repeat for more. Servicing stack
+    /// updates go first, checkpoint cumulative updates in order, the rest as given.
+    #[arg(long = "package-path", value_name = "PATH", required = true)]
+    pub package_path: Vec<PathBuf>,
+    /// Go on when a package fails or is not supported; exit status 3 then reports partial success.
+    #[arg(long)]
+    pub continue_on_error: bool,
+    /// Report what would be applied or skipped and why; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where OfflineServicingMgr.log and dism.log go (default: <scratch>/OfflineImageServicing/logs).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// `get-packages` options.
+#[derive(Debug, Args)]
+pub struct GetPackagesArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Also list hidden packages (the sub-packages updates bring; DISM hides them).
+    #[arg(long)]
+    pub all: bool,
 }

@@ -26,6 +26,10 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let mut stderr = std::io::stderr().lock();
+            if let Some(partial) = err.downcast_ref::<commands::PartialSuccess>() {
+                let _ = writeln!(stderr, "warning: {partial}");
+                return ExitCode::from(3);
+            }
             let _ = writeln!(stderr, "error: {err}");
             for cause in err.chain().skip(1) {
                 let _ = writeln!(stderr, "  caused by: {cause}");

@@ -11,8 +11,10 @@
 /// The package formats, re-exported so callers of the engine need one dependency.
 pub use cbs;
 
+pub mod apply;
 #[allow(unsafe_code)]
 pub mod hive;
+pub mod log;
 pub mod mount;
 pub mod ops;
 pub mod progress;

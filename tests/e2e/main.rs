@@ -1,6 +1,7 @@
 //! End-to-end tests of the `wimpatch` CLI against real WIMs written by wimlib (`wimlib-imagex`) and by
 //! the fixture generator. One test binary; each module covers one verb or one guarantee.
 
+mod add_package;
 mod bad_input;
 mod concurrency;
 mod export;

@@ -152,3 +152,30 @@ pub fn debris(dir: &Path, wim_name: &str) -> Vec<String> {
         .filter(|n| n.contains(".wimpatch-tmp.") || (n.len() == wim_name.len() + 9 && n.starts_with(wim_name)))
         .collect()
 }
+
+/// A real Microsoft package from the shared test data (`WIMPATCH_TESTDATA`, default
+/// `../shared/testdata`), or `None` (the caller prints "skipped: <test>").
+pub fn real_package(name: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("WIMPATCH_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
+    let p = root.join("real-cbs").join(name);
+    p.exists().then_some(p)
+}
+
+/// A tiny multi-edition fixture WIM of `profile` (`win81`, `win10`), LZX, in `work`.
+pub fn fixture_wim(work: &Work, profile: &str, name: &str) -> PathBuf {
+    let out = work.path(name);
+    let scratch = work.path(&format!("{name}.gen"));
+    let profile = fixtures::profile::Profile::by_id(profile).expect("profile");
+    fixtures::image::build_wim(
+        &profile,
+        fixtures::profile::Size::Tiny,
+        &[],
+        servicing::wim::Compression::Lzx,
+        &out,
+        &scratch,
+    )
+    .expect("fixture WIM");
+    out
+}

@@ -3,6 +3,9 @@
 mod image;
 mod mount;
 mod package;
+mod servicing_cmds;
+
+pub use servicing_cmds::PartialSuccess;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,6 +84,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unmount(a) => mount::unmount(&ctx, a),
         Command::MountHelper(a) => mount::helper(&ctx, a),
         Command::Package(p) => package::run(&ctx, p),
+        Command::AddPackage(a) => servicing_cmds::add_package(&ctx, a),
+        Command::GetPackages(a) => servicing_cmds::get_packages(&ctx, a),
     };
     ctx.reporter.finish();
     result

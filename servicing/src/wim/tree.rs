@@ -110,6 +110,37 @@ impl Wim {
         check(code, self.path(), "list files", Some(image))
     }
 
+    /// The entries directly inside the directory `path` (not recursive), or `None` when `path` does not
+    /// exist in the image.
+    pub fn children(&self, image: u32, path: &str) -> Result<Option<Vec<DirEntry>>> {
+        let c = cstr("image path", path)?;
+        let mut out = Vec::new();
+        let mut f = |e: &DirEntry| {
+            out.push(e.clone());
+            ControlFlow::Continue(())
+        };
+        let mut state = IterState { f: &mut f, panic: None };
+        // SAFETY: as in `walk`.
+        let code = unsafe {
+            wim_sys::wimlib_iterate_dir_tree(
+                self.raw(),
+                image as c_int,
+                c.as_ptr(),
+                wim_sys::WIMLIB_ITERATE_DIR_TREE_FLAG_CHILDREN as c_int,
+                Some(dir_callback),
+                (&mut state as *mut IterState<'_>).cast(),
+            )
+        };
+        if let Some(p) = state.panic.take() {
+            resume_unwind(p);
+        }
+        if code == wim_sys::WIMLIB_ERR_PATH_DOES_NOT_EXIST as c_int {
+            return Ok(None);
+        }
+        check(code, self.path(), "list files", Some(image))?;
+        Ok(Some(out))
+    }
+
     /// Every entry of an image, root first.
     pub fn list(&self, image: u32) -> Result<Vec<DirEntry>> {
         let mut out = Vec::new();

@@ -1,0 +1,112 @@
+//! What can go wrong applying packages; every variant names the image, package or file concerned.
+
+use std::path::PathBuf;
+
+/// An error of package application or of reading an image's servicing state.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The WIM layer failed (open, lock, extract, update, commit); the message names the WIM.
+    #[error(transparent)]
+    Wim(#[from] crate::wim::Error),
+    /// A registry hive of the image could not be read or written.
+    #[error("registry hive {}: {source}", path.display())]
+    Hive {
+        /// The hive file (a working copy under the scratch directory, or the image's own for `--dir`).
+        path: PathBuf,
+        /// The hive layer's error.
+        #[source]
+        source: crate::hive::Error,
+    },
+    /// A package could not be read or failed verification (corrupt cab, bad XML, digest mismatch …).
+    #[error(transparent)]
+    Package(#[from] cbs::package::Error),
+    /// A filesystem operation failed.
+    #[error("{}: {action}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The target does not look like an offline Windows installation.
+    #[error("{target}: not an offline Windows image: {missing} is missing")]
+    NotWindows {
+        /// The WIM image or directory.
+        target: String,
+        /// The path that is missing.
+        missing: String,
+    },
+    /// A package names a file, manifest or sub-package that it does not contain.
+    #[error("{package}: {what} {name} is named by the package but is not in it")]
+    Missing {
+        /// The package.
+        package: String,
+        /// `sub-package manifest`, `component manifest` …
+        what: &'static str,
+        /// What is missing.
+        name: String,
+    },
+    /// A payload is stored as a delta (PA30/PSF) and cannot be expanded yet.
+    #[error("{package}: payload {member} is stored as a {format} delta; expanding deltas is not available yet, so this package cannot be applied")]
+    Delta {
+        /// The package.
+        package: String,
+        /// The payload (`<key-form>/<file>`).
+        member: String,
+        /// `PA30`, …
+        format: String,
+    },
+    /// A manifest asks for a file name or destination that would leave the image tree.
+    #[error("{package}: manifest {manifest}: unsafe file path {path:?}: {reason}")]
+    UnsafePath {
+        /// The package.
+        package: String,
+        /// The component manifest.
+        manifest: String,
+        /// The offending path.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The input is not a package wimpatch can apply (an .exe, .msi, Defender cab …); the message holds
+    /// ConfigMgr's wording.
+    #[error("{package}: Not applying this update binary, it is not supported: {reason}")]
+    NotSupported {
+        /// The input.
+        package: String,
+        /// Why.
+        reason: String,
+    },
+    /// A package input path that does not exist or cannot be listed.
+    #[error("{}: {reason}", path.display())]
+    BadInput {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The cancel flag was raised before the commit; nothing was changed.
+    #[error("{target}: cancelled before anything was committed; the image is unchanged")]
+    Cancelled {
+        /// The WIM image or directory.
+        target: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, action, source }
+    }
+
+    pub(crate) fn hive(path: impl Into<PathBuf>) -> impl FnOnce(crate::hive::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Hive { path, source }
+    }
+}
+
+/// Result of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,102 @@
+//! `get-packages`: the packages of an image's CBS store with their state, release type, KB and
+//! install time, like DISM `/Get-Packages`.
+
+use std::path::PathBuf;
+
+use cbs::mum::PackageManifest;
+
+use super::error::{Error, Result};
+use super::scratch::Scratch;
+use super::state::{read_packages, PACKAGES_DIR, SOFTWARE_HIVE};
+use super::target::{Session, Target};
+use crate::log::civil_from_unix;
+use crate::progress::Control;
+use crate::wim::LockWait;
+
+/// Largest .mum read for its release type and KB.
+const MUM_LIMIT: u64 = 16 << 20;
+
+/// Options of `get-packages`.
+#[derive(Debug, Clone, Default)]
+pub struct GetOptions {
+    /// Also list hidden packages (`Visibility` 2: the sub-packages of updates, as DISM hides them).
+    pub all: bool,
+    /// Scratch directory (as for `add-package`).
+    pub scratch_dir: Option<PathBuf>,
+}
+
+/// One package, as listed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PackageRow {
+    /// `Name~pkt~arch~culture~version`.
+    pub identity: String,
+    /// `Installed`, `Superseded`, `Staged` …
+    pub state: String,
+    /// `CurrentState` as stored.
+    pub current_state: u32,
+    /// `releaseType` from the package's .mum (`Security Update`, `Update`, `Feature Pack` …).
+    pub release_type: Option<String>,
+    /// KB article (the .mum's `identifier`).
+    pub kb: Option<String>,
+    /// Install time, UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub install_time: Option<String>,
+    /// `Visibility`.
+    pub visibility: Option<u32>,
+    /// Whether it is permanent (cannot be uninstalled).
+    pub permanent: bool,
+}
+
+/// FILETIME → ISO 8601 UTC.
+pub(crate) fn filetime_iso(ft: u64) -> Option<String> {
+    let millis = ft.checked_sub(116_444_736_000_000_000)? / 10_000;
+    let c = civil_from_unix(millis);
+    Some(format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", c.year, c.month, c.day, c.hour, c.minute, c.second))
+}
+
+/// Lists the packages of `target`, sorted by identity.
+pub fn get_packages(target: &Target, opts: &GetOptions, control: Control<'_>) -> Result<Vec<PackageRow>> {
+    let (scratch, _warning) = Scratch::create(opts.scratch_dir.as_deref())?;
+    let mut session = Session::open(target, false, LockWait::NoWait)?;
+    let label = session.label().to_owned();
+    let work = scratch.path().join("get");
+    let hive = session.fetch(&[SOFTWARE_HIVE], &work, control)?.remove(0).ok_or_else(|| Error::NotWindows {
+        target: label.clone(),
+        missing: r"Windows\System32\config\SOFTWARE".into(),
+    })?;
+    let mut packages = read_packages(&hive)?;
+    packages.retain(|p| opts.all || p.visibility != Some(2));
+    packages.sort_by_key(|p| p.identity.to_string().to_lowercase());
+
+    let mum_paths: Vec<String> = packages.iter().map(|p| format!("{PACKAGES_DIR}/{}.mum", p.identity)).collect();
+    let refs: Vec<&str> = mum_paths.iter().map(String::as_str).collect();
+    let mums = session.fetch(&refs, &work, control)?;
+    let mut rows = Vec::with_capacity(packages.len());
+    for (p, mum) in packages.into_iter().zip(mums) {
+        let manifest = mum.and_then(|path| {
+            let bytes = std::fs::read(&path).ok().filter(|b| b.len() as u64 <= MUM_LIMIT)?;
+            match PackageManifest::parse(&bytes, &path.display().to_string()) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::warn!(package = %p.identity, error = %e, "cannot read the package's .mum");
+                    None
+                }
+            }
+        });
+        let permanent = p.state == cbs::rules::PackageState::Permanent
+            || manifest
+                .as_ref()
+                .and_then(|m| m.package.permanence.as_deref())
+                .is_some_and(|v| v.eq_ignore_ascii_case("permanent"));
+        rows.push(PackageRow {
+            identity: p.identity.to_string(),
+            state: p.state.to_string(),
+            current_state: p.state.as_u32(),
+            release_type: manifest.as_ref().and_then(|m| m.package.release_type.clone()),
+            kb: manifest.as_ref().and_then(|m| m.kb().map(str::to_owned)),
+            install_time: p.install_time.and_then(filetime_iso),
+            visibility: p.visibility,
+            permanent,
+        });
+    }
+    Ok(rows)
+}

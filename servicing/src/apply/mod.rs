@@ -1,0 +1,483 @@
+//! Applying CBS update packages to an offline image, the way DISM `/Add-Package` does, and reading
+//! back what is installed (`/Get-Packages`).
+//!
+//! One engine, two targets ([`Target`]): an image inside a WIM, serviced without mounting (only the
+//! hives and the `WinSxS\Manifests` listing are read; the result is one wimlib update batch committed in
+//! append mode under the writer lock), or a directory holding an offline Windows tree, changed in
+//! place. A run: read the image's state ([`state`]); load every input ([`package`]), recognising what is
+//! not a CBS package; order them (servicing stack first, checkpoints in order); decide applicability
+//! per package ([`plan`]); stage each applicable package under the scratch directory with every
+//! payload verified ([`stage`]); record it in the hives ([`registry`]); then commit once ([`commit`]).
+//! Nothing reaches the image before the commit, so a failure or a cancel before it leaves the image
+//! byte-identical. Logs: `OfflineServicingMgr.log` and `dism.log` under the log directory.
+
+mod commit;
+mod error;
+mod get;
+pub mod inventory;
+mod package;
+mod plan;
+mod registry;
+mod scratch;
+mod stage;
+pub mod state;
+mod target;
+
+pub use error::{Error, Result};
+pub use get::{get_packages, GetOptions, PackageRow};
+pub use registry::INSTALL_CLIENT;
+pub use scratch::Scratch;
+pub use target::Target;
+
+use std::path::PathBuf;
+
+use cbs::container::Limits;
+use cbs::rules;
+
+use crate::hive::{Hive, Mode};
+use crate::log::{filetime_from_unix, now_unix, ServicingLogs};
+use crate::progress::Control;
+use crate::wim::LockWait;
+use inventory::{parse_key_form, Inventory};
+use package::{Loaded, Unit};
+use plan::Decision;
+use state::{ImageState, COMPONENTS_HIVE, MANIFESTS_DIR, SOFTWARE_HIVE};
+use target::Session;
+
+/// ConfigMgr's exact log text for an input that is not a CBS package.
+pub const NOT_SUPPORTED_MESSAGE: &str = "Not applying this update binary, it is not supported";
+
+/// How to run `add-package`.
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// Go on with the other packages when one fails or is not supported (the run then reports
+    /// partial success); without it the first failure stops the run and nothing is committed.
+    pub continue_on_error: bool,
+    /// Decide and report, change nothing.
+    pub dry_run: bool,
+    /// Scratch directory (`<dir>/OfflineImageServicing/` is used); `None` = the system temp directory.
+    pub scratch_dir: Option<PathBuf>,
+    /// Log directory; `None` = `<scratch>/OfflineImageServicing/logs`.
+    pub log_dir: Option<PathBuf>,
+    /// How long to wait for another writer of the same WIM.
+    pub wait: LockWait,
+    /// Limits for reading packages.
+    pub limits: Limits,
+}
+
+/// What happened to one package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Installed (committed).
+    Installed,
+    /// `--dry-run`: would be installed.
+    WouldInstall,
+    /// The same version is already installed; nothing done.
+    AlreadyInstalled,
+    /// A newer version is installed or given in the same run; nothing done.
+    Superseded,
+    /// Not applicable to this image (architecture, parents, components absent).
+    NotApplicable,
+    /// Not a CBS package (an .exe, .msi, Defender cab …).
+    NotSupported,
+    /// Could not be read, verified or staged.
+    Failed,
+}
+
+impl Outcome {
+    /// A short human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Installed => "installed",
+            Outcome::WouldInstall => "would install",
+            Outcome::AlreadyInstalled => "already installed",
+            Outcome::Superseded => "superseded",
+            Outcome::NotApplicable => "not applicable",
+            Outcome::NotSupported => "not supported",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// A sub-package that did not apply.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SkippedSubPackage {
+    /// Its identity.
+    pub identity: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The result for one package (one input, or one inner package of an MSU).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PackageOutcome {
+    /// The input (`file`, or `file!inner.cab`).
+    pub input: String,
+    /// Package identity, when the package could be read.
+    pub identity: Option<String>,
+    /// KB article.
+    pub kb: Option<String>,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Why (for everything but installed).
+    pub reason: Option<String>,
+    /// Packages registered (the package and its applicable sub-packages).
+    pub packages: Vec<String>,
+    /// Sub-packages that did not apply.
+    pub skipped_sub_packages: Vec<SkippedSubPackage>,
+    /// Components installed, by key form.
+    pub components: Vec<String>,
+    /// Payload files staged and verified.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+impl PackageOutcome {
+    fn new(
+        input: String,
+        identity: Option<String>,
+        kb: Option<String>,
+        outcome: Outcome,
+        reason: Option<String>,
+    ) -> Self {
+        PackageOutcome {
+            input,
+            identity,
+            kb,
+            outcome,
+            reason,
+            packages: Vec::new(),
+            skipped_sub_packages: Vec::new(),
+            components: Vec::new(),
+            files: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// What `add-package` reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AddReport {
+    /// The target.
+    pub target: String,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// Whether anything was written to the image.
+    pub committed: bool,
+    /// One entry per package, in the order applied.
+    pub packages: Vec<PackageOutcome>,
+    /// Packages set to Superseded by this run.
+    pub superseded: Vec<String>,
+    /// Where the logs are.
+    pub log_dir: PathBuf,
+    /// A warning about the scratch directory, if any.
+    pub scratch_warning: Option<String>,
+}
+
+impl AddReport {
+    /// True when some input failed or was not supported (only possible with `--continue-on-error`).
+    pub fn partial(&self) -> bool {
+        self.packages.iter().any(|p| matches!(p.outcome, Outcome::Failed | Outcome::NotSupported))
+    }
+}
+
+/// Applies `inputs` (package files, package folders, or folders of packages) to `target`.
+pub fn add_packages(target: &Target, inputs: &[PathBuf], opts: &AddOptions, control: Control<'_>) -> Result<AddReport> {
+    let (scratch, warning) = Scratch::create(opts.scratch_dir.as_deref())?;
+    let log_dir = opts.log_dir.clone().unwrap_or_else(|| scratch.base().join("logs"));
+    let mut logs = ServicingLogs::open(&log_dir).map_err(Error::io(&log_dir, "cannot open the log files"))?;
+    logs.detail.dism("DISM.EXE: <----- Starting wimpatch add-package session ----->");
+    logs.detail.dism(&format!(
+        "DISM.EXE: Executing command line: wimpatch add-package {target} {}{}",
+        inputs.iter().map(|p| format!("/PackagePath:{}", p.display())).collect::<Vec<_>>().join(" "),
+        if opts.dry_run { " (dry run)" } else { "" }
+    ));
+    logs.manager.info(&format!("Processing started for image {target}"));
+    if let Some(w) = &warning {
+        logs.manager.warn(w);
+    }
+    let result = run(target, inputs, opts, control, &scratch, &mut logs);
+    match &result {
+        Ok(r) => {
+            let installed = r.packages.iter().filter(|p| p.outcome == Outcome::Installed).count();
+            logs.manager.info(&format!(
+                "Processing completed for image {target}: {installed} update(s) applied, committed: {}",
+                r.committed
+            ));
+            logs.detail.dism("DISM.EXE: <----- Ending wimpatch add-package session ----->");
+        }
+        Err(e) => {
+            logs.manager.error(&format!("Processing failed for image {target}: {e}; the image was not changed"));
+            logs.detail.error(&format!("DISM.EXE: {e}"));
+        }
+    }
+    result.map(|mut r| {
+        r.log_dir = log_dir;
+        r.scratch_warning = warning;
+        r
+    })
+}
+
+fn route(logs: &mut ServicingLogs, lines: Vec<String>) {
+    for line in lines {
+        match line.strip_prefix("CSI: ") {
+            Some(rest) => logs.detail.csi(rest),
+            None => logs.detail.cbs(&line),
+        }
+    }
+}
+
+fn run(
+    target: &Target,
+    inputs: &[PathBuf],
+    opts: &AddOptions,
+    control: Control<'_>,
+    scratch: &Scratch,
+    logs: &mut ServicingLogs,
+) -> Result<AddReport> {
+    let files = package::expand_inputs(inputs)?;
+    let mut session = Session::open(target, !opts.dry_run, opts.wait)?;
+    let label = session.label().to_owned();
+    let work = scratch.path();
+
+    // The image's state.
+    let fetched = session.fetch(&[SOFTWARE_HIVE, COMPONENTS_HIVE], &work.join("hives"), control)?;
+    let software_path = fetched[0].clone().ok_or_else(|| Error::NotWindows {
+        target: label.clone(),
+        missing: r"Windows\System32\config\SOFTWARE".into(),
+    })?;
+    let components_path = fetched[1].clone();
+    let manifest_names = session
+        .children(MANIFESTS_DIR)?
+        .ok_or_else(|| Error::NotWindows { target: label.clone(), missing: r"Windows\WinSxS\Manifests".into() })?;
+    let mut software = Hive::open(&software_path, Mode::Write).map_err(Error::hive(&software_path))?;
+    let packages = state::read_packages_from(&software, &software_path)?;
+    let arch = session
+        .image_info()
+        .and_then(|i| i.arch)
+        .map(|a| a.name().to_owned())
+        .or_else(|| ImageState::majority_arch(&packages))
+        .ok_or_else(|| Error::NotWindows {
+            target: label.clone(),
+            missing: "an architecture (no WIM XML ARCH, no packages)".into(),
+        })?;
+    let mut state = ImageState {
+        inventory: Inventory::from_manifest_names(manifest_names.iter().map(String::as_str)),
+        packages,
+        arch,
+    };
+    logs.detail.cbs(&format!(
+        "Image {label}: architecture {}, {} packages, {} component versions",
+        state.arch,
+        state.packages.len(),
+        state.inventory.len()
+    ));
+
+    // Load every input.
+    let mut outcomes: Vec<PackageOutcome> = Vec::new();
+    let mut units: Vec<Unit> = Vec::new();
+    for file in &files {
+        let shown = file.display().to_string();
+        match package::load(file, opts.limits, work) {
+            Ok(Loaded::Units(u)) => units.extend(u),
+            Ok(Loaded::Unsupported(reason)) => {
+                logs.manager.warn(NOT_SUPPORTED_MESSAGE);
+                logs.manager.warn(&format!("Update binary {shown} is not a CBS package: {reason}"));
+                logs.detail.error(&format!("{shown}: not a CBS package: {reason}"));
+                if !opts.continue_on_error {
+                    return Err(Error::NotSupported { package: shown, reason });
+                }
+                outcomes.push(PackageOutcome::new(shown, None, None, Outcome::NotSupported, Some(reason)));
+            }
+            Err(e) => {
+                logs.manager.error(&format!("Failed to read update binary {shown}: {e}"));
+                if !opts.continue_on_error {
+                    return Err(e);
+                }
+                outcomes.push(PackageOutcome::new(shown, None, None, Outcome::Failed, Some(e.to_string())));
+            }
+        }
+    }
+
+    // Servicing stacks first, checkpoints in version order; a package given twice in one run at two
+    // versions only goes in at the higher one (checkpoints excepted: each is a step of the chain).
+    let order = rules::order_for_install(&units.iter().map(|u| u.top.clone()).collect::<Vec<_>>());
+    let mut ordered: Vec<Option<Unit>> = units.into_iter().map(Some).collect();
+    let tops: Vec<(cbs::PackageIdentity, bool)> =
+        ordered.iter().flatten().map(|u| (u.top_id.clone(), u.top.mentions_baseline)).collect();
+
+    let filetime = filetime_from_unix(now_unix());
+    let mut stages: Vec<PathBuf> = Vec::new();
+    let mut components_hive = match &components_path {
+        Some(p) if !opts.dry_run => Some(Hive::open(p, Mode::Write).map_err(Error::hive(p))?),
+        _ => None,
+    };
+    let mut superseded_all = Vec::new();
+    for (n, idx) in order.into_iter().enumerate() {
+        let Some(mut unit) = ordered[idx].take() else { continue };
+        if control.cancelled() {
+            return Err(Error::Cancelled { target: label });
+        }
+        let kb = unit.kb.clone().unwrap_or_else(|| unit.top_id.name.clone());
+        let id_text = unit.top_id.to_string();
+        let mut out =
+            PackageOutcome::new(unit.label.clone(), Some(id_text.clone()), unit.kb.clone(), Outcome::Failed, None);
+        if !unit.top.mentions_baseline {
+            if let Some((newer, _)) = tops.iter().find(|(other, baseline)| {
+                !baseline && rules::family(other) == rules::family(&unit.top_id) && other.version > unit.top_id.version
+            }) {
+                let why = format!("superseded by {newer}, given in the same run");
+                logs.manager.info(&format!("Update {kb} ({}) is skipped: {why}", unit.label));
+                out.outcome = Outcome::Superseded;
+                out.reason = Some(why);
+                outcomes.push(out);
+                continue;
+            }
+        }
+        logs.manager.info(&format!("Applying update {kb} ({}) to image {label}", unit.label));
+        let mut lines = Vec::new();
+        let decision = plan::evaluate(&unit, &state, &mut lines);
+        route(logs, std::mem::take(&mut lines));
+        let decision = match decision {
+            Ok(d) => d,
+            Err(e) => {
+                logs.manager.error(&format!("Failed to apply update {kb} ({}): {e}", unit.label));
+                if !opts.continue_on_error {
+                    return Err(e);
+                }
+                out.reason = Some(e.to_string());
+                outcomes.push(out);
+                continue;
+            }
+        };
+        let (outcome, why) = match decision {
+            Decision::Install(plan) => (Outcome::Installed, Ok(plan)),
+            Decision::AlreadyInstalled(why) => (Outcome::AlreadyInstalled, Err(why)),
+            Decision::Superseded(why) => (Outcome::Superseded, Err(why)),
+            Decision::NotApplicable(why) => (Outcome::NotApplicable, Err(why)),
+        };
+        let plan = match why {
+            Ok(plan) => plan,
+            Err(why) => {
+                logs.manager.info(&format!("Update {kb} ({}) is skipped: {why}", unit.label));
+                out.outcome = outcome;
+                out.reason = Some(why);
+                outcomes.push(out);
+                continue;
+            }
+        };
+        out.packages = plan.packages.iter().map(|p| p.identity.to_string()).collect();
+        out.components = plan.components.iter().map(|c| c.key_form.clone()).collect();
+        out.skipped_sub_packages = plan
+            .skipped
+            .iter()
+            .map(|(identity, reason)| SkippedSubPackage { identity: identity.clone(), reason: reason.clone() })
+            .collect();
+
+        if opts.dry_run {
+            simulate(&mut state, &plan, filetime);
+            out.outcome = Outcome::WouldInstall;
+            logs.manager.info(&format!("Update {kb} would be applied (dry run)"));
+            outcomes.push(out);
+            continue;
+        }
+
+        let stage_root = work.join(format!("stage-{n}"));
+        let staged = stage::stage(&mut unit, &plan, &stage_root, &mut lines);
+        route(logs, std::mem::take(&mut lines));
+        let stats = match staged {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&stage_root);
+                logs.manager.error(&format!("Failed to apply update {kb} ({}): {e}", unit.label));
+                if !opts.continue_on_error {
+                    return Err(e);
+                }
+                out.reason = Some(e.to_string());
+                outcomes.push(out);
+                continue;
+            }
+        };
+        out.files = stats.files;
+        out.bytes = stats.bytes;
+
+        // The registry: packages, supersedence, components.
+        let location = format!(r"\\?\{}", unit.input.display());
+        registry::register(&mut software, &software_path, &plan, &location, filetime, &mut state)?;
+        let installed_now: Vec<_> = plan.packages.iter().map(|p| p.identity.clone()).collect();
+        let superseded = registry::supersede(&mut software, &software_path, &installed_now, &mut state)?;
+        for s in &superseded {
+            logs.detail.cbs(&format!("Package {s} is now Superseded (0x50)"));
+        }
+        superseded_all.extend(superseded.iter().map(ToString::to_string));
+        if let (Some(hive), Some(path)) = (components_hive.as_mut(), components_path.as_ref()) {
+            registry::record_components(hive, path, &unit, &plan)?;
+        }
+        for c in &plan.components {
+            if let Some(k) = parse_key_form(&c.key_form) {
+                state.inventory.insert(k);
+            }
+        }
+        for p in &plan.packages {
+            logs.detail.cbs(&format!("Package {} registered: CurrentState 0x70 (Installed)", p.identity));
+        }
+        logs.manager.info(&format!(
+            "Update {kb} was applied successfully: {} package(s), {} component(s), {} file(s) verified",
+            plan.packages.len(),
+            plan.components.len(),
+            stats.files
+        ));
+        out.outcome = Outcome::Installed;
+        stages.push(stage_root);
+        outcomes.push(out);
+    }
+
+    let mut committed = false;
+    if !opts.dry_run && !stages.is_empty() {
+        if control.cancelled() {
+            return Err(Error::Cancelled { target: label });
+        }
+        software.commit().map_err(Error::hive(&software_path))?;
+        let mut files = vec![(software_path.clone(), SOFTWARE_HIVE.to_owned())];
+        if let (Some(mut hive), Some(path)) = (components_hive.take(), components_path.clone()) {
+            hive.commit().map_err(Error::hive(&path))?;
+            files.push((path, COMPONENTS_HIVE.to_owned()));
+        }
+        drop(software);
+        logs.detail.dism(&format!("DISM.EXE: committing {} package(s) to {label}", stages.len()));
+        commit::commit(session, &stages, &files, control)?;
+        committed = true;
+    }
+    Ok(AddReport {
+        target: label,
+        dry_run: opts.dry_run,
+        committed,
+        packages: outcomes,
+        superseded: superseded_all,
+        log_dir: PathBuf::new(),
+        scratch_warning: None,
+    })
+}
+
+/// For `--dry-run`: update the in-memory state as an install would, so later packages of the run
+/// (a checkpoint chain) are judged as they would be for real.
+fn simulate(state: &mut ImageState, plan: &plan::InstallPlan, filetime: u64) {
+    for p in &plan.packages {
+        state.packages.push(state::InstalledPackage {
+            identity: p.identity.clone(),
+            state: cbs::rules::PackageState::Installed,
+            visibility: Some(p.visibility),
+            install_time: Some(filetime),
+            install_client: Some(INSTALL_CLIENT.into()),
+            install_location: None,
+            owners: Vec::new(),
+        });
+    }
+    for c in &plan.components {
+        if let Some(k) = parse_key_form(&c.key_form) {
+            state.inventory.insert(k);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Loading update inputs into install units: one CBS package each (a cab, an MSU's inner cab, or an
+//! extracted package folder), with its package manifests and component manifests parsed, ready for
+//! applicability and staging. Unsupported inputs are recognised here, with their reason.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use cbs::cix::ContainerIndex;
+use cbs::container::{self, member_key, Cabinet, ContainerKind, DirectorySource, Limits, Msu, PackageSource};
+use cbs::manifest::ComponentManifest;
+use cbs::mum::PackageManifest;
+use cbs::package::Error as PackageError;
+use cbs::PackageIdentity;
+
+use super::error::{Error, Result};
+
+/// Largest .mum or component manifest read.
+const MANIFEST_LIMIT: u64 = 16 << 20;
+
+/// The delta index of Windows 7-era hotfix cabs.
+const CIX_NAME: &str = "_manifest_.cix.xml";
+
+/// A component manifest of a package.
+pub(crate) struct ManifestEntry {
+    /// Member name in the package.
+    pub member: String,
+    /// Parsed.
+    pub manifest: ComponentManifest,
+    /// The bytes, copied as they are into `WinSxS\Manifests`.
+    pub bytes: Vec<u8>,
+}
+
+/// One CBS package, open and parsed.
+pub(crate) struct Unit {
+    /// The input as named in logs (`path`, or `path!inner.cab`).
+    pub label: String,
+    /// The input file or folder.
+    pub input: PathBuf,
+    source: Box<dyn PackageSource>,
+    /// `update.mum`.
+    pub top: PackageManifest,
+    /// Its identity.
+    pub top_id: PackageIdentity,
+    /// Member name of `update.mum`.
+    pub top_member: String,
+    /// Every other .mum, by lower-case identity string: (member name, manifest).
+    pub mums: HashMap<String, (String, PackageManifest)>,
+    /// Component and deployment manifests, by key form (lower case).
+    pub manifests: HashMap<String, ManifestEntry>,
+    /// Member names by [`member_key`].
+    pub members: HashMap<String, String>,
+    /// Payloads stored as deltas: member key of `<key-form>/<file>` → format.
+    pub deltas: HashMap<String, String>,
+    /// Payloads stored RAW under another member name (cix): member key → stored member.
+    pub renamed: HashMap<String, String>,
+    /// KB article, from update.mum or the MSU's pkgProperties.
+    pub kb: Option<String>,
+}
+
+/// What an input turned out to be.
+pub(crate) enum Loaded {
+    /// One or more CBS packages (an MSU can hold a servicing stack update and a cumulative update).
+    Units(Vec<Unit>),
+    /// Not something DISM applies; the reason says what it is.
+    Unsupported(String),
+}
+
+impl Unit {
+    /// A reader of a member.
+    pub fn open(&mut self, member: &str) -> Result<Box<dyn Read + '_>> {
+        Ok(self.source.open(member).map_err(PackageError::from)?)
+    }
+
+    /// The member holding `name` (`<key-form>/<file>`), case-insensitively, following RAW renames of
+    /// the delta index.
+    pub fn member_for(&self, name: &str) -> Option<String> {
+        let key = member_key(name);
+        if let Some(stored) = self.renamed.get(&key) {
+            return self.members.get(&member_key(stored)).cloned();
+        }
+        self.members.get(&key).cloned()
+    }
+
+    /// The .mum of a sub-package, by identity.
+    pub fn mum(&self, id: &PackageIdentity) -> Option<&(String, PackageManifest)> {
+        self.mums.get(&id.to_string().to_lowercase())
+    }
+
+    /// The `.cat` beside a `.mum` member, if the package has one.
+    pub fn catalog_for(&self, mum_member: &str) -> Option<String> {
+        let stem = mum_member.get(..mum_member.len().saturating_sub(4))?;
+        self.members.get(&member_key(&format!("{stem}.cat"))).cloned()
+    }
+}
+
+/// The files an input path stands for: a file is itself; a package folder (holding `update.mum`) is
+/// one input; any other folder gives its files, sorted by name (DISM `/PackagePath:<folder>`).
+pub(crate) fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| Error::BadInput { path: p.clone(), reason: e.to_string() })?;
+        if meta.is_dir() && !has_update_mum(p) {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(Error::io(p, "cannot list package folder"))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.is_file() || (f.is_dir() && has_update_mum(f)))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn has_update_mum(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|it| it.flatten().any(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case("update.mum")))
+        .unwrap_or(false)
+}
+
+/// Opens and parses one input.
+pub(crate) fn load(path: &Path, limits: Limits, scratch: &Path) -> Result<Loaded> {
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        let src = DirectorySource::open(path, limits).map_err(PackageError::from)?;
+        return Ok(Loaded::Units(vec![parse_unit(Box::new(src), shown, path, None)?]));
+    }
+    let kind = container::detect_path(path, limits).map_err(PackageError::from)?;
+    match kind {
+        ContainerKind::CbsCab => {
+            let cab = Cabinet::open(path, limits).map_err(PackageError::from)?;
+            Ok(Loaded::Units(vec![parse_unit(Box::new(cab), shown, path, None)?]))
+        }
+        ContainerKind::Msu | ContainerKind::CombinedMsu => {
+            let mut msu = Msu::open(path, limits).map_err(PackageError::from)?;
+            let kb = msu.kb_number().map(|k| normalize_kb(&k));
+            let mut units = Vec::new();
+            for name in msu.inner_cab_names().to_vec() {
+                let inner = msu.open_inner(&name, Some(scratch)).map_err(PackageError::from)?;
+                let unit = parse_unit(Box::new(inner), format!("{shown}!{name}"), path, kb.clone())?;
+                units.push(unit);
+            }
+            if units.is_empty() {
+                return Ok(Loaded::Unsupported("MSU without an inner CBS package".into()));
+            }
+            Ok(Loaded::Units(units))
+        }
+        ContainerKind::WimMsu => {
+            Ok(Loaded::Unsupported("WIM-format MSU: reading its content for installation is not wired up yet".into()))
+        }
+        ContainerKind::Unsupported(reason) => Ok(Loaded::Unsupported(reason)),
+    }
+}
+
+/// `2584475` (pkgProperties) and `KB2584475` (update.mum) name the same article.
+pub(crate) fn normalize_kb(kb: &str) -> String {
+    let kb = kb.trim();
+    if !kb.is_empty() && kb.bytes().all(|b| b.is_ascii_digit()) {
+        format!("KB{kb}")
+    } else {
+        kb.to_owned()
+    }
+}
+
+fn ends_with_ci(name: &str, suffix: &str) -> bool {
+    name.len() >= suffix.len()
+        && name.is_char_boundary(name.len() - suffix.len())
+        && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_kb: Option<String>) -> Result<Unit> {
+    let package = src.package().to_owned();
+    let xml_err = |source| PackageError::Xml { package: package.clone(), source };
+    let entries = src.list().map_err(PackageError::from)?;
+    let members: HashMap<String, String> = entries.iter().map(|e| (member_key(&e.path), e.path.clone())).collect();
+    let top_member =
+        members.get("update.mum").cloned().ok_or_else(|| PackageError::NoUpdateMum { package: package.clone() })?;
+    let top = PackageManifest::parse(&src.read(&top_member, MANIFEST_LIMIT).map_err(PackageError::from)?, &top_member)
+        .map_err(xml_err)?;
+    let top_id = PackageIdentity::from_assembly(&top.identity).map_err(|e| PackageError::Identity {
+        package: package.clone(),
+        member: top_member.clone(),
+        detail: e.to_string(),
+    })?;
+
+    let mut mums = HashMap::new();
+    let mut manifests = HashMap::new();
+    for e in &entries {
+        let name = &e.path;
+        if name.contains(['/', '\\']) || *name == top_member {
+            continue;
+        }
+        if ends_with_ci(name, ".mum") {
+            let mum = PackageManifest::parse(&src.read(name, MANIFEST_LIMIT).map_err(PackageError::from)?, name)
+                .map_err(xml_err)?;
+            let id = PackageIdentity::from_assembly(&mum.identity).map_err(|e| PackageError::Identity {
+                package: package.clone(),
+                member: name.clone(),
+                detail: e.to_string(),
+            })?;
+            mums.insert(id.to_string().to_lowercase(), (name.clone(), mum));
+        } else if ends_with_ci(name, ".manifest") {
+            let bytes = src.read(name, MANIFEST_LIMIT).map_err(PackageError::from)?;
+            let manifest = ComponentManifest::parse(&bytes, name).map_err(xml_err)?;
+            let key_form = name[..name.len() - ".manifest".len()].to_ascii_lowercase();
+            let computed = cbs::key_form(&manifest.identity);
+            if computed != key_form {
+                return Err(PackageError::KeyFormMismatch { package, member: name.clone(), expected: computed }.into());
+            }
+            manifests.insert(key_form, ManifestEntry { member: name.clone(), manifest, bytes });
+        }
+    }
+
+    let mut deltas = HashMap::new();
+    let mut renamed = HashMap::new();
+    if let Some(cix_member) = members.get(&member_key(CIX_NAME)).cloned() {
+        let cix =
+            ContainerIndex::parse(&src.read(&cix_member, MANIFEST_LIMIT).map_err(PackageError::from)?, &cix_member)
+                .map_err(xml_err)?;
+        for f in &cix.files {
+            let Some(d) = &f.delta else { continue };
+            match &d.source {
+                Some(s) if s.source_type.is_delta() => {
+                    deltas.insert(member_key(&f.name), s.source_type.as_str().to_owned());
+                }
+                Some(s) => {
+                    if let Some(stored) = &s.name {
+                        renamed.insert(member_key(&f.name), stored.clone());
+                    }
+                }
+                None => {
+                    deltas.insert(member_key(&f.name), "copy".to_owned());
+                }
+            }
+        }
+    }
+
+    let kb = top.kb().map(normalize_kb).or(msu_kb);
+    Ok(Unit {
+        label,
+        input: input.to_path_buf(),
+        source: src,
+        top,
+        top_id,
+        top_member,
+        mums,
+        manifests,
+        members,
+        deltas,
+        renamed,
+        kb,
+    })
+}

@@ -1,0 +1,386 @@
+//! Applicability, the CBS way (`cbs-format.md` §2.5, §4.4): architecture, already-installed and
+//! superseded checks on the package, `<parent>` alternatives on it and on every sub-package, and
+//! `updateComponent`/`updateDriver` conditions on each `<update>`; the result is the list of packages
+//! to register and of components (with their files and projections) to install. Every decision is
+//! written as a log line saying which parent matched or why none did.
+
+use std::collections::BTreeSet;
+
+use cbs::manifest::ComponentManifest;
+use cbs::mum::{PackageManifest, ParentGroup, Update};
+use cbs::rules::{self, PackageState, ParentMatch};
+use cbs::{AssemblyIdentity, PackageIdentity};
+
+use super::error::{Error, Result};
+use super::inventory::{family_of, Inventory};
+use super::package::Unit;
+use super::state::ImageState;
+
+/// Deepest sub-package nesting followed (real packages nest three or four levels).
+const MAX_DEPTH: usize = 16;
+
+/// A package to register in the CBS store.
+#[derive(Debug, Clone)]
+pub(crate) struct PackageInstall {
+    /// Its identity.
+    pub identity: PackageIdentity,
+    /// Member name of its .mum in the package.
+    pub mum_member: String,
+    /// 1 for the package the user asked for, 2 for the hidden sub-packages it brings.
+    pub visibility: u32,
+}
+
+/// One payload file of a component to install.
+#[derive(Debug, Clone)]
+pub(crate) struct FileInstall {
+    /// Path inside the component's WinSxS folder (`/`-separated).
+    pub name: String,
+    /// Where it is projected in the image (`Windows/System32/netcfgx.dll`), when it is.
+    pub projection: Option<String>,
+    /// Expected SHA-256 from the manifest.
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// A component (or deployment) to install.
+#[derive(Debug, Clone)]
+pub(crate) struct ComponentInstall {
+    /// Key form (lower case): names the WinSxS folder and manifest.
+    pub key_form: String,
+    /// Identity.
+    pub identity: AssemblyIdentity,
+    /// Whether it is a deployment manifest.
+    pub deployment: bool,
+    /// Files.
+    pub files: Vec<FileInstall>,
+    /// The package that installs it.
+    pub package: PackageIdentity,
+    /// The deployment that brought it, if any.
+    pub deployed_by: Option<AssemblyIdentity>,
+}
+
+/// What installing a package does.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InstallPlan {
+    /// Packages to register: the package itself first, then applicable sub-packages.
+    pub packages: Vec<PackageInstall>,
+    /// Components to install (new to the image).
+    pub components: Vec<ComponentInstall>,
+    /// Sub-packages not applicable, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The verdict on one package.
+#[derive(Debug, Clone)]
+pub(crate) enum Decision {
+    /// Applicable: install this.
+    Install(InstallPlan),
+    /// The same version is already in the image.
+    AlreadyInstalled(String),
+    /// A newer version of the same package is installed (or given in the same run).
+    Superseded(String),
+    /// Not applicable: wrong architecture, no parent, nothing to update.
+    NotApplicable(String),
+}
+
+/// Evaluates `unit` against `state`, appending CBS-style applicability lines to `log`.
+pub(crate) fn evaluate(unit: &Unit, state: &ImageState, log: &mut Vec<String>) -> Result<Decision> {
+    let id = &unit.top_id;
+    let image_arch = state.arch.to_ascii_lowercase();
+    let pkg_arch = id.arch.to_ascii_lowercase();
+    if pkg_arch != image_arch && pkg_arch != "neutral" {
+        let reason = format!("wrong architecture: the package is {pkg_arch}, the image is {image_arch}");
+        log.push(format!("Appl: package {id}: {reason}, applicable state: Absent"));
+        return Ok(Decision::NotApplicable(reason));
+    }
+
+    // Same family already present.
+    let fam = rules::family(id);
+    for p in &state.packages {
+        if rules::family(&p.identity) != fam {
+            continue;
+        }
+        if p.identity.version == id.version && (p.state.is_present() || p.state == PackageState::Staged) {
+            log.push(format!("Appl: package {id} is already {}", p.state));
+            return Ok(Decision::AlreadyInstalled(format!("already installed ({})", p.state)));
+        }
+        if p.identity.version == id.version && p.state == PackageState::Superseded {
+            log.push(format!("Appl: package {id} is installed and superseded"));
+            return Ok(Decision::Superseded("already installed, and since superseded by a newer version".into()));
+        }
+        if p.identity.version > id.version && (p.state.is_present() || p.state == PackageState::Superseded) {
+            let why = format!("superseded: {} is already installed ({})", p.identity, p.state);
+            log.push(format!("Appl: package {id}: {why}"));
+            return Ok(Decision::Superseded(why));
+        }
+    }
+
+    if let Err(reason) = parents_found(&id.to_string(), &unit.top.package.parents, state, log) {
+        log.push(format!("Appl: Evaluating package applicability for package {id}, applicable state: Absent"));
+        return Ok(Decision::NotApplicable(reason));
+    }
+    log.push(format!("Appl: Evaluating package applicability for package {id}, applicable state: Installed"));
+
+    let mut plan = InstallPlan::default();
+    plan.packages.push(PackageInstall { identity: id.clone(), mum_member: unit.top_member.clone(), visibility: 1 });
+    let mut seen_components = BTreeSet::new();
+    let mut walk = Walk { unit, state, log, plan: &mut plan, seen: &mut seen_components };
+    walk.package(id, &unit.top, 0)?;
+
+    if plan.components.is_empty() && plan.packages.len() == 1 && has_conditions(&unit.top) {
+        // Every update was conditional and none applied: nothing of this package is in the image.
+        let reason = "not applicable: none of the components it updates is present in the image".to_owned();
+        return Ok(Decision::NotApplicable(reason));
+    }
+    Ok(Decision::Install(plan))
+}
+
+fn has_conditions(m: &PackageManifest) -> bool {
+    m.package.updates.iter().any(|u| !u.update_components.is_empty() || !u.update_drivers.is_empty())
+}
+
+/// Checks every `<parent>` group; `Err(reason)` names, per alternative, why it did not match.
+fn parents_found(pkg: &str, groups: &[ParentGroup], state: &ImageState, log: &mut Vec<String>) -> Result<(), String> {
+    let installed = state.installed();
+    for group in groups {
+        let b = group.build_compare.as_ref().map_or("GE", |c| c.as_str());
+        let r = group.revision_compare.as_ref().map_or("GE", |c| c.as_str());
+        match rules::parent_matches(group, &installed) {
+            ParentMatch::Found(found) => {
+                log.push(format!(
+                    "Appl: detect Parent, Package: {pkg}, Parent: {}, Disposition = Detect, VersionComp: EQ, BuildComp: {b}, RevisionComp: {r}, Exist: present",
+                    PackageIdentity::from_assembly(&found.alternative).map(|p| p.to_string()).unwrap_or_else(|_| found.alternative.name.clone()),
+                ));
+                log.push(format!("Appl: detectParent: parent found: {}, state: {}", found.installed, found.state));
+            }
+            ParentMatch::NotFound(rejections) => {
+                for rej in &rejections {
+                    log.push(format!("Appl: detect Parent, Package: {pkg}, {rej}"));
+                }
+                log.push("Appl: detectParent: no parent found, go absent".to_owned());
+                let mut reasons: Vec<String> = rejections.iter().map(ToString::to_string).collect();
+                reasons.dedup();
+                let shown = if reasons.len() > 3 {
+                    format!("{}; and {} more", reasons[..3].join("; "), reasons.len() - 3)
+                } else {
+                    reasons.join("; ")
+                };
+                return Err(format!("not applicable: no parent package is installed ({shown})"));
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Walk<'a> {
+    unit: &'a Unit,
+    state: &'a ImageState,
+    log: &'a mut Vec<String>,
+    plan: &'a mut InstallPlan,
+    seen: &'a mut BTreeSet<String>,
+}
+
+impl Walk<'_> {
+    fn package(&mut self, id: &PackageIdentity, mum: &PackageManifest, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::Missing {
+                package: self.unit.label.clone(),
+                what: "sub-package nesting deeper than 16 levels at",
+                name: id.to_string(),
+            });
+        }
+        for update in &mum.package.updates {
+            self.update(id, update, depth)?;
+        }
+        Ok(())
+    }
+
+    fn update(&mut self, owner: &PackageIdentity, update: &Update, depth: usize) -> Result<()> {
+        if let Some(reason) = self.update_not_applicable(update) {
+            self.log.push(format!("Appl: update {} of {owner}: {reason}", update.name));
+            return Ok(());
+        }
+        for pref in &update.packages {
+            let sub_id = PackageIdentity::from_assembly(&pref.identity).map_err(|e| Error::Missing {
+                package: self.unit.label.clone(),
+                what: "sub-package with a valid identity",
+                name: format!("{} ({e})", pref.identity.name),
+            })?;
+            if self.plan.packages.iter().any(|p| p.identity == sub_id) {
+                continue;
+            }
+            let (member, sub) = self.unit.mum(&sub_id).ok_or_else(|| Error::Missing {
+                package: self.unit.label.clone(),
+                what: "sub-package manifest",
+                name: format!("{sub_id}.mum"),
+            })?;
+            match parents_found(&sub_id.to_string(), &sub.package.parents, self.state, self.log) {
+                Ok(()) => {
+                    self.plan.packages.push(PackageInstall {
+                        identity: sub_id.clone(),
+                        mum_member: member.clone(),
+                        visibility: 2,
+                    });
+                    self.package(&sub_id, sub, depth + 1)?;
+                }
+                Err(reason) => self.plan.skipped.push((sub_id.to_string(), reason)),
+            }
+        }
+        for c in &update.components {
+            self.component(owner, c, None)?;
+        }
+        for d in &update.drivers {
+            let identity = d.identity.clone().or_else(|| {
+                update
+                    .update_drivers
+                    .iter()
+                    .find(|u| u.identity.name.eq_ignore_ascii_case(&d.inf))
+                    .map(|u| u.identity.clone())
+            });
+            match identity {
+                Some(identity) => self.component(owner, &identity, None)?,
+                None => self.log.push(format!("Appl: driver {} of {owner} names no component; skipped", d.inf)),
+            }
+        }
+        Ok(())
+    }
+
+    /// `Some(reason)` when an `<update>`'s conditions rule it out: each `updateComponent` or
+    /// `updateDriver` needs an older version of that component in the image.
+    fn update_not_applicable(&self, update: &Update) -> Option<String> {
+        let conditions: Vec<&AssemblyIdentity> =
+            update.update_components.iter().chain(&update.update_drivers).map(|e| &e.identity).collect();
+        if conditions.is_empty() {
+            return None;
+        }
+        let mut reasons = Vec::new();
+        for want in conditions {
+            let Some(fam) = family_of(want) else {
+                reasons.push(format!("{} has no usable identity", want.name));
+                continue;
+            };
+            match (self.state.inventory.highest(&fam), want.version) {
+                (None, _) => reasons.push(format!("{} ({}) is not in the image", want.name, fam.arch)),
+                (Some(have), Some(v)) if have >= v => {
+                    reasons.push(format!("{} ({}) is already at {have}", want.name, fam.arch));
+                }
+                _ => return None,
+            }
+        }
+        Some(format!("not applicable: {}", reasons.join("; ")))
+    }
+
+    /// Adds a component (and, for a deployment, what it installs) to the plan.
+    fn component(
+        &mut self,
+        owner: &PackageIdentity,
+        id: &AssemblyIdentity,
+        deployed_by: Option<&AssemblyIdentity>,
+    ) -> Result<()> {
+        let key_form = cbs::key_form(id);
+        if !self.seen.insert(key_form.clone()) {
+            return Ok(());
+        }
+        let entry = self.unit.manifests.get(&key_form).ok_or_else(|| Error::Missing {
+            package: self.unit.label.clone(),
+            what: "component manifest",
+            name: format!("{key_form}.manifest"),
+        })?;
+        let m: &ComponentManifest = &entry.manifest;
+        let present = self.state.inventory.contains(&key_form);
+        if present {
+            self.log.push(format!("CSI: component {key_form} is already in the store"));
+        } else {
+            let files = m
+                .files
+                .iter()
+                .map(|f| FileInstall {
+                    name: f.name.replace('\\', "/"),
+                    projection: f
+                        .destination_path
+                        .as_deref()
+                        .and_then(|d| project(d, &f.name, id, &self.state.arch, &self.state.inventory, self.log)),
+                    sha256: f.sha256,
+                })
+                .collect();
+            self.plan.components.push(ComponentInstall {
+                key_form: key_form.clone(),
+                identity: id.clone(),
+                deployment: m.deployment,
+                files,
+                package: owner.clone(),
+                deployed_by: deployed_by.cloned(),
+            });
+        }
+        if m.deployment {
+            for dep in &m.dependencies {
+                let install = dep.dependency_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case("install"));
+                if install {
+                    self.component(owner, &dep.identity, Some(id))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a file with `destinationPath` lands, for a component of `id`'s architecture on an image of
+/// `image_arch` — only when this version is the newest of its family (it "wins"); older versions stay
+/// in WinSxS only. Unknown `$(runtime.*)` variables are logged and not projected.
+fn project(
+    dest: &str,
+    file: &str,
+    id: &AssemblyIdentity,
+    image_arch: &str,
+    inventory: &Inventory,
+    log: &mut Vec<String>,
+) -> Option<String> {
+    let comp_arch = id.processor_architecture.as_deref().unwrap_or("neutral").to_ascii_lowercase();
+    if let (Some(fam), Some(v)) = (family_of(id), id.version) {
+        if inventory.highest(&fam).is_some_and(|have| have > v) {
+            log.push(format!("CSI: {} {v} is not the newest of its family; not projected", id.name));
+            return None;
+        }
+    }
+    let image_arch = image_arch.to_ascii_lowercase();
+    let wow = (comp_arch == "x86" && image_arch == "amd64") || comp_arch == "wow64";
+    let system = if wow { "Windows/SysWOW64" } else { "Windows/System32" };
+    let program_files = if wow { "Program Files (x86)" } else { "Program Files" };
+    let dest = dest.replace('\\', "/");
+    let (var, rest) = match dest.strip_prefix("$(") {
+        Some(r) => match r.split_once(')') {
+            Some((v, rest)) => (Some(v.to_ascii_lowercase()), rest.to_owned()),
+            None => (None, dest.clone()),
+        },
+        None => (None, dest.clone()),
+    };
+    let base = match var.as_deref() {
+        Some("runtime.system32") | Some("runtime.system") => system.to_owned(),
+        Some("runtime.drivers") => "Windows/System32/drivers".to_owned(),
+        Some("runtime.windows") | Some("runtime.systemroot") => "Windows".to_owned(),
+        Some("runtime.inf") => "Windows/INF".to_owned(),
+        Some("runtime.fonts") => "Windows/Fonts".to_owned(),
+        Some("runtime.help") => "Windows/Help".to_owned(),
+        Some("runtime.wbem") => format!("{system}/wbem"),
+        Some("runtime.bootdrive") => String::new(),
+        Some("runtime.programfiles") => program_files.to_owned(),
+        Some("runtime.commonfiles") => format!("{program_files}/Common Files"),
+        Some("runtime.programdata") => "ProgramData".to_owned(),
+        Some(other) => {
+            log.push(format!("CSI: destinationPath variable $({other}) of {file} is not known; not projected"));
+            return None;
+        }
+        None => {
+            log.push(format!("CSI: destinationPath {dest:?} of {file} has no $(runtime.*) variable; not projected"));
+            return None;
+        }
+    };
+    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+    parts.extend(rest.split('/').filter(|p| !p.is_empty()));
+    let file_name = file.rsplit(['\\', '/']).next().unwrap_or(file);
+    parts.push(file_name);
+    if parts.iter().any(|p| *p == "." || *p == ".." || p.contains(':')) {
+        log.push(format!("CSI: destinationPath {dest:?} of {file} leaves the image; not projected"));
+        return None;
+    }
+    Some(parts.join("/"))
+}

@@ -1,0 +1,103 @@
+//! The scratch area of a servicing run: `<scratch>/OfflineImageServicing/run-<pid>-<n>/` (ConfigMgr's
+//! `ConfigMgr_OfflineImageServicing` folder, under the scratch directory the user chose), locked while
+//! the run is alive, removed when it ends, and swept by the next run if a crash left it behind.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::error::{Error, Result};
+
+/// The folder below the scratch directory.
+pub const FOLDER: &str = "OfflineImageServicing";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A live run directory; removed on drop.
+#[derive(Debug)]
+pub struct Scratch {
+    base: PathBuf,
+    run: PathBuf,
+    _lock: File,
+}
+
+impl Scratch {
+    /// Creates the run directory under `requested` (or the system temp directory). A requested path
+    /// that does not exist falls back to automatic, as ConfigMgr does; the warning says so.
+    pub fn create(requested: Option<&Path>) -> Result<(Scratch, Option<String>)> {
+        let mut warning = None;
+        let parent = match requested {
+            Some(p) if p.is_dir() => p.to_path_buf(),
+            Some(p) => {
+                let msg = format!(
+                    "scratch directory {} does not exist; using the automatic one ({})",
+                    p.display(),
+                    std::env::temp_dir().display()
+                );
+                tracing::warn!("{msg}");
+                warning = Some(msg);
+                std::env::temp_dir()
+            }
+            None => std::env::temp_dir(),
+        };
+        let base = parent.join(FOLDER);
+        std::fs::create_dir_all(&base).map_err(Error::io(&base, "cannot create scratch directory"))?;
+        sweep(&base);
+        let run = base.join(format!("run-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+        let _ = std::fs::remove_dir_all(&run);
+        std::fs::create_dir(&run).map_err(Error::io(&run, "cannot create scratch directory"))?;
+        let lock_path = run.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Error::io(&lock_path, "cannot create scratch lock"))?;
+        lock.lock().map_err(Error::io(&lock_path, "cannot lock scratch directory"))?;
+        Ok((Scratch { base, run, _lock: lock }, warning))
+    }
+
+    /// The run directory.
+    pub fn path(&self) -> &Path {
+        &self.run
+    }
+
+    /// `<scratch>/OfflineImageServicing`, where the default log folder lives.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.run) {
+            tracing::warn!(path = %self.run.display(), error = %e, "cannot remove scratch directory");
+        }
+    }
+}
+
+/// Removes run directories whose owner is gone (their lock can be taken).
+fn sweep(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for e in entries.flatten() {
+        let path = e.path();
+        if !e.file_name().to_string_lossy().starts_with("run-") || !path.is_dir() {
+            continue;
+        }
+        let lock_path = path.join(".lock");
+        let free = match File::open(&lock_path) {
+            Ok(f) => f.try_lock().is_ok(),
+            // No lock file: a run killed before it locked, a half-removed directory, or a run that is
+            // starting right now; only the first two are old.
+            Err(_) => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| t.elapsed().map(|d| d.as_secs() > 60).unwrap_or(false))
+                .unwrap_or(false),
+        };
+        if free {
+            tracing::info!(path = %path.display(), "removing scratch directory left by an interrupted run");
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}

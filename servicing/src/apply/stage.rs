@@ -1,0 +1,156 @@
+//! Staging a planned package under the scratch directory, laid out as it will sit in the image
+//! (`Windows/WinSxS/<key-form>/…`, `Windows/WinSxS/Manifests/…`, projections as hard links to the
+//! WinSxS copy, `Windows/servicing/Packages/<identity>.mum/.cat`). Every payload is hashed while it is
+//! copied and checked against its manifest digest, so nothing unverified reaches the image: the
+//! image itself is only touched by the commit, which adds this tree as it is.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use cbs::container::normalize_member_name;
+use cbs::package::Error as PackageError;
+use sha2::{Digest, Sha256};
+
+use super::error::{Error, Result};
+use super::package::Unit;
+use super::plan::InstallPlan;
+
+/// What staging wrote.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StageStats {
+    /// Payload files.
+    pub files: u64,
+    /// Payload bytes.
+    pub bytes: u64,
+    /// Hard-linked projections.
+    pub projections: u64,
+    /// Files without a digest in their manifest (copied unverified; logged).
+    pub unverified: u64,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A relative path under the image root built from package-controlled text, refused if it could
+/// leave the root.
+fn safe_join(root: &Path, rel: &str, unit: &Unit, manifest: &str) -> Result<PathBuf> {
+    let normal = normalize_member_name(rel).map_err(|reason| Error::UnsafePath {
+        package: unit.label.clone(),
+        manifest: manifest.to_owned(),
+        path: rel.to_owned(),
+        reason: reason.to_string(),
+    })?;
+    Ok(root.join(normal))
+}
+
+fn create_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(Error::io(parent, "cannot create staging directory"))?;
+    }
+    Ok(())
+}
+
+/// Stages `plan` of `unit` under `root`. On error the caller discards `root`.
+pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut Vec<String>) -> Result<StageStats> {
+    let mut stats = StageStats::default();
+    let sxs = root.join("Windows/WinSxS");
+    for comp in &plan.components {
+        let entry = unit.manifests.get(&comp.key_form).ok_or_else(|| Error::Missing {
+            package: unit.label.clone(),
+            what: "component manifest",
+            name: format!("{}.manifest", comp.key_form),
+        })?;
+        let manifest_member = entry.member.clone();
+        let manifest_path = sxs.join("Manifests").join(format!("{}.manifest", comp.key_form));
+        create_parent(&manifest_path)?;
+        std::fs::write(&manifest_path, &entry.bytes).map_err(Error::io(&manifest_path, "cannot stage manifest"))?;
+        log.push(format!("CSI: staged manifest {}.manifest", comp.key_form));
+
+        for f in &comp.files {
+            let name = format!("{}/{}", comp.key_form, f.name);
+            if let Some(format) = unit.deltas.get(&cbs::container::member_key(&name)) {
+                return Err(Error::Delta { package: unit.label.clone(), member: name, format: format.clone() });
+            }
+            let member = unit.member_for(&name).ok_or_else(|| PackageError::MissingPayload {
+                package: unit.label.clone(),
+                manifest: manifest_member.clone(),
+                member: name.clone(),
+            })?;
+            let dest = safe_join(&sxs, &name, unit, &manifest_member)?;
+            create_parent(&dest)?;
+            let (digest, len) = copy_hashing(unit, &member, &dest)?;
+            match f.sha256 {
+                Some(want) if want != digest => {
+                    return Err(PackageError::DigestMismatch {
+                        package: unit.label.clone(),
+                        member,
+                        expected: hex(&want),
+                        actual: hex(&digest),
+                    }
+                    .into());
+                }
+                Some(_) => {}
+                None => {
+                    stats.unverified += 1;
+                    log.push(format!("CSI: {name} has no digest in its manifest; copied unverified"));
+                }
+            }
+            stats.files += 1;
+            stats.bytes += len;
+            log.push(format!("CSI: staged {name} ({len} bytes, sha256 {})", hex(&digest)));
+            if let Some(projection) = &f.projection {
+                let link = safe_join(root, projection, unit, &manifest_member)?;
+                create_parent(&link)?;
+                if link.exists() {
+                    std::fs::remove_file(&link).map_err(Error::io(&link, "cannot replace staged projection"))?;
+                }
+                std::fs::hard_link(&dest, &link).map_err(Error::io(&link, "cannot link projected file"))?;
+                stats.projections += 1;
+                log.push(format!("CSI: projected {name} to {projection} (hard link)"));
+            }
+        }
+    }
+
+    let packages_dir = root.join("Windows/servicing/Packages");
+    std::fs::create_dir_all(&packages_dir).map_err(Error::io(&packages_dir, "cannot create staging directory"))?;
+    for p in &plan.packages {
+        let id = p.identity.to_string();
+        let mum = packages_dir.join(format!("{id}.mum"));
+        copy_plain(unit, &p.mum_member, &mum)?;
+        if let Some(cat) = unit.catalog_for(&p.mum_member) {
+            copy_plain(unit, &cat, &packages_dir.join(format!("{id}.cat")))?;
+        } else {
+            log.push(format!("CBS: {id} has no catalog (.cat) in the package"));
+        }
+    }
+    Ok(stats)
+}
+
+fn copy_plain(unit: &mut Unit, member: &str, dest: &Path) -> Result<()> {
+    copy_hashing(unit, member, dest).map(|_| ())
+}
+
+/// Copies a member to `dest`, returning its SHA-256 and length.
+fn copy_hashing(unit: &mut Unit, member: &str, dest: &Path) -> Result<([u8; 32], u64)> {
+    let label = unit.label.clone();
+    let mut reader = unit.open(member)?;
+    let file = File::create(dest).map_err(Error::io(dest, "cannot create staged file"))?;
+    let mut out = BufWriter::new(file);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut len = 0u64;
+    loop {
+        let n =
+            reader.read(&mut buf).map_err(|e| PackageError::Io { path: format!("{label}: {member}"), source: e })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(Error::io(dest, "cannot write staged file"))?;
+        len += n as u64;
+    }
+    out.flush().map_err(Error::io(dest, "cannot write staged file"))?;
+    Ok((hasher.finalize().into(), len))
+}

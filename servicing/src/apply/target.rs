@@ -1,0 +1,182 @@
+//! The two places packages are applied to — an image inside a WIM (serviced without mounting) and a
+//! directory holding an offline Windows tree — behind one small interface: list a directory, fetch
+//! files into the scratch area, and (in `commit`) write the staged result back.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use super::error::{Error, Result};
+use crate::progress::Control;
+use crate::wim::{ImageInfo, ImageRef, LockWait, OpenMode, Wim};
+
+/// What to service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One image of a WIM file (DISM `/ImageFile` + `/Index` or `/Name`), changed without mounting.
+    Image {
+        /// The WIM file.
+        wim: PathBuf,
+        /// Index or name.
+        image: ImageRef,
+    },
+    /// A directory holding an offline Windows installation (DISM `/Image:<dir>`), changed in place.
+    Directory(PathBuf),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Image { wim, image } => write!(f, "{} image {image}", wim.display()),
+            Target::Directory(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
+/// An open target.
+pub(crate) enum Session {
+    Image { wim: Wim, index: u32, label: String, info: Box<ImageInfo> },
+    Dir { root: PathBuf, label: String },
+}
+
+impl Session {
+    /// Opens the target; `write` takes the WIM's writer lock (held until commit or drop).
+    pub fn open(target: &Target, write: bool, wait: LockWait) -> Result<Session> {
+        match target {
+            Target::Image { wim: path, image } => {
+                let mode = if write { OpenMode::ReadWrite(wait) } else { OpenMode::ReadOnly };
+                let wim = Wim::open(path, mode)?;
+                let index = wim.resolve(image)?;
+                let info = Box::new(wim.image_info(index));
+                Ok(Session::Image { wim, index, label: target.to_string(), info })
+            }
+            Target::Directory(root) => {
+                let meta = std::fs::metadata(root).map_err(Error::io(root, "cannot open the image directory"))?;
+                if !meta.is_dir() {
+                    return Err(Error::BadInput { path: root.clone(), reason: "not a directory".into() });
+                }
+                Ok(Session::Dir { root: root.clone(), label: target.to_string() })
+            }
+        }
+    }
+
+    /// How the target is named in messages and logs.
+    pub fn label(&self) -> &str {
+        match self {
+            Session::Image { label, .. } | Session::Dir { label, .. } => label,
+        }
+    }
+
+    /// The WIM XML of the image (none for a directory).
+    pub fn image_info(&self) -> Option<&ImageInfo> {
+        match self {
+            Session::Image { info, .. } => Some(info),
+            Session::Dir { .. } => None,
+        }
+    }
+
+    /// Names of the entries in the image directory `path` (`/`-separated from the image root), or
+    /// `None` when it does not exist.
+    pub fn children(&self, path: &str) -> Result<Option<Vec<String>>> {
+        match self {
+            Session::Image { wim, index, .. } => Ok(wim.children(*index, path)?.map(|entries| {
+                entries.into_iter().map(|e| e.path.rsplit('/').next().unwrap_or_default().to_owned()).collect()
+            })),
+            Session::Dir { root, .. } => {
+                let Some(dir) = resolve_ci(root, path)? else { return Ok(None) };
+                if !dir.is_dir() {
+                    return Ok(None);
+                }
+                let mut names = Vec::new();
+                for entry in std::fs::read_dir(&dir).map_err(Error::io(&dir, "cannot list directory"))? {
+                    let entry = entry.map_err(Error::io(&dir, "cannot list directory"))?;
+                    names.push(entry.file_name().to_string_lossy().into_owned());
+                }
+                names.sort();
+                Ok(Some(names))
+            }
+        }
+    }
+
+    /// Copies the image files `paths` into `into` (keeping their directory structure below it) and
+    /// returns where each landed, `None` for a path the image does not have.
+    pub fn fetch(&mut self, paths: &[&str], into: &Path, control: Control<'_>) -> Result<Vec<Option<PathBuf>>> {
+        let mut out = Vec::with_capacity(paths.len());
+        match self {
+            Session::Image { wim, index, .. } => {
+                // Ask wimlib for all present paths in one call (one pass over the blobs).
+                let mut present = Vec::new();
+                for p in paths {
+                    let (parent, name) = p.rsplit_once('/').unwrap_or(("", p));
+                    let parent = if parent.is_empty() { "/" } else { parent };
+                    let has = wim.children(*index, parent)?.is_some_and(|c| {
+                        c.iter().any(|e| e.path.rsplit('/').next().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                    });
+                    out.push(has.then(|| into.join(p.trim_start_matches('/'))));
+                    if has {
+                        present.push(*p);
+                    }
+                }
+                if !present.is_empty() {
+                    wim.extract_paths(*index, into, &present, control)?;
+                }
+                // wimlib keeps the image's own case; find each file case-insensitively.
+                for slot in out.iter_mut().flatten() {
+                    let rel = slot.strip_prefix(into).unwrap_or(slot).to_string_lossy().into_owned();
+                    if let Some(found) = resolve_ci(into, &rel)? {
+                        *slot = found;
+                    }
+                }
+            }
+            Session::Dir { root, .. } => {
+                for p in paths {
+                    match resolve_ci(root, p)? {
+                        Some(src) if src.is_file() => {
+                            let dest = into.join(p.trim_start_matches('/'));
+                            if let Some(parent) = dest.parent() {
+                                std::fs::create_dir_all(parent)
+                                    .map_err(Error::io(parent, "cannot create directory"))?;
+                            }
+                            std::fs::copy(&src, &dest).map_err(Error::io(&src, "cannot copy file"))?;
+                            out.push(Some(dest));
+                        }
+                        _ => out.push(None),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Resolves `rel` (`/`-separated, relative to `root`) one component at a time, exact case first, then
+/// case-insensitively as Windows would. `None` when a component does not exist. Symbolic links are
+/// refused: a directory target must not lead writes outside itself.
+pub(crate) fn resolve_ci(root: &Path, rel: &str) -> Result<Option<PathBuf>> {
+    let mut cur = root.to_path_buf();
+    for part in rel.split(['/', '\\']).filter(|p| !p.is_empty()) {
+        if matches!(Path::new(part).components().next(), Some(Component::ParentDir | Component::RootDir)) {
+            return Err(Error::BadInput { path: root.join(rel), reason: "path leaves the image directory".into() });
+        }
+        let exact = cur.join(part);
+        let next = if exact.symlink_metadata().is_ok() {
+            Some(exact)
+        } else {
+            match std::fs::read_dir(&cur) {
+                Ok(it) => {
+                    it.flatten().find(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case(part)).map(|e| e.path())
+                }
+                Err(_) => None,
+            }
+        };
+        let Some(next) = next else { return Ok(None) };
+        let meta = next.symlink_metadata().map_err(Error::io(&next, "cannot read file metadata"))?;
+        if meta.file_type().is_symlink() {
+            return Err(Error::BadInput {
+                path: next,
+                reason: "is a symbolic link; refusing to service through it".into(),
+            });
+        }
+        cur = next;
+    }
+    Ok(Some(cur))
+}
