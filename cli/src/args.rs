@@ -171,6 +171,17 @@ pub enum PackageCommand {
         /// A .cab, .msu, an extracted package folder, or a folder of packages.
         path: PathBuf,
     },
+    /// Write the verified payload tree of a package to a new folder: <key form>/<file> for every
+    /// component payload, the manifests, .mum and .cat files at the root (an MSU with several inner
+    /// packages: one subfolder each). Every payload is checked against its manifest's SHA-256 before
+    /// the folder is put in place; on any failure nothing is left at DEST.
+    Extract {
+        /// A .cab, .msu (cab or WIM form), or an extracted package folder.
+        path: PathBuf,
+        /// The folder to create (it must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        dest: PathBuf,
+    },
 }
 
 /// Which image to service: a WIM image (no mount) or an offline Windows directory.

@@ -9,5 +9,6 @@ mod info;
 mod interrupt;
 mod mount;
 mod package;
+mod package_extract;
 mod reduce;
 mod util;

@@ -178,3 +178,65 @@ fn unsupported_inputs_are_classified_with_a_reason() {
     let v = info_json(&msi);
     assert_eq!(v["kind"], "unsupported");
 }
+
+/// A WIM-format MSU as Microsoft builds them (one uncompressed image named "content" holding the
+/// MSU's files), around the real KB2938772 cab.
+fn wim_msu(work: &Work, cab: &std::path::Path) -> PathBuf {
+    let content = work.path("content");
+    std::fs::create_dir_all(&content).unwrap();
+    std::fs::copy(cab, content.join("Windows8.1-KB2938772-x64.cab")).unwrap();
+    // Not read by the package reader; present because every MSU carries one.
+    std::fs::write(content.join("WSUSSCAN.cab"), noise(3, 2000)).unwrap();
+    std::fs::write(
+        content.join("Windows8.1-KB2938772-x64-pkgProperties.txt"),
+        "KB Article Number=\"2938772\"\r\nPackage Type=\"Update\"\r\nProcessor Architecture=\"amd64\"\r\n",
+    )
+    .unwrap();
+    let msu = work.path("Windows8.1-KB2938772-x64.msu");
+    imagex(&["capture", content.to_str().unwrap(), msu.to_str().unwrap(), "content", "--compress=none"]);
+    msu
+}
+
+#[test]
+fn wim_format_msu_reads_like_the_classic_msu() {
+    let cab = real_or_skip!("Windows8.1-KB2938772-x64.cab", "wim_format_msu_reads_like_the_classic_msu");
+    let work = Work::new();
+    let msu = wim_msu(&work, &cab);
+    assert_eq!(&std::fs::read(&msu).unwrap()[..8], b"MSWIM\0\0\0");
+    let v = info_json(&msu);
+    assert_eq!(v["kind"], "wim-msu");
+    assert!(v["reason"].is_null(), "{v}");
+    assert_eq!(v["kb"], "KB2938772");
+    assert_eq!(v["identity"]["name"], "Package_for_KB2938772");
+    assert_eq!(v["identity"]["version"], "6.3.1.0");
+    assert_eq!(v["release_type"], "Update");
+    assert_eq!(v["parents"][0]["alternatives"].as_array().unwrap().len(), 7);
+    // The inner package is the cab, read as if on its own: same identity, components, verified files.
+    let inner = &v["inner"][0];
+    assert_eq!(inner["kind"], "cbs-cab");
+    assert_eq!(inner["path"], format!("{}!Windows8.1-KB2938772-x64.cab", msu.display()));
+    assert_eq!(inner["verified_files"], 3);
+    let alone = info_json(&cab);
+    for field in
+        ["identity", "identity_string", "kb", "parents", "packages", "components", "catalogs", "verified_files"]
+    {
+        assert_eq!(inner[field], alone[field], "{field}");
+    }
+    assert_eq!(v["components"], alone["components"]);
+    // The scratch copies of the WIM's files are gone afterwards.
+    let scratch = work.path("scratch");
+    run_ok(&["package", "info", "--scratch-dir", scratch.to_str().unwrap(), msu.to_str().unwrap()]);
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+
+    // And it extracts (one inner package: flat).
+    let dest = work.path("out");
+    run_ok(&["package", "extract", msu.to_str().unwrap(), "--dest", dest.to_str().unwrap()]);
+    assert!(dest.join("update.mum").is_file());
+    let netcfgx = std::fs::read_dir(&dest)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir() && p.join("netcfgx.dll").is_file())
+        .expect("payload folder");
+    assert!(netcfgx.file_name().unwrap().to_str().unwrap().contains("_31bf3856ad364e35_"));
+}

@@ -466,35 +466,7 @@ impl<R: Read + Seek> Cabinet<R> {
 
     /// The checks made before decoding anything of `folder` for a member of `size` bytes.
     fn check_before_decoding(&self, member: &MemberInfo) -> Result<()> {
-        let err_member = || Some(member.name.clone());
-        if member.size > self.limits.max_member_bytes {
-            return Err(Error::TooLarge {
-                package: self.package.clone(),
-                member: err_member(),
-                limit: LimitKind::MemberBytes,
-                size: member.size,
-                max: self.limits.max_member_bytes,
-            });
-        }
-        let folder = &self.folders[usize::from(member.folder)];
-        if let Compression::Quantum { .. } = folder.compression {
-            return Err(Error::Unsupported {
-                package: self.package.clone(),
-                member: err_member(),
-                detail: format!("{} compression", folder.compression),
-            });
-        }
-        // The declared sizes are exactly what the decoder will produce, so a folder whose totals
-        // break the ratio is refused before any work.
-        if self.limits.ratio_exceeded(folder.uncompressed_size, folder.compressed_size) {
-            return Err(Error::Ratio {
-                package: self.package.clone(),
-                member: err_member(),
-                ratio: folder.uncompressed_size / folder.compressed_size.max(1),
-                max: self.limits.max_ratio,
-            });
-        }
-        self.budget.check(member.size, &self.package, Some(&member.name))
+        check_member(&self.package, &self.limits, &self.folders, &self.budget, member)
     }
 
     fn guard_state(&self, member: &MemberInfo) -> GuardState {
@@ -589,6 +561,47 @@ impl<R: Read + Seek> Cabinet<R> {
         Ok(())
     }
 
+    /// Like [`for_each_member`](Self::for_each_member), for the members `wanted` accepts only, and
+    /// with the checks and counts of [`open_member`](Self::open_member): each folder holding a
+    /// wanted member is decoded once, front to back; the bytes between wanted members are decoded
+    /// and dropped uncounted, as `open_member` does when it seeks to a member; each member is
+    /// checked just before it is read. Visiting `n` members of one solid folder costs one decode of
+    /// the folder, where `n` calls of `open_member` cost up to `n`.
+    pub fn for_each_member_where<E, F>(&mut self, wanted: &dyn Fn(&MemberInfo) -> bool, mut f: F) -> Result<(), E>
+    where
+        E: From<Error>,
+        F: FnMut(&MemberInfo, &mut dyn Read) -> Result<(), E>,
+    {
+        let mut order: Vec<usize> = (0..self.members.len()).filter(|&i| wanted(&self.members[i])).collect();
+        order.sort_by_key(|&i| (self.members[i].folder, self.members[i].offset, i));
+        let mut start = 0;
+        while start < order.len() {
+            let folder = self.members[order[start]].folder;
+            let end = start + order[start..].iter().take_while(|&&i| self.members[i].folder == folder).count();
+            let first = self.members[order[start]].clone();
+            check_member(&self.package, &self.limits, &self.folders, &self.budget, &first)?;
+            let mut state = self.guard_state(&first);
+            let Cabinet { decoder, members, package, limits, folders, budget, .. } = self;
+            let mut file =
+                decoder.read_file(&format!("f{folder}")).map_err(|e| Error::from_io(package, Some(&first.name), e))?;
+            for &i in &order[start..end] {
+                let member = &members[i];
+                check_member(package, limits, folders, budget, member)?;
+                state.member.clone_from(&member.name);
+                // Forward only (members are sorted by offset): the decoder goes on from where it is.
+                file.seek(SeekFrom::Start(member.offset))
+                    .map_err(|e| Error::from_io(package, Some(&member.name), e))?;
+                let mut guard = Guard { inner: &mut file, state, folder_pos: member.offset, remaining: member.size };
+                guard.check_ratio()?;
+                f(member, &mut guard)?;
+                drain(&mut guard)?;
+                state = guard.state;
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
     /// Opens the member `name`, itself a cabinet, as a [`Cabinet`] one level deeper, named
     /// `<this package>!<member>`. It shares this cabinet's limits and its `max_total_bytes` count.
     /// Up to [`SPOOL_IN_MEMORY_MAX`] bytes it is read into memory, beyond that into an unlinked
@@ -627,6 +640,47 @@ impl<R: Read + Seek> Cabinet<R> {
         let package = format!("{}!{}", self.package, member.name);
         Cabinet::build(spooled, package, self.limits, depth, Arc::clone(&self.budget))
     }
+}
+
+/// The checks made before decoding anything of a member's folder (see
+/// [`Cabinet::check_before_decoding`]); a free function so that it can run while the decoder is
+/// borrowed.
+fn check_member(
+    package: &str,
+    limits: &Limits,
+    folders: &[FolderInfo],
+    budget: &Budget,
+    member: &MemberInfo,
+) -> Result<()> {
+    let err_member = || Some(member.name.clone());
+    if member.size > limits.max_member_bytes {
+        return Err(Error::TooLarge {
+            package: package.to_owned(),
+            member: err_member(),
+            limit: LimitKind::MemberBytes,
+            size: member.size,
+            max: limits.max_member_bytes,
+        });
+    }
+    let folder = &folders[usize::from(member.folder)];
+    if let Compression::Quantum { .. } = folder.compression {
+        return Err(Error::Unsupported {
+            package: package.to_owned(),
+            member: err_member(),
+            detail: format!("{} compression", folder.compression),
+        });
+    }
+    // The declared sizes are exactly what the decoder will produce, so a folder whose totals
+    // break the ratio is refused before any work.
+    if limits.ratio_exceeded(folder.uncompressed_size, folder.compressed_size) {
+        return Err(Error::Ratio {
+            package: package.to_owned(),
+            member: err_member(),
+            ratio: folder.uncompressed_size / folder.compressed_size.max(1),
+            max: limits.max_ratio,
+        });
+    }
+    budget.check(member.size, package, Some(&member.name))
 }
 
 /// Copies a member out, telling read errors (the package's) from write errors (the spool's).

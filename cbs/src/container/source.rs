@@ -8,7 +8,7 @@ use std::io::{self, BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::cab::{plain_guard, Cabinet};
+use super::cab::{plain_guard, Cabinet, Spooled};
 use super::error::{Error, LimitKind, Result};
 use super::limits::{Budget, Limits};
 use super::member_name::{member_key, normalize_member_name, NameError};
@@ -32,6 +32,21 @@ pub trait PackageSource {
 
     /// A reader of one file; the source's limits are enforced while reading.
     fn open(&mut self, name: &str) -> Result<Box<dyn Read + '_>>;
+
+    /// Reads the files `names` one after the other, calling `f` with each name (as given) and a
+    /// reader of its bytes; bytes `f` leaves unread are read and dropped. Stops at the first error,
+    /// `f`'s or the reader's.
+    ///
+    /// The order is the one the source reads fastest: a cabinet goes in storage order and decodes
+    /// each folder once (opening members one by one decodes a solid folder from its start every
+    /// time, quadratic over a big package); the default opens the files in the order given.
+    fn read_each(&mut self, names: &[String], f: &mut dyn FnMut(&str, &mut dyn Read) -> Result<()>) -> Result<()> {
+        for name in names {
+            let mut reader = self.open(name)?;
+            f(name, &mut reader)?;
+        }
+        Ok(())
+    }
 
     /// One file whole; more than `limit` bytes is [`Error::TooLarge`].
     fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>> {
@@ -67,6 +82,22 @@ impl<R: Read + Seek> PackageSource for Cabinet<R> {
 
     fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>> {
         self.read_member(name, limit)
+    }
+
+    /// In storage order, through [`Cabinet::for_each_member_where`]: each folder decoded once, with
+    /// the checks and counts of [`Cabinet::open_member`]. A name the cabinet lacks is
+    /// [`Error::MemberNotFound`] before anything is read.
+    fn read_each(&mut self, names: &[String], f: &mut dyn FnMut(&str, &mut dyn Read) -> Result<()>) -> Result<()> {
+        let mut given: HashMap<String, &str> = HashMap::with_capacity(names.len());
+        for name in names {
+            if !self.contains(name) {
+                return Err(Error::MemberNotFound { package: Cabinet::package(self).to_owned(), member: name.clone() });
+            }
+            given.insert(member_key(name), name);
+        }
+        self.for_each_member_where(&|m| given.contains_key(&member_key(&m.path)), |m, reader| {
+            f(given[&member_key(&m.path)], reader)
+        })
     }
 }
 
@@ -243,6 +274,27 @@ pub trait WimContent {
     /// One file's bytes. More than `limit` bytes must be refused ([`Error::TooLarge`] with
     /// [`LimitKind::ReadLimit`]), not read.
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>>;
+
+    /// One file as a seekable reader, for a file too big to hold in memory (the inner cab of a
+    /// WIM-format MSU is hundreds of MiB); same refusal past `limit` as [`read`](Self::read).
+    /// The default reads it into memory.
+    fn spool(&self, path: &str, limit: u64) -> Result<Spooled> {
+        Ok(Spooled::Memory(Cursor::new(self.read(path, limit)?)))
+    }
+}
+
+impl<W: WimContent + ?Sized> WimContent for Box<W> {
+    fn list(&self) -> Result<Vec<String>> {
+        (**self).list()
+    }
+
+    fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+        (**self).read(path, limit)
+    }
+
+    fn spool(&self, path: &str, limit: u64) -> Result<Spooled> {
+        (**self).spool(path, limit)
+    }
 }
 
 /// A [`PackageSource`] over a WIM's content (a WIM-MSU, or the LCU `.wim` inside one).

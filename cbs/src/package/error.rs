@@ -1,5 +1,5 @@
-//! Errors of reading a package as a whole. Every variant names the package and, where there is one,
-//! the member.
+//! Errors of reading and extracting a package as a whole. Every variant names the package (or the
+//! path written) and, where there is one, the member.
 
 use crate::container;
 use crate::xml::XmlError;
@@ -68,7 +68,58 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
-    /// A folder could not be read.
+    /// The package holds payloads stored as deltas, which cannot be expanded yet.
+    #[error(
+        "{package}: {count} payload files are stored as deltas ({formats}); PA30 expansion is not available yet, \
+         so the package cannot be extracted"
+    )]
+    DeltaPayloads {
+        /// The package.
+        package: String,
+        /// Payload files stored as deltas.
+        count: usize,
+        /// How many of each format (`12 PA30, 4 copy`).
+        formats: String,
+    },
+    /// A manifest gives no SHA-256 digest for a payload, so it cannot be verified before extraction.
+    #[error(
+        "{package}: {manifest} gives no SHA-256 digest for {member}: it cannot be verified, so it is not extracted"
+    )]
+    NoDigest {
+        /// The package.
+        package: String,
+        /// The manifest.
+        manifest: String,
+        /// The payload (`<key form>/<file>`).
+        member: String,
+    },
+    /// An input that cannot be extracted (not a package, a folder of packages, a WIM-MSU without a
+    /// WIM reader …).
+    #[error("{package}: cannot extract: {reason}")]
+    NotExtractable {
+        /// The input.
+        package: String,
+        /// Why.
+        reason: String,
+    },
+    /// The extraction destination is not usable (it exists and is not empty, it names no folder …).
+    #[error("{path}: {detail}")]
+    Destination {
+        /// The destination.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A path to write resolved outside the extraction folder (a guard: member names are checked
+    /// before, so this means a bug or a race with another process).
+    #[error("{path}: resolves outside the extraction folder {root}; refused")]
+    OutsideDestination {
+        /// The path that would have been written.
+        path: String,
+        /// The extraction folder.
+        root: String,
+    },
+    /// A file or folder could not be read or written.
     #[error("{path}: {source}")]
     Io {
         /// The path.

@@ -1,19 +1,18 @@
 //! Reading a package source end to end into a [`PackageReport`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
+use super::input::{open_input, Input, WimOpener};
 use super::report::{
     ComponentReport, DeltaReport, FileReport, FileStatus, IdentityReport, PackageReport, ParentReport, SubPackageReport,
 };
 use crate::cix::ContainerIndex;
-use crate::container::{
-    self, member_key, Cabinet, ContainerKind, DirectorySource, Limits, Msu, PackageSource, SourceEntry,
-};
+use crate::container::{self, member_key, Limits, PackageSource, SourceEntry};
 use crate::manifest::ComponentManifest;
 use crate::mum::{PackageManifest, ParentGroup};
 use crate::package_id::PackageIdentity;
@@ -24,48 +23,36 @@ const MANIFEST_LIMIT: u64 = 16 << 20;
 /// The delta index of Windows 7-era hotfix cabs.
 const CIX_NAME: &str = "_manifest_.cix.xml";
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads the input at `path`: a cab, an MSU, an extracted package folder (holding update.mum), or a
-/// folder of packages (every file in it, sorted by name, one report each).
+/// folder of packages (every file in it, sorted by name, one report each). A WIM-format MSU is
+/// reported as such, unread ([`inspect_path_with`] reads it).
 pub fn inspect_path(path: &Path, limits: Limits) -> Result<Vec<PackageReport>, Error> {
+    inspect_path_with(path, limits, None)
+}
+
+/// [`inspect_path`], reading WIM-format MSUs (and the LCU `.wim` inside one) through `wim`, the
+/// engine's WIM reader.
+pub fn inspect_path_with(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>) -> Result<Vec<PackageReport>, Error> {
     let shown = path.display().to_string();
-    if path.is_dir() {
-        if path.join("update.mum").exists() || has_update_mum_any_case(path) {
-            let mut src = DirectorySource::open(path, limits)?;
-            return Ok(vec![inspect_source(&mut src, shown, "package-folder")?]);
+    match open_input(path, limits, wim)? {
+        Input::Package { kind, mut source } => Ok(vec![inspect_source(&mut *source, shown, kind)?]),
+        Input::Folder(files) => {
+            let mut out = Vec::new();
+            for f in files {
+                out.extend(inspect_path_with(&f, limits, wim)?);
+            }
+            Ok(out)
         }
-        let mut files: Vec<_> = std::fs::read_dir(path)
-            .map_err(|e| Error::Io { path: shown.clone(), source: e })?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        let mut out = Vec::new();
-        for f in files {
-            out.extend(inspect_path(&f, limits)?);
-        }
-        return Ok(out);
-    }
-    let kind = container::detect_path(path, limits)?;
-    match kind {
-        ContainerKind::CbsCab => {
-            let mut cab = Cabinet::open(path, limits)?;
-            Ok(vec![inspect_source(&mut cab, shown, "cbs-cab")?])
-        }
-        ContainerKind::Msu | ContainerKind::CombinedMsu => {
-            let label = if kind == ContainerKind::Msu { "msu" } else { "combined-msu" };
-            let mut msu = Msu::open(path, limits)?;
-            let mut report = PackageReport::empty(shown.clone(), label);
-            report.kb = msu.kb_number().map(|k| normalize_kb(&k));
-            let inner_names: Vec<String> = msu.inner_cab_names().to_vec();
-            for name in inner_names {
-                let mut inner = msu.open_inner(&name, None)?;
-                let inner_report = inspect_source(&mut inner, format!("{shown}!{name}"), "cbs-cab")?;
-                report.inner.push(inner_report);
+        Input::Msu(mut msu) => {
+            let mut report = PackageReport::empty(shown.clone(), msu.kind);
+            report.kb = msu.kb.as_deref().map(normalize_kb);
+            for name in msu.inner.clone() {
+                let (kind, mut inner) = msu.open_inner(&name, wim)?;
+                report.inner.push(inspect_source(&mut *inner, format!("{shown}!{name}"), kind)?);
             }
             // The MSU stands for its main package: the last inner cab (the servicing stack, when
             // present, comes first).
@@ -85,13 +72,8 @@ pub fn inspect_path(path: &Path, limits: Limits) -> Result<Vec<PackageReport>, E
             }
             Ok(vec![report])
         }
-        ContainerKind::WimMsu => {
-            let mut report = PackageReport::empty(shown, "wim-msu");
-            report.reason = Some("WIM-format MSU: recognised; reading its content is not wired up yet".into());
-            Ok(vec![report])
-        }
-        ContainerKind::Unsupported(reason) => {
-            let mut report = PackageReport::empty(shown, "unsupported");
+        Input::Other { kind, reason } => {
+            let mut report = PackageReport::empty(shown, kind);
             report.reason = Some(reason);
             Ok(vec![report])
         }
@@ -106,12 +88,6 @@ fn normalize_kb(kb: &str) -> String {
     } else {
         kb.to_string()
     }
-}
-
-fn has_update_mum_any_case(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .map(|it| it.flatten().any(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case("update.mum")))
-        .unwrap_or(false)
 }
 
 fn parents(groups: &[ParentGroup]) -> Vec<ParentReport> {
@@ -142,8 +118,75 @@ fn stem(name: &str) -> &str {
 }
 
 /// Reads a package source: update.mum, every other .mum, every manifest, the delta index, and every
-/// payload named by a manifest (hashed while streaming).
+/// payload named by a manifest (hashed while streaming, in one pass over the source: see
+/// [`PackageSource::read_each`]).
 pub fn inspect_source(src: &mut dyn PackageSource, path: String, kind: &'static str) -> Result<PackageReport, Error> {
+    let scan = scan_source(src, path, kind)?;
+    let package = src.package().to_owned();
+    let checked: Vec<&Payload> = scan.payloads.iter().filter(|p| p.sha256.is_some()).collect();
+    let mut names: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    for p in &checked {
+        if seen.insert(p.member.as_str()) {
+            names.push(p.member.clone());
+        }
+    }
+    let mut hashes: HashMap<String, [u8; 32]> = HashMap::with_capacity(names.len());
+    // A read error ends the pass early; the payloads it did not hash are hashed one by one below,
+    // in manifest order, so the error reported is the one manifest order meets first, as when each
+    // payload was read on its own.
+    let _ = src.read_each(&names, &mut |name, reader| {
+        hashes.insert(name.to_owned(), hash_reader(reader, &package, name)?);
+        Ok(())
+    });
+    for p in checked {
+        let Some(want) = p.sha256 else { continue };
+        let got = match hashes.get(&p.member) {
+            Some(h) => *h,
+            None => hash_member(src, &p.member)?,
+        };
+        if got != want {
+            return Err(Error::DigestMismatch {
+                package: package.clone(),
+                member: p.member.clone(),
+                expected: hex(&want),
+                actual: hex(&got),
+            });
+        }
+    }
+    match scan.deferred {
+        Some(err) => Err(err),
+        None => Ok(scan.report),
+    }
+}
+
+/// A payload file named by a manifest and present in the package.
+#[derive(Debug, Clone)]
+pub(crate) struct Payload {
+    /// The member holding its bytes (its own name, or the RAW member the delta index names).
+    pub(crate) member: String,
+    /// `<key form>/<file>`, as the manifest names it (`/` between folders; not checked yet).
+    pub(crate) target: String,
+    /// The manifest naming it.
+    pub(crate) manifest: String,
+    /// SHA-256 from the manifest; `None` when it gives none.
+    pub(crate) sha256: Option<[u8; 32]>,
+}
+
+/// A package read except for its payloads' bytes.
+pub(crate) struct Scan {
+    /// The report, every payload with a digest marked verified: true once [`Scan::payloads`] match.
+    pub(crate) report: PackageReport,
+    /// Every payload present, in manifest order (delta payloads are in the report only).
+    pub(crate) payloads: Vec<Payload>,
+    /// The first error met among the manifests. Reading payloads one by one would have reported a
+    /// mismatch of a payload before it first, so it waits until those are checked.
+    pub(crate) deferred: Option<Error>,
+}
+
+/// Reads everything but the payloads' bytes: update.mum, every other .mum, the delta index, every
+/// manifest, and which member holds each payload.
+pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'static str) -> Result<Scan, Error> {
     let package = src.package().to_owned();
     let entries: Vec<SourceEntry> = src.list()?;
     let by_key: HashMap<String, String> = entries.iter().map(|e| (member_key(&e.path), e.path.clone())).collect();
@@ -252,72 +295,97 @@ pub fn inspect_source(src: &mut dyn PackageSource, path: String, kind: &'static 
         .filter(|e| ends_with_ci(&e.path, ".manifest") && !e.path.contains('/'))
         .map(|e| e.path.clone())
         .collect();
+    let mut payloads = Vec::new();
+    let mut deferred = None;
     for name in manifests {
-        let m = ComponentManifest::parse(&src.read(&name, MANIFEST_LIMIT)?, &name).map_err(xml_err)?;
-        let keyform = stem(&name).to_ascii_lowercase();
-        let computed = crate::key_form(&m.identity);
-        if computed != keyform {
-            return Err(Error::KeyFormMismatch { package: package.clone(), member: name.clone(), expected: computed });
+        let scanned = scan_manifest(src, &package, &name, &by_key, &delta_of, &raw_member_of);
+        match scanned {
+            Ok((component, found)) => {
+                report.verified_files += found.iter().filter(|p| p.sha256.is_some()).count();
+                report.components.push(component);
+                payloads.extend(found);
+            }
+            Err(err) => {
+                deferred = Some(err);
+                break;
+            }
         }
-        let mut files = Vec::new();
-        for f in &m.files {
-            let member = format!("{keyform}/{}", f.name.replace('\\', "/"));
-            let sha256 = f.sha256.map(|d| hex(&d));
-            let (status, verified, delta_format) = if let Some(fmt) = delta_of.get(&member_key(&member)) {
-                (FileStatus::Delta, None, Some(fmt.clone()))
-            } else if let Some(real) = raw_member_of
-                .get(&member_key(&member))
-                .and_then(|stored| by_key.get(&member_key(stored)))
-                .or_else(|| by_key.get(&member_key(&member)))
-                .cloned()
-            {
-                match f.sha256 {
-                    Some(want) => {
-                        let got = hash_member(src, &real)?;
-                        if got != want {
-                            return Err(Error::DigestMismatch {
-                                package: package.clone(),
-                                member: real,
-                                expected: hex(&want),
-                                actual: hex(&got),
-                            });
-                        }
-                        report.verified_files += 1;
-                        (FileStatus::Verified, Some(true), None)
-                    }
-                    None => (FileStatus::NoDigest, None, None),
-                }
-            } else {
-                return Err(Error::MissingPayload { package: package.clone(), manifest: name.clone(), member });
-            };
-            files.push(FileReport {
-                name: f.name.clone(),
-                destination: f.destination_path.clone(),
-                sha256,
-                verified,
-                status,
-                delta_format,
-            });
-        }
-        report.components.push(ComponentReport {
-            keyform,
-            identity: IdentityReport::from(&m.identity),
-            deployment: m.deployment,
-            files,
-        });
     }
     report.components.sort_by(|a, b| a.keyform.cmp(&b.keyform));
-    Ok(report)
+    Ok(Scan { report, payloads, deferred })
+}
+
+/// One component or deployment manifest: its report and its payloads present in the package. A
+/// payload neither present nor a delta is [`Error::MissingPayload`].
+fn scan_manifest(
+    src: &mut dyn PackageSource,
+    package: &str,
+    name: &str,
+    by_key: &HashMap<String, String>,
+    delta_of: &HashMap<String, String>,
+    raw_member_of: &HashMap<String, String>,
+) -> Result<(ComponentReport, Vec<Payload>), Error> {
+    let xml_err = |source| Error::Xml { package: package.to_owned(), source };
+    let m = ComponentManifest::parse(&src.read(name, MANIFEST_LIMIT)?, name).map_err(xml_err)?;
+    let keyform = stem(name).to_ascii_lowercase();
+    let computed = crate::key_form(&m.identity);
+    if computed != keyform {
+        return Err(Error::KeyFormMismatch {
+            package: package.to_owned(),
+            member: name.to_owned(),
+            expected: computed,
+        });
+    }
+    let mut files = Vec::new();
+    let mut payloads = Vec::new();
+    for f in &m.files {
+        let member = format!("{keyform}/{}", f.name.replace('\\', "/"));
+        let sha256 = f.sha256.map(|d| hex(&d));
+        let (status, verified, delta_format) = if let Some(fmt) = delta_of.get(&member_key(&member)) {
+            (FileStatus::Delta, None, Some(fmt.clone()))
+        } else if let Some(real) = raw_member_of
+            .get(&member_key(&member))
+            .and_then(|stored| by_key.get(&member_key(stored)))
+            .or_else(|| by_key.get(&member_key(&member)))
+            .cloned()
+        {
+            payloads.push(Payload { member: real, target: member, manifest: name.to_owned(), sha256: f.sha256 });
+            match f.sha256 {
+                // Verified provisionally: `inspect_source` fails the whole report on a mismatch.
+                Some(_) => (FileStatus::Verified, Some(true), None),
+                None => (FileStatus::NoDigest, None, None),
+            }
+        } else {
+            return Err(Error::MissingPayload { package: package.to_owned(), manifest: name.to_owned(), member });
+        };
+        files.push(FileReport {
+            name: f.name.clone(),
+            destination: f.destination_path.clone(),
+            sha256,
+            verified,
+            status,
+            delta_format,
+        });
+    }
+    Ok((
+        ComponentReport { keyform, identity: IdentityReport::from(&m.identity), deployment: m.deployment, files },
+        payloads,
+    ))
 }
 
 /// SHA-256 of a member, streamed (payloads can be large).
 fn hash_member(src: &mut dyn PackageSource, name: &str) -> Result<[u8; 32], Error> {
     let package = src.package().to_owned();
     let mut reader = src.open(name)?;
+    Ok(hash_reader(&mut reader, &package, name)?)
+}
+
+/// SHA-256 of what `reader` gives; a read error names `package` and `member`.
+pub(crate) fn hash_reader(reader: &mut dyn Read, package: &str, member: &str) -> container::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = reader.read(&mut buf).map_err(|e| container::Error::from_io(&package, Some(name), e))?;
+        let n = reader.read(&mut buf).map_err(|e| container::Error::from_io(package, Some(member), e))?;
         if n == 0 {
             break;
         }

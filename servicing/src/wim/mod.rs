@@ -16,6 +16,7 @@
 
 mod atomic;
 mod call;
+mod content;
 mod error;
 mod handle;
 mod image;
@@ -26,6 +27,7 @@ mod update;
 mod write;
 
 pub use atomic::{sweep_stale, temp_path_for};
+pub use content::{package_content_opener, PackageContent, CONTENT_IMAGE};
 pub use error::{error_name, Error, Result};
 pub use handle::{Compression, OpenMode, Wim, WimInfo};
 pub use image::{Arch, ImageInfo, ImageRef};

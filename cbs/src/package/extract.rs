@@ -1,0 +1,398 @@
+//! `package extract`: the verified payload tree of a package written to a new folder.
+//!
+//! Layout of the destination: `<key form>/<file>` for every component payload, and the manifests,
+//! `.mum` and `.cat` files at the root; an MSU with several inner packages gets one subfolder per
+//! inner package, named after its member's stem. Everything is written into a temporary folder
+//! beside the destination, every payload's SHA-256 is checked against its manifest, and only then
+//! is the folder renamed into place: a failure (or a kill) leaves no destination, never a partial
+//! or unverified one.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::error::Error;
+use super::input::{open_input, Input, WimOpener};
+use super::inspect::{hex, scan_source, Payload};
+use super::report::FileStatus;
+use crate::container::{self, member_key, normalize_member_name, Limits, PackageSource};
+
+/// What `package extract` wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtractReport {
+    /// The input path.
+    pub input: String,
+    /// `cbs-cab`, `msu`, `combined-msu`, `wim-msu`, `cbs-wim` or `package-folder`.
+    pub kind: &'static str,
+    /// The destination folder.
+    pub dest: String,
+    /// The packages written, in the order they were read (servicing stack first).
+    pub packages: Vec<ExtractedPackage>,
+    /// Files written in all.
+    pub files: usize,
+}
+
+/// One package written by `package extract`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtractedPackage {
+    /// The package (`outer.msu!inner.cab` for an MSU's inner package).
+    pub package: String,
+    /// `Name~pkt~arch~culture~version` of its update.mum.
+    pub identity: Option<String>,
+    /// Its folder relative to the destination (`""`: the destination itself).
+    pub folder: String,
+    /// Payload files written, each verified against its manifest's SHA-256.
+    pub payloads: usize,
+    /// Manifests, `.mum` and `.cat` files written.
+    pub metadata: usize,
+}
+
+/// Extracts the package at `path` (cab, MSU, combined MSU, WIM-format MSU through `wim`, package
+/// folder) into `dest`, which must not exist or be an empty folder. A package with delta payloads,
+/// or with a payload its manifest gives no SHA-256 for, is refused before anything is written.
+pub fn extract_path(
+    path: &Path,
+    dest: &Path,
+    limits: Limits,
+    wim: Option<WimOpener<'_>>,
+) -> Result<ExtractReport, Error> {
+    let shown = path.display().to_string();
+    let dest_shown = dest.display().to_string();
+    let destination = |detail: &str| Error::Destination { path: dest_shown.clone(), detail: detail.to_owned() };
+    check_destination(dest, &dest_shown)?;
+    let name = match dest.file_name() {
+        Some(n) if dest.components().next_back().is_some_and(|c| matches!(c, std::path::Component::Normal(_))) => n,
+        _ => return Err(destination("names no folder to create")),
+    };
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+
+    let input = open_input(path, limits, wim)?;
+    fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{}.wimpatch-tmp.", name.to_string_lossy()))
+        .tempdir_in(&parent)
+        .map_err(|e| io_err(&parent, e))?;
+    let root = fs::canonicalize(staging.path()).map_err(|e| io_err(staging.path(), e))?;
+    let mut out = Staging { root, dirs: HashSet::new() };
+
+    let (kind, packages) = match input {
+        Input::Package { kind, mut source } => {
+            (kind, vec![extract_source(&mut *source, shown.clone(), kind, &mut out, "")?])
+        }
+        Input::Msu(mut msu) => {
+            let mut packages = Vec::new();
+            let mut folders = HashSet::new();
+            let several = msu.inner.len() > 1;
+            for inner in msu.inner.clone() {
+                let folder = if several { subfolder(&shown, &inner)? } else { String::new() };
+                if !folders.insert(member_key(&folder)) {
+                    return Err(Error::NotExtractable {
+                        package: shown,
+                        reason: format!("two inner packages would share the folder {folder:?}"),
+                    });
+                }
+                let (kind, mut source) = msu.open_inner(&inner, wim)?;
+                packages.push(extract_source(&mut *source, format!("{shown}!{inner}"), kind, &mut out, &folder)?);
+            }
+            (msu.kind, packages)
+        }
+        Input::Folder(_) => {
+            return Err(Error::NotExtractable {
+                package: shown,
+                reason: "a folder of packages (no update.mum in it); extract one package at a time".into(),
+            })
+        }
+        Input::Other { kind, reason } => {
+            return Err(Error::NotExtractable { package: shown, reason: format!("{kind}: {reason}") })
+        }
+    };
+    if packages.is_empty() {
+        return Err(Error::NotExtractable { package: shown, reason: "it holds no CBS package".into() });
+    }
+
+    // Everything is written and verified: make it durable, then put it in place in one rename.
+    for dir in &out.dirs {
+        sync_dir(dir)?;
+    }
+    sync_dir(&out.root)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The staging folder is private while it is filled; the result is an ordinary folder.
+        fs::set_permissions(&out.root, fs::Permissions::from_mode(0o755)).map_err(|e| io_err(&out.root, e))?;
+    }
+    check_destination(dest, &dest_shown)?;
+    match fs::rename(staging.path(), dest) {
+        Ok(()) => {
+            // Renamed away: nothing is left for the guard to remove.
+            let _ = staging.keep();
+        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::AlreadyExists) => {
+            return Err(destination("was filled by someone else during the extraction; nothing was written to it"));
+        }
+        Err(e) => return Err(io_err(dest, e)),
+    }
+    sync_dir(&parent)?;
+    let files = packages.iter().map(|p| p.payloads + p.metadata).sum();
+    Ok(ExtractReport { input: shown, kind, dest: dest_shown, packages, files })
+}
+
+fn io_err(path: &Path, source: io::Error) -> Error {
+    Error::Io { path: path.display().to_string(), source }
+}
+
+/// Refuses a destination that exists, unless it is an empty folder (which the rename replaces).
+fn check_destination(dest: &Path, shown: &str) -> Result<(), Error> {
+    let refuse = |detail: &str| Err(Error::Destination { path: shown.to_owned(), detail: detail.to_owned() });
+    match fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(dest, e)),
+        Ok(meta) if !meta.is_dir() => refuse("already exists and is not a folder; extract writes a new folder"),
+        Ok(_) => match fs::read_dir(dest).map_err(|e| io_err(dest, e))?.next() {
+            None => Ok(()),
+            Some(_) => refuse("already exists and is not empty; extract writes a new folder, it never merges"),
+        },
+    }
+}
+
+/// The folder of an MSU's inner package: its member's stem, checked as a member name.
+fn subfolder(package: &str, inner: &str) -> Result<String, Error> {
+    let base = inner.rsplit(['/', '\\']).next().unwrap_or(inner);
+    let stem = base.rsplit_once('.').map_or(base, |(s, _)| s);
+    normalize_member_name(stem).map_err(|reason| {
+        Error::Container(container::Error::UnsafeMemberName {
+            package: package.to_owned(),
+            member: inner.to_owned(),
+            reason,
+        })
+    })
+}
+
+/// The temporary folder being filled.
+struct Staging {
+    /// Canonical path: every file written must resolve under it.
+    root: PathBuf,
+    /// Folders created, to sync before the rename.
+    dirs: HashSet<PathBuf>,
+}
+
+impl Staging {
+    /// Creates the folders of `rel` (a checked, `/`-separated relative path) and returns where the
+    /// file goes, after checking that its folder resolves under the root.
+    fn prepare(&mut self, rel: &str) -> Result<PathBuf, Error> {
+        let path = self.root.join(rel);
+        let parent = path.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
+        let real = fs::canonicalize(&parent).map_err(|e| io_err(&parent, e))?;
+        if !real.starts_with(&self.root) {
+            return Err(Error::OutsideDestination {
+                path: path.display().to_string(),
+                root: self.root.display().to_string(),
+            });
+        }
+        let mut dir = real.as_path();
+        while dir != self.root && self.dirs.insert(dir.to_path_buf()) {
+            dir = dir.parent().unwrap_or(&self.root);
+        }
+        Ok(path)
+    }
+}
+
+/// Writes one package into `folder` of the staging area and verifies its payloads.
+fn extract_source(
+    src: &mut dyn PackageSource,
+    label: String,
+    kind: &'static str,
+    out: &mut Staging,
+    folder: &str,
+) -> Result<ExtractedPackage, Error> {
+    let scan = scan_source(src, label.clone(), kind)?;
+    if let Some(err) = scan.deferred {
+        return Err(err);
+    }
+    let deltas: Vec<&str> = scan
+        .report
+        .components
+        .iter()
+        .flat_map(|c| &c.files)
+        .filter(|f| f.status == FileStatus::Delta)
+        .map(|f| f.delta_format.as_deref().unwrap_or("delta"))
+        .collect();
+    if !deltas.is_empty() {
+        // TODO(delta): `cbs::delta` (PA30) now exists; wire `cbs::delta::for_each_expanded` in here
+        // to write the expanded files (checked against the index's SHA-1, then the manifests'
+        // SHA-256) instead of refusing.
+        let mut by_format: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for d in &deltas {
+            *by_format.entry(if d.starts_with("copy of") { "copy" } else { d }).or_default() += 1;
+        }
+        let formats: Vec<String> = by_format.iter().map(|(f, n)| format!("{n} {f}")).collect();
+        return Err(Error::DeltaPayloads { package: label, count: deltas.len(), formats: formats.join(", ") });
+    }
+    if let Some(p) = scan.payloads.iter().find(|p| p.sha256.is_none()) {
+        return Err(Error::NoDigest { package: label, manifest: p.manifest.clone(), member: p.target.clone() });
+    }
+
+    // Where each member goes: a payload to `<key form>/<file>`, a root manifest/.mum/.cat to its name.
+    let package = src.package().to_owned();
+    let prefix = |rel: &str| if folder.is_empty() { rel.to_owned() } else { format!("{folder}/{rel}") };
+    let mut targets: HashMap<String, Vec<String>> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut taken: HashMap<String, String> = HashMap::new();
+    let mut add = |member: &str, rel: String| -> Result<(), Error> {
+        let rel = normalize_member_name(&rel).map_err(|reason| container::Error::UnsafeMemberName {
+            package: package.clone(),
+            member: rel.clone(),
+            reason,
+        })?;
+        match taken.get(&member_key(&rel)) {
+            // The same file named twice: written once.
+            Some(first) if first == member => return Ok(()),
+            Some(first) => {
+                return Err(container::Error::DuplicateMember {
+                    package: package.clone(),
+                    member: rel,
+                    first: first.clone(),
+                }
+                .into())
+            }
+            None => {}
+        }
+        taken.insert(member_key(&rel), member.to_owned());
+        let list = targets.entry(member.to_owned()).or_default();
+        if list.is_empty() {
+            names.push(member.to_owned());
+        }
+        list.push(prefix(&rel));
+        Ok(())
+    };
+    let mut metadata = 0;
+    for entry in src.list()? {
+        let lower = entry.path.to_lowercase();
+        let is_metadata = [".manifest", ".mum", ".cat"].iter().any(|s| lower.ends_with(s));
+        if is_metadata && !entry.path.contains('/') {
+            add(&entry.path, entry.path.clone())?;
+            metadata += 1;
+        }
+    }
+    for p in &scan.payloads {
+        add(&p.member, p.target.clone())?;
+    }
+
+    let written = write_members(src, &names, &targets, out)?;
+    verify(&package, &scan.payloads, &written)?;
+    Ok(ExtractedPackage {
+        package: label,
+        identity: scan.report.identity_string.clone(),
+        folder: folder.to_owned(),
+        payloads: scan.payloads.len(),
+        metadata,
+    })
+}
+
+/// Writes every member to its targets in one pass over the source; returns each member's SHA-256.
+fn write_members(
+    src: &mut dyn PackageSource,
+    names: &[String],
+    targets: &HashMap<String, Vec<String>>,
+    out: &mut Staging,
+) -> Result<HashMap<String, [u8; 32]>, Error> {
+    let package = src.package().to_owned();
+    let mut hashes = HashMap::with_capacity(names.len());
+    // A write error is the destination's, not the package's: kept here, and the pass stopped.
+    let mut failed: Option<Error> = None;
+    let pass = src.read_each(names, &mut |name, reader| {
+        let stop = |failed: &mut Option<Error>, err: Error| {
+            let message = err.to_string();
+            *failed = Some(err);
+            container::Error::Io {
+                package: package.clone(),
+                member: Some(name.to_owned()),
+                source: io::Error::other(message),
+            }
+        };
+        let rels = &targets[name];
+        let first = match out.prepare(&rels[0]) {
+            Ok(p) => p,
+            Err(e) => return Err(stop(&mut failed, e)),
+        };
+        let mut file = match File::options().write(true).create_new(true).open(&first) {
+            Ok(f) => f,
+            Err(e) => return Err(stop(&mut failed, io_err(&first, e))),
+        };
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| container::Error::from_io(&package, Some(name), e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if let Err(e) = file.write_all(&buf[..n]) {
+                return Err(stop(&mut failed, io_err(&first, e)));
+            }
+        }
+        if let Err(e) = file.sync_all() {
+            return Err(stop(&mut failed, io_err(&first, e)));
+        }
+        for rel in &rels[1..] {
+            let copy = match out.prepare(rel) {
+                Ok(p) => p,
+                Err(e) => return Err(stop(&mut failed, e)),
+            };
+            if let Err(e) = copy_new(&first, &copy) {
+                return Err(stop(&mut failed, io_err(&copy, e)));
+            }
+        }
+        hashes.insert(name.to_owned(), hasher.finalize().into());
+        Ok(())
+    });
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    pass?;
+    Ok(hashes)
+}
+
+/// Copies a written file to a second name (never over an existing file), synced.
+fn copy_new(from: &Path, to: &Path) -> io::Result<()> {
+    let mut input = File::open(from)?;
+    let mut output = File::options().write(true).create_new(true).open(to)?;
+    io::copy(&mut input, &mut output)?;
+    output.sync_all()
+}
+
+/// Every payload's bytes against its manifest's digest.
+fn verify(package: &str, payloads: &[Payload], written: &HashMap<String, [u8; 32]>) -> Result<(), Error> {
+    for p in payloads {
+        let Some(want) = p.sha256 else { continue };
+        // Every payload member was in the pass, which succeeded; absent would be a bug, refused all the same.
+        let Some(got) = written.get(&p.member) else {
+            return Err(Error::MissingPayload {
+                package: package.to_owned(),
+                manifest: p.manifest.clone(),
+                member: p.member.clone(),
+            });
+        };
+        if *got != want {
+            return Err(Error::DigestMismatch {
+                package: package.to_owned(),
+                member: p.member.clone(),
+                expected: hex(&want),
+                actual: hex(got),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))
+}

@@ -1,0 +1,290 @@
+//! Reading whole packages (`cbs::package`): payloads hashed in one pass over a cabinet give exactly
+//! the report and errors of reading them one by one, at a fraction of the decoding; a WIM-format
+//! MSU read through an injected WIM reader is reported like the classic MSU.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cbs::container::{self, Cabinet, LimitKind, Limits, Msu, PackageSource, SourceEntry, WimContent};
+use cbs::package::{inspect_path, inspect_path_with, inspect_source, Error, PackageReport};
+
+/// `shared/testdata/real-cbs` (`WIMPATCH_TESTDATA`, default `../shared/testdata` from the workspace
+/// root), or `None` when absent.
+pub fn real_cbs() -> Option<PathBuf> {
+    let dir = std::env::var_os("WIMPATCH_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
+    let dir = dir.join("real-cbs");
+    dir.is_dir().then_some(dir)
+}
+
+macro_rules! real_or_skip {
+    ($name:literal) => {
+        match crate::package_read::real_cbs() {
+            Some(dir) => dir,
+            None => {
+                eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA not found)"));
+                return;
+            }
+        }
+    };
+}
+pub(crate) use real_or_skip;
+
+pub const KB2938772: &str = "Windows8.1-KB2938772-x64.cab";
+pub const HYPERV: &str = "Windows6.x-HyperVIntegrationServices-x64.cab";
+pub const MSUS: [&str; 2] = ["Windows6.1-KB2584475-x64.msu", "Windows6.1-KB2465285-x64.msu"];
+
+/// A source that reads payloads the old way: every file opened on its own (the trait's default
+/// `read_each`), which for a cabinet decodes its folder from the start each time.
+struct OneByOne<S>(S);
+
+impl<S: PackageSource> PackageSource for OneByOne<S> {
+    fn package(&self) -> &str {
+        self.0.package()
+    }
+
+    fn list(&self) -> container::Result<Vec<SourceEntry>> {
+        self.0.list()
+    }
+
+    fn open(&mut self, name: &str) -> container::Result<Box<dyn Read + '_>> {
+        self.0.open(name)
+    }
+}
+
+/// Counts the bytes read from the file under a cabinet.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Counting<R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+fn both_ways<R: Read + Seek>(
+    mut one_pass: Cabinet<R>,
+    one_by_one: Cabinet<R>,
+    name: &str,
+) -> (Result<PackageReport, Error>, Result<PackageReport, Error>) {
+    let a = inspect_source(&mut one_pass, name.to_owned(), "cbs-cab");
+    let b = inspect_source(&mut OneByOne(one_by_one), name.to_owned(), "cbs-cab");
+    (a, b)
+}
+
+#[test]
+fn one_pass_gives_the_report_of_reading_payloads_one_by_one() {
+    let dir = real_or_skip!("one_pass_gives_the_report_of_reading_payloads_one_by_one");
+    for (file, verified) in [(KB2938772, 3), (HYPERV, 47)] {
+        let path = dir.join(file);
+        let open = || Cabinet::open(&path, Limits::default()).unwrap();
+        let (a, b) = both_ways(open(), open(), file);
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a, b, "{file}");
+        assert_eq!(a.verified_files, verified, "{file}");
+    }
+    // The Windows 7 MSUs: inner cabs whose payloads are PA30 deltas (reported, not hashed).
+    for file in MSUS {
+        let mut msu = Msu::open(dir.join(file), Limits::default()).unwrap();
+        let inner = msu.inner_cab_names()[0].clone();
+        let (a, b) = both_ways(msu.open_inner(&inner, None).unwrap(), msu.open_inner(&inner, None).unwrap(), file);
+        assert_eq!(a.unwrap(), b.unwrap(), "{file}");
+    }
+}
+
+#[test]
+fn one_pass_decodes_a_solid_folder_once() {
+    let dir = real_or_skip!("one_pass_decodes_a_solid_folder_once");
+    // One LZX folder holding 64 members, 47 of them payloads.
+    let path = dir.join(HYPERV);
+    let len = std::fs::metadata(&path).unwrap().len();
+    let counted = || {
+        let read = Arc::new(AtomicU64::new(0));
+        let file = Counting { inner: std::fs::File::open(&path).unwrap(), read: Arc::clone(&read) };
+        let cab = Cabinet::new(file, HYPERV, Limits::default()).unwrap();
+        let directory = read.load(Ordering::Relaxed);
+        (cab, read, directory)
+    };
+    let (mut cab, read, directory) = counted();
+    inspect_source(&mut cab, HYPERV.into(), "cbs-cab").unwrap();
+    let one_pass = read.load(Ordering::Relaxed) - directory;
+    let (cab, read, directory) = counted();
+    inspect_source(&mut OneByOne(cab), HYPERV.into(), "cbs-cab").unwrap();
+    let one_by_one = read.load(Ordering::Relaxed) - directory;
+    // The manifests are still read one by one (they sit early in the folder); the payloads cost
+    // one decode of the folder, where reading them one by one costs about one decode each.
+    assert!(one_pass < 2 * len, "one pass read {one_pass} bytes of a {len}-byte cab");
+    assert!(one_by_one > 8 * one_pass, "one by one {one_by_one}, one pass {one_pass}");
+}
+
+/// The members of a real cab, in storage order.
+pub fn members_of(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut cab = Cabinet::open(path, Limits::default()).unwrap();
+    let mut out = Vec::new();
+    cab.for_each_member(|m, r| -> Result<(), container::Error> {
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes).unwrap();
+        out.push((m.name.clone(), bytes));
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+/// An MSZIP cabinet of `files`, stored in the order given (the `cab` crate's writer).
+pub fn mszip_cab(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = cab::CabinetBuilder::new();
+    let folder = builder.add_folder(cab::CompressionType::MsZip);
+    for (name, _) in files {
+        folder.add_file(name.as_str());
+    }
+    let mut writer = builder.build(Cursor::new(Vec::new())).unwrap();
+    let mut contents = files.iter().map(|(_, d)| d);
+    while let Some(mut file) = writer.next_file().unwrap() {
+        file.write_all(contents.next().unwrap()).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// KB2938772's members with one byte of the amd64 netcfgx.dll flipped.
+pub fn tampered_kb2938772(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut members = members_of(&dir.join(KB2938772));
+    let victim = members.iter_mut().find(|(n, _)| n.starts_with("amd64_") && n.ends_with("\\netcfgx.dll")).unwrap();
+    victim.1[100] ^= 0xff;
+    members
+}
+
+#[test]
+fn one_pass_reports_the_error_reading_one_by_one_reports() {
+    let dir = real_or_skip!("one_pass_reports_the_error_reading_one_by_one_reports");
+    let tampered = tampered_kb2938772(&dir);
+    // Payloads stored before the manifests, so storage order and manifest order disagree.
+    let (mut payloads, mut rest): (Vec<_>, Vec<_>) = tampered.into_iter().partition(|(n, _)| n.contains('\\'));
+    payloads.reverse();
+    let mut files = payloads.clone();
+    files.append(&mut rest);
+    let open = |files: &[(String, Vec<u8>)]| Cabinet::new(Cursor::new(mszip_cab(files)), "t.cab", Limits::default());
+
+    let (a, b) = both_ways(open(&files).unwrap(), open(&files).unwrap(), "t.cab");
+    let (a, b) = (a.unwrap_err(), b.unwrap_err());
+    assert_eq!(a.to_string(), b.to_string());
+    match a {
+        Error::DigestMismatch { member, expected, actual, .. } => {
+            assert!(member.starts_with("amd64_") && member.ends_with("/netcfgx.dll"), "{member}");
+            assert_ne!(expected, actual);
+        }
+        other => panic!("{other}"),
+    }
+
+    // A manifest under a name that is not its key form: an error of the manifest loop, reported
+    // after the mismatch when it comes later in manifest order, before it when it comes first.
+    let manifest = files.iter().find(|(n, _)| n.ends_with(".manifest")).unwrap().1.clone();
+    for (name, first) in [("zz_misnamed.manifest", false), ("aa_misnamed.manifest", true)] {
+        let mut with = files.clone();
+        with.push((name.to_owned(), manifest.clone()));
+        if first {
+            let at = with.iter().position(|(n, _)| n.ends_with(".manifest")).unwrap();
+            let extra = with.pop().unwrap();
+            with.insert(at, extra);
+        }
+        let (a, b) = both_ways(open(&with).unwrap(), open(&with).unwrap(), "t.cab");
+        let (a, b) = (a.unwrap_err(), b.unwrap_err());
+        assert_eq!(a.to_string(), b.to_string(), "{name}");
+        assert_eq!(matches!(a, Error::KeyFormMismatch { .. }), first, "{name}: {a}");
+    }
+
+    // A payload read error (limits) is the same error both ways.
+    let limits = Limits { max_member_bytes: 200_000, ..Limits::default() };
+    let open = || Cabinet::new(Cursor::new(mszip_cab(&files)), "t.cab", limits).unwrap();
+    let (a, b) = both_ways(open(), open(), "t.cab");
+    let (a, b) = (a.unwrap_err(), b.unwrap_err());
+    assert_eq!(a.to_string(), b.to_string());
+    assert!(matches!(a, Error::Container(container::Error::TooLarge { limit: LimitKind::MemberBytes, .. })), "{a}");
+}
+
+/// The engine's WIM reader, faked with a map (paths as stored, `\` or `/`).
+pub struct FakeWim(pub HashMap<String, Vec<u8>>);
+
+impl WimContent for FakeWim {
+    fn list(&self) -> container::Result<Vec<String>> {
+        let mut names: Vec<String> = self.0.keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn read(&self, path: &str, limit: u64) -> container::Result<Vec<u8>> {
+        let bytes = self
+            .0
+            .iter()
+            .find(|(k, _)| k.replace('\\', "/").eq_ignore_ascii_case(path))
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| container::Error::MemberNotFound { package: "fake".into(), member: path.into() })?;
+        assert!(bytes.len() as u64 <= limit, "{path}: over the limit");
+        Ok(bytes)
+    }
+}
+
+/// A file that detects as a WIM-format MSU (only its magic is looked at before the opener).
+pub fn wim_msu_stub(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let mut bytes = b"MSWIM\0\0\0".to_vec();
+    bytes.resize(4096, 0);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The classic MSU members around the real cabs `inner`: WSUSSCAN.cab and pkgProperties.
+pub fn msu_members(dir: &Path, inner: &[&str], kb: &str) -> HashMap<String, Vec<u8>> {
+    let mut files: HashMap<String, Vec<u8>> =
+        inner.iter().map(|n| ((*n).to_owned(), std::fs::read(dir.join(n)).unwrap())).collect();
+    files.insert("WSUSSCAN.cab".into(), b"not read".to_vec());
+    files.insert(format!("Windows8.1-KB{kb}-x64-pkgProperties.txt"), format!("KB Article Number=\"{kb}\"\r\n").into());
+    files
+}
+
+#[test]
+fn wim_format_msu_is_read_through_the_injected_reader() {
+    let dir = real_or_skip!("wim_format_msu_is_read_through_the_injected_reader");
+    let tmp = tempfile::tempdir().unwrap();
+    let msu = wim_msu_stub(tmp.path(), "Windows8.1-KB2938772-x64.msu");
+
+    // Without a reader it is recognised and not read, as before.
+    let reports = inspect_path(&msu, Limits::default()).unwrap();
+    assert_eq!(reports[0].kind, "wim-msu");
+    assert!(reports[0].reason.as_deref().unwrap().contains("WIM-format MSU"));
+    assert!(reports[0].identity.is_none());
+
+    let files = msu_members(&dir, &[KB2938772], "2938772");
+    let opened = std::cell::Cell::new(0);
+    let opener = |path: &Path| -> container::Result<Box<dyn WimContent>> {
+        assert_eq!(path, msu);
+        opened.set(opened.get() + 1);
+        Ok(Box::new(FakeWim(files.clone())))
+    };
+    let reports = inspect_path_with(&msu, Limits::default(), Some(&opener)).unwrap();
+    assert_eq!(opened.get(), 1);
+    let r = &reports[0];
+    assert_eq!((r.kind, r.kb.as_deref(), r.reason.as_deref()), ("wim-msu", Some("KB2938772"), None));
+    assert_eq!(r.identity.as_ref().unwrap().name, "Package_for_KB2938772");
+    assert_eq!(r.inner.len(), 1);
+    // The inner package reads exactly like the cab on its own.
+    let mut alone = inspect_path(&dir.join(KB2938772), Limits::default()).unwrap().remove(0);
+    alone.path = format!("{}!{KB2938772}", msu.display());
+    assert_eq!(r.inner[0], alone);
+    assert_eq!(r.inner[0].verified_files, 3);
+    assert_eq!(r.components, alone.components);
+}
