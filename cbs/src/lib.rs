@@ -10,6 +10,7 @@
 
 pub mod cix;
 pub mod container;
+pub mod delta;
 pub mod identity;
 pub mod keyform;
 pub mod manifest;

@@ -2,6 +2,7 @@
 
 mod cix;
 mod container;
+mod delta;
 mod identity;
 mod keyform;
 mod manifest;

@@ -72,6 +72,16 @@ impl Unit {
         Ok(self.source.open(member).map_err(PackageError::from)?)
     }
 
+    /// Reads `members` in the order the source reads fastest (see
+    /// [`PackageSource::read_each`]).
+    pub fn read_each(
+        &mut self,
+        members: &[String],
+        f: &mut dyn FnMut(&str, &mut dyn Read) -> cbs::container::Result<()>,
+    ) -> cbs::container::Result<()> {
+        self.source.read_each(members, f)
+    }
+
     /// The member holding `name` (`<key-form>/<file>`), case-insensitively, following RAW renames of
     /// the delta index.
     pub fn member_for(&self, name: &str) -> Option<String> {

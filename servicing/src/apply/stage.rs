@@ -4,6 +4,7 @@
 //! copied and checked against its manifest digest, so nothing unverified reaches the image: the
 //! image itself is only touched by the commit, which adds this tree as it is.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -52,10 +53,22 @@ fn create_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Stages `plan` of `unit` under `root`. On error the caller discards `root`.
+/// One payload to copy: member → staged file.
+struct Job {
+    name: String,
+    dest: PathBuf,
+    sha256: Option<[u8; 32]>,
+    projection: Option<String>,
+    manifest: String,
+}
+
+/// Stages `plan` of `unit` under `root`. Payloads are read in one pass in the package's storage order
+/// (a solid cabinet folder is decoded once, not once per file). On error the caller discards `root`.
 pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut Vec<String>) -> Result<StageStats> {
     let mut stats = StageStats::default();
     let sxs = root.join("Windows/WinSxS");
+    let mut jobs: HashMap<String, Job> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
     for comp in &plan.components {
         let entry = unit.manifests.get(&comp.key_form).ok_or_else(|| Error::Missing {
             package: unit.label.clone(),
@@ -80,36 +93,85 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
             })?;
             let dest = safe_join(&sxs, &name, unit, &manifest_member)?;
             create_parent(&dest)?;
-            let (digest, len) = copy_hashing(unit, &member, &dest)?;
-            match f.sha256 {
-                Some(want) if want != digest => {
-                    return Err(PackageError::DigestMismatch {
-                        package: unit.label.clone(),
-                        member,
-                        expected: hex(&want),
-                        actual: hex(&digest),
-                    }
-                    .into());
-                }
-                Some(_) => {}
-                None => {
-                    stats.unverified += 1;
-                    log.push(format!("CSI: {name} has no digest in its manifest; copied unverified"));
-                }
+            if !jobs.contains_key(&member) {
+                order.push(member.clone());
             }
-            stats.files += 1;
-            stats.bytes += len;
-            log.push(format!("CSI: staged {name} ({len} bytes, sha256 {})", hex(&digest)));
-            if let Some(projection) = &f.projection {
-                let link = safe_join(root, projection, unit, &manifest_member)?;
-                create_parent(&link)?;
-                if link.exists() {
-                    std::fs::remove_file(&link).map_err(Error::io(&link, "cannot replace staged projection"))?;
-                }
-                std::fs::hard_link(&dest, &link).map_err(Error::io(&link, "cannot link projected file"))?;
-                stats.projections += 1;
-                log.push(format!("CSI: projected {name} to {projection} (hard link)"));
+            jobs.insert(
+                member,
+                Job {
+                    name,
+                    dest,
+                    sha256: f.sha256,
+                    projection: f.projection.clone(),
+                    manifest: manifest_member.clone(),
+                },
+            );
+        }
+    }
+
+    // One pass over the payloads; a write error is kept aside (the reader's errors name the package,
+    // this one names the staging file).
+    let label = unit.label.clone();
+    let mut copied: HashMap<String, ([u8; 32], u64)> = HashMap::new();
+    let mut write_error: Option<Error> = None;
+    let pass = unit.read_each(&order, &mut |member, reader| {
+        let Some(job) = jobs.get(member) else { return Ok(()) };
+        match copy_hashing(reader, &job.dest, &label, member) {
+            Ok(Ok(done)) => {
+                copied.insert(member.to_owned(), done);
+                Ok(())
             }
+            Ok(Err(read_error)) => Err(read_error),
+            Err(e) => {
+                write_error = Some(e);
+                Err(cbs::container::Error::Io {
+                    package: label.clone(),
+                    member: Some(member.to_owned()),
+                    source: std::io::Error::other("staging stopped"),
+                })
+            }
+        }
+    });
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    pass.map_err(PackageError::from)?;
+
+    for member in &order {
+        let job = &jobs[member];
+        let (digest, len) = copied.get(member).copied().ok_or_else(|| PackageError::MissingPayload {
+            package: unit.label.clone(),
+            manifest: job.manifest.clone(),
+            member: member.clone(),
+        })?;
+        match job.sha256 {
+            Some(want) if want != digest => {
+                return Err(PackageError::DigestMismatch {
+                    package: unit.label.clone(),
+                    member: member.clone(),
+                    expected: hex(&want),
+                    actual: hex(&digest),
+                }
+                .into());
+            }
+            Some(_) => {}
+            None => {
+                stats.unverified += 1;
+                log.push(format!("CSI: {} has no digest in its manifest; copied unverified", job.name));
+            }
+        }
+        stats.files += 1;
+        stats.bytes += len;
+        log.push(format!("CSI: staged {} ({len} bytes, sha256 {})", job.name, hex(&digest)));
+        if let Some(projection) = &job.projection {
+            let link = safe_join(root, projection, unit, &job.manifest)?;
+            create_parent(&link)?;
+            if link.exists() {
+                std::fs::remove_file(&link).map_err(Error::io(&link, "cannot replace staged projection"))?;
+            }
+            std::fs::hard_link(&job.dest, &link).map_err(Error::io(&link, "cannot link projected file"))?;
+            stats.projections += 1;
+            log.push(format!("CSI: projected {} to {projection} (hard link)", job.name));
         }
     }
 
@@ -129,21 +191,32 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
 }
 
 fn copy_plain(unit: &mut Unit, member: &str, dest: &Path) -> Result<()> {
-    copy_hashing(unit, member, dest).map(|_| ())
-}
-
-/// Copies a member to `dest`, returning its SHA-256 and length.
-fn copy_hashing(unit: &mut Unit, member: &str, dest: &Path) -> Result<([u8; 32], u64)> {
     let label = unit.label.clone();
     let mut reader = unit.open(member)?;
+    match copy_hashing(&mut reader, dest, &label, member)? {
+        Ok(_) => Ok(()),
+        Err(read_error) => Err(PackageError::from(read_error).into()),
+    }
+}
+
+/// Copies `reader` to `dest`, returning its SHA-256 and length. The outer error is a write error (it
+/// names `dest`); the inner one a read error of the package.
+fn copy_hashing(
+    reader: &mut dyn Read,
+    dest: &Path,
+    label: &str,
+    member: &str,
+) -> Result<std::result::Result<([u8; 32], u64), cbs::container::Error>> {
     let file = File::create(dest).map_err(Error::io(dest, "cannot create staged file"))?;
     let mut out = BufWriter::new(file);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut len = 0u64;
     loop {
-        let n =
-            reader.read(&mut buf).map_err(|e| PackageError::Io { path: format!("{label}: {member}"), source: e })?;
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => return Ok(Err(cbs::container::Error::from_io(label, Some(member), e))),
+        };
         if n == 0 {
             break;
         }
@@ -152,5 +225,5 @@ fn copy_hashing(unit: &mut Unit, member: &str, dest: &Path) -> Result<([u8; 32],
         len += n as u64;
     }
     out.flush().map_err(Error::io(dest, "cannot write staged file"))?;
-    Ok((hasher.finalize().into(), len))
+    Ok(Ok((hasher.finalize().into(), len)))
 }

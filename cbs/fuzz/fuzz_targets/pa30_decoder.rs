@@ -1,0 +1,38 @@
+//! Fuzzes the PA30 decoder: header, preprocessing, rift tables, Huffman codes and copies.
+//!
+//! Input: one selector byte; when its low bit is clear the rest is a delta against an empty
+//! source, otherwise three little-endian bytes give the length of a source that follows, and the
+//! delta is what is left. Seeds: the real PA30 members of the Windows 7 MSUs (`0` + member), and
+//! basis deltas with their decoded basis (`1` + length + basis + member).
+
+#![no_main]
+
+use cbs::delta::{apply_pa30, parse_header, DeltaError, DeltaLimits};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let (source, delta) = if selector & 1 == 0 {
+        (&[][..], rest)
+    } else {
+        let Some((len, rest)) = rest.split_first_chunk::<3>() else {
+            return;
+        };
+        let len = (usize::from(len[0]) | usize::from(len[1]) << 8 | usize::from(len[2]) << 16).min(rest.len());
+        rest.split_at(len)
+    };
+    // Small limits keep each run fast; they are checked like the defaults.
+    let limits = DeltaLimits { max_target_bytes: 8 << 20, max_work: 1 << 24, ..DeltaLimits::default() };
+    let header = parse_header(delta);
+    match apply_pa30(source, delta, &limits) {
+        Ok(out) => {
+            // Output is only ever returned with the size (and hash) the header declares.
+            let header = header.expect("a delta that applies has a header");
+            assert_eq!(out.len() as u64, header.target_size);
+        }
+        Err(DeltaError::TooLarge { size, max, .. }) => assert!(size > max),
+        Err(_) => {}
+    }
+});

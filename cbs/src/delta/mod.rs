@@ -1,0 +1,72 @@
+//! PA30 (MSDelta) deltas: the payload format of Windows 7-era hotfix cabs, and the expansion of a
+//! `_manifest_.cix.xml` container index into the files it describes (`cbs-format.md` §1.3).
+//!
+//! - [`parse_header`] reads what `GetDeltaInfoB` reports: target file time, file type, flags, size
+//!   and hash.
+//! - [`apply_pa30`] rebuilds the target from a source (empty for plain compression) and the delta,
+//!   like `ApplyDeltaB`, and checks the header's target hash.
+//! - [`expand_index`] / [`for_each_expanded`] expand every file of a container index from a
+//!   [`PackageSource`](crate::container::PackageSource), checking each against the index's SHA-1.
+//!
+//! Stages of a delta: header ([`header`]), preprocessing of PE sources (executable transforms,
+//! [`pe`]), then the compressed stream ([`lzx`]) of Huffman-coded literals and copies from the
+//! source and the target so far, positioned by rift tables ([`rift`]).
+//!
+//! Everything read is untrusted: sizes are checked against [`DeltaLimits`] before allocating,
+//! every loop spends from a work budget, and a bad delta is a [`DeltaError`], never a panic.
+
+mod bits;
+mod error;
+mod expand;
+mod hash;
+mod header;
+mod huffman;
+mod limits;
+mod lzx;
+mod pe;
+mod rift;
+
+pub use error::DeltaError;
+pub use expand::{expand_index, for_each_expanded, ExpandError, ExpandedFile};
+pub use header::{
+    parse_header, Pa30Header, CALG_MD5, CALG_SHA1, CALG_SHA_256, FILE_TYPE_AMD64, FILE_TYPE_I386, FILE_TYPE_IA64,
+    FILE_TYPE_RAW,
+};
+pub use limits::DeltaLimits;
+
+use limits::Work;
+
+/// Applies the PA30 `delta` to `source` and returns the target.
+///
+/// `source` is empty for a delta that only compresses its target (what update packages mostly
+/// hold). The target's size is checked against `limits` before anything is decoded; when the
+/// header carries a target hash, the output is returned only if it matches.
+pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<Vec<u8>, DeltaError> {
+    check_size("delta size", delta.len() as u64, limits.max_delta_bytes)?;
+    check_size("source size", source.len() as u64, limits.max_source_bytes)?;
+    let parsed = header::parse(delta, limits.max_delta_bytes)?;
+    let head = &parsed.header;
+    check_size("target size", head.target_size, limits.max_target_bytes)?;
+    let mut work = Work::new(limits);
+    let output = if head.file_type == FILE_TYPE_RAW || parsed.preprocess.is_empty() {
+        lzx::decode(source, parsed.patch, head.target_size, &[], limits, &mut work)?
+    } else {
+        pe::apply(source, &parsed, limits, &mut work)?
+    };
+    if output.len() as u64 != head.target_size {
+        return Err(DeltaError::malformed(format!(
+            "decoded {} bytes, the header declares {}",
+            output.len(),
+            head.target_size
+        )));
+    }
+    hash::check_target(head, &output)?;
+    Ok(output)
+}
+
+fn check_size(what: &'static str, size: u64, max: u64) -> Result<(), DeltaError> {
+    if size > max {
+        return Err(DeltaError::TooLarge { what, size, max });
+    }
+    Ok(())
+}
