@@ -2,10 +2,12 @@
 //! in the same run, and reports the ratio (median of several runs). First slice of the benchmark
 //! harness; package-application scenarios join it when those verbs exist.
 //!
-//! Usage: `wimpatch-bench [--quick] [--runs N] [--size tiny|small|large]`. Writes a Markdown table to
-//! stdout and `target/bench/results.json`.
+//! Usage: `wimpatch-bench [--quick] [--runs N] [--size tiny|small|large] [--package-mb N] [--packages-only]
+//! [--no-capture-baseline]`. Writes a Markdown table to stdout and `target/bench/results.json`.
 
 #![forbid(unsafe_code)]
+
+mod apply;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +27,21 @@ struct Row {
     ratio: f64,
     peak_rss_mib: Option<f64>,
     baseline_peak_rss_mib: Option<f64>,
+    /// For throughput scenarios: MB/s of wimpatch and of the baseline over the same bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    throughput_mb_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_throughput_mb_s: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct Growth {
+    what: String,
+    files: u64,
+    files_x2: u64,
+    median_s: f64,
+    median_x2_s: f64,
+    change: f64,
 }
 
 #[derive(serde::Serialize)]
@@ -33,9 +50,10 @@ struct Results {
     input_bytes: u64,
     runs: usize,
     scenarios: Vec<Row>,
+    growth: Vec<Growth>,
 }
 
-fn bin_dir() -> PathBuf {
+pub(crate) fn bin_dir() -> PathBuf {
     std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."))
 }
 
@@ -83,8 +101,10 @@ fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
 }
 
 struct Scenario<'a> {
-    name: &'a str,
-    baseline: &'a str,
+    name: String,
+    baseline: String,
+    /// Bytes processed, for a MB/s column.
+    bytes: Option<u64>,
     prepare: Box<dyn Fn() + 'a>,
     ours: Box<dyn FnMut() -> Command + 'a>,
     theirs: Box<dyn FnMut() -> Command + 'a>,
@@ -101,7 +121,8 @@ fn main() {
     let cache = root.join("cache");
     std::fs::create_dir_all(&cache).expect("create target/bench/cache");
     let src = cache.join(format!("win81-{}.wim", size.name()));
-    if !src.exists() {
+    let packages_only = args.iter().any(|a| a == "--packages-only");
+    if !src.exists() && !packages_only {
         eprintln!("generating {} (cached for later runs)…", src.display());
         let profile = Profile::win81_amd64();
         fixtures::image::build_wim(&profile, size, &[], Compression::Lzx, &src, &cache)
@@ -130,10 +151,47 @@ fn main() {
         c
     };
 
+    // Package scenarios (a Windows 10-like one-edition image and a ~20 MB cumulative update).
+    let package_mb: u64 = get("--package-mb").and_then(|v| v.parse().ok()).unwrap_or(if quick { 4 } else { 20 });
+    let inputs = apply::prepare(&cache, size, package_mb << 20);
+    let target = work.join("apply.wim");
+    let logs = work.join("logs");
+    let restore = |from: &Path| {
+        let _ = std::fs::remove_file(&target);
+        std::fs::copy(from, &target).expect("copy image");
+    };
+    let add_ours = || {
+        wp(vec![
+            "add-package".into(),
+            "--image".into(),
+            s(&target),
+            "--index".into(),
+            "1".into(),
+            "--package-path".into(),
+            s(&inputs.package),
+            "--log-dir".into(),
+            s(&logs),
+            "--scratch-dir".into(),
+            s(&work),
+        ])
+    };
+    let add_theirs = || {
+        ix(vec![
+            "update".into(),
+            s(&target),
+            "1".into(),
+            format!("--command=add {} /Windows/WinSxS", inputs.package_dir.display()),
+        ])
+    };
+    let payload_files: Vec<PathBuf> = apply::walk(&inputs.package_dir)
+        .into_iter()
+        .filter(|p| p.strip_prefix(&inputs.package_dir).map(|r| r.components().count() > 1).unwrap_or(false))
+        .collect();
     let mut scenarios = vec![
         Scenario {
-            name: "export-image (lzx, same compression)",
-            baseline: "wimlib-imagex export",
+            name: "export-image (lzx, same compression)".into(),
+            baseline: "wimlib-imagex export".into(),
+            bytes: None,
             prepare: Box::new(clean),
             ours: Box::new(|| {
                 wp(vec![
@@ -149,8 +207,9 @@ fn main() {
             theirs: Box::new(|| ix(vec!["export".into(), s(&src), "2".into(), s(&out_b)])),
         },
         Scenario {
-            name: "export-image --compress xpress",
-            baseline: "wimlib-imagex export --compress=xpress",
+            name: "export-image --compress xpress".into(),
+            baseline: "wimlib-imagex export --compress=xpress".into(),
+            bytes: None,
             prepare: Box::new(clean),
             ours: Box::new(|| {
                 wp(vec![
@@ -168,8 +227,9 @@ fn main() {
             theirs: Box::new(|| ix(vec!["export".into(), s(&src), "2".into(), s(&out_b), "--compress=xpress".into()])),
         },
         Scenario {
-            name: "reduce --keep 2 --dest",
-            baseline: "wimlib-imagex export (one image)",
+            name: "reduce --keep 2 --dest".into(),
+            baseline: "wimlib-imagex export (one image)".into(),
+            bytes: None,
             prepare: Box::new(clean),
             ours: Box::new(|| {
                 wp(vec![
@@ -185,8 +245,9 @@ fn main() {
             theirs: Box::new(|| ix(vec!["export".into(), s(&src), "2".into(), s(&out_b)])),
         },
         Scenario {
-            name: "optimize",
-            baseline: "wimlib-imagex optimize",
+            name: "optimize".into(),
+            baseline: "wimlib-imagex optimize".into(),
+            bytes: None,
             prepare: Box::new(|| {
                 std::fs::copy(&src, &copy).expect("copy input");
             }),
@@ -194,6 +255,38 @@ fn main() {
             theirs: Box::new(|| ix(vec!["optimize".into(), s(&copy)])),
         },
     ];
+
+    if packages_only {
+        scenarios.clear();
+    }
+    scenarios.push(Scenario {
+        name: format!("add-package {package_mb} MB LCU (no mount)"),
+        baseline: "wimlib-imagex update (add the same files)".into(),
+        bytes: None,
+        prepare: Box::new(|| restore(&inputs.image)),
+        ours: Box::new(add_ours),
+        theirs: Box::new(add_theirs),
+    });
+    scenarios.push(Scenario {
+        name: format!("add-package {package_mb} MB LCU, image with 2x files"),
+        baseline: "wimlib-imagex update (add the same files)".into(),
+        bytes: None,
+        prepare: Box::new(|| restore(&inputs.image_x2)),
+        ours: Box::new(add_ours),
+        theirs: Box::new(add_theirs),
+    });
+    scenarios.push(Scenario {
+        name: format!("package read+verify ({package_mb} MB payload)"),
+        baseline: "sha256sum of the same payload files".into(),
+        bytes: Some(inputs.payload_bytes),
+        prepare: Box::new(|| {}),
+        ours: Box::new(|| wp(vec!["package".into(), "info".into(), s(&inputs.package)])),
+        theirs: Box::new(|| {
+            let mut c = Command::new("sha256sum");
+            c.args(&payload_files);
+            c
+        }),
+    });
 
     let mut rows = Vec::new();
     for sc in &mut scenarios {
@@ -213,9 +306,12 @@ fn main() {
         }
         let (m, lo, hi) = stats(ours);
         let (bm, _, _) = stats(theirs);
+        let mbps = |t: f64| sc.bytes.map(|b| b as f64 / 1e6 / t);
         rows.push(Row {
-            name: sc.name.into(),
-            baseline: sc.baseline.into(),
+            throughput_mb_s: mbps(m),
+            baseline_throughput_mb_s: mbps(bm),
+            name: sc.name.clone(),
+            baseline: sc.baseline.clone(),
             median_s: m,
             min_s: lo,
             max_s: hi,
@@ -226,7 +322,73 @@ fn main() {
         });
     }
 
-    println!("Input: {} ({} bytes, 3 editions), {} runs each, medians.\n", src.display(), input_bytes, runs);
+    drop(scenarios);
+    // Growth: the same add-package on an image with twice the files.
+    let growth = {
+        let one = rows.iter().find(|r| r.name.starts_with("add-package") && !r.name.contains("2x")).map(|r| r.median_s);
+        let two = rows.iter().find(|r| r.name.contains("2x")).map(|r| r.median_s);
+        match (one, two) {
+            (Some(a), Some(b)) => vec![Growth {
+                what: "add-package".into(),
+                files: inputs.image_files,
+                files_x2: inputs.image_files * 2,
+                median_s: a,
+                median_x2_s: b,
+                change: b / a - 1.0,
+            }],
+            _ => Vec::new(),
+        }
+    };
+    // The naive baseline, once (it is slow): extract the image, add the files, capture it again.
+    if !args.iter().any(|a| a == "--no-capture-baseline") {
+        restore(&inputs.image);
+        let tree = work.join("naive-tree");
+        let out = work.join("naive.wim");
+        let script = format!(
+            "rm -rf '{t}' '{o}' && wimlib-imagex apply '{w}' 1 '{t}' >/dev/null && cp -r '{p}'/. '{t}/Windows/WinSxS/' && wimlib-imagex capture '{t}' '{o}' naive --compress=lzx >/dev/null",
+            t = tree.display(),
+            o = out.display(),
+            w = target.display(),
+            p = inputs.package_dir.display()
+        );
+        let rss_file = work.join("rss.txt");
+        let (t, r) = time_once(
+            &|| {},
+            &mut || {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(&script);
+                c
+            },
+            &rss_file,
+        );
+        let _ = std::fs::remove_dir_all(&tree);
+        let _ = std::fs::remove_file(&out);
+        if let Some(ours) = rows.iter().find(|r| r.name.starts_with("add-package") && !r.name.contains("2x")) {
+            let row = Row {
+                name: ours.name.clone(),
+                baseline: "extract image + add files + wimlib-imagex capture (1 run)".into(),
+                median_s: ours.median_s,
+                min_s: ours.min_s,
+                max_s: ours.max_s,
+                baseline_median_s: t,
+                ratio: ours.median_s / t,
+                peak_rss_mib: ours.peak_rss_mib,
+                baseline_peak_rss_mib: r,
+                throughput_mb_s: None,
+                baseline_throughput_mb_s: None,
+            };
+            rows.push(row);
+        }
+    }
+
+    println!("Input: {} ({} bytes, 3 editions), {} runs each, medians.", src.display(), input_bytes, runs);
+    println!(
+        "Package scenarios: {} ({} files), a {} MB cumulative update ({} bytes of payload).\n",
+        inputs.image.display(),
+        inputs.image_files,
+        package_mb,
+        inputs.payload_bytes
+    );
     println!(
         "| scenario | wimpatch median (min–max) s | baseline | baseline median s | ratio | peak RSS MiB (baseline) |"
     );
@@ -246,7 +408,23 @@ fn main() {
             mib(r.baseline_peak_rss_mib)
         );
     }
-    let results = Results { size: size.name().into(), input_bytes, runs, scenarios: rows };
+    for r in &rows {
+        if let (Some(a), Some(b)) = (r.throughput_mb_s, r.baseline_throughput_mb_s) {
+            println!("\nThroughput, {}: wimpatch {a:.1} MB/s, {} {b:.1} MB/s.", r.name, r.baseline);
+        }
+    }
+    for g in &growth {
+        println!(
+            "\nGrowth: {} took {:.3} s on {} files and {:.3} s on {} files: {:+.1}%.",
+            g.what,
+            g.median_s,
+            g.files,
+            g.median_x2_s,
+            g.files_x2,
+            g.change * 100.0
+        );
+    }
+    let results = Results { size: size.name().into(), input_bytes, runs, scenarios: rows, growth };
     let json = root.join("results.json");
     std::fs::write(&json, serde_json::to_string_pretty(&results).expect("serialize")).expect("write results.json");
     eprintln!("wrote {}", json.display());

@@ -248,3 +248,114 @@ fn win7_msu_is_not_applicable_to_win81_with_the_reason() {
     assert!(r["packages"][0]["reason"].as_str().unwrap().contains("no parent"), "{r}");
     assert_eq!(sha256(&wim), before);
 }
+
+/// Whether get-packages lists `identity` as Installed in image 1.
+fn installed(wim: &Path, identity: &str) -> bool {
+    let list = packages_json(&["--image", wim.to_str().unwrap(), "--index", "1"]);
+    state_of(&list, identity).as_deref() == Some("Installed")
+}
+
+#[test]
+fn sigkill_during_add_package_commit_leaves_old_or_new_image_and_next_run_recovers() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win10", "win10.wim");
+    let profile = fixtures::profile::Profile::win10_amd64();
+    // Enough incompressible payload that the append takes a while.
+    let pkg = fixtures::packages::large_lcu(&profile, 24 << 20).expect("package");
+    let cab = work.path(&pkg.file_name);
+    std::fs::write(&cab, &pkg.bytes).unwrap();
+    let identity = pkg.identity.clone().expect("identity");
+    let scratch = work.path("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let logs = work.path("logs");
+    let args = [
+        "add-package",
+        "--image",
+        wim.to_str().unwrap(),
+        "--index",
+        "1",
+        "--package-path",
+        cab.to_str().unwrap(),
+        "--scratch-dir",
+        scratch.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--no-progress",
+    ];
+    let size0 = std::fs::metadata(&wim).unwrap().len();
+    let mut killed_mid_commit = 0;
+    for _ in 0..3 {
+        let mut child = wimpatch().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let killed = loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break false;
+            }
+            // The append has started once the file grows.
+            if std::fs::metadata(&wim).map(|m| m.len() > size0 + 64 * 1024).unwrap_or(false) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break true;
+            }
+            assert!(Instant::now() < deadline, "the commit never started");
+            std::thread::sleep(Duration::from_micros(300));
+        };
+        assert!(imagex_verifies(&wim), "the WIM must verify after a kill");
+        if killed {
+            killed_mid_commit += 1;
+            // Old state (the kill beat the header) or new state, never anything else.
+            let now = installed(&wim, &identity);
+            if !now {
+                let listing = imagex_dir(&wim, 1);
+                assert!(!listing.iter().any(|l| l.contains("19041.500")), "half-applied image");
+            }
+        }
+        if installed(&wim, &identity) {
+            break;
+        }
+    }
+    assert!(killed_mid_commit > 0, "no kill landed during the commit");
+    // The next run finishes the job (or reports it done), and sweeps what the killed runs left.
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(installed(&wim, &identity));
+    assert!(imagex_verifies(&wim));
+    let left: Vec<_> = std::fs::read_dir(scratch.join("OfflineImageServicing"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+    assert!(!wim.with_extension("wim.lock").exists());
+}
+
+#[test]
+fn missing_scratch_dir_falls_back_with_a_warning() {
+    let cab = kb_or_skip!("missing_scratch_dir_falls_back_with_a_warning");
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win81", "win81.wim");
+    let missing = work.path("no-such-dir");
+    let out = run(&[
+        "add-package",
+        "--image",
+        wim.to_str().unwrap(),
+        "--index",
+        "1",
+        "--package-path",
+        cab.to_str().unwrap(),
+        "--scratch-dir",
+        missing.to_str().unwrap(),
+        "--log-dir",
+        work.path("logs").to_str().unwrap(),
+        "--json",
+        "--no-progress",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["scratch_warning"].as_str().unwrap().contains("does not exist"), "{r}");
+    assert!(!missing.exists());
+}

@@ -2,9 +2,11 @@
 //! the fixture generator. One test binary; each module covers one verb or one guarantee.
 
 mod add_package;
+mod add_package_series;
 mod bad_input;
 mod concurrency;
 mod export;
+mod fixture_packages;
 mod info;
 mod interrupt;
 mod mount;

@@ -9,30 +9,61 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::error::{Error, Result};
+use super::session::Finish;
 use super::target::{resolve_ci, Session};
 use crate::progress::Control;
 use crate::wim::{Commit, UpdateCommand, WriteOptions};
 
-/// Commits `stages` (trees laid out from the image root) and `files` (local file → image path) to the
-/// target. Consumes the session: a committed WIM handle cannot be used again.
+/// Commits `stages` (trees laid out from the image root), `files` (local file → image path) and
+/// `deletes` (image paths) to the target. Consumes the session: a committed WIM handle cannot be used
+/// again.
 pub(crate) fn commit(
     session: Session,
     stages: &[PathBuf],
     files: &[(PathBuf, String)],
+    deletes: &[String],
+    how: Finish,
     control: Control<'_>,
 ) -> Result<()> {
     match session {
         Session::Image { mut wim, index, .. } => {
             let mut cmds: Vec<UpdateCommand> =
-                stages.iter().map(|s| UpdateCommand::Add { source: s.clone(), target: "/".into() }).collect();
+                deletes.iter().map(|p| UpdateCommand::Delete { path: p.clone(), must_exist: false }).collect();
+            cmds.extend(stages.iter().map(|s| UpdateCommand::Add { source: s.clone(), target: "/".into() }));
             cmds.extend(
                 files.iter().map(|(local, image)| UpdateCommand::Add { source: local.clone(), target: image.clone() }),
             );
-            wim.update(index, &cmds, control)?;
-            wim.commit(Commit::Append, WriteOptions::default(), control)?;
+            if !cmds.is_empty() {
+                wim.update(index, &cmds, control)?;
+            }
+            match how {
+                Finish::Append => wim.commit(Commit::Append, WriteOptions::default(), control)?,
+                Finish::Rewrite { compression } => {
+                    let info = wim.info();
+                    if let Some(c) = compression {
+                        wim.set_output_compression(c)?;
+                    }
+                    let opts = WriteOptions {
+                        check_integrity: info.has_integrity_table,
+                        recompress: compression.is_some_and(|c| Some(c) != info.compression),
+                        ..WriteOptions::default()
+                    };
+                    wim.rewrite(opts, control)?;
+                }
+            }
             Ok(())
         }
         Session::Dir { root, .. } => {
+            for d in deletes {
+                if let Some(p) = resolve_ci(&root, d.trim_start_matches('/'))? {
+                    let meta = std::fs::symlink_metadata(&p).map_err(Error::io(&p, "cannot read file metadata"))?;
+                    if meta.is_dir() {
+                        std::fs::remove_dir_all(&p).map_err(Error::io(&p, "cannot remove directory"))?;
+                    } else {
+                        std::fs::remove_file(&p).map_err(Error::io(&p, "cannot remove file"))?;
+                    }
+                }
+            }
             let mut placed: HashMap<(u64, u64), PathBuf> = HashMap::new();
             for stage in stages {
                 move_tree(stage, stage, &root, &mut placed)?;

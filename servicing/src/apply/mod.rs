@@ -19,6 +19,7 @@ mod package;
 mod plan;
 mod registry;
 mod scratch;
+mod session;
 mod stage;
 pub mod state;
 mod target;
@@ -27,6 +28,7 @@ pub use error::{Error, Result};
 pub use get::{get_packages, GetOptions, PackageRow};
 pub use registry::INSTALL_CLIENT;
 pub use scratch::Scratch;
+pub use session::Finish;
 pub use target::Target;
 
 use std::path::PathBuf;
@@ -34,15 +36,14 @@ use std::path::PathBuf;
 use cbs::container::Limits;
 use cbs::rules;
 
-use crate::hive::{Hive, Mode};
 use crate::log::{filetime_from_unix, now_unix, ServicingLogs};
 use crate::progress::Control;
 use crate::wim::LockWait;
-use inventory::{parse_key_form, Inventory};
+use inventory::parse_key_form;
 use package::{Loaded, Unit};
 use plan::Decision;
-use state::{ImageState, COMPONENTS_HIVE, MANIFESTS_DIR, SOFTWARE_HIVE};
-use target::Session;
+use session::Servicing;
+use state::ImageState;
 
 /// ConfigMgr's exact log text for an input that is not a CBS package.
 pub const NOT_SUPPORTED_MESSAGE: &str = "Not applying this update binary, it is not supported";
@@ -238,49 +239,49 @@ fn run(
     logs: &mut ServicingLogs,
 ) -> Result<AddReport> {
     let files = package::expand_inputs(inputs)?;
-    let mut session = Session::open(target, !opts.dry_run, opts.wait)?;
-    let label = session.label().to_owned();
-    let work = scratch.path();
+    let mut svc = Servicing::open(target, opts.dry_run, opts.wait, scratch.path().to_path_buf(), control)?;
+    let label = svc.label.clone();
+    let (outcomes, superseded) = apply_inputs(&mut svc, &files, opts, control, logs)?;
+    let mut committed = false;
+    if !opts.dry_run && svc.has_changes() {
+        logs.detail.dism(&format!("DISM.EXE: committing {} package(s) to {label}", svc.stages.len()));
+        svc.finish(Finish::Append, control)?;
+        committed = true;
+    }
+    Ok(AddReport {
+        target: label,
+        dry_run: opts.dry_run,
+        committed,
+        packages: outcomes,
+        superseded,
+        log_dir: PathBuf::new(),
+        scratch_warning: None,
+    })
+}
 
-    // The image's state.
-    let fetched = session.fetch(&[SOFTWARE_HIVE, COMPONENTS_HIVE], &work.join("hives"), control)?;
-    let software_path = fetched[0].clone().ok_or_else(|| Error::NotWindows {
-        target: label.clone(),
-        missing: r"Windows\System32\config\SOFTWARE".into(),
-    })?;
-    let components_path = fetched[1].clone();
-    let manifest_names = session
-        .children(MANIFESTS_DIR)?
-        .ok_or_else(|| Error::NotWindows { target: label.clone(), missing: r"Windows\WinSxS\Manifests".into() })?;
-    let mut software = Hive::open(&software_path, Mode::Write).map_err(Error::hive(&software_path))?;
-    let packages = state::read_packages_from(&software, &software_path)?;
-    let arch = session
-        .image_info()
-        .and_then(|i| i.arch)
-        .map(|a| a.name().to_owned())
-        .or_else(|| ImageState::majority_arch(&packages))
-        .ok_or_else(|| Error::NotWindows {
-            target: label.clone(),
-            missing: "an architecture (no WIM XML ARCH, no packages)".into(),
-        })?;
-    let mut state = ImageState {
-        inventory: Inventory::from_manifest_names(manifest_names.iter().map(String::as_str)),
-        packages,
-        arch,
-    };
+/// Loads, orders, judges, stages and registers `files` in `svc`, without committing. Returns one
+/// outcome per package and the packages set to Superseded.
+pub(crate) fn apply_inputs(
+    svc: &mut Servicing,
+    files: &[PathBuf],
+    opts: &AddOptions,
+    control: Control<'_>,
+    logs: &mut ServicingLogs,
+) -> Result<(Vec<PackageOutcome>, Vec<String>)> {
+    let label = svc.label.clone();
+    let work = svc.work.clone();
     logs.detail.cbs(&format!(
         "Image {label}: architecture {}, {} packages, {} component versions",
-        state.arch,
-        state.packages.len(),
-        state.inventory.len()
+        svc.state.arch,
+        svc.state.packages.len(),
+        svc.state.inventory.len()
     ));
-
     // Load every input.
     let mut outcomes: Vec<PackageOutcome> = Vec::new();
     let mut units: Vec<Unit> = Vec::new();
-    for file in &files {
+    for file in files {
         let shown = file.display().to_string();
-        match package::load(file, opts.limits, work) {
+        match package::load(file, opts.limits, &work) {
             Ok(Loaded::Units(u)) => units.extend(u),
             Ok(Loaded::Unsupported(reason)) => {
                 logs.manager.warn(NOT_SUPPORTED_MESSAGE);
@@ -309,11 +310,6 @@ fn run(
         ordered.iter().flatten().map(|u| (u.top_id.clone(), u.top.mentions_baseline)).collect();
 
     let filetime = filetime_from_unix(now_unix());
-    let mut stages: Vec<PathBuf> = Vec::new();
-    let mut components_hive = match &components_path {
-        Some(p) if !opts.dry_run => Some(Hive::open(p, Mode::Write).map_err(Error::hive(p))?),
-        _ => None,
-    };
     let mut superseded_all = Vec::new();
     for (n, idx) in order.into_iter().enumerate() {
         let Some(mut unit) = ordered[idx].take() else { continue };
@@ -338,7 +334,7 @@ fn run(
         }
         logs.manager.info(&format!("Applying update {kb} ({}) to image {label}", unit.label));
         let mut lines = Vec::new();
-        let decision = plan::evaluate(&unit, &state, &mut lines);
+        let decision = plan::evaluate(&unit, &svc.state, &mut lines);
         route(logs, std::mem::take(&mut lines));
         let decision = match decision {
             Ok(d) => d,
@@ -377,7 +373,7 @@ fn run(
             .collect();
 
         if opts.dry_run {
-            simulate(&mut state, &plan, filetime);
+            simulate(&mut svc.state, &plan, filetime);
             out.outcome = Outcome::WouldInstall;
             logs.manager.info(&format!("Update {kb} would be applied (dry run)"));
             outcomes.push(out);
@@ -405,19 +401,20 @@ fn run(
 
         // The registry: packages, supersedence, components.
         let location = format!(r"\\?\{}", unit.input.display());
-        registry::register(&mut software, &software_path, &plan, &location, filetime, &mut state)?;
+        registry::register(&mut svc.software, &svc.software_path, &plan, &location, filetime, &mut svc.state)?;
         let installed_now: Vec<_> = plan.packages.iter().map(|p| p.identity.clone()).collect();
-        let superseded = registry::supersede(&mut software, &software_path, &installed_now, &mut state)?;
+        let superseded = registry::supersede(&mut svc.software, &svc.software_path, &installed_now, &mut svc.state)?;
         for s in &superseded {
             logs.detail.cbs(&format!("Package {s} is now Superseded (0x50)"));
         }
         superseded_all.extend(superseded.iter().map(ToString::to_string));
-        if let (Some(hive), Some(path)) = (components_hive.as_mut(), components_path.as_ref()) {
+        if let Some((hive, path)) = svc.components.as_mut() {
             registry::record_components(hive, path, &unit, &plan)?;
         }
+        svc.hives_changed = true;
         for c in &plan.components {
             if let Some(k) = parse_key_form(&c.key_form) {
-                state.inventory.insert(k);
+                svc.state.inventory.insert(k);
             }
         }
         for p in &plan.packages {
@@ -430,35 +427,11 @@ fn run(
             stats.files
         ));
         out.outcome = Outcome::Installed;
-        stages.push(stage_root);
+        svc.stages.push(stage_root);
         outcomes.push(out);
     }
 
-    let mut committed = false;
-    if !opts.dry_run && !stages.is_empty() {
-        if control.cancelled() {
-            return Err(Error::Cancelled { target: label });
-        }
-        software.commit().map_err(Error::hive(&software_path))?;
-        let mut files = vec![(software_path.clone(), SOFTWARE_HIVE.to_owned())];
-        if let (Some(mut hive), Some(path)) = (components_hive.take(), components_path.clone()) {
-            hive.commit().map_err(Error::hive(&path))?;
-            files.push((path, COMPONENTS_HIVE.to_owned()));
-        }
-        drop(software);
-        logs.detail.dism(&format!("DISM.EXE: committing {} package(s) to {label}", stages.len()));
-        commit::commit(session, &stages, &files, control)?;
-        committed = true;
-    }
-    Ok(AddReport {
-        target: label,
-        dry_run: opts.dry_run,
-        committed,
-        packages: outcomes,
-        superseded: superseded_all,
-        log_dir: PathBuf::new(),
-        scratch_warning: None,
-    })
+    Ok((outcomes, superseded_all))
 }
 
 /// For `--dry-run`: update the in-memory state as an install would, so later packages of the run

@@ -124,6 +124,24 @@ impl Wim {
         result
     }
 
+    /// Writes this WIM, with its in-memory changes, into a new file that replaces its own (temp file in
+    /// the same directory, synced, renamed), under the writer lock this handle holds: what
+    /// `wimlib-imagex export` of every image into a fresh file gives, holes and replaced data dropped.
+    /// Takes `self` like [`Wim::commit`]. On any error or cancel the original file is untouched.
+    pub fn rewrite(mut self, opts: WriteOptions, control: Control<'_>) -> Result<()> {
+        let Some(lock) = self.take_lock() else {
+            return Err(Error::Invalid {
+                path: self.path().to_path_buf(),
+                message: "rewrite needs a handle opened read-write (with the writer lock)".into(),
+            });
+        };
+        let path = self.path().to_path_buf();
+        let result = self.write_new(&path, &lock, opts, control);
+        drop(self);
+        drop(lock);
+        result
+    }
+
     /// Exports one image of `self` into `dest` (in memory; write `dest` afterwards). Only blobs missing
     /// from `dest` are copied. `name` overrides the image name (use it to avoid a name collision).
     pub fn export_to(&self, image: u32, dest: &mut Wim, name: Option<&str>, control: Control<'_>) -> Result<u32> {
