@@ -96,6 +96,12 @@ pub enum Command {
     /// List the packages of an offline image with state, release type, KB and install time (DISM
     /// /Get-Packages).
     GetPackages(GetPackagesArgs),
+    /// Component store cleanup (DISM /Cleanup-Image /StartComponentCleanup [/ResetBase]) or its analysis
+    /// (/AnalyzeComponentStore).
+    CleanupImage(CleanupArgs),
+    /// Apply packages, then optionally clean up (ResetBase) and export into a new WIM that replaces the
+    /// original: ConfigMgr's scheduled offline servicing with "Remove superseded updates".
+    Service(ServiceArgs),
     /// Read CBS update packages (.cab, .msu, a package folder, or a folder of them).
     #[command(subcommand)]
     Package(PackageCommand),
@@ -227,4 +233,54 @@ pub struct GetPackagesArgs {
     /// Also list hidden packages (the sub-packages updates bring; DISM hides them).
     #[arg(long)]
     pub all: bool,
+}
+
+/// `cleanup-image` options.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["start_component_cleanup", "analyze_component_store"])))]
+pub struct CleanupArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Remove superseded component versions and superseded packages (/StartComponentCleanup).
+    #[arg(long)]
+    pub start_component_cleanup: bool,
+    /// With --start-component-cleanup: also make every installed package permanent (/ResetBase).
+    #[arg(long, requires = "start_component_cleanup")]
+    pub reset_base: bool,
+    /// Report the component store's size and whether a cleanup is recommended (/AnalyzeComponentStore).
+    #[arg(long, conflicts_with = "start_component_cleanup")]
+    pub analyze_component_store: bool,
+    /// Where dism.log goes (default: <scratch>/OfflineImageServicing/logs).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// `service` options.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The WIM file.
+    #[arg(long, value_name = "WIM")]
+    pub image: PathBuf,
+    /// Image index (1-based) or name (default 1; with --reduce-to, the kept image).
+    #[arg(long, value_name = "N|NAME", default_value = "1")]
+    pub index: ImageRef,
+    /// Packages: .cab, .msu, package folders, or folders of them.
+    #[arg(long = "package-path", value_name = "PATH", required = true)]
+    pub package_path: Vec<PathBuf>,
+    /// After applying: StartComponentCleanup + ResetBase, then export into a new WIM replacing the
+    /// original. Single-index images only (see --reduce-to).
+    #[arg(long)]
+    pub remove_superseded: bool,
+    /// Keep only this image first (reduce on import), so a multi-index WIM can be optimized in one run.
+    #[arg(long, value_name = "N|NAME")]
+    pub reduce_to: Option<ImageRef>,
+    /// Go on when a package fails or is not supported (exit status 3 reports partial success).
+    #[arg(long)]
+    pub continue_on_error: bool,
+    /// Compression of the rewritten WIM.
+    #[arg(long, value_name = "none|xpress|lzx|lzms")]
+    pub compress: Option<Compression>,
+    /// Where OfflineServicingMgr.log and dism.log go.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
 }

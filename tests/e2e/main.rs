@@ -4,6 +4,7 @@
 mod add_package;
 mod add_package_series;
 mod bad_input;
+mod cleanup;
 mod concurrency;
 mod export;
 mod fixture_packages;

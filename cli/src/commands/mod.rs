@@ -86,6 +86,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Package(p) => package::run(&ctx, p),
         Command::AddPackage(a) => servicing_cmds::add_package(&ctx, a),
         Command::GetPackages(a) => servicing_cmds::get_packages(&ctx, a),
+        Command::CleanupImage(a) => servicing_cmds::cleanup_image(&ctx, a),
+        Command::Service(a) => servicing_cmds::service(&ctx, a),
     };
     ctx.reporter.finish();
     result

@@ -1,12 +1,13 @@
-//! The package-servicing verbs: `add-package` and `get-packages`.
+//! The package-servicing verbs: `add-package`, `get-packages`, `cleanup-image` and `service`.
 
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use servicing::apply::{self, AddOptions, GetOptions, Outcome, Target};
+use servicing::apply::{self, AddOptions, CleanupOptions, GetOptions, Outcome, PackageOutcome, ServiceRequest, Target};
 
 use super::Ctx;
-use crate::args::{AddPackageArgs, GetPackagesArgs, TargetArgs};
+use crate::args::{AddPackageArgs, CleanupArgs, GetPackagesArgs, ServiceArgs, TargetArgs};
+use crate::output::size;
 
 /// Returned when `--continue-on-error` let a run finish with some packages failed or not supported:
 /// the CLI exits with status 3.
@@ -43,25 +44,7 @@ pub fn add_package(ctx: &Ctx, a: AddPackageArgs) -> Result<()> {
     };
     let report = apply::add_packages(&target(&a.target), &a.package_path, &opts, ctx.control())?;
     ctx.print(&report, || {
-        let mut s = String::new();
-        for p in &report.packages {
-            let name = p.identity.as_deref().unwrap_or(&p.input);
-            let kb = p.kb.as_deref().map(|k| format!(" ({k})")).unwrap_or_default();
-            let _ = write!(s, "{:<18} {name}{kb}", p.outcome.label());
-            if let Some(r) = &p.reason {
-                let _ = write!(s, ": {r}");
-            }
-            if matches!(p.outcome, Outcome::Installed | Outcome::WouldInstall) {
-                let _ = write!(
-                    s,
-                    " [{} package(s), {} component(s), {} file(s) verified]",
-                    p.packages.len(),
-                    p.components.len(),
-                    p.files
-                );
-            }
-            s.push('\n');
-        }
+        let mut s = package_lines(&report.packages);
         for sup in &report.superseded {
             let _ = writeln!(s, "superseded         {sup}");
         }
@@ -79,12 +62,38 @@ pub fn add_package(ctx: &Ctx, a: AddPackageArgs) -> Result<()> {
         );
         s
     })?;
-    let failed =
-        report.packages.iter().filter(|p| matches!(p.outcome, Outcome::Failed | Outcome::NotSupported)).count();
+    partial(&report.packages)
+}
+
+fn partial(packages: &[PackageOutcome]) -> Result<()> {
+    let failed = packages.iter().filter(|p| matches!(p.outcome, Outcome::Failed | Outcome::NotSupported)).count();
     if failed > 0 {
         return Err(PartialSuccess { failed }.into());
     }
     Ok(())
+}
+
+fn package_lines(packages: &[PackageOutcome]) -> String {
+    let mut s = String::new();
+    for p in packages {
+        let name = p.identity.as_deref().unwrap_or(&p.input);
+        let kb = p.kb.as_deref().map(|k| format!(" ({k})")).unwrap_or_default();
+        let _ = write!(s, "{:<18} {name}{kb}", p.outcome.label());
+        if let Some(r) = &p.reason {
+            let _ = write!(s, ": {r}");
+        }
+        if matches!(p.outcome, Outcome::Installed | Outcome::WouldInstall) {
+            let _ = write!(
+                s,
+                " [{} package(s), {} component(s), {} file(s) verified]",
+                p.packages.len(),
+                p.components.len(),
+                p.files
+            );
+        }
+        s.push('\n');
+    }
+    s
 }
 
 pub fn get_packages(ctx: &Ctx, a: GetPackagesArgs) -> Result<()> {
@@ -103,4 +112,101 @@ pub fn get_packages(ctx: &Ctx, a: GetPackagesArgs) -> Result<()> {
         let _ = writeln!(s, "{} package(s).", rows.len());
         s
     })
+}
+
+pub fn cleanup_image(ctx: &Ctx, a: CleanupArgs) -> Result<()> {
+    let target = target(&a.target);
+    if a.analyze_component_store {
+        let r = apply::analyze_component_store(&target, ctx.global.scratch_dir.clone(), ctx.control())?;
+        return ctx.print(&r, || {
+            format!(
+                "Component Store (WinSxS) information of {}:\n\n\
+                 Windows Explorer Reported Size of Component Store : {}\n\n\
+                 Actual Size of Component Store : {}\n\n\
+                 \x20   Shared with Windows : {}\n\
+                 \x20   Backups and Disabled Features : {}\n\
+                 \x20   Cache and Temporary Data : {}\n\n\
+                 Date of Last Cleanup : {}\n\n\
+                 Number of Reclaimable Packages : {}\n\
+                 Superseded component versions : {}\n\
+                 Component Store Cleanup Recommended : {}\n",
+                r.target,
+                size(r.explorer_size),
+                size(r.actual_size),
+                size(r.shared_with_windows),
+                size(r.backups_and_disabled_features),
+                size(r.cache_and_temporary_data),
+                r.last_cleanup.as_deref().unwrap_or("never"),
+                r.reclaimable_packages,
+                r.superseded_components,
+                if r.cleanup_recommended { "Yes" } else { "No" }
+            )
+        });
+    }
+    let opts = CleanupOptions {
+        reset_base: a.reset_base,
+        scratch_dir: ctx.global.scratch_dir.clone(),
+        log_dir: a.log_dir,
+        wait: ctx.lock_wait(),
+    };
+    let r = apply::cleanup_image(&target, &opts, ctx.control())?;
+    ctx.print(&r, || {
+        let mut s = String::new();
+        for c in &r.summary.removed_components {
+            let _ = writeln!(s, "removed component  {c}");
+        }
+        for p in &r.summary.removed_packages {
+            let _ = writeln!(s, "removed package    {p}");
+        }
+        let _ = writeln!(
+            s,
+            "{} component version(s) and {} package(s) removed ({} files, {}); {} package(s) made permanent. {}",
+            r.summary.removed_components.len(),
+            r.summary.removed_packages.len(),
+            r.summary.removed_files,
+            size(r.summary.removed_bytes),
+            r.summary.permanent_packages.len(),
+            if r.committed { "Committed." } else { "Nothing to do: the image is unchanged." }
+        );
+        s
+    })
+}
+
+pub fn service(ctx: &Ctx, a: ServiceArgs) -> Result<()> {
+    let req = ServiceRequest {
+        wim: a.image,
+        image: a.index,
+        packages: a.package_path,
+        remove_superseded: a.remove_superseded,
+        reduce_to: a.reduce_to,
+        compression: a.compress,
+        add: AddOptions {
+            continue_on_error: a.continue_on_error,
+            dry_run: false,
+            scratch_dir: ctx.global.scratch_dir.clone(),
+            log_dir: a.log_dir,
+            wait: ctx.lock_wait(),
+            limits: Default::default(),
+        },
+    };
+    let r = apply::service(&req, ctx.control())?;
+    ctx.print(&r, || {
+        let mut s = package_lines(&r.packages);
+        if let Some(c) = &r.cleanup {
+            let _ = writeln!(
+                s,
+                "cleanup: {} component version(s), {} package(s) removed; {} made permanent",
+                c.removed_components.len(),
+                c.removed_packages.len(),
+                c.permanent_packages.len()
+            );
+        }
+        let _ = writeln!(s, "size: {} -> {}", size(r.size_before), size(r.size_after));
+        for p in &r.phases {
+            let _ = writeln!(s, "  {:<12} {:.2} s", p.phase, p.seconds);
+        }
+        let _ = writeln!(s, "Logs: {}", r.log_dir.display());
+        s
+    })?;
+    partial(&r.packages)
 }

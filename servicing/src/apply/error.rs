@@ -88,6 +88,22 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The image has pending operations; component cleanup is refused (DISM fails there too).
+    #[error("{target}: the image has pending operations ({what}); component cleanup is refused, as DISM refuses it: boot the image once (or remove the pending packages) and clean up then. The image was not changed")]
+    PendingOperations {
+        /// The WIM image or directory.
+        target: String,
+        /// What is pending.
+        what: String,
+    },
+    /// `--remove-superseded` on an image with more than one index.
+    #[error("{}: --remove-superseded needs a single-index image, and this WIM has {count} images (ConfigMgr's rule: cleanup and export apply to one image). Keep one first with `wimpatch reduce --image {} --keep <N|NAME>`, or use `wimpatch service --reduce-to <N|NAME>`. Nothing was changed", wim.display(), wim.display())]
+    NeedsSingleIndex {
+        /// The WIM.
+        wim: PathBuf,
+        /// Its image count.
+        count: u32,
+    },
     /// The cancel flag was raised before the commit; nothing was changed.
     #[error("{target}: cancelled before anything was committed; the image is unchanged")]
     Cancelled {

@@ -105,6 +105,29 @@ impl Inventory {
         self.families.get(family).and_then(|v| v.keys().next_back().copied())
     }
 
+    /// Removes a key form.
+    pub fn remove(&mut self, key_form: &str) {
+        if let Some(k) = parse_key_form(key_form) {
+            if let Some(v) = self.families.get_mut(&k.family) {
+                v.remove(&k.version);
+                if v.is_empty() {
+                    self.families.remove(&k.family);
+                }
+            }
+        }
+    }
+
+    /// Key forms of every version that is not the newest of its family: what component cleanup
+    /// removes.
+    pub fn superseded(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for versions in self.families.values() {
+            let n = versions.len();
+            out.extend(versions.values().take(n.saturating_sub(1)).cloned());
+        }
+        out
+    }
+
     /// Number of component versions.
     pub fn len(&self) -> usize {
         self.families.values().map(BTreeMap::len).sum()

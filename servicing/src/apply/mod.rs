@@ -11,6 +11,8 @@
 //! Nothing reaches the image before the commit, so a failure or a cancel before it leaves the image
 //! byte-identical. Logs: `OfflineServicingMgr.log` and `dism.log` under the log directory.
 
+mod analyze;
+mod cleanup;
 mod commit;
 mod error;
 mod get;
@@ -19,15 +21,19 @@ mod package;
 mod plan;
 mod registry;
 mod scratch;
+mod service;
 mod session;
 mod stage;
 pub mod state;
 mod target;
 
+pub use analyze::{analyze_component_store, AnalyzeReport};
+pub use cleanup::{cleanup_image, CleanupOptions, CleanupReport, CleanupSummary};
 pub use error::{Error, Result};
 pub use get::{get_packages, GetOptions, PackageRow};
 pub use registry::INSTALL_CLIENT;
 pub use scratch::Scratch;
+pub use service::{service, PhaseTime, ServiceReport, ServiceRequest};
 pub use session::Finish;
 pub use target::Target;
 

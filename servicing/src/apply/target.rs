@@ -32,6 +32,19 @@ impl fmt::Display for Target {
     }
 }
 
+/// One file or directory found by [`Session::walk`].
+#[derive(Debug, Clone)]
+pub(crate) struct TreeEntry {
+    /// Image path, `/`-separated, starting with `/`.
+    pub path: String,
+    /// Whether it is a directory.
+    pub is_dir: bool,
+    /// Size of the file's data.
+    pub size: u64,
+    /// Hard-link group (0: not linked).
+    pub group: u64,
+}
+
 /// An open target.
 pub(crate) enum Session {
     Image { wim: Wim, index: u32, label: String, info: Box<ImageInfo> },
@@ -93,6 +106,55 @@ impl Session {
                 }
                 names.sort();
                 Ok(Some(names))
+            }
+        }
+    }
+
+    /// Every entry at and below the image path `path` (recursively), or `None` when it does not
+    /// exist. Hard links are told by `group` (the WIM's hard-link group, or the inode for a directory
+    /// target).
+    pub fn walk(&self, path: &str) -> Result<Option<Vec<TreeEntry>>> {
+        match self {
+            Session::Image { wim, index, .. } => {
+                let mut out = Vec::new();
+                let mut missing = false;
+                let r = wim.walk(*index, path, true, &mut |e| {
+                    out.push(TreeEntry {
+                        path: e.path.clone(),
+                        is_dir: e.is_dir(),
+                        size: e.size,
+                        group: e.hard_link_group,
+                    });
+                    std::ops::ControlFlow::Continue(())
+                });
+                if let Err(crate::wim::Error::Wimlib { code: 49, .. }) = &r {
+                    missing = true;
+                } else {
+                    r?;
+                }
+                Ok((!missing).then_some(out))
+            }
+            Session::Dir { root, .. } => {
+                use std::os::unix::fs::MetadataExt;
+                let Some(start) = resolve_ci(root, path)? else { return Ok(None) };
+                let mut out = Vec::new();
+                let mut stack = vec![start];
+                while let Some(p) = stack.pop() {
+                    let meta = std::fs::symlink_metadata(&p).map_err(Error::io(&p, "cannot read file metadata"))?;
+                    let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                    out.push(TreeEntry {
+                        path: format!("/{rel}"),
+                        is_dir: meta.is_dir(),
+                        size: if meta.is_file() { meta.len() } else { 0 },
+                        group: if meta.nlink() > 1 { (meta.dev() << 40) ^ meta.ino() } else { 0 },
+                    });
+                    if meta.is_dir() {
+                        for e in std::fs::read_dir(&p).map_err(Error::io(&p, "cannot list directory"))? {
+                            stack.push(e.map_err(Error::io(&p, "cannot list directory"))?.path());
+                        }
+                    }
+                }
+                Ok(Some(out))
             }
         }
     }

@@ -1,0 +1,227 @@
+//! `cleanup-image /StartComponentCleanup [/ResetBase]`, offline: remove the component versions a newer
+//! version of the same family supersedes (folder, manifest, COMPONENTS entry), remove packages in the
+//! Superseded state (their .mum/.cat and registry keys), empty `WinSxS\Temp\PendingDeletes`; with
+//! ResetBase also make every installed package permanent, drop reverse deltas (`<key-form>\r`) and
+//! backups, and record `LastResetBase_UTC`. Refused on an image with pending operations, as DISM
+//! refuses. All of it is one batch of deletions (plus the edited hives), so the cost follows what is
+//! removed.
+
+use std::path::PathBuf;
+
+use cbs::rules::PackageState;
+
+use super::error::{Error, Result};
+use super::scratch::Scratch;
+use super::session::{Finish, Servicing};
+use super::state::{CBS_KEY, CBS_PACKAGES, PACKAGES_DIR};
+use super::target::Target;
+use crate::hive::Value;
+use crate::log::{civil_from_unix, now_unix, ServicingLogs};
+use crate::progress::Control;
+use crate::wim::LockWait;
+
+/// How to run a cleanup.
+#[derive(Debug, Clone, Default)]
+pub struct CleanupOptions {
+    /// `/ResetBase`.
+    pub reset_base: bool,
+    /// Scratch directory (as for `add-package`).
+    pub scratch_dir: Option<PathBuf>,
+    /// Log directory (default `<scratch>/OfflineImageServicing/logs`).
+    pub log_dir: Option<PathBuf>,
+    /// Wait for another writer.
+    pub wait: LockWait,
+}
+
+/// What a cleanup removed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CleanupSummary {
+    /// Superseded component versions removed (key forms).
+    pub removed_components: Vec<String>,
+    /// Superseded packages removed.
+    pub removed_packages: Vec<String>,
+    /// Packages made permanent (ResetBase).
+    pub permanent_packages: Vec<String>,
+    /// Other paths removed (pending deletes, reverse deltas, backups).
+    pub removed_other: Vec<String>,
+    /// Bytes of file data removed (each file counted once per name).
+    pub removed_bytes: u64,
+    /// Files removed.
+    pub removed_files: u64,
+}
+
+/// What `cleanup-image` reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CleanupReport {
+    /// The target.
+    pub target: String,
+    /// `/ResetBase` was given.
+    pub reset_base: bool,
+    /// What was removed.
+    #[serde(flatten)]
+    pub summary: CleanupSummary,
+    /// Whether anything was written.
+    pub committed: bool,
+    /// The logs.
+    pub log_dir: PathBuf,
+}
+
+/// Runs StartComponentCleanup (and ResetBase) on `target` and commits it.
+pub fn cleanup_image(target: &Target, opts: &CleanupOptions, control: Control<'_>) -> Result<CleanupReport> {
+    let (scratch, _warning) = Scratch::create(opts.scratch_dir.as_deref())?;
+    let log_dir = opts.log_dir.clone().unwrap_or_else(|| scratch.base().join("logs"));
+    let mut logs = ServicingLogs::open(&log_dir).map_err(Error::io(&log_dir, "cannot open the log files"))?;
+    logs.detail.dism(&format!(
+        "DISM.EXE: <----- Starting wimpatch cleanup-image session -----> {target} /StartComponentCleanup{}",
+        if opts.reset_base { " /ResetBase" } else { "" }
+    ));
+    let result = (|| {
+        let mut svc = Servicing::open(target, false, opts.wait, scratch.path().to_path_buf(), control)?;
+        let summary = plan_cleanup(&mut svc, opts.reset_base, &mut logs)?;
+        let label = svc.label.clone();
+        let committed = svc.has_changes();
+        if committed {
+            svc.finish(Finish::Append, control)?;
+        }
+        Ok(CleanupReport { target: label, reset_base: opts.reset_base, summary, committed, log_dir: log_dir.clone() })
+    })();
+    match &result {
+        Ok(r) => logs.detail.dism(&format!(
+            "DISM.EXE: cleanup done: {} component version(s), {} package(s) removed, {} made permanent",
+            r.summary.removed_components.len(),
+            r.summary.removed_packages.len(),
+            r.summary.permanent_packages.len()
+        )),
+        Err(e) => logs.detail.error(&format!("DISM.EXE: {e}")),
+    }
+    result
+}
+
+fn bytes_below(svc: &Servicing, path: &str) -> Result<(u64, u64)> {
+    Ok(svc
+        .session
+        .walk(path)?
+        .map_or((0, 0), |entries| entries.iter().filter(|e| !e.is_dir).fold((0, 0), |(n, b), e| (n + 1, b + e.size))))
+}
+
+/// Plans the cleanup into `svc` (deletions and hive edits), without committing.
+pub(crate) fn plan_cleanup(svc: &mut Servicing, reset_base: bool, logs: &mut ServicingLogs) -> Result<CleanupSummary> {
+    // Pending operations: DISM refuses too (they need the image to boot once).
+    let mut pending = Vec::new();
+    if svc.session.children("/Windows/WinSxS")?.is_some_and(|c| c.iter().any(|n| n.eq_ignore_ascii_case("pending.xml")))
+    {
+        pending.push(r"Windows\WinSxS\pending.xml".to_owned());
+    }
+    pending.extend(
+        super::state::pending_keys(&svc.software, &svc.software_path)?.into_iter().map(|k| format!(r"{CBS_KEY}\{k}")),
+    );
+    if !pending.is_empty() {
+        return Err(Error::PendingOperations { target: svc.label.clone(), what: pending.join(", ") });
+    }
+
+    let mut summary = CleanupSummary::default();
+    let err = Error::hive;
+
+    // Superseded component versions.
+    for kf in svc.state.inventory.superseded() {
+        let dir = format!("/Windows/WinSxS/{kf}");
+        let (files, bytes) = bytes_below(svc, &dir)?;
+        summary.removed_files += files;
+        summary.removed_bytes += bytes;
+        svc.deletes.push(dir);
+        svc.deletes.push(format!("/Windows/WinSxS/Manifests/{kf}.manifest"));
+        if let Some((hive, path)) = svc.components.as_mut() {
+            if let Some(node) = hive.lookup(&format!(r"DerivedData\Components\{kf}")).map_err(err(path.clone()))? {
+                hive.delete_child(node).map_err(err(path.clone()))?;
+                svc.hives_changed = true;
+            }
+        }
+        logs.detail.csi(&format!("Removing superseded component {kf} ({files} files, {bytes} bytes)"));
+        svc.state.inventory.remove(&kf);
+        summary.removed_components.push(kf);
+    }
+
+    // Packages in the Superseded state.
+    let store = svc.software.lookup(CBS_PACKAGES).map_err(err(svc.software_path.clone()))?;
+    let superseded: Vec<_> =
+        svc.state.packages.iter().filter(|p| p.state == PackageState::Superseded).map(|p| p.identity.clone()).collect();
+    for id in &superseded {
+        let name = id.to_string();
+        svc.deletes.push(format!("{PACKAGES_DIR}/{name}.mum"));
+        svc.deletes.push(format!("{PACKAGES_DIR}/{name}.cat"));
+        if let Some(store) = store {
+            if let Some(key) = svc.software.child(store, &name).map_err(err(svc.software_path.clone()))? {
+                svc.software.delete_child(key).map_err(err(svc.software_path.clone()))?;
+                svc.hives_changed = true;
+            }
+        }
+        logs.detail.cbs(&format!("Removing superseded package {name}"));
+        summary.removed_packages.push(name);
+    }
+    svc.state.packages.retain(|p| p.state != PackageState::Superseded);
+
+    // Pending deletes left by online servicing.
+    if let Some(children) = svc.session.children("/Windows/WinSxS/Temp/PendingDeletes")? {
+        for c in children {
+            let path = format!("/Windows/WinSxS/Temp/PendingDeletes/{c}");
+            let (files, bytes) = bytes_below(svc, &path)?;
+            summary.removed_files += files;
+            summary.removed_bytes += bytes;
+            svc.deletes.push(path.clone());
+            summary.removed_other.push(path);
+        }
+    }
+
+    if reset_base {
+        // Reverse deltas and backups: what uninstalling would have needed.
+        if let Some(entries) = svc.session.walk("/Windows/WinSxS")? {
+            for e in &entries {
+                let rel = e.path.trim_start_matches("/Windows/WinSxS/");
+                let parts: Vec<&str> = rel.split('/').collect();
+                if e.is_dir
+                    && parts.len() == 2
+                    && parts[1].eq_ignore_ascii_case("r")
+                    && !parts[0].eq_ignore_ascii_case("Manifests")
+                {
+                    let (files, bytes) = bytes_below(svc, &e.path)?;
+                    summary.removed_files += files;
+                    summary.removed_bytes += bytes;
+                    svc.deletes.push(e.path.clone());
+                    summary.removed_other.push(e.path.clone());
+                }
+            }
+        }
+        if let Some(children) = svc.session.children("/Windows/WinSxS/Backup")? {
+            for c in children {
+                let path = format!("/Windows/WinSxS/Backup/{c}");
+                let (files, bytes) = bytes_below(svc, &path)?;
+                summary.removed_files += files;
+                summary.removed_bytes += bytes;
+                svc.deletes.push(path.clone());
+                summary.removed_other.push(path);
+            }
+        }
+        // Every installed package becomes permanent.
+        let permanent = PackageState::Permanent.as_u32();
+        if let Some(store) = store {
+            for p in svc.state.packages.iter_mut().filter(|p| p.state == PackageState::Installed) {
+                let name = p.identity.to_string();
+                if let Some(key) = svc.software.child(store, &name).map_err(err(svc.software_path.clone()))? {
+                    svc.software
+                        .set_value(key, "CurrentState", &Value::Dword(permanent))
+                        .map_err(err(svc.software_path.clone()))?;
+                    svc.hives_changed = true;
+                }
+                p.state = PackageState::Permanent;
+                summary.permanent_packages.push(name);
+            }
+        }
+        let c = civil_from_unix(now_unix());
+        let stamp = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", c.year, c.month, c.day, c.hour, c.minute, c.second);
+        let key = svc.software.ensure_path(CBS_KEY).map_err(err(svc.software_path.clone()))?;
+        svc.software.set_value(key, "LastResetBase_UTC", &Value::Sz(stamp)).map_err(err(svc.software_path.clone()))?;
+        svc.hives_changed = true;
+        logs.detail.cbs(&format!("ResetBase: {} package(s) made permanent", summary.permanent_packages.len()));
+    }
+    Ok(summary)
+}
