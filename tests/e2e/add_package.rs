@@ -15,18 +15,6 @@ const AMD64_DIR: &str =
 const X86_DIR: &str =
     "x86_microsoft-windows-ndis-tdi-bindingengine_31bf3856ad364e35_6.3.9600.17039_none_d2efa07f40f470f6";
 
-macro_rules! kb_or_skip {
-    ($test:expr) => {
-        match real_package(KB) {
-            Some(p) => p,
-            None => {
-                eprintln!("skipped: {} (WIMPATCH_TESTDATA not found)", $test);
-                return;
-            }
-        }
-    };
-}
-
 fn cab_member(cab: &Path, name: &str) -> Vec<u8> {
     Cabinet::open(cab, Limits::default()).expect("cab").read_member(name, 16 << 20).expect("member")
 }
@@ -67,7 +55,7 @@ fn state_of(list: &serde_json::Value, identity: &str) -> Option<String> {
 
 #[test]
 fn kb2938772_applies_to_win81_by_index_and_by_name_and_again_is_already_installed() {
-    let cab = kb_or_skip!("kb2938772_applies_to_win81_by_index_and_by_name_and_again_is_already_installed");
+    let cab = real_or_skip!(KB, "kb2938772_applies_to_win81_by_index_and_by_name_and_again_is_already_installed");
     let work = Work::new();
     let wim = fixture_wim(&work, "win81", "win81.wim");
     let logs = work.path("logs");
@@ -140,7 +128,7 @@ fn kb2938772_applies_to_win81_by_index_and_by_name_and_again_is_already_installe
 
 #[test]
 fn dry_run_reports_and_changes_nothing() {
-    let cab = kb_or_skip!("dry_run_reports_and_changes_nothing");
+    let cab = real_or_skip!(KB, "dry_run_reports_and_changes_nothing");
     let work = Work::new();
     let wim = fixture_wim(&work, "win81", "win81.wim");
     let before = sha256(&wim);
@@ -154,7 +142,7 @@ fn dry_run_reports_and_changes_nothing() {
 
 #[test]
 fn exe_next_to_cab_is_not_supported_and_continue_on_error_applies_the_cab() {
-    let cab = kb_or_skip!("exe_next_to_cab_is_not_supported_and_continue_on_error_applies_the_cab");
+    let cab = real_or_skip!(KB, "exe_next_to_cab_is_not_supported_and_continue_on_error_applies_the_cab");
     let work = Work::new();
     let wim = fixture_wim(&work, "win81", "win81.wim");
     let folder = work.path("updates");
@@ -185,7 +173,7 @@ fn exe_next_to_cab_is_not_supported_and_continue_on_error_applies_the_cab() {
 
 #[test]
 fn tampered_cab_fails_and_leaves_the_wim_byte_identical() {
-    let cab = kb_or_skip!("tampered_cab_fails_and_leaves_the_wim_byte_identical");
+    let cab = real_or_skip!(KB, "tampered_cab_fails_and_leaves_the_wim_byte_identical");
     let work = Work::new();
     let wim = fixture_wim(&work, "win81", "win81.wim");
     let mut bytes = std::fs::read(&cab).unwrap();
@@ -204,7 +192,7 @@ fn tampered_cab_fails_and_leaves_the_wim_byte_identical() {
 
 #[test]
 fn directory_target_gets_the_same_result() {
-    let cab = kb_or_skip!("directory_target_gets_the_same_result");
+    let cab = real_or_skip!(KB, "directory_target_gets_the_same_result");
     let work = Work::new();
     let wim = fixture_wim(&work, "win81", "win81.wim");
     let dir = work.path("applied");
@@ -234,10 +222,7 @@ fn directory_target_gets_the_same_result() {
 
 #[test]
 fn win7_msu_is_not_applicable_to_win81_with_the_reason() {
-    let Some(msu) = real_package("Windows6.1-KB2584475-x64.msu") else {
-        eprintln!("skipped: win7_msu_is_not_applicable_to_win81_with_the_reason (WIMPATCH_TESTDATA not found)");
-        return;
-    };
+    let msu = real_or_skip!("Windows6.1-KB2584475-x64.msu", "win7_msu_is_not_applicable_to_win81_with_the_reason");
     let work = Work::new();
     let wim = fixture_wim(&work, "win81", "win81.wim");
     let before = sha256(&wim);
@@ -271,24 +256,24 @@ fn sigkill_during_add_package_commit_leaves_old_or_new_image_and_next_run_recove
     let scratch = work.path("scratch");
     std::fs::create_dir_all(&scratch).unwrap();
     let logs = work.path("logs");
-    let args = [
+    let args = image_args(
         "add-package",
-        "--image",
-        wim.to_str().unwrap(),
-        "--index",
+        &wim,
         "1",
-        "--package-path",
-        cab.to_str().unwrap(),
-        "--scratch-dir",
-        scratch.to_str().unwrap(),
-        "--log-dir",
-        logs.to_str().unwrap(),
-        "--no-progress",
-    ];
+        &[
+            "--package-path",
+            cab.to_str().unwrap(),
+            "--scratch-dir",
+            scratch.to_str().unwrap(),
+            "--log-dir",
+            logs.to_str().unwrap(),
+            "--no-progress",
+        ],
+    );
     let size0 = std::fs::metadata(&wim).unwrap().len();
     let mut killed_mid_commit = 0;
     for _ in 0..3 {
-        let mut child = wimpatch().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = wimpatch().args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         let killed = loop {
             if let Ok(Some(_)) = child.try_wait() {
@@ -319,7 +304,7 @@ fn sigkill_during_add_package_commit_leaves_old_or_new_image_and_next_run_recove
     }
     assert!(killed_mid_commit > 0, "no kill landed during the commit");
     // The next run finishes the job (or reports it done), and sweeps what the killed runs left.
-    let out = run(&args);
+    let out = run_owned(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(installed(&wim, &identity));
     assert!(imagex_verifies(&wim));
@@ -335,27 +320,26 @@ fn sigkill_during_add_package_commit_leaves_old_or_new_image_and_next_run_recove
 
 #[test]
 fn missing_scratch_dir_falls_back_with_a_warning() {
-    let cab = kb_or_skip!("missing_scratch_dir_falls_back_with_a_warning");
+    let cab = real_or_skip!(KB, "missing_scratch_dir_falls_back_with_a_warning");
     let work = Work::new();
     let wim = fixture_wim(&work, "win81", "win81.wim");
     let missing = work.path("no-such-dir");
-    let out = run(&[
+    let logs = work.path("logs");
+    let r = run_json(&image_args(
         "add-package",
-        "--image",
-        wim.to_str().unwrap(),
-        "--index",
+        &wim,
         "1",
-        "--package-path",
-        cab.to_str().unwrap(),
-        "--scratch-dir",
-        missing.to_str().unwrap(),
-        "--log-dir",
-        work.path("logs").to_str().unwrap(),
-        "--json",
-        "--no-progress",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        &[
+            "--package-path",
+            cab.to_str().unwrap(),
+            "--scratch-dir",
+            missing.to_str().unwrap(),
+            "--log-dir",
+            logs.to_str().unwrap(),
+            "--json",
+            "--no-progress",
+        ],
+    ));
     assert!(r["scratch_warning"].as_str().unwrap().contains("does not exist"), "{r}");
     assert!(!missing.exists());
 }

@@ -29,16 +29,8 @@ fn serviced(work: &Work) -> (PathBuf, Vec<WrittenPackage>) {
 }
 
 fn add_ok(wim: &Path, pkg: &Path) {
-    let out = run(&[
-        "add-package",
-        "--image",
-        wim.to_str().unwrap(),
-        "--index",
-        "1",
-        "--package-path",
-        pkg.to_str().unwrap(),
-        "--no-progress",
-    ]);
+    let out =
+        run_owned(&image_args("add-package", wim, "1", &["--package-path", pkg.to_str().unwrap(), "--no-progress"]));
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -64,29 +56,11 @@ fn families(names: &BTreeSet<String>) -> BTreeMap<String, Vec<(Vec<u32>, String)
 }
 
 fn packages(wim: &Path) -> serde_json::Value {
-    serde_json::from_str(&run_ok(&[
-        "get-packages",
-        "--image",
-        wim.to_str().unwrap(),
-        "--index",
-        "1",
-        "--all",
-        "--json",
-    ]))
-    .unwrap()
+    run_json(&image_args("get-packages", wim, "1", &["--all", "--json"]))
 }
 
 fn analyze(wim: &Path) -> serde_json::Value {
-    serde_json::from_str(&run_ok(&[
-        "cleanup-image",
-        "--image",
-        wim.to_str().unwrap(),
-        "--index",
-        "1",
-        "--analyze-component-store",
-        "--json",
-    ]))
-    .unwrap()
+    run_json(&image_args("cleanup-image", wim, "1", &["--analyze-component-store", "--json"]))
 }
 
 #[test]
@@ -250,11 +224,6 @@ fn service_args<'a>(wim: &'a Path, pkgs: &'a [WrittenPackage], extra: &[&'a str]
     a
 }
 
-fn run_strings(args: &[String]) -> std::process::Output {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(&refs)
-}
-
 #[test]
 fn service_remove_superseded_is_smaller_verifies_and_keeps_the_newest_payloads() {
     let work = Work::new();
@@ -266,7 +235,7 @@ fn service_remove_superseded_is_smaller_verifies_and_keeps_the_newest_payloads()
     for (wim, extra) in [(&a, vec!["--remove-superseded"]), (&b, vec![])] {
         // Month by month, as a schedule would run.
         for p in &pkgs {
-            let out = run_strings(&service_args(wim, std::slice::from_ref(p), &extra));
+            let out = run_owned(&service_args(wim, std::slice::from_ref(p), &extra));
             assert!(out.status.success(), "{}", stderr(&out));
         }
     }
@@ -306,7 +275,7 @@ fn remove_superseded_on_a_multi_index_wim_fails_and_changes_nothing() {
     let wim = fixture_wim(&work, "win10", "multi.wim");
     let pkgs = months(&work);
     let before = sha256(&wim);
-    let out = run_strings(&service_args(&wim, &pkgs[..1], &["--index", "1", "--remove-superseded"]));
+    let out = run_owned(&service_args(&wim, &pkgs[..1], &["--index", "1", "--remove-superseded"]));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("single-index") && err.contains("wimpatch reduce"), "{err}");
@@ -318,7 +287,7 @@ fn service_reduce_to_optimizes_a_multi_index_wim_in_one_run() {
     let work = Work::new();
     let wim = fixture_wim(&work, "win10", "multi.wim");
     let pkgs = months(&work);
-    let out = run_strings(&service_args(&wim, &pkgs[2..], &["--reduce-to", "Windows 10 Pro", "--remove-superseded"]));
+    let out = run_owned(&service_args(&wim, &pkgs[2..], &["--reduce-to", "Windows 10 Pro", "--remove-superseded"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let info: serde_json::Value = serde_json::from_str(&run_ok(&["info", wim.to_str().unwrap(), "--json"])).unwrap();
     assert_eq!(info["header"]["image_count"], 1);

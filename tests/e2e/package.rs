@@ -7,26 +7,6 @@ use servicing::cbs::container::{Cabinet, Limits, PackageSource};
 
 use crate::util::*;
 
-fn real(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("WIMPATCH_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    let p = root.join("real-cbs").join(name);
-    p.exists().then_some(p)
-}
-
-macro_rules! real_or_skip {
-    ($name:expr, $test:expr) => {
-        match real($name) {
-            Some(p) => p,
-            None => {
-                eprintln!("skipped: {} (WIMPATCH_TESTDATA not found)", $test);
-                return;
-            }
-        }
-    };
-}
-
 fn info_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&run_ok(&["package", "info", "--json", path.to_str().unwrap()])).expect("JSON")
 }

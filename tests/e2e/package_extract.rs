@@ -1,31 +1,11 @@
 //! `wimpatch package extract` on the real Microsoft packages (WIMPATCH_TESTDATA): the payload tree
 //! written and verified, and every refusal or failure leaving nothing at DEST.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use servicing::cbs::container::{Cabinet, Limits};
 
 use crate::util::*;
-
-fn real(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("WIMPATCH_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    let p = root.join("real-cbs").join(name);
-    p.exists().then_some(p)
-}
-
-macro_rules! real_or_skip {
-    ($name:expr, $test:expr) => {
-        match real($name) {
-            Some(p) => p,
-            None => {
-                eprintln!("skipped: {} (WIMPATCH_TESTDATA not found)", $test);
-                return;
-            }
-        }
-    };
-}
 
 fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&run_ok(args)).expect("JSON")

@@ -179,3 +179,85 @@ pub fn fixture_wim(work: &Work, profile: &str, name: &str) -> PathBuf {
     .expect("fixture WIM");
     out
 }
+
+/// Every path under `root` (symlinks not followed) with what it is: a file's length and SHA-256, a
+/// symlink's target, or "dir". Compared before and after a run by [`tree_changes`].
+pub fn tree_snapshot(root: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+            let what = if meta.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&p).map(|t| t.display().to_string()).unwrap_or_default())
+            } else if meta.is_dir() {
+                stack.push(p.clone());
+                "dir".to_owned()
+            } else if meta.is_file() {
+                format!(
+                    "{} bytes {}",
+                    meta.len(),
+                    std::fs::read(&p).map(|b| format!("{:x}", Sha256::digest(b))).unwrap_or_default()
+                )
+            } else {
+                "special".to_owned()
+            };
+            out.insert(p, what);
+        }
+    }
+    out
+}
+
+/// Paths created, changed or removed between two [`tree_snapshot`]s.
+pub fn tree_changes(
+    before: &std::collections::BTreeMap<PathBuf, String>,
+    after: &std::collections::BTreeMap<PathBuf, String>,
+) -> Vec<PathBuf> {
+    let mut changed: Vec<PathBuf> =
+        after.iter().filter(|(p, what)| before.get(*p) != Some(*what)).map(|(p, _)| p.clone()).collect();
+    changed.extend(before.keys().filter(|p| !after.contains_key(*p)).cloned());
+    changed
+}
+
+/// A directory the current user cannot create files in: `dir` made read-only (0555), or, where
+/// that does not stop us (root ignores modes), a sysfs directory, which refuses new files to
+/// everyone. `None` when neither holds.
+pub fn unwritable_dir(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).ok()?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).ok()?;
+    let cannot_create = |d: &Path| {
+        let probe = d.join(".wimpatch-probe");
+        let created = std::fs::write(&probe, b"x").is_ok();
+        let _ = std::fs::remove_file(&probe);
+        !created
+    };
+    if cannot_create(dir) {
+        return Some(dir.to_path_buf());
+    }
+    let sys = PathBuf::from("/sys/kernel");
+    (sys.is_dir() && cannot_create(&sys)).then_some(sys)
+}
+
+/// `<verb> --image <wim> --index <index> <rest…>`, as arguments for [`run_owned`].
+pub fn image_args(verb: &str, wim: &Path, index: &str, rest: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> =
+        vec![verb.into(), "--image".into(), wim.to_str().unwrap().into(), "--index".into(), index.into()];
+    args.extend(rest.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Runs wimpatch with owned arguments.
+pub fn run_owned(args: &[String]) -> Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&refs)
+}
+
+/// Runs wimpatch, which must succeed, and parses its JSON output.
+pub fn run_json(args: &[String]) -> serde_json::Value {
+    let out = run_owned(args);
+    assert!(out.status.success(), "wimpatch {args:?} failed: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}

@@ -104,6 +104,24 @@ fn bytes_below(svc: &Servicing, path: &str) -> Result<(u64, u64)> {
         .map_or((0, 0), |entries| entries.iter().filter(|e| !e.is_dir).fold((0, 0), |(n, b), e| (n + 1, b + e.size))))
 }
 
+/// Deletes `path` (a file or a whole folder), counting what goes.
+fn remove_other(svc: &mut Servicing, summary: &mut CleanupSummary, path: String) -> Result<()> {
+    let (files, bytes) = bytes_below(svc, &path)?;
+    summary.removed_files += files;
+    summary.removed_bytes += bytes;
+    svc.deletes.push(path.clone());
+    summary.removed_other.push(path);
+    Ok(())
+}
+
+/// Deletes everything inside the folder `dir`, keeping the folder.
+fn remove_children(svc: &mut Servicing, summary: &mut CleanupSummary, dir: &str) -> Result<()> {
+    for c in svc.session.children(dir)?.unwrap_or_default() {
+        remove_other(svc, summary, format!("{dir}/{c}"))?;
+    }
+    Ok(())
+}
+
 /// Plans the cleanup into `svc` (deletions and hive edits), without committing.
 pub(crate) fn plan_cleanup(svc: &mut Servicing, reset_base: bool, logs: &mut ServicingLogs) -> Result<CleanupSummary> {
     // Pending operations: DISM refuses too (they need the image to boot once).
@@ -161,16 +179,7 @@ pub(crate) fn plan_cleanup(svc: &mut Servicing, reset_base: bool, logs: &mut Ser
     svc.state.packages.retain(|p| p.state != PackageState::Superseded);
 
     // Pending deletes left by online servicing.
-    if let Some(children) = svc.session.children("/Windows/WinSxS/Temp/PendingDeletes")? {
-        for c in children {
-            let path = format!("/Windows/WinSxS/Temp/PendingDeletes/{c}");
-            let (files, bytes) = bytes_below(svc, &path)?;
-            summary.removed_files += files;
-            summary.removed_bytes += bytes;
-            svc.deletes.push(path.clone());
-            summary.removed_other.push(path);
-        }
-    }
+    remove_children(svc, &mut summary, "/Windows/WinSxS/Temp/PendingDeletes")?;
 
     if reset_base {
         // Reverse deltas and backups: what uninstalling would have needed.
@@ -183,24 +192,11 @@ pub(crate) fn plan_cleanup(svc: &mut Servicing, reset_base: bool, logs: &mut Ser
                     && parts[1].eq_ignore_ascii_case("r")
                     && !parts[0].eq_ignore_ascii_case("Manifests")
                 {
-                    let (files, bytes) = bytes_below(svc, &e.path)?;
-                    summary.removed_files += files;
-                    summary.removed_bytes += bytes;
-                    svc.deletes.push(e.path.clone());
-                    summary.removed_other.push(e.path.clone());
+                    remove_other(svc, &mut summary, e.path.clone())?;
                 }
             }
         }
-        if let Some(children) = svc.session.children("/Windows/WinSxS/Backup")? {
-            for c in children {
-                let path = format!("/Windows/WinSxS/Backup/{c}");
-                let (files, bytes) = bytes_below(svc, &path)?;
-                summary.removed_files += files;
-                summary.removed_bytes += bytes;
-                svc.deletes.push(path.clone());
-                summary.removed_other.push(path);
-            }
-        }
+        remove_children(svc, &mut summary, "/Windows/WinSxS/Backup")?;
         // Every installed package becomes permanent.
         let permanent = PackageState::Permanent.as_u32();
         if let Some(store) = store {

@@ -20,6 +20,9 @@ pub enum Error {
     /// A package could not be read or failed verification (corrupt cab, bad XML, digest mismatch …).
     #[error(transparent)]
     Package(#[from] cbs::package::Error),
+    /// A delta-compressed payload could not be expanded (or its expansion failed its hash).
+    #[error(transparent)]
+    Expand(#[from] cbs::delta::ExpandError),
     /// A filesystem operation failed.
     #[error("{}: {action}: {source}", path.display())]
     Io {
@@ -48,16 +51,6 @@ pub enum Error {
         what: &'static str,
         /// What is missing.
         name: String,
-    },
-    /// A payload is stored as a delta (PA30/PSF) and cannot be expanded yet.
-    #[error("{package}: payload {member} is stored as a {format} delta; expanding deltas is not available yet, so this package cannot be applied")]
-    Delta {
-        /// The package.
-        package: String,
-        /// The payload (`<key-form>/<file>`).
-        member: String,
-        /// `PA30`, …
-        format: String,
     },
     /// A manifest asks for a file name or destination that would leave the image tree.
     #[error("{package}: manifest {manifest}: unsafe file path {path:?}: {reason}")]

@@ -345,12 +345,7 @@ pub(crate) fn apply_inputs(
         let decision = match decision {
             Ok(d) => d,
             Err(e) => {
-                logs.manager.error(&format!("Failed to apply update {kb} ({}): {e}", unit.label));
-                if !opts.continue_on_error {
-                    return Err(e);
-                }
-                out.reason = Some(e.to_string());
-                outcomes.push(out);
+                failed(logs, opts, &kb, out, e, &mut outcomes)?;
                 continue;
             }
         };
@@ -393,12 +388,7 @@ pub(crate) fn apply_inputs(
             Ok(s) => s,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&stage_root);
-                logs.manager.error(&format!("Failed to apply update {kb} ({}): {e}", unit.label));
-                if !opts.continue_on_error {
-                    return Err(e);
-                }
-                out.reason = Some(e.to_string());
-                outcomes.push(out);
+                failed(logs, opts, &kb, out, e, &mut outcomes)?;
                 continue;
             }
         };
@@ -438,6 +428,26 @@ pub(crate) fn apply_inputs(
     }
 
     Ok((outcomes, superseded_all))
+}
+
+/// A package failed: log it; stop the run (nothing committed) unless `--continue-on-error`, in which
+/// case record the failure and go on.
+fn failed(
+    logs: &mut ServicingLogs,
+    opts: &AddOptions,
+    kb: &str,
+    mut out: PackageOutcome,
+    e: Error,
+    outcomes: &mut Vec<PackageOutcome>,
+) -> Result<()> {
+    logs.manager.error(&format!("Failed to apply update {kb} ({}): {e}", out.input));
+    if !opts.continue_on_error {
+        return Err(e);
+    }
+    out.outcome = Outcome::Failed;
+    out.reason = Some(e.to_string());
+    outcomes.push(out);
+    Ok(())
 }
 
 /// For `--dry-run`: update the in-memory state as an install would, so later packages of the run

@@ -56,6 +56,8 @@ pub(crate) struct Unit {
     pub renamed: HashMap<String, String>,
     /// KB article, from update.mum or the MSU's pkgProperties.
     pub kb: Option<String>,
+    /// The delta index (`_manifest_.cix.xml`), when payloads are stored as deltas.
+    pub cix: Option<ContainerIndex>,
 }
 
 /// What an input turned out to be.
@@ -80,6 +82,16 @@ impl Unit {
         f: &mut dyn FnMut(&str, &mut dyn Read) -> cbs::container::Result<()>,
     ) -> cbs::container::Result<()> {
         self.source.read_each(members, f)
+    }
+
+    /// Expands every file of the delta index (PA30 against empty or basis, RAW, copies), each checked
+    /// against the index's hash, handing each to `sink`.
+    pub fn expand(
+        &mut self,
+        sink: impl FnMut(cbs::delta::ExpandedFile) -> Result<(), cbs::delta::ExpandError>,
+    ) -> Result<usize> {
+        let Some(cix) = &self.cix else { return Ok(0) };
+        Ok(cbs::delta::for_each_expanded(self.source.as_mut(), cix, &cbs::delta::DeltaLimits::default(), sink)?)
     }
 
     /// The member holding `name` (`<key-form>/<file>`), case-insensitively, following RAW renames of
@@ -227,6 +239,7 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
 
     let mut deltas = HashMap::new();
     let mut renamed = HashMap::new();
+    let mut index = None;
     if let Some(cix_member) = members.get(&member_key(CIX_NAME)).cloned() {
         let cix =
             ContainerIndex::parse(&src.read(&cix_member, MANIFEST_LIMIT).map_err(PackageError::from)?, &cix_member)
@@ -247,6 +260,7 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
                 }
             }
         }
+        index = Some(cix);
     }
 
     let kb = top.kb().map(normalize_kb).or(msu_kb);
@@ -263,5 +277,6 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
         deltas,
         renamed,
         kb,
+        cix: index,
     })
 }

@@ -53,6 +53,9 @@ fn create_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Job keys of payloads expanded from deltas start with this (no member name holds a NUL).
+const DELTA_PREFIX: &str = "\0delta:";
+
 /// One payload to copy: member → staged file.
 struct Job {
     name: String,
@@ -69,6 +72,8 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
     let sxs = root.join("Windows/WinSxS");
     let mut jobs: HashMap<String, Job> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
+    // Delta payloads: member key of `<key-form>/<file>` → job key.
+    let mut delta_wanted: HashMap<String, String> = HashMap::new();
     for comp in &plan.components {
         let entry = unit.manifests.get(&comp.key_form).ok_or_else(|| Error::Missing {
             package: unit.label.clone(),
@@ -83,16 +88,31 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
 
         for f in &comp.files {
             let name = format!("{}/{}", comp.key_form, f.name);
-            if let Some(format) = unit.deltas.get(&cbs::container::member_key(&name)) {
-                return Err(Error::Delta { package: unit.label.clone(), member: name, format: format.clone() });
+            let dest = safe_join(&sxs, &name, unit, &manifest_member)?;
+            create_parent(&dest)?;
+            let key = cbs::container::member_key(&name);
+            if unit.deltas.contains_key(&key) {
+                // Stored as a delta: expanded from the package's delta index below.
+                let job_key = format!("{DELTA_PREFIX}{key}");
+                if !jobs.contains_key(&job_key) {
+                    order.push(job_key.clone());
+                }
+                delta_wanted.insert(key, job_key.clone());
+                let job = Job {
+                    name,
+                    dest,
+                    sha256: f.sha256,
+                    projection: f.projection.clone(),
+                    manifest: manifest_member.clone(),
+                };
+                jobs.insert(job_key, job);
+                continue;
             }
             let member = unit.member_for(&name).ok_or_else(|| PackageError::MissingPayload {
                 package: unit.label.clone(),
                 manifest: manifest_member.clone(),
                 member: name.clone(),
             })?;
-            let dest = safe_join(&sxs, &name, unit, &manifest_member)?;
-            create_parent(&dest)?;
             if !jobs.contains_key(&member) {
                 order.push(member.clone());
             }
@@ -114,7 +134,8 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
     let label = unit.label.clone();
     let mut copied: HashMap<String, ([u8; 32], u64)> = HashMap::new();
     let mut write_error: Option<Error> = None;
-    let pass = unit.read_each(&order, &mut |member, reader| {
+    let plain: Vec<String> = order.iter().filter(|k| !k.starts_with(DELTA_PREFIX)).cloned().collect();
+    let pass = unit.read_each(&plain, &mut |member, reader| {
         let Some(job) = jobs.get(member) else { return Ok(()) };
         match copy_hashing(reader, &job.dest, &label, member) {
             Ok(Ok(done)) => {
@@ -136,19 +157,47 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
         return Err(e);
     }
     pass.map_err(PackageError::from)?;
+    if !delta_wanted.is_empty() {
+        let mut write_error: Option<Error> = None;
+        let expanded = unit.expand(|f| {
+            let Some(job_key) = delta_wanted.get(&cbs::container::member_key(&f.name)) else { return Ok(()) };
+            let job = &jobs[job_key];
+            match copy_hashing(&mut f.bytes.as_slice(), &job.dest, &label, &f.name) {
+                Ok(Ok(done)) => {
+                    copied.insert(job_key.clone(), done);
+                    Ok(())
+                }
+                Ok(Err(read_error)) => Err(read_error.into()),
+                Err(e) => {
+                    write_error = Some(e);
+                    Err(cbs::container::Error::Io {
+                        package: label.clone(),
+                        member: Some(f.name.clone()),
+                        source: std::io::Error::other("staging stopped"),
+                    }
+                    .into())
+                }
+            }
+        });
+        if let Some(e) = write_error {
+            return Err(e);
+        }
+        expanded?;
+        log.push(format!("CSI: expanded {} delta payload(s) of {label}", delta_wanted.len()));
+    }
 
     for member in &order {
         let job = &jobs[member];
         let (digest, len) = copied.get(member).copied().ok_or_else(|| PackageError::MissingPayload {
             package: unit.label.clone(),
             manifest: job.manifest.clone(),
-            member: member.clone(),
+            member: job.name.clone(),
         })?;
         match job.sha256 {
             Some(want) if want != digest => {
                 return Err(PackageError::DigestMismatch {
                     package: unit.label.clone(),
-                    member: member.clone(),
+                    member: if member.starts_with(DELTA_PREFIX) { job.name.clone() } else { member.clone() },
                     expected: hex(&want),
                     actual: hex(&digest),
                 }
