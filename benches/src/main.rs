@@ -183,6 +183,7 @@ fn main() {
             format!("--command=add {} /Windows/WinSxS", inputs.package_dir.display()),
         ])
     };
+    let exported = work.join("floor-export.wim");
     let payload_files: Vec<PathBuf> = apply::walk(&inputs.package_dir)
         .into_iter()
         .filter(|p| p.strip_prefix(&inputs.package_dir).map(|r| r.components().count() > 1).unwrap_or(false))
@@ -274,6 +275,39 @@ fn main() {
         prepare: Box::new(|| restore(&inputs.image_x2)),
         ours: Box::new(add_ours),
         theirs: Box::new(add_theirs),
+    });
+    scenarios.push(Scenario {
+        name: format!("service --remove-superseded ({package_mb} MB LCU)"),
+        baseline: "floors: wimlib-imagex update (same files) + wimlib-imagex export".into(),
+        bytes: None,
+        prepare: Box::new(|| {
+            restore(&inputs.image);
+            let _ = std::fs::remove_file(&exported);
+        }),
+        ours: Box::new(|| {
+            wp(vec![
+                "service".into(),
+                "--image".into(),
+                s(&target),
+                "--package-path".into(),
+                s(&inputs.package),
+                "--remove-superseded".into(),
+                "--log-dir".into(),
+                s(&logs),
+                "--scratch-dir".into(),
+                s(&work),
+            ])
+        }),
+        theirs: Box::new(|| {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(format!(
+                "wimlib-imagex update '{t}' 1 '--command=add {p} /Windows/WinSxS' >/dev/null && wimlib-imagex export '{t}' 1 '{e}' >/dev/null",
+                t = target.display(),
+                p = inputs.package_dir.display(),
+                e = exported.display()
+            ));
+            c
+        }),
     });
     scenarios.push(Scenario {
         name: format!("package read+verify ({package_mb} MB payload)"),
