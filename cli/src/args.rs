@@ -105,6 +105,9 @@ pub enum Command {
     /// Read CBS update packages (.cab, .msu, a package folder, or a folder of them).
     #[command(subcommand)]
     Package(PackageCommand),
+    /// The site: update catalog, content library, OS images, scheduled servicing and distribution
+    /// points (ConfigMgr's offline servicing of OS images).
+    Site(SiteArgs),
     /// Internal: the helper process that performs a mount (wimlib's mount exits its caller).
     #[command(hide = true)]
     MountHelper(MountArgs),
@@ -283,4 +286,150 @@ pub struct ServiceArgs {
     /// Where OfflineServicingMgr.log and dism.log go.
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+}
+
+/// `site` options.
+#[derive(Debug, Args)]
+pub struct SiteArgs {
+    /// The site directory (created by `site init`).
+    #[arg(long, global = true, env = "WIMPATCH_SITE", value_name = "DIR")]
+    pub site: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: SiteCommand,
+}
+
+/// `site` verbs.
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Create the site (database, content library, logs, scratch), or bring an existing one up to date.
+    Init,
+    /// The update catalog.
+    #[command(subcommand)]
+    Catalog(SiteCatalogCommand),
+    /// OS images.
+    #[command(subcommand)]
+    Image(SiteImageCommand),
+    /// Catalog updates applicable to an image and not yet applied (the Schedule Updates wizard's list).
+    Updates {
+        /// Image ID.
+        #[arg(long, value_name = "ID")]
+        image: i64,
+        /// Only updates whose metadata (KB, title, classification, product, file name …) contains this.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+        /// Architecture of the updates listed.
+        #[arg(long, value_name = "x86|x64|all", default_value = "all")]
+        arch: servicing::site::images::ArchFilter,
+    },
+    /// Schedule servicing of an image (one active schedule per image; a new one replaces the pending one).
+    Schedule(SiteScheduleArgs),
+    /// Cancel an image's servicing: an In Process run stops at the next safe point (the image stays as
+    /// it was); a pending schedule is removed.
+    Cancel {
+        /// Image ID.
+        #[arg(long, value_name = "ID")]
+        image: i64,
+    },
+    /// One pass: close runs of runners that died, then run every due job, and exit (for cron or a
+    /// systemd timer).
+    Tick,
+    /// Run due jobs until stopped (SIGTERM or Ctrl-C stop it at a safe point).
+    Run,
+    /// Distribution points.
+    #[command(subcommand)]
+    Dp(SiteDpCommand),
+    /// Send an image's current content version to every distribution point (a delta where the DP
+    /// holds an earlier version).
+    Distribute {
+        /// Image ID.
+        #[arg(long, value_name = "ID")]
+        image: i64,
+    },
+}
+
+/// `site catalog` verbs.
+#[derive(Debug, Subcommand)]
+pub enum SiteCatalogCommand {
+    /// Scan a folder tree of update binaries into the catalog and the content library (incremental:
+    /// files whose size and time are unchanged are not read again).
+    Sync {
+        /// The folder.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+    },
+    /// List the catalog.
+    List {
+        /// Only updates whose metadata contains this.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+    },
+}
+
+/// `site image` verbs.
+#[derive(Debug, Subcommand)]
+pub enum SiteImageCommand {
+    /// Copy a WIM into the site and record its editions and installed updates.
+    Import {
+        /// The WIM.
+        wim: PathBuf,
+        /// With --single-index: the index (1-based) or name to keep (default 1).
+        #[arg(long, value_name = "N|NAME", requires = "single_index")]
+        index: Option<ImageRef>,
+        /// Keep only one index (smaller image, faster servicing; needed for --remove-superseded).
+        #[arg(long)]
+        single_index: bool,
+    },
+    /// Every image with ConfigMgr's columns.
+    List,
+    /// One image: editions, Installed Updates, the servicing schedule and its results, DPs.
+    Show {
+        /// Image ID.
+        id: i64,
+    },
+}
+
+/// `site dp` verbs.
+#[derive(Debug, Subcommand)]
+pub enum SiteDpCommand {
+    /// Add a distribution point: a local or mounted directory.
+    Add {
+        /// Its name.
+        name: String,
+        /// Its directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        path: PathBuf,
+    },
+    /// Every distribution point with the content version it holds per image.
+    List,
+}
+
+/// `site schedule` options.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["now", "at", "every"])))]
+pub struct SiteScheduleArgs {
+    /// Image ID.
+    #[arg(long, value_name = "ID")]
+    pub image: i64,
+    /// Updates: KB numbers, catalog IDs, or all-applicable (resolved again at each run).
+    #[arg(long, value_name = "KB|ID|all-applicable", num_args = 1.., required = true)]
+    pub updates: Vec<String>,
+    /// Run as soon as a runner looks (`site tick`, or `site run` within seconds).
+    #[arg(long)]
+    pub now: bool,
+    /// Run once at this time (RFC 3339, e.g. 2026-11-10T02:00:00Z).
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Run repeatedly: monthly:second-tuesday@02:00 (UTC) or a five-field cron expression.
+    #[arg(long, value_name = "RECURRENCE")]
+    pub every: Option<String>,
+    /// Go on with the other updates when one fails.
+    #[arg(long)]
+    pub continue_on_error: bool,
+    /// Send the new version to every distribution point after a successful run.
+    #[arg(long)]
+    pub update_dps: bool,
+    /// Remove superseded updates after the image is updated (StartComponentCleanup + ResetBase and
+    /// export; single-index images only).
+    #[arg(long)]
+    pub remove_superseded: bool,
 }

@@ -18,5 +18,6 @@ pub mod log;
 pub mod mount;
 pub mod ops;
 pub mod progress;
+pub mod site;
 #[allow(unsafe_code)]
 pub mod wim;

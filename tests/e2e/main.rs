@@ -28,4 +28,5 @@ mod mount;
 mod package;
 mod package_extract;
 mod reduce;
+mod site;
 mod util;

@@ -4,6 +4,7 @@ mod image;
 mod mount;
 mod package;
 mod servicing_cmds;
+mod site;
 
 pub use servicing_cmds::PartialSuccess;
 
@@ -88,6 +89,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::GetPackages(a) => servicing_cmds::get_packages(&ctx, a),
         Command::CleanupImage(a) => servicing_cmds::cleanup_image(&ctx, a),
         Command::Service(a) => servicing_cmds::service(&ctx, a),
+        Command::Site(a) => site::run(&ctx, a),
     };
     ctx.reporter.finish();
     result

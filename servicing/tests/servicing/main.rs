@@ -2,4 +2,5 @@
 
 mod hive;
 mod mount;
+mod site;
 mod wim;

@@ -1,0 +1,470 @@
+//! `wimpatch site …`: the site (catalog, content library, images, schedules, runner, distribution
+//! points). Tables use ConfigMgr's column names.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context as _, Result};
+use servicing::site::catalog::{self, Update};
+use servicing::site::dp::{self, DistributeReport};
+use servicing::site::execute::JobOutcome;
+use servicing::site::images::{self, ImageDetail, ImportRequest};
+use servicing::site::jobs::{self, JobView, ScheduleRequest};
+use servicing::site::runner::{self, TickReport};
+use servicing::site::schedule::When;
+use servicing::site::Site;
+
+use super::Ctx;
+use crate::args::{SiteArgs, SiteCatalogCommand, SiteCommand, SiteDpCommand, SiteImageCommand, SiteScheduleArgs};
+use crate::output::{size, thousands};
+
+/// Left-aligned columns, each as wide as its widest cell.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |cells: Vec<&str>, s: &mut String| {
+        let text: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let _ = writeln!(s, "{}", text.join("  ").trim_end());
+    };
+    line(header.to_vec(), &mut s);
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), &mut s);
+    }
+    s
+}
+
+fn or_dash(v: Option<impl ToString>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+fn site_dir(a: &SiteArgs) -> Result<PathBuf> {
+    a.site.clone().ok_or_else(|| anyhow!("no site given: pass --site <DIR> or set WIMPATCH_SITE"))
+}
+
+pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
+    let dir = site_dir(&a)?;
+    match a.command {
+        SiteCommand::Init => {
+            let (_, report) = Site::init(&dir)?;
+            ctx.print(&report, || {
+                format!(
+                    "{} site {} (database schema version {})\n",
+                    if report.created { "Created" } else { "Up to date:" },
+                    report.site.display(),
+                    report.schema_version
+                )
+            })
+        }
+        SiteCommand::Catalog(SiteCatalogCommand::Sync { from }) => {
+            let mut site = Site::open(&dir)?;
+            let r = catalog::sync(&mut site, &from)?;
+            ctx.print(&r, || {
+                let mut s = String::new();
+                for (word, list) in [("added", &r.added), ("changed", &r.changed), ("removed", &r.removed)] {
+                    for f in list {
+                        let _ = writeln!(s, "{word:<8} {f}");
+                    }
+                }
+                let _ = writeln!(
+                    s,
+                    "Catalog sync of {}: {} file(s) scanned, {} added, {} changed, {} removed, {} unchanged; {} new blob(s) in the content library",
+                    r.source.display(),
+                    r.scanned,
+                    r.added.len(),
+                    r.changed.len(),
+                    r.removed.len(),
+                    r.unchanged,
+                    r.new_blobs
+                );
+                s
+            })
+        }
+        SiteCommand::Catalog(SiteCatalogCommand::List { filter }) => {
+            let site = Site::open(&dir)?;
+            let list: Vec<Update> = catalog::list(&site.db)?
+                .into_iter()
+                .filter(|u| filter.as_deref().is_none_or(|f| catalog::matches_filter(u, f)))
+                .collect();
+            ctx.print(&list, || updates_table(list.iter().map(|u| (u, false, None))))
+        }
+        SiteCommand::Image(cmd) => image(ctx, &dir, cmd),
+        SiteCommand::Updates { image, filter, arch } => {
+            let site = Site::open(&dir)?;
+            let list: Vec<images::Applicable> = images::applicable(&site, image, ctx.control())?
+                .into_iter()
+                .filter(|a| arch.admits(&a.update))
+                .filter(|a| filter.as_deref().is_none_or(|f| catalog::matches_filter(&a.update, f)))
+                .collect();
+            ctx.print(&list, || {
+                if list.is_empty() {
+                    return format!("No applicable update for image {image} that is not applied yet.\n");
+                }
+                updates_table(list.iter().map(|a| (&a.update, a.superseded, a.note.as_deref())))
+            })
+        }
+        SiteCommand::Schedule(s) => schedule(ctx, &dir, s),
+        SiteCommand::Cancel { image } => {
+            let mut site = Site::open(&dir)?;
+            let r = jobs::cancel(&mut site, image)?;
+            ctx.print(&r, || format!("Job {} ({} → {}): {}\n", r.job, r.was, r.now, r.message))
+        }
+        SiteCommand::Tick => {
+            let report = runner::tick(&dir, &ctx.cancel)?;
+            ctx.print(&report, || tick_text(&report))
+        }
+        SiteCommand::Run => {
+            Site::open(&dir)?;
+            runner::stop_on_signals(&ctx.cancel).context("cannot install the SIGTERM handler")?;
+            eprintln!(
+                "wimpatch site runner on {} (pid {}); SIGTERM or Ctrl-C stops it",
+                dir.display(),
+                std::process::id()
+            );
+            runner::run(&dir, &ctx.cancel, |report| {
+                if report.ran.is_empty() && report.recovered.is_empty() && report.recovered_distributions == 0 {
+                    return;
+                }
+                let _ = ctx.print(report, || tick_text(report));
+            })?;
+            eprintln!("wimpatch site runner stopped");
+            Ok(())
+        }
+        SiteCommand::Dp(SiteDpCommand::Add { name, path }) => {
+            let mut site = Site::open(&dir)?;
+            let d = dp::add(&mut site, &name, &path)?;
+            ctx.print(&d, || format!("Added distribution point {} at {}\n", d.name, d.path.display()))
+        }
+        SiteCommand::Dp(SiteDpCommand::List) => {
+            let site = Site::open(&dir)?;
+            let list = dp::list(&site)?;
+            ctx.print(&list, || {
+                let mut rows = Vec::new();
+                for d in &list {
+                    if d.images.is_empty() {
+                        rows.push(vec![
+                            d.dp.name.clone(),
+                            d.dp.path.display().to_string(),
+                            "-".into(),
+                            "-".into(),
+                            "-".into(),
+                            "-".into(),
+                        ]);
+                    }
+                    for i in &d.images {
+                        rows.push(vec![
+                            d.dp.name.clone(),
+                            d.dp.path.display().to_string(),
+                            i.image_id.to_string(),
+                            i.status.clone(),
+                            or_dash(i.content_version),
+                            i.message.clone().unwrap_or_default(),
+                        ]);
+                    }
+                }
+                table(&["Name", "Path", "Image", "Status", "Content Version", "Message"], &rows)
+            })
+        }
+        SiteCommand::Distribute { image } => {
+            let mut site = Site::open(&dir)?;
+            let r = dp::distribute(&mut site, image, ctx.control())?;
+            ctx.print(&r, || distribution_text(&r))?;
+            if !r.all_succeeded() {
+                return Err(anyhow!(
+                    "distribution failed on some distribution points (see above); they keep their previous version"
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn image(ctx: &Ctx, dir: &std::path::Path, cmd: SiteImageCommand) -> Result<()> {
+    match cmd {
+        SiteImageCommand::Import { wim, index, single_index } => {
+            let mut site = Site::open(dir)?;
+            let d = images::import(&mut site, &ImportRequest { wim, index, single_index }, ctx.control())?;
+            ctx.print(&d, || format!("Imported as image {}\n{}", d.image.id, detail_text(&d)))
+        }
+        SiteImageCommand::List => {
+            let site = Site::open(dir)?;
+            let list = images::list(&site)?;
+            ctx.print(&list, || {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.id.to_string(),
+                            i.name.clone(),
+                            or_dash(i.version.as_ref()),
+                            or_dash(i.scheduled_updates_date.as_ref()),
+                            or_dash(i.scheduled_updates_status),
+                            i.content_version.to_string(),
+                            thousands(i.size),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &[
+                        "ID",
+                        "Name",
+                        "Version",
+                        "Scheduled Updates Date",
+                        "Scheduled Updates Status",
+                        "Content Version",
+                        "Size (bytes)",
+                    ],
+                    &rows,
+                )
+            })
+        }
+        SiteImageCommand::Show { id } => {
+            let site = Site::open(dir)?;
+            let d = images::show(&site, id)?;
+            ctx.print(&d, || detail_text(&d))
+        }
+    }
+}
+
+fn schedule(ctx: &Ctx, dir: &std::path::Path, a: SiteScheduleArgs) -> Result<()> {
+    let when = if a.now {
+        When::Now
+    } else if let Some(at) = &a.at {
+        When::parse_at(at).map_err(|e| anyhow!("--at: {e}"))?
+    } else if let Some(every) = &a.every {
+        When::parse_every(every).map_err(|e| anyhow!("--every: {e}"))?
+    } else {
+        unreachable!("clap requires one of --now, --at, --every")
+    };
+    let mut site = Site::open(dir)?;
+    let req = ScheduleRequest {
+        image: a.image,
+        updates: a.updates,
+        when,
+        continue_on_error: a.continue_on_error,
+        update_dps: a.update_dps,
+        remove_superseded: a.remove_superseded,
+    };
+    let r = jobs::schedule(&mut site, &req, ctx.control())?;
+    ctx.print(&r, || {
+        let mut s = String::new();
+        for old in &r.replaced {
+            let _ = writeln!(s, "Replaced schedule {old} (its pending run was cancelled)");
+        }
+        let _ = writeln!(s, "Schedule {} for image {}: {}", r.schedule.id, a.image, r.schedule.when);
+        if let Some(job) = &r.schedule.job {
+            let _ = writeln!(s, "Run {}: {} at {}", job.id, job.status, job.run_at);
+            for u in &job.updates {
+                let _ = writeln!(s, "  {:<10} {}", u.kb.as_deref().unwrap_or("-"), u.title);
+            }
+        }
+        s
+    })
+}
+
+fn updates_table<'a>(items: impl Iterator<Item = (&'a Update, bool, Option<&'a str>)>) -> String {
+    let rows: Vec<Vec<String>> = items
+        .map(|(u, superseded, note)| {
+            vec![
+                u.id.to_string(),
+                or_dash(u.kb.as_ref()),
+                u.title.clone(),
+                or_dash(u.classification.as_ref()),
+                or_dash(u.arch.as_ref()),
+                if superseded { "Yes".into() } else { "No".into() },
+                u.file_name.clone(),
+                note.unwrap_or_default().to_owned(),
+            ]
+        })
+        .collect();
+    table(&["ID", "Article ID", "Title", "Classification", "Arch", "Superseded", "File", "Note"], &rows)
+}
+
+fn job_lines(s: &mut String, job: &JobView, indent: &str) {
+    let _ = writeln!(
+        s,
+        "{indent}Run {}: {} (due {}{}{}){}",
+        job.id,
+        job.status,
+        job.run_at,
+        job.started.as_deref().map(|t| format!(", started {t}")).unwrap_or_default(),
+        job.finished.as_deref().map(|t| format!(", ended {t}")).unwrap_or_default(),
+        job.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+    );
+    for u in &job.updates {
+        let _ = writeln!(
+            s,
+            "{indent}  {:<10} {:<13} {}{}",
+            u.kb.as_deref().unwrap_or("-"),
+            u.result,
+            u.file_name,
+            u.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        );
+    }
+}
+
+fn detail_text(d: &ImageDetail) -> String {
+    let i = &d.image;
+    let mut s = String::new();
+    let _ = writeln!(s, "Image {}: {}", i.id, i.name);
+    let _ = writeln!(s, "  Version:                  {}", or_dash(i.version.as_ref()));
+    let _ = writeln!(s, "  Architecture:             {}", or_dash(i.arch.as_ref()));
+    let _ = writeln!(s, "  Content version:          {}", i.content_version);
+    let _ = writeln!(s, "  Size:                     {}", size(i.size));
+    let _ = writeln!(s, "  Path:                     {}", i.path.display());
+    let _ = writeln!(s, "  SHA-256:                  {}", i.sha256);
+    let _ = writeln!(s, "  Scheduled Updates Date:   {}", or_dash(i.scheduled_updates_date.as_ref()));
+    let _ = writeln!(s, "  Scheduled Updates Status: {}", or_dash(i.scheduled_updates_status));
+    let _ = writeln!(s, "Editions:");
+    for e in &d.editions {
+        let _ = writeln!(
+            s,
+            "  Index {}: {} ({}, {}, {})",
+            e.index,
+            or_dash(e.name.as_ref()),
+            or_dash(e.edition_id.as_ref()),
+            or_dash(e.arch.as_ref()),
+            or_dash(e.os_version.as_ref())
+        );
+    }
+    let _ = writeln!(s, "Installed Updates:");
+    if d.installed_updates.is_empty() {
+        let _ = writeln!(s, "  (none)");
+    }
+    for u in &d.installed_updates {
+        let _ = writeln!(
+            s,
+            "  {:<10} {:<16} {:<11} {}  {}",
+            u.kb.as_deref().unwrap_or("-"),
+            u.release_type.as_deref().unwrap_or("-"),
+            u.state,
+            u.install_time.as_deref().unwrap_or("-"),
+            u.identity
+        );
+    }
+    match &d.schedule {
+        None => {
+            let _ = writeln!(s, "Servicing: no schedule");
+        }
+        Some(sch) => {
+            let _ = writeln!(
+                s,
+                "Servicing: schedule {} ({}), {}; updates {}; continue on error: {}; update distribution points: {}; remove superseded updates: {}",
+                sch.id,
+                if sch.active { "active" } else { "done" },
+                sch.when,
+                sch.selection.join(" "),
+                yes(sch.continue_on_error),
+                yes(sch.update_dps),
+                yes(sch.remove_superseded)
+            );
+            if let Some(job) = &sch.job {
+                job_lines(&mut s, job, "  ");
+            }
+        }
+    }
+    if !d.distribution.is_empty() {
+        let _ = writeln!(s, "Distribution points:");
+        for p in &d.distribution {
+            let _ = writeln!(
+                s,
+                "  {:<12} {:<12} content version {}{}",
+                p.dp,
+                p.status,
+                or_dash(p.content_version),
+                p.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            );
+        }
+    }
+    s
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn distribution_text(r: &DistributeReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Image {} content version {} ({}):", r.image_id, r.content_version, size(r.size));
+    for d in &r.dps {
+        match &d.message {
+            Some(m) => {
+                let _ = writeln!(s, "  {:<12} {}: {m}", d.dp, d.status);
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "  {:<12} {} by {}: {} of {} bytes sent ({:.1}%){}",
+                    d.dp,
+                    d.status,
+                    d.method.as_deref().unwrap_or("-"),
+                    thousands(d.bytes_sent),
+                    thousands(d.full_size),
+                    d.percent_sent,
+                    if d.signature_bytes > 0 {
+                        format!(", signature {} bytes back", thousands(d.signature_bytes))
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
+    s
+}
+
+fn outcome_text(s: &mut String, o: &JobOutcome) {
+    let _ = writeln!(s, "Job {} (image {}): {}: {}", o.job, o.image, o.status, o.message);
+    for u in &o.updates {
+        let _ = writeln!(
+            s,
+            "  {:<10} {:<13} {}{}",
+            u.kb.as_deref().unwrap_or("-"),
+            u.result,
+            u.file_name,
+            u.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        );
+    }
+    if let Some(d) = &o.distribution {
+        s.push_str(&distribution_text(d));
+    }
+    let _ = writeln!(s, "  Log: {}", o.log.display());
+}
+
+fn tick_text(r: &TickReport) -> String {
+    let mut s = String::new();
+    for rec in &r.recovered {
+        let _ = writeln!(
+            s,
+            "Job {} (image {}): {}: its runner {} stopped during the run; the image is as before",
+            rec.job,
+            rec.image,
+            rec.status,
+            rec.holder.as_deref().unwrap_or("-")
+        );
+    }
+    if r.recovered_distributions > 0 {
+        let _ = writeln!(s, "{} interrupted distribution(s) marked Failed", r.recovered_distributions);
+    }
+    for o in &r.ran {
+        outcome_text(&mut s, o);
+    }
+    for k in &r.skipped {
+        let _ = writeln!(s, "Skipped {k}");
+    }
+    if r.ran.is_empty() && r.skipped.is_empty() {
+        let _ = writeln!(s, "Nothing due.");
+    }
+    if let Some(n) = &r.next_due {
+        let _ = writeln!(s, "Next run due {n}");
+    }
+    s
+}

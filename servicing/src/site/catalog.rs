@@ -1,0 +1,522 @@
+//! The catalog: `site catalog sync --from <DIR>` scans a folder tree of update binaries and records
+//! each one's metadata (KB, title, release type and classification, architecture, the product and
+//! build it targets, size, content hash, and supersedence among catalog entries). Re-sync is
+//! incremental: a file whose size and modification time are unchanged is not read again.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use cbs::container::{detect_path, ContainerKind, Limits, Msu};
+use cbs::package::{inspect_path, PackageReport};
+use cbs::PackageIdentity;
+use rusqlite::{params, OptionalExtension};
+
+use super::content::ContentLibrary;
+use super::db::{now, Db};
+use super::error::{Error, Result};
+use super::Site;
+
+/// One catalog entry.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Update {
+    /// Catalog ID.
+    pub id: i64,
+    /// KB article (`KB5000001`), when the binary names one.
+    pub kb: Option<String>,
+    /// Title, ConfigMgr-style.
+    pub title: String,
+    /// The package's own description.
+    pub description: Option<String>,
+    /// `releaseType` (`Security Update`, `Update` …).
+    pub release_type: Option<String>,
+    /// ConfigMgr classification (`Security Updates`, `Updates` …).
+    pub classification: Option<String>,
+    /// Architecture as ConfigMgr shows it (`x64`, `x86`, `arm64`), when known.
+    pub arch: Option<String>,
+    /// Product it targets (`Windows 10.0`).
+    pub product: Option<String>,
+    /// Build it targets (`19041`).
+    pub build: Option<String>,
+    /// CBS package identity (the main package).
+    pub identity: Option<String>,
+    /// `cbs` (a cab), `msu`, `combined-msu`, `wim-msu`, `unsupported`, `unreadable`.
+    pub kind: String,
+    /// Whether offline servicing can apply it (a CBS package).
+    pub supported: bool,
+    /// Why not (unsupported or unreadable).
+    pub problem: Option<String>,
+    /// File name.
+    pub file_name: String,
+    /// Path below the sync source.
+    pub rel_path: String,
+    /// The sync source folder.
+    pub source: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Content hash (the content-library blob).
+    pub sha256: String,
+    /// The catalog entry that supersedes this one.
+    pub superseded_by: Option<i64>,
+    /// When it entered the catalog (Unix seconds).
+    pub added: i64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SyncReport {
+    /// The folder scanned.
+    pub source: PathBuf,
+    /// Files seen.
+    pub scanned: usize,
+    /// New catalog entries.
+    pub added: Vec<String>,
+    /// Entries whose file changed (re-read).
+    pub changed: Vec<String>,
+    /// Entries whose file is gone (expired).
+    pub removed: Vec<String>,
+    /// Files skipped because size and time were unchanged.
+    pub unchanged: usize,
+    /// Blobs newly stored in the content library (the rest were already there: single instance).
+    pub new_blobs: usize,
+}
+
+pub(crate) const SELECT: &str = "SELECT id, kb, title, description, release_type, classification, arch, product, \
+    build, identity, kind, supported, problem, file_name, rel_path, source, size, sha256, superseded_by, added \
+    FROM updates";
+
+pub(crate) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Update> {
+    Ok(Update {
+        id: r.get(0)?,
+        kb: r.get(1)?,
+        title: r.get(2)?,
+        description: r.get(3)?,
+        release_type: r.get(4)?,
+        classification: r.get(5)?,
+        arch: r.get(6)?,
+        product: r.get(7)?,
+        build: r.get(8)?,
+        identity: r.get(9)?,
+        kind: r.get(10)?,
+        supported: r.get(11)?,
+        problem: r.get(12)?,
+        file_name: r.get(13)?,
+        rel_path: r.get(14)?,
+        source: r.get(15)?,
+        size: r.get::<_, i64>(16)? as u64,
+        sha256: r.get(17)?,
+        superseded_by: r.get(18)?,
+        added: r.get(19)?,
+    })
+}
+
+/// Every live (not expired) catalog entry, by ID.
+pub fn list(db: &Db) -> Result<Vec<Update>> {
+    let mut stmt = db.conn().prepare(&format!("{SELECT} WHERE expired IS NULL ORDER BY id")).map_err(db.err())?;
+    let rows = stmt.query_map([], from_row).map_err(db.err())?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
+}
+
+/// One entry by ID (expired ones included: jobs refer to them).
+pub fn get(db: &Db, id: i64) -> Result<Option<Update>> {
+    db.conn().query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row).optional().map_err(db.err())
+}
+
+/// Metadata read from one binary.
+#[derive(Debug, Default)]
+struct Meta {
+    kind: String,
+    supported: bool,
+    problem: Option<String>,
+    kb: Option<String>,
+    title: String,
+    description: Option<String>,
+    release_type: Option<String>,
+    classification: Option<String>,
+    arch: Option<String>,
+    product: Option<String>,
+    build: Option<String>,
+    identity: Option<String>,
+}
+
+/// ConfigMgr's architecture words.
+pub fn display_arch(cbs_arch: &str) -> String {
+    match cbs_arch.to_ascii_lowercase().as_str() {
+        "amd64" | "x64" => "x64".into(),
+        "x86" => "x86".into(),
+        "arm64" => "arm64".into(),
+        other => other.into(),
+    }
+}
+
+/// The architecture a file name states (`…-x64.cab`, `…_amd64.msu`), for binaries that say nothing
+/// about it themselves.
+fn arch_from_name(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    let tokens: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    ["x64", "amd64", "x86", "arm64"].iter().find(|a| tokens.contains(a)).map(|a| display_arch(a))
+}
+
+fn classification(release_type: &str) -> String {
+    match release_type.to_ascii_lowercase().as_str() {
+        "security update" => "Security Updates",
+        "critical update" => "Critical Updates",
+        "update" | "hotfix" => "Updates",
+        "update rollup" => "Update Rollups",
+        "feature pack" | "feature on demand" | "ondemand pack" => "Feature Packs",
+        "service pack" => "Service Packs",
+        "language pack" => "Language Packs",
+        _ => return release_type.to_owned(),
+    }
+    .into()
+}
+
+/// The product and build a package targets, from the first parent it names
+/// (`Microsoft-Windows-Foundation-Package~…~10.0.19041.1` → `Windows 10.0`, `19041`).
+fn target_of(report: &PackageReport) -> (Option<String>, Option<String>) {
+    let first = report.parents.iter().flat_map(|g| g.alternatives.iter()).next();
+    let Some(id) = first.and_then(|a| a.parse::<PackageIdentity>().ok()) else { return (None, None) };
+    let v = id.version.to_string();
+    let parts: Vec<&str> = v.split('.').collect();
+    if parts.len() < 3 {
+        return (None, None);
+    }
+    (Some(format!("Windows {}.{}", parts[0], parts[1])), Some(parts[2].to_owned()))
+}
+
+fn read_meta(path: &Path, file_name: &str) -> Meta {
+    let limits = Limits::default();
+    let kind = match detect_path(path, limits) {
+        Ok(k) => k,
+        Err(e) => {
+            return Meta {
+                kind: "unreadable".into(),
+                problem: Some(e.to_string()),
+                title: file_name.to_owned(),
+                arch: arch_from_name(file_name),
+                ..Meta::default()
+            }
+        }
+    };
+    let kind_name = match &kind {
+        ContainerKind::CbsCab => "cbs",
+        ContainerKind::Msu => "msu",
+        ContainerKind::CombinedMsu => "combined-msu",
+        ContainerKind::WimMsu => "wim-msu",
+        ContainerKind::Unsupported(_) => "unsupported",
+    };
+    if let ContainerKind::Unsupported(reason) = kind {
+        return Meta {
+            kind: kind_name.into(),
+            problem: Some(reason),
+            title: file_name.to_owned(),
+            arch: arch_from_name(file_name),
+            ..Meta::default()
+        };
+    }
+    let report = match inspect_path(path, limits) {
+        Ok(mut r) if !r.is_empty() => r.remove(0),
+        Ok(_) => {
+            return Meta {
+                kind: "unreadable".into(),
+                problem: Some("no package inside".into()),
+                title: file_name.to_owned(),
+                ..Meta::default()
+            }
+        }
+        Err(e) => {
+            return Meta {
+                kind: "unreadable".into(),
+                problem: Some(e.to_string()),
+                title: file_name.to_owned(),
+                arch: arch_from_name(file_name),
+                ..Meta::default()
+            }
+        }
+    };
+    // An MSU's pkgProperties say what WSUS would: package type, product, architecture.
+    let props = matches!(kind_name, "msu" | "combined-msu")
+        .then(|| Msu::open(path, limits).ok().and_then(|m| m.properties().cloned()))
+        .flatten();
+    let release_type =
+        report.release_type.clone().or_else(|| props.as_ref().and_then(|p| p.package_type().map(str::to_owned)));
+    let arch = report
+        .identity
+        .as_ref()
+        .and_then(|i| i.arch.clone())
+        .or_else(|| props.as_ref().and_then(|p| p.processor_architecture().map(str::to_owned)))
+        .map(|a| display_arch(&a))
+        .or_else(|| arch_from_name(file_name));
+    let (mut product, build) = target_of(&report);
+    if let Some(p) = props.as_ref().and_then(|p| p.get("Product Name")) {
+        product = Some(p.to_owned());
+    }
+    let kb = report.kb.clone();
+    let title = format!(
+        "{} for {}{}{}{}",
+        release_type.as_deref().unwrap_or("Update"),
+        product.as_deref().unwrap_or("Windows"),
+        build.as_deref().map(|b| format!(" build {b}")).unwrap_or_default(),
+        arch.as_deref().map(|a| format!(" for {a}-based Systems")).unwrap_or_default(),
+        kb.as_deref().map(|k| format!(" ({k})")).unwrap_or_default(),
+    );
+    Meta {
+        kind: kind_name.into(),
+        supported: true,
+        problem: None,
+        kb,
+        title,
+        description: report.description.clone(),
+        classification: release_type.as_deref().map(classification),
+        release_type,
+        arch,
+        product,
+        build,
+        identity: report.identity_string.clone(),
+    }
+}
+
+/// Every regular file below `root`, sorted, as (path, path relative to root with `/`).
+fn walk(root: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(Error::io(&dir, "cannot list the update folder"))? {
+            let entry = entry.map_err(Error::io(&dir, "cannot list the update folder"))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Partial downloads and editor debris are not updates.
+            if name.starts_with('.') {
+                continue;
+            }
+            let ft = entry.file_type().map_err(Error::io(&path, "cannot read file type"))?;
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() {
+                let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+                out.push((path, rel));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+}
+
+struct Existing {
+    id: i64,
+    size: i64,
+    mtime_ns: i64,
+    sha256: String,
+    expired: bool,
+}
+
+/// Scans `from` and brings the catalog entries of that source up to date.
+pub fn sync(site: &mut Site, from: &Path) -> Result<SyncReport> {
+    let source_dir = std::fs::canonicalize(from).map_err(Error::io(from, "cannot open the update folder"))?;
+    let source = source_dir.to_string_lossy().into_owned();
+    let files = walk(&source_dir)?;
+    let existing: HashMap<String, Existing> = {
+        let db = &site.db;
+        let mut stmt = db
+            .conn()
+            .prepare("SELECT rel_path, id, size, mtime_ns, sha256, expired FROM updates WHERE source = ?1")
+            .map_err(db.err())?;
+        let rows = stmt
+            .query_map([&source], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Existing {
+                        id: r.get(1)?,
+                        size: r.get(2)?,
+                        mtime_ns: r.get(3)?,
+                        sha256: r.get(4)?,
+                        expired: r.get::<_, Option<i64>>(5)?.is_some(),
+                    },
+                ))
+            })
+            .map_err(db.err())?;
+        rows.collect::<rusqlite::Result<HashMap<_, _>>>().map_err(db.err())?
+    };
+    let library = ContentLibrary::new(&site.dir);
+    let mut report = SyncReport { source: source_dir.clone(), scanned: files.len(), ..SyncReport::default() };
+    // Read and store everything first; the database changes happen in one transaction at the end.
+    enum Change {
+        Insert { rel: String, name: String, size: u64, mtime: i64, sha: String, meta: Meta },
+        Update { id: i64, size: u64, mtime: i64, sha: String, meta: Option<Meta>, revived: bool },
+    }
+    let mut changes = Vec::new();
+    let mut blobs: Vec<(String, u64)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (path, rel) in &files {
+        seen.insert(rel.clone());
+        let fs_meta = std::fs::metadata(path).map_err(Error::io(path, "cannot read file metadata"))?;
+        let (size, mtime) = (fs_meta.len(), mtime_ns(&fs_meta));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some(e) = existing.get(rel) {
+            if !e.expired && e.size == size as i64 && e.mtime_ns == mtime && library.has(&e.sha256, size) {
+                report.unchanged += 1;
+                continue;
+            }
+        }
+        let stored = library.put(path)?;
+        if stored.new {
+            report.new_blobs += 1;
+        }
+        blobs.push((stored.sha256.clone(), stored.size));
+        match existing.get(rel) {
+            None => {
+                let meta = read_meta(path, &name);
+                tracing::info!(file = %rel, kb = ?meta.kb, kind = %meta.kind, "catalog: added");
+                report.added.push(rel.clone());
+                changes.push(Change::Insert { rel: rel.clone(), name, size, mtime, sha: stored.sha256, meta });
+            }
+            Some(e) => {
+                // Same bytes (touched, or a blob restored): only the bookkeeping changes.
+                let same = e.sha256 == stored.sha256;
+                let meta = (!same || e.expired).then(|| read_meta(path, &name));
+                if e.expired {
+                    report.added.push(rel.clone());
+                } else if !same {
+                    tracing::info!(file = %rel, "catalog: changed");
+                    report.changed.push(rel.clone());
+                } else {
+                    report.unchanged += 1;
+                }
+                changes.push(Change::Update { id: e.id, size, mtime, sha: stored.sha256, meta, revived: e.expired });
+            }
+        }
+    }
+    let removed: Vec<(i64, String)> = existing
+        .iter()
+        .filter(|(rel, e)| !e.expired && !seen.contains(*rel))
+        .map(|(rel, e)| (e.id, rel.clone()))
+        .collect();
+    report.removed = removed.iter().map(|(_, r)| r.clone()).collect();
+    report.removed.sort();
+    let t = now();
+    site.db.tx(|tx| {
+        for (sha, size) in &blobs {
+            tx.execute(
+                "INSERT OR IGNORE INTO content (sha256, size, added) VALUES (?1, ?2, ?3)",
+                params![sha, *size as i64, t],
+            )?;
+        }
+        for c in &changes {
+            match c {
+                Change::Insert { rel, name, size, mtime, sha, meta } => {
+                    tx.execute(
+                        "INSERT INTO updates (source, rel_path, file_name, size, mtime_ns, sha256, kind, supported, \
+                         problem, kb, title, description, release_type, classification, arch, product, build, \
+                         identity, added, changed) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
+                        params![
+                            source,
+                            rel,
+                            name,
+                            *size as i64,
+                            mtime,
+                            sha,
+                            meta.kind,
+                            meta.supported,
+                            meta.problem,
+                            meta.kb,
+                            meta.title,
+                            meta.description,
+                            meta.release_type,
+                            meta.classification,
+                            meta.arch,
+                            meta.product,
+                            meta.build,
+                            meta.identity,
+                            t
+                        ],
+                    )?;
+                }
+                Change::Update { id, size, mtime, sha, meta, revived } => {
+                    tx.execute(
+                        "UPDATE updates SET size = ?2, mtime_ns = ?3, sha256 = ?4, expired = NULL WHERE id = ?1",
+                        params![id, *size as i64, mtime, sha],
+                    )?;
+                    if let Some(meta) = meta {
+                        tx.execute(
+                            "UPDATE updates SET kind = ?2, supported = ?3, problem = ?4, kb = ?5, title = ?6, \
+                             description = ?7, release_type = ?8, classification = ?9, arch = ?10, product = ?11, \
+                             build = ?12, identity = ?13, changed = ?14 WHERE id = ?1",
+                            params![
+                                id,
+                                meta.kind,
+                                meta.supported,
+                                meta.problem,
+                                meta.kb,
+                                meta.title,
+                                meta.description,
+                                meta.release_type,
+                                meta.classification,
+                                meta.arch,
+                                meta.product,
+                                meta.build,
+                                meta.identity,
+                                t
+                            ],
+                        )?;
+                    }
+                    if *revived {
+                        tx.execute("UPDATE updates SET added = ?2 WHERE id = ?1", params![id, t])?;
+                    }
+                }
+            }
+        }
+        for (id, _) in &removed {
+            tx.execute("UPDATE updates SET expired = ?2 WHERE id = ?1", params![id, t])?;
+        }
+        recompute_supersedence(tx)
+    })?;
+    Ok(report)
+}
+
+/// Sets `superseded_by` for every live entry: the newest live entry of the same package family
+/// (name, key token, architecture, culture) with a higher version supersedes it.
+fn recompute_supersedence(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare("SELECT id, identity FROM updates WHERE expired IS NULL AND identity IS NOT NULL")?;
+    let rows: Vec<(i64, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let parsed: Vec<(i64, PackageIdentity)> =
+        rows.into_iter().filter_map(|(id, text)| text.parse().ok().map(|p| (id, p))).collect();
+    tx.execute("UPDATE updates SET superseded_by = NULL", [])?;
+    for (id, pkg) in &parsed {
+        let newest = parsed
+            .iter()
+            .filter(|(_, other)| cbs::rules::supersedes(other, pkg))
+            .max_by(|a, b| a.1.version.cmp(&b.1.version).then(a.0.cmp(&b.0)));
+        if let Some((by, _)) = newest {
+            tx.execute("UPDATE updates SET superseded_by = ?2 WHERE id = ?1", params![id, by])?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an entry matches a free-text filter: any of its metadata strings contains the text,
+/// case-insensitively.
+pub fn matches_filter(u: &Update, filter: &str) -> bool {
+    let needle = filter.to_lowercase();
+    let fields = [
+        u.kb.as_deref(),
+        Some(u.title.as_str()),
+        u.description.as_deref(),
+        u.release_type.as_deref(),
+        u.classification.as_deref(),
+        u.arch.as_deref(),
+        u.product.as_deref(),
+        u.build.as_deref(),
+        u.identity.as_deref(),
+        Some(u.kind.as_str()),
+        u.problem.as_deref(),
+        Some(u.file_name.as_str()),
+        Some(u.sha256.as_str()),
+    ];
+    fields.iter().flatten().any(|f| f.to_lowercase().contains(&needle))
+}

@@ -1,0 +1,196 @@
+//! The content library: update binaries stored once by SHA-256 (`content/<aa>/<sha256>`), every read
+//! verified against the name, so a corrupted blob is reported and never handed to the engine.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::error::{Error, Result};
+
+const BUF: usize = 1 << 20;
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 (hex) and length of a file.
+pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    let mut f = File::open(path).map_err(Error::io(path, "cannot open to hash"))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; BUF];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(Error::io(path, "cannot read to hash"))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((hex(&h.finalize()), len))
+}
+
+/// Copies `src` to `dest` (created or truncated), hashing what is written, and syncs `dest`.
+/// Returns the SHA-256 and length of the bytes written.
+pub fn copy_hashed(src: &Path, dest: &Path) -> Result<(String, u64)> {
+    let mut input = File::open(src).map_err(Error::io(src, "cannot open to copy"))?;
+    let mut out = File::create(dest).map_err(Error::io(dest, "cannot create"))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; BUF];
+    let mut len = 0u64;
+    loop {
+        let n = input.read(&mut buf).map_err(Error::io(src, "cannot read"))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(Error::io(dest, "cannot write"))?;
+        len += n as u64;
+    }
+    out.sync_all().map_err(Error::io(dest, "cannot sync"))?;
+    Ok((hex(&h.finalize()), len))
+}
+
+/// Best-effort fsync of a directory, so a rename into it survives power loss.
+pub fn sync_dir(dir: &Path) {
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::debug!(dir = %dir.display(), error = %e, "directory fsync failed");
+    }
+}
+
+/// A unique temporary name in `dir`.
+pub fn temp_in(dir: &Path, stem: &str) -> PathBuf {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    dir.join(format!(".{stem}.tmp-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// What [`ContentLibrary::put`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The blob's SHA-256.
+    pub sha256: String,
+    /// Its size.
+    pub size: u64,
+    /// Whether the bytes were new to the library (false: single-instance hit).
+    pub new: bool,
+}
+
+/// The content library of a site.
+#[derive(Debug, Clone)]
+pub struct ContentLibrary {
+    root: PathBuf,
+}
+
+impl ContentLibrary {
+    /// The library under `site/content`.
+    pub fn new(site_dir: &Path) -> ContentLibrary {
+        ContentLibrary { root: site_dir.join("content") }
+    }
+
+    /// Where the blob named `sha256` lives.
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.root.join(sha256.get(..2).unwrap_or("00")).join(sha256)
+    }
+
+    /// Whether the blob exists with the given size (a cheap check; reads verify the bytes).
+    pub fn has(&self, sha256: &str, size: u64) -> bool {
+        std::fs::metadata(self.blob_path(sha256)).is_ok_and(|m| m.len() == size)
+    }
+
+    /// Stores the file's bytes once: copies it into the library while hashing, then renames the copy
+    /// to its digest, unless a sound blob of that digest is there already (then the copy is dropped).
+    /// A blob that exists but no longer hashes to its name is replaced.
+    pub fn put(&self, file: &Path) -> Result<Stored> {
+        std::fs::create_dir_all(&self.root).map_err(Error::io(&self.root, "cannot create the content library"))?;
+        let tmp = temp_in(&self.root, "incoming");
+        let (sha256, size) = match copy_hashed(file, &tmp) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        let blob = self.blob_path(&sha256);
+        if blob.exists() {
+            match self.verify(&sha256) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Ok(Stored { sha256, size, new: false });
+                }
+                Err(e) => tracing::warn!(error = %e, "replacing a corrupt content-library blob"),
+            }
+        }
+        let dir = blob.parent().expect("blob has a parent");
+        std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create the content library"))?;
+        // Blobs are read-only once stored: nothing but a corruption changes them.
+        let mut perms = std::fs::metadata(&tmp).map_err(Error::io(&tmp, "cannot read metadata"))?.permissions();
+        perms.set_readonly(true);
+        let _ = std::fs::set_permissions(&tmp, perms);
+        std::fs::rename(&tmp, &blob).map_err(Error::io(&blob, "cannot store the blob"))?;
+        sync_dir(dir);
+        tracing::debug!(blob = %blob.display(), size, "stored update binary in the content library");
+        Ok(Stored { sha256, size, new: true })
+    }
+
+    /// Reads the whole blob and checks it hashes to its name.
+    pub fn verify(&self, sha256: &str) -> Result<()> {
+        let path = self.blob_path(sha256);
+        if !path.exists() {
+            return Err(Error::MissingBlob { path });
+        }
+        let (actual, _) = sha256_file(&path)?;
+        if actual != sha256 {
+            return Err(Error::CorruptBlob { path, expected: sha256.to_owned(), actual });
+        }
+        Ok(())
+    }
+
+    /// Copies the blob to `dest`, verifying the bytes written: on a mismatch `dest` is removed and
+    /// the error names the blob. The engine then reads exactly the bytes that were verified.
+    pub fn copy_verified(&self, sha256: &str, dest: &Path) -> Result<u64> {
+        let path = self.blob_path(sha256);
+        if !path.exists() {
+            return Err(Error::MissingBlob { path });
+        }
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create directory"))?;
+        }
+        let (actual, size) = match copy_hashed(&path, dest) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_file(dest);
+                return Err(e);
+            }
+        };
+        if actual != sha256 {
+            let _ = std::fs::remove_file(dest);
+            return Err(Error::CorruptBlob { path, expected: sha256.to_owned(), actual });
+        }
+        Ok(size)
+    }
+
+    /// Hard-links the blob to `dest` (copying where linking is not possible), then verifies it. For
+    /// read-only uses (applicability checks) where copying every binary would cost too much.
+    pub fn link_verified(&self, sha256: &str, dest: &Path) -> Result<()> {
+        let path = self.blob_path(sha256);
+        if !path.exists() {
+            return Err(Error::MissingBlob { path });
+        }
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create directory"))?;
+        }
+        if std::fs::hard_link(&path, dest).is_err() {
+            return self.copy_verified(sha256, dest).map(|_| ());
+        }
+        let (actual, _) = sha256_file(dest)?;
+        if actual != sha256 {
+            let _ = std::fs::remove_file(dest);
+            return Err(Error::CorruptBlob { path, expected: sha256.to_owned(), actual });
+        }
+        Ok(())
+    }
+}

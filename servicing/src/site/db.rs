@@ -1,0 +1,269 @@
+//! The site database: SQLite in WAL mode, versioned migrations, and every state change in one
+//! `BEGIN IMMEDIATE` transaction (so two processes on one site serialise their writes instead of
+//! failing half-way).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use super::error::{Error, Result};
+
+/// The migrations, in order: migration `n` (1-based) brings `user_version` from `n - 1` to `n`.
+/// Never edit one that has shipped; append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE site (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    -- Content library: update binaries stored once by SHA-256.
+    CREATE TABLE content (
+        sha256 TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        added INTEGER NOT NULL
+    );
+
+    -- The catalog: one row per update binary found under a sync source.
+    CREATE TABLE updates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        rel_path TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        sha256 TEXT NOT NULL REFERENCES content(sha256),
+        kind TEXT NOT NULL,
+        supported INTEGER NOT NULL,
+        problem TEXT,
+        kb TEXT,
+        title TEXT NOT NULL,
+        description TEXT,
+        release_type TEXT,
+        classification TEXT,
+        arch TEXT,
+        product TEXT,
+        build TEXT,
+        identity TEXT,
+        superseded_by INTEGER REFERENCES updates(id),
+        added INTEGER NOT NULL,
+        changed INTEGER NOT NULL,
+        expired INTEGER,
+        UNIQUE (source, rel_path)
+    );
+    CREATE INDEX updates_kb ON updates(kb);
+
+    -- OS images and their versions (content version N is images/<id>/v<N>/install.wim).
+    CREATE TABLE images (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        source_index TEXT,
+        single_index INTEGER NOT NULL,
+        os_version TEXT,
+        arch TEXT,
+        content_version INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        imported INTEGER NOT NULL,
+        updated INTEGER NOT NULL
+    );
+    CREATE TABLE image_versions (
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        version INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        job_id INTEGER,
+        PRIMARY KEY (image_id, version)
+    );
+    CREATE TABLE image_editions (
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        idx INTEGER NOT NULL,
+        name TEXT,
+        edition_id TEXT,
+        arch TEXT,
+        build INTEGER,
+        os_version TEXT,
+        PRIMARY KEY (image_id, idx)
+    );
+    -- Installed updates as read from the image's own CBS state (at import and after each run).
+    CREATE TABLE installed_updates (
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        idx INTEGER NOT NULL,
+        identity TEXT NOT NULL,
+        kb TEXT,
+        state TEXT NOT NULL,
+        release_type TEXT,
+        install_time TEXT,
+        job_id INTEGER,
+        PRIMARY KEY (image_id, idx, identity)
+    );
+
+    -- Servicing schedules and their runs (jobs).
+    CREATE TABLE schedules (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        kind TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        selection TEXT NOT NULL,
+        continue_on_error INTEGER NOT NULL,
+        update_dps INTEGER NOT NULL,
+        remove_superseded INTEGER NOT NULL,
+        active INTEGER NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        schedule_id INTEGER NOT NULL REFERENCES schedules(id),
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        status TEXT NOT NULL,
+        run_at INTEGER NOT NULL,
+        started INTEGER,
+        finished INTEGER,
+        message TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        runner TEXT,
+        version_before INTEGER,
+        version_after INTEGER,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX jobs_image ON jobs(image_id, status);
+    CREATE TABLE job_updates (
+        job_id INTEGER NOT NULL REFERENCES jobs(id),
+        update_id INTEGER NOT NULL REFERENCES updates(id),
+        kb TEXT,
+        title TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        result TEXT NOT NULL,
+        reason TEXT,
+        PRIMARY KEY (job_id, update_id)
+    );
+    -- Who is servicing an image right now; expired rows are free.
+    CREATE TABLE leases (
+        image_id INTEGER PRIMARY KEY REFERENCES images(id),
+        job_id INTEGER NOT NULL,
+        holder TEXT NOT NULL,
+        expires INTEGER NOT NULL
+    );
+
+    -- Distribution points and what each holds.
+    CREATE TABLE dps (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        added INTEGER NOT NULL
+    );
+    CREATE TABLE dp_content (
+        dp_id INTEGER NOT NULL REFERENCES dps(id),
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        status TEXT NOT NULL,
+        content_version INTEGER,
+        sha256 TEXT,
+        size INTEGER,
+        target_version INTEGER,
+        method TEXT,
+        bytes_sent INTEGER,
+        message TEXT,
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (dp_id, image_id)
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// File name of the database inside the site directory.
+pub const DB_FILE: &str = "site.db";
+
+/// An open site database.
+#[derive(Debug)]
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl Db {
+    /// Opens (creating with `create`) the database of the site at `dir` and brings its schema up to
+    /// date.
+    pub fn open(dir: &Path, create: bool) -> Result<Db> {
+        let path = dir.join(DB_FILE);
+        if !create && !path.is_file() {
+            return Err(Error::NotASite { path: dir.to_path_buf() });
+        }
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let err = |source| Error::Db { path: path.clone(), source };
+        let conn = Connection::open_with_flags(&path, flags).map_err(err)?;
+        // Another runner or the CLI may hold the write lock for a moment: wait instead of failing.
+        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        // FULL: a committed state change survives power loss, like the image files, which are fsynced
+        // before the database points at them.
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        let mut db = Db { conn, path };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Maps a SQLite error to one naming the database.
+    pub fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |source| Error::Db { path: self.path.clone(), source }
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
+    pub fn tx<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let err = |source| Error::Db { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let value = f(&tx).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(value)
+    }
+
+    /// The schema version stored in the file.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        loop {
+            // Read the version inside the write transaction: two processes opening a new site at once
+            // must not both run migration 1.
+            let path = self.path.clone();
+            let err = |source| Error::Db { path: path.clone(), source };
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+            let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+            if version > SCHEMA_VERSION {
+                return Err(Error::SchemaTooNew { path, found: version, supported: SCHEMA_VERSION });
+            }
+            if version == SCHEMA_VERSION {
+                return Ok(());
+            }
+            tx.execute_batch(MIGRATIONS[version as usize]).map_err(err)?;
+            tx.pragma_update(None, "user_version", version + 1).map_err(err)?;
+            tx.commit().map_err(err)?;
+            tracing::info!(db = %self.path.display(), from = version, to = version + 1, "site database migrated");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! What can go wrong in the site; every variant names the site file, image, update or DP concerned.
+
+use std::path::PathBuf;
+
+/// An error of the site (database, content library, images, schedules, runner, distribution points).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The directory is not a site (no database); `wimpatch site init` makes one.
+    #[error("{}: not a wimpatch site (no site.db); create it with `wimpatch site --site {} init`", path.display(), path.display())]
+    NotASite {
+        /// The directory given.
+        path: PathBuf,
+    },
+    /// The database was written by a newer wimpatch.
+    #[error("{}: database schema version {found} is newer than this wimpatch supports ({supported}); use a newer wimpatch", path.display())]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// A database statement failed.
+    #[error("site database {}: {source}", path.display())]
+    Db {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A filesystem operation failed.
+    #[error("{}: {action}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The WIM layer failed (open, lock, reduce); the message names the WIM.
+    #[error(transparent)]
+    Wim(#[from] crate::wim::Error),
+    /// The servicing engine failed; the message names the image or package.
+    #[error(transparent)]
+    Apply(#[from] crate::apply::Error),
+    /// A content-library blob does not hash to its name: it is reported and never applied.
+    #[error("content library blob {} is corrupt: its SHA-256 is {actual}, expected {expected}; it was not applied (re-sync the catalog from the update's source to repair it)", path.display())]
+    CorruptBlob {
+        /// The blob file.
+        path: PathBuf,
+        /// The SHA-256 it should have (its name).
+        expected: String,
+        /// The SHA-256 it has.
+        actual: String,
+    },
+    /// A content-library blob is missing.
+    #[error("content library blob {} is missing (re-sync the catalog from the update's source)", path.display())]
+    MissingBlob {
+        /// Where it should be.
+        path: PathBuf,
+    },
+    /// No image with this ID.
+    #[error("no image with ID {id} in the site (see `wimpatch site image list`)")]
+    NoSuchImage {
+        /// The ID given.
+        id: i64,
+    },
+    /// An update selector that matches no catalog entry.
+    #[error("no catalog update matches {token:?} (give a KB number, a catalog ID, or all-applicable; see `wimpatch site updates --image <ID>`)")]
+    NoSuchUpdate {
+        /// The selector given.
+        token: String,
+    },
+    /// No distribution point with this name.
+    #[error("no distribution point named {name:?} (see `wimpatch site dp list`)")]
+    NoSuchDp {
+        /// The name given.
+        name: String,
+    },
+    /// A distribution point with this name exists already.
+    #[error("a distribution point named {name:?} exists already (path {})", path.display())]
+    DpExists {
+        /// The name.
+        name: String,
+        /// Its path.
+        path: PathBuf,
+    },
+    /// A schedule text that cannot be parsed.
+    #[error("schedule {spec:?}: {reason}")]
+    BadSchedule {
+        /// The text given.
+        spec: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The image has a servicing run in process; the request must wait or cancel it first.
+    #[error("image {image} has a servicing run in process (job {job}); cancel it with `wimpatch site cancel --image {image}` or wait for it to end")]
+    InProcess {
+        /// The image ID.
+        image: i64,
+        /// The job ID.
+        job: i64,
+    },
+    /// Nothing to cancel.
+    #[error("image {image} has no scheduled or in-process servicing to cancel")]
+    NothingToCancel {
+        /// The image ID.
+        image: i64,
+    },
+    /// `--remove-superseded` on a multi-index image (ConfigMgr's rule).
+    #[error("image {image} holds {count} indexes; removing superseded updates needs a single-index image (ConfigMgr's rule): import it again with `--single-index`")]
+    NeedsSingleIndex {
+        /// The image ID.
+        image: i64,
+        /// Its image count.
+        count: u32,
+    },
+    /// A file did not have the SHA-256 it had to have after a copy or rebuild.
+    #[error("{}: SHA-256 is {actual} after {what}, expected {expected}; the file was discarded", path.display())]
+    Mismatch {
+        /// The file checked.
+        path: PathBuf,
+        /// What produced it (`copy`, `delta rebuild`).
+        what: &'static str,
+        /// Expected digest.
+        expected: String,
+        /// Actual digest.
+        actual: String,
+    },
+    /// A delta that cannot be applied (truncated, references past the base, wrong base).
+    #[error("delta {}: {reason}", path.display())]
+    BadDelta {
+        /// The delta file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The operation was cancelled; nothing was switched.
+    #[error("{what}: cancelled; nothing was changed")]
+    Cancelled {
+        /// What was cancelled.
+        what: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, action, source }
+    }
+}
+
+/// Result of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

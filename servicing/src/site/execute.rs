@@ -1,0 +1,583 @@
+//! One servicing run, ConfigMgr's way: copy the image to a private work copy (verified), stage the
+//! selected update binaries from the content library (each verified; a corrupt one fails that update
+//! and is never applied), run the engine's `service` pipeline on the copy, then move the serviced
+//! copy in as the next content version and record it, the per-update results and the installed
+//! updates in one transaction. Until that transaction nothing the site serves has changed, so a
+//! cancel, a failure or a kill at any earlier point leaves the image as it was.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rusqlite::{params, OptionalExtension};
+
+use super::catalog::Update;
+use super::content::{copy_hashed, sha256_file, sync_dir};
+use super::db::now;
+use super::dp::{self, DistributeReport};
+use super::error::{Error, Result};
+use super::images::{self, update_id_of, ImageRow, WimFacts};
+use super::jobs::{self, JobUpdate};
+use super::schedule::{Status, When};
+use super::Site;
+use crate::apply::{self, AddOptions, Outcome, ServiceRequest, NOT_SUPPORTED_MESSAGE};
+use crate::log::{CmTraceLog, OFFLINE_SERVICING_COMPONENT, OFFLINE_SERVICING_LOG};
+use crate::progress::{Control, Silent};
+use crate::wim::{self, ImageRef, LockWait, WimLock};
+
+/// What a run ended with.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobOutcome {
+    /// The job.
+    pub job: i64,
+    /// The image.
+    pub image: i64,
+    /// Final status (`Scheduled` again when a runner shutdown interrupted it).
+    pub status: Status,
+    /// What happened.
+    pub message: String,
+    /// The image's content version after the run.
+    pub content_version: i64,
+    /// Per-update results.
+    pub updates: Vec<JobUpdate>,
+    /// The DP update, with `--update-dps`.
+    pub distribution: Option<DistributeReport>,
+    /// Where `OfflineServicingMgr.log` is.
+    pub log: PathBuf,
+}
+
+/// Appends one line to the site's `OfflineServicingMgr.log`.
+pub(crate) fn log_line(site: &Site, text: &str, error: bool) {
+    let dir = site.log_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    match CmTraceLog::open(&dir.join(OFFLINE_SERVICING_LOG), OFFLINE_SERVICING_COMPONENT) {
+        Ok(mut log) if error => log.error(text),
+        Ok(mut log) => log.info(text),
+        Err(e) => tracing::warn!(error = %e, "cannot open OfflineServicingMgr.log"),
+    }
+}
+
+fn work_dir(site: &Site, job: i64) -> PathBuf {
+    site.scratch_dir().join(format!("job-{job}"))
+}
+
+/// Removes a run's work folder and any version folder of the image that the database does not
+/// know (a run killed between moving its result in and recording it).
+pub(crate) fn sweep_job(site: &Site, job: i64, image: i64) -> Result<()> {
+    let _ = std::fs::remove_dir_all(work_dir(site, job));
+    let Ok(row) = images::get(site, image) else { return Ok(()) };
+    let Some(key_dir) = row.path.parent().and_then(Path::parent) else { return Ok(()) };
+    let known: Vec<PathBuf> = {
+        let db = &site.db;
+        let mut stmt = db.conn().prepare("SELECT path FROM image_versions WHERE image_id = ?1").map_err(db.err())?;
+        let rows = stmt.query_map([image], |r| r.get::<_, String>(0)).map_err(db.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?.iter().map(|p| site.resolve(p)).collect()
+    };
+    if let Ok(entries) = std::fs::read_dir(key_dir) {
+        for e in entries.flatten() {
+            let dir = e.path();
+            if e.file_name().to_string_lossy().starts_with('v') && !known.iter().any(|k| k.starts_with(&dir)) {
+                tracing::info!(dir = %dir.display(), "removing an unrecorded image version left by an interrupted run");
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After a run ends: a recurring schedule gets its next run; a one-off schedule is done.
+pub(crate) fn schedule_next(tx: &rusqlite::Transaction<'_>, job: i64, t: i64) -> rusqlite::Result<()> {
+    let (schedule, image, run_at): (i64, i64, i64) =
+        tx.query_row("SELECT schedule_id, image_id, run_at FROM jobs WHERE id = ?1", [job], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let (kind, spec, active): (String, String, bool) =
+        tx.query_row("SELECT kind, spec, active FROM schedules WHERE id = ?1", [schedule], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let when = When::from_stored(&kind, &spec).ok();
+    let next = when.as_ref().and_then(|w| w.next_after(run_at.max(t)));
+    match next {
+        Some(next) if active => {
+            let pending: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE schedule_id = ?1 AND status = 'Scheduled'",
+                [schedule],
+                |r| r.get(0),
+            )?;
+            if pending == 0 {
+                tx.execute(
+                    "INSERT INTO jobs (schedule_id, image_id, status, run_at, created) VALUES (?1, ?2, 'Scheduled', ?3, ?4)",
+                    params![schedule, image, next, t],
+                )?;
+            }
+        }
+        _ => {
+            tx.execute("UPDATE schedules SET active = 0 WHERE id = ?1", [schedule])?;
+        }
+    }
+    Ok(())
+}
+
+struct JobInfo {
+    image: i64,
+    selection: Vec<String>,
+    continue_on_error: bool,
+    update_dps: bool,
+    remove_superseded: bool,
+}
+
+type Results = Vec<(Update, &'static str, Option<String>)>;
+
+enum Done {
+    /// The run completed; `new` is the serviced copy when something was committed.
+    Completed {
+        results: Results,
+        new: Option<PathBuf>,
+    },
+    Cancelled {
+        results: Results,
+    },
+    Failed {
+        results: Results,
+        error: String,
+    },
+}
+
+fn rank(o: Outcome) -> u8 {
+    match o {
+        Outcome::Installed => 6,
+        Outcome::Failed => 5,
+        Outcome::NotSupported => 4,
+        Outcome::AlreadyInstalled => 3,
+        Outcome::Superseded => 2,
+        Outcome::NotApplicable | Outcome::WouldInstall => 1,
+    }
+}
+
+fn result_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Installed => "Applied",
+        Outcome::NotSupported => "Not Supported",
+        Outcome::Failed => "Failed",
+        _ => "Skipped",
+    }
+}
+
+/// Runs claimed job `job` (status In Process, lease held) to its end and records the outcome.
+pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) -> Result<JobOutcome> {
+    let info = {
+        let db = &site.db;
+        db.conn()
+            .query_row(
+                "SELECT j.image_id, s.selection, s.continue_on_error, s.update_dps, s.remove_superseded \
+                 FROM jobs j JOIN schedules s ON s.id = j.schedule_id WHERE j.id = ?1",
+                [job],
+                |r| {
+                    Ok(JobInfo {
+                        image: r.get(0)?,
+                        selection: serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default(),
+                        continue_on_error: r.get(2)?,
+                        update_dps: r.get(3)?,
+                        remove_superseded: r.get(4)?,
+                    })
+                },
+            )
+            .map_err(db.err())?
+    };
+    let image = images::get(site, info.image)?;
+    let control = Control { reporter: &Silent, cancel: flag };
+    log_line(
+        site,
+        &format!(
+            "Image info: Package id {}, Size {} KB, Image path '{}', Type: 'OS Image'",
+            image.id,
+            image.size / 1024,
+            image.path.display()
+        ),
+        false,
+    );
+    log_line(
+        site,
+        &format!(
+            "Servicing job {job} started for image {} ({}), content version {}: updates {}, continue on error {}, \
+             remove superseded {}, update distribution points {}",
+            image.id,
+            image.name,
+            image.content_version,
+            info.selection.join(" "),
+            info.continue_on_error,
+            info.remove_superseded,
+            info.update_dps
+        ),
+        false,
+    );
+    let done = match run_job(site, job, &info, &image, control) {
+        Ok(d) => d,
+        Err(e) => Done::Failed { results: Vec::new(), error: e.to_string() },
+    };
+    let outcome = finish(site, job, &info, &image, done, flag, stop);
+    let _ = std::fs::remove_dir_all(work_dir(site, job));
+    if let Err(e) = &outcome {
+        // Recording failed part-way (the switch is the last transaction, so the image is as before):
+        // close the run as Failed rather than leave it In Process.
+        let message = format!("{e}; nothing was committed: the image is as before the run");
+        log_line(site, &format!("Servicing job {job} for image {} failed: {message}", image.id), true);
+        let t = now();
+        let image_id = image.id;
+        site.db.tx(|tx| {
+            tx.execute(
+                "UPDATE jobs SET status = 'Failed', finished = ?2, message = ?3 WHERE id = ?1 AND status = 'In Process'",
+                params![job, t, message],
+            )?;
+            tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image_id, job])?;
+            schedule_next(tx, job, t)
+        })?;
+    }
+    outcome
+}
+
+/// Takes the image's WIM lock, waiting (cancellably) while another writer holds it.
+fn lock_image(site: &Site, path: &Path, control: Control<'_>) -> Result<Option<WimLock>> {
+    let mut told = false;
+    loop {
+        match WimLock::acquire(path, LockWait::NoWait) {
+            Ok(lock) => return Ok(Some(lock)),
+            Err(wim::Error::Locked { holder, .. }) => {
+                if !told {
+                    log_line(
+                        site,
+                        &format!("Waiting for the image lock of '{}' held by {holder}", path.display()),
+                        false,
+                    );
+                    told = true;
+                }
+                if control.cancelled() {
+                    return Ok(None);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control: Control<'_>) -> Result<Done> {
+    // Held until the run ends: no other writer changes the site's copy while it is read.
+    let Some(_lock) = lock_image(site, &image.path, control)? else {
+        return Ok(Done::Cancelled { results: Vec::new() });
+    };
+    let updates = jobs::resolve(site, info.image, &info.selection, control)?;
+    let pending: Results = updates.iter().map(|u| (u.clone(), "Pending", None)).collect();
+    site.db.tx(|tx| jobs::set_job_updates(tx, job, &pending))?;
+    let mut results: Results = Vec::new();
+    if control.cancelled() {
+        return Ok(Done::Cancelled { results });
+    }
+
+    let work = work_dir(site, job);
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(Error::io(&work, "cannot create the work folder"))?;
+    let work_wim = work.join("install.wim");
+    let (sha, _) = copy_hashed(&image.path, &work_wim)?;
+    if sha != image.sha256 {
+        return Err(Error::Mismatch {
+            path: image.path.clone(),
+            what: "copy",
+            expected: image.sha256.clone(),
+            actual: sha,
+        });
+    }
+
+    // Stage the binaries; what is not a CBS package is logged as ConfigMgr logs it and left out.
+    let stage = work.join("updates");
+    let library = site.content();
+    let mut files = Vec::new();
+    for u in &updates {
+        if !u.supported {
+            let why = u.problem.clone().unwrap_or_else(|| "not a CBS package".into());
+            log_line(site, NOT_SUPPORTED_MESSAGE, false);
+            log_line(site, &format!("Update binary {} ({}) is not a CBS package: {why}", u.file_name, u.title), false);
+            results.push((u.clone(), "Not Supported", Some(why)));
+            continue;
+        }
+        let dest = stage.join(u.id.to_string()).join(&u.file_name);
+        match library.copy_verified(&u.sha256, &dest) {
+            Ok(_) => files.push(dest),
+            Err(e) => {
+                log_line(
+                    site,
+                    &format!("Failed to stage update {} ({}): {e}", u.kb.as_deref().unwrap_or("-"), u.file_name),
+                    true,
+                );
+                results.push((u.clone(), "Failed", Some(e.to_string())));
+                if !info.continue_on_error {
+                    return Ok(Done::Failed { results, error: e.to_string() });
+                }
+            }
+        }
+        if control.cancelled() {
+            return Ok(Done::Cancelled { results });
+        }
+    }
+    if files.is_empty() {
+        return Ok(Done::Completed { results, new: None });
+    }
+
+    // The engine, once per index of the work copy (each call commits to the copy only).
+    let mut best: HashMap<i64, (Outcome, Option<String>)> = HashMap::new();
+    let mut committed = false;
+    for index in 1..=image.indexes.max(1) {
+        let req = ServiceRequest {
+            wim: work_wim.clone(),
+            image: ImageRef::Index(index),
+            packages: files.clone(),
+            remove_superseded: info.remove_superseded,
+            reduce_to: None,
+            compression: None,
+            add: AddOptions {
+                continue_on_error: info.continue_on_error,
+                dry_run: false,
+                scratch_dir: Some(site.scratch_dir()),
+                log_dir: Some(site.log_dir()),
+                wait: LockWait::NoWait,
+                limits: Default::default(),
+            },
+        };
+        let report = match apply::service(&req, control) {
+            Ok(r) => r,
+            Err(apply::Error::Cancelled { .. }) => return Ok(Done::Cancelled { results }),
+            Err(e) if control.cancelled() => {
+                tracing::info!(error = %e, "servicing stopped by a cancel");
+                return Ok(Done::Cancelled { results });
+            }
+            Err(e) => return Ok(Done::Failed { results, error: e.to_string() }),
+        };
+        committed |= report.committed;
+        for p in &report.packages {
+            let Some(uid) = update_id_of(&p.input, &stage) else { continue };
+            let entry = best.entry(uid).or_insert((p.outcome, p.reason.clone()));
+            if rank(p.outcome) > rank(entry.0) {
+                *entry = (p.outcome, p.reason.clone());
+            }
+        }
+    }
+    for u in &updates {
+        if let Some((o, reason)) = best.get(&u.id) {
+            results.push((u.clone(), result_word(*o), reason.clone()));
+        }
+    }
+    if control.cancelled() {
+        return Ok(Done::Cancelled { results });
+    }
+    Ok(Done::Completed { results, new: committed.then_some(work_wim) })
+}
+
+/// Records a run's end: the version switch (when the run committed), statuses, results, the lease.
+fn finish(
+    site: &mut Site,
+    job: i64,
+    info: &JobInfo,
+    image: &ImageRow,
+    done: Done,
+    flag: &AtomicBool,
+    stop: &AtomicBool,
+) -> Result<JobOutcome> {
+    let t = now();
+    let cancel_requested: bool = site
+        .db
+        .conn()
+        .query_row("SELECT cancel_requested FROM jobs WHERE id = ?1", [job], |r| r.get(0))
+        .map_err(site.db.err())?;
+    let mut version = image.content_version;
+    let (status, message, results, new) = match done {
+        Done::Cancelled { results } if !cancel_requested && stop.load(Ordering::SeqCst) => (
+            Status::Scheduled,
+            "interrupted at a safe point by a runner shutdown; nothing was committed, and it runs again at the next start"
+                .to_owned(),
+            results,
+            None,
+        ),
+        Done::Cancelled { results } => (
+            Status::Cancelled,
+            "cancelled at a safe point; nothing was committed: the image and the distribution points are as before".into(),
+            results,
+            None,
+        ),
+        Done::Failed { results, error } => (
+            Status::Failed,
+            format!("{error}; nothing was committed: the image is as before the run"),
+            results,
+            None,
+        ),
+        Done::Completed { results, new } => {
+            let failed = results.iter().filter(|r| r.1 == "Failed").count();
+            let applied = results.iter().filter(|r| r.1 == "Applied").count();
+            let (status, mut message) = if failed > 0 {
+                (Status::Failed, format!("{failed} update(s) failed (continue on error); {applied} applied"))
+            } else {
+                (Status::Successful, format!("{applied} update(s) applied"))
+            };
+            if new.is_some() {
+                version += 1;
+                message.push_str(&format!("; content version {version}"));
+            } else {
+                message.push_str("; nothing to commit, the content version is unchanged");
+            }
+            (status, message, results, new)
+        }
+    };
+
+    // Move the serviced copy in under a version folder the database does not know yet; the
+    // transaction below makes it current. A kill in between leaves an unrecorded folder, swept later.
+    let mut switched: Option<(String, WimFacts)> = None;
+    if let Some(work_wim) = &new {
+        let key_dir = image.path.parent().and_then(Path::parent).expect("images/<key>/v<N>/install.wim");
+        let key = key_dir.file_name().map(|k| k.to_string_lossy().into_owned()).unwrap_or_default();
+        let rel = format!("images/{key}/v{version}/install.wim");
+        let dest = site.resolve(&rel);
+        let dir = dest.parent().expect("has a parent").to_path_buf();
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create the version folder"))?;
+        std::fs::File::open(work_wim).and_then(|f| f.sync_all()).map_err(Error::io(work_wim, "cannot sync"))?;
+        std::fs::rename(work_wim, &dest).map_err(Error::io(&dest, "cannot move the serviced image in"))?;
+        sync_dir(&dir);
+        let (sha, size) = sha256_file(&dest)?;
+        let facts = images::read_facts(site, &dest, Some((sha, size)), Control::none())?;
+        switched = Some((rel, facts));
+    }
+
+    let updates_rows = results;
+    let outcome_status = status;
+    let image_id = image.id;
+    let recorded = site.db.tx(|tx| {
+        let current: Option<String> =
+            tx.query_row("SELECT status FROM jobs WHERE id = ?1", [job], |r| r.get(0)).optional()?;
+        if current.as_deref() != Some("In Process") {
+            // Another runner closed this run (our lease expired): its verdict stands.
+            return Ok(false);
+        }
+        for (u, result, reason) in &updates_rows {
+            tx.execute(
+                "INSERT OR REPLACE INTO job_updates (job_id, update_id, kb, title, file_name, result, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![job, u.id, u.kb, u.title, u.file_name, result, reason],
+            )?;
+        }
+        if outcome_status == Status::Scheduled {
+            tx.execute("UPDATE job_updates SET result = 'Pending', reason = NULL WHERE job_id = ?1", [job])?;
+            tx.execute(
+                "UPDATE jobs SET status = 'Scheduled', started = NULL, runner = NULL, version_before = NULL, message = ?2 WHERE id = ?1",
+                params![job, message],
+            )?;
+            tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image_id, job])?;
+            return Ok(true);
+        }
+        tx.execute(
+            "UPDATE job_updates SET result = 'Skipped', reason = 'not run: the run ended before this update' \
+             WHERE job_id = ?1 AND result = 'Pending'",
+            [job],
+        )?;
+        if let Some((rel, facts)) = &switched {
+            tx.execute(
+                "UPDATE images SET content_version = ?2, path = ?3, sha256 = ?4, size = ?5, updated = ?6 WHERE id = ?1",
+                params![image_id, version, rel, facts.sha256, facts.size as i64, t],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO image_versions (image_id, version, path, sha256, size, created, job_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![image_id, version, rel, facts.sha256, facts.size as i64, t, job],
+            )?;
+            images::record_facts(tx, image_id, facts, Some(job))?;
+        }
+        tx.execute(
+            "UPDATE jobs SET status = ?2, finished = ?3, message = ?4, version_after = ?5 WHERE id = ?1",
+            params![job, outcome_status.as_str(), t, message, version],
+        )?;
+        tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image_id, job])?;
+        schedule_next(tx, job, t)?;
+        Ok(true)
+    })?;
+    if !recorded {
+        if let Some((rel, _)) = &switched {
+            if let Some(dir) = site.resolve(rel).parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        let j = jobs::job(&site.db, job)?.expect("job exists");
+        return Ok(JobOutcome {
+            job,
+            image: image_id,
+            status: j.status,
+            message: j.message.unwrap_or_default(),
+            content_version: image.content_version,
+            updates: j.updates,
+            distribution: None,
+            log: site.log_dir().join(OFFLINE_SERVICING_LOG),
+        });
+    }
+    if switched.is_some() {
+        prune_versions(site, image_id, version)?;
+    }
+    let severity_error = matches!(outcome_status, Status::Failed);
+    log_line(site, &format!("Servicing job {job} for image {image_id}: {outcome_status}: {message}"), severity_error);
+
+    let mut distribution = None;
+    if info.update_dps && matches!(outcome_status, Status::Successful | Status::Failed) && !flag.load(Ordering::SeqCst)
+    {
+        let report = dp::distribute(site, image_id, Control { reporter: &Silent, cancel: flag })?;
+        for d in &report.dps {
+            let text = match &d.message {
+                Some(m) => format!("Distribution point {}: {} ({})", d.dp, d.status, m),
+                None => format!(
+                    "Distribution point {}: {} by {} ({} of {} bytes sent, {:.1}%)",
+                    d.dp,
+                    d.status,
+                    d.method.as_deref().unwrap_or("-"),
+                    d.bytes_sent,
+                    d.full_size,
+                    d.percent_sent
+                ),
+            };
+            log_line(site, &text, d.status != "Success");
+        }
+        distribution = Some(report);
+    }
+    let j = jobs::job(&site.db, job)?.expect("job exists");
+    Ok(JobOutcome {
+        job,
+        image: image_id,
+        status: j.status,
+        message,
+        content_version: version,
+        updates: j.updates,
+        distribution,
+        log: site.log_dir().join(OFFLINE_SERVICING_LOG),
+    })
+}
+
+/// Keeps the current and the previous content version on disk; older ones are removed.
+fn prune_versions(site: &mut Site, image: i64, current: i64) -> Result<()> {
+    let old: Vec<String> = {
+        let db = &site.db;
+        let mut stmt = db
+            .conn()
+            .prepare("SELECT path FROM image_versions WHERE image_id = ?1 AND version < ?2")
+            .map_err(db.err())?;
+        let rows = stmt.query_map(params![image, current - 1], |r| r.get(0)).map_err(db.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
+    };
+    if old.is_empty() {
+        return Ok(());
+    }
+    site.db.tx(|tx| {
+        tx.execute("DELETE FROM image_versions WHERE image_id = ?1 AND version < ?2", params![image, current - 1])?;
+        Ok(())
+    })?;
+    for rel in old {
+        if let Some(dir) = site.resolve(&rel).parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,612 @@
+//! OS images in the site: import (whole WIM, or one index with `--single-index`), their editions,
+//! architecture and build, the updates installed in them (read from the image's own CBS state), and
+//! the catalog updates applicable to them and not yet applied.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::{params, OptionalExtension};
+
+use super::catalog::{self, Update};
+use super::content::{copy_hashed, sha256_file, sync_dir};
+use super::db::{now, Db};
+use super::error::{Error, Result};
+use super::jobs::{self, ScheduleView};
+use super::schedule::Status;
+use super::time::format_utc;
+use super::{dp, Site};
+use crate::apply::{self, AddOptions, GetOptions, Outcome, Target};
+use crate::progress::Control;
+use crate::wim::{ImageRef, LockWait};
+
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// The WIM to copy in.
+    pub wim: PathBuf,
+    /// The index to keep (with `single_index`; default 1).
+    pub index: Option<ImageRef>,
+    /// Keep only that index (ConfigMgr 1902+: smaller image, faster servicing).
+    pub single_index: bool,
+}
+
+/// One image, with ConfigMgr's columns.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageRow {
+    /// Image ID.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Version (the OS version of the first index: major.minor.build.spbuild).
+    pub version: Option<String>,
+    /// Architecture (`x64` …).
+    pub arch: Option<String>,
+    /// Scheduled Updates Date: when the latest servicing run is or was due (UTC).
+    pub scheduled_updates_date: Option<String>,
+    /// Scheduled Updates Status of the latest run.
+    pub scheduled_updates_status: Option<Status>,
+    /// Content version (1 at import, +1 per committed servicing run).
+    pub content_version: i64,
+    /// Size of the WIM in bytes.
+    pub size: u64,
+    /// The WIM of the current content version.
+    pub path: PathBuf,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// Number of indexes.
+    pub indexes: u32,
+    /// Imported from.
+    pub source_path: String,
+    /// Imported (UTC).
+    pub imported: String,
+}
+
+/// One index of an image.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Edition {
+    /// 1-based index.
+    pub index: u32,
+    /// Image name.
+    pub name: Option<String>,
+    /// EditionID.
+    pub edition_id: Option<String>,
+    /// Architecture (`x64` …).
+    pub arch: Option<String>,
+    /// Build.
+    pub build: Option<u32>,
+    /// OS version.
+    pub os_version: Option<String>,
+}
+
+/// One installed update (Installed Updates tab).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstalledUpdate {
+    /// Index it is installed in.
+    pub index: u32,
+    /// KB article.
+    pub kb: Option<String>,
+    /// Package identity.
+    pub identity: String,
+    /// CBS state (`Installed`, `Superseded` …).
+    pub state: String,
+    /// Release type.
+    pub release_type: Option<String>,
+    /// Install time (UTC).
+    pub install_time: Option<String>,
+    /// The servicing run that installed it (none: present at import).
+    pub job: Option<i64>,
+}
+
+/// A stored content version.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Version {
+    /// The version number.
+    pub version: i64,
+    /// Its WIM.
+    pub path: PathBuf,
+    /// SHA-256.
+    pub sha256: String,
+    /// Size.
+    pub size: u64,
+    /// When it was made (UTC).
+    pub created: String,
+    /// The run that made it (none: the import).
+    pub job: Option<i64>,
+}
+
+/// Everything `site image show` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageDetail {
+    /// The row.
+    #[serde(flatten)]
+    pub image: ImageRow,
+    /// Indexes.
+    pub editions: Vec<Edition>,
+    /// Installed Updates.
+    pub installed_updates: Vec<InstalledUpdate>,
+    /// The current servicing schedule and its latest run (Servicing tab).
+    pub schedule: Option<ScheduleView>,
+    /// Content versions kept on disk.
+    pub versions: Vec<Version>,
+    /// Where each distribution point stands.
+    pub distribution: Vec<dp::DpImageStatus>,
+}
+
+const SELECT: &str =
+    "SELECT id, name, os_version, arch, content_version, size, path, sha256, source_path, imported FROM images";
+
+fn row(site: &Site, r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRow> {
+    let path: String = r.get(6)?;
+    Ok(ImageRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        version: r.get(2)?,
+        arch: r.get(3)?,
+        scheduled_updates_date: None,
+        scheduled_updates_status: None,
+        content_version: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        path: site.resolve(&path),
+        sha256: r.get(7)?,
+        indexes: 0,
+        source_path: r.get(8)?,
+        imported: format_utc(r.get(9)?),
+    })
+}
+
+fn fill(site: &Site, mut img: ImageRow) -> Result<ImageRow> {
+    let db = &site.db;
+    img.indexes = db
+        .conn()
+        .query_row("SELECT COUNT(*) FROM image_editions WHERE image_id = ?1", [img.id], |r| r.get::<_, i64>(0))
+        .map_err(db.err())? as u32;
+    if let Some(job) = jobs::latest_job(db, img.id)? {
+        img.scheduled_updates_date = Some(job.run_at.clone());
+        img.scheduled_updates_status = Some(job.status);
+    }
+    Ok(img)
+}
+
+/// Every image.
+pub fn list(site: &Site) -> Result<Vec<ImageRow>> {
+    let rows = {
+        let db = &site.db;
+        let mut stmt = db.conn().prepare(&format!("{SELECT} ORDER BY id")).map_err(db.err())?;
+        let rows = stmt.query_map([], |r| row(site, r)).map_err(db.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
+    };
+    rows.into_iter().map(|r| fill(site, r)).collect()
+}
+
+/// One image's row.
+pub fn get(site: &Site, id: i64) -> Result<ImageRow> {
+    let db = &site.db;
+    let found =
+        db.conn().query_row(&format!("{SELECT} WHERE id = ?1"), [id], |r| row(site, r)).optional().map_err(db.err())?;
+    fill(site, found.ok_or(Error::NoSuchImage { id })?)
+}
+
+/// Everything about one image.
+pub fn show(site: &Site, id: i64) -> Result<ImageDetail> {
+    let image = get(site, id)?;
+    let db = &site.db;
+    let editions = {
+        let mut stmt = db
+            .conn()
+            .prepare("SELECT idx, name, edition_id, arch, build, os_version FROM image_editions WHERE image_id = ?1 ORDER BY idx")
+            .map_err(db.err())?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(Edition {
+                    index: r.get(0)?,
+                    name: r.get(1)?,
+                    edition_id: r.get(2)?,
+                    arch: r.get(3)?,
+                    build: r.get(4)?,
+                    os_version: r.get(5)?,
+                })
+            })
+            .map_err(db.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
+    };
+    let installed_updates = installed(db, id)?;
+    let versions = {
+        let mut stmt = db
+            .conn()
+            .prepare("SELECT version, path, sha256, size, created, job_id FROM image_versions WHERE image_id = ?1 ORDER BY version")
+            .map_err(db.err())?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(Version {
+                    version: r.get(0)?,
+                    path: site.resolve(&r.get::<_, String>(1)?),
+                    sha256: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    created: format_utc(r.get(4)?),
+                    job: r.get(5)?,
+                })
+            })
+            .map_err(db.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
+    };
+    Ok(ImageDetail {
+        image,
+        editions,
+        installed_updates,
+        schedule: jobs::current_schedule(db, id)?,
+        versions,
+        distribution: dp::image_status(site, id)?,
+    })
+}
+
+/// The Installed Updates list: the image's packages that name a KB article (base and feature
+/// packages are not updates), as read from the image.
+pub fn installed(db: &Db, id: i64) -> Result<Vec<InstalledUpdate>> {
+    let mut stmt = db
+        .conn()
+        .prepare(
+            "SELECT idx, kb, identity, state, release_type, install_time, job_id FROM installed_updates \
+             WHERE image_id = ?1 AND kb LIKE 'KB%' ORDER BY idx, install_time, identity",
+        )
+        .map_err(db.err())?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok(InstalledUpdate {
+                index: r.get(0)?,
+                kb: r.get(1)?,
+                identity: r.get(2)?,
+                state: r.get(3)?,
+                release_type: r.get(4)?,
+                install_time: r.get(5)?,
+                job: r.get(6)?,
+            })
+        })
+        .map_err(db.err())?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
+}
+
+/// The facts read from a WIM for the database.
+pub(crate) struct WimFacts {
+    pub editions: Vec<Edition>,
+    pub installed: Vec<(u32, apply::PackageRow)>,
+    pub sha256: String,
+    pub size: u64,
+}
+
+fn os_version(info: &crate::wim::ImageInfo) -> Option<String> {
+    Some(format!("{}.{}.{}.{}", info.major?, info.minor?, info.build?, info.spbuild.unwrap_or(0)))
+}
+
+/// Reads the editions and the installed updates of every index of `wim` (and hashes it unless the
+/// hash is known).
+pub(crate) fn read_facts(
+    site: &Site,
+    wim: &Path,
+    known: Option<(String, u64)>,
+    control: Control<'_>,
+) -> Result<WimFacts> {
+    let info = crate::ops::info(wim)?;
+    let editions: Vec<Edition> = info
+        .images
+        .iter()
+        .map(|i| Edition {
+            index: i.index,
+            name: i.name.clone(),
+            edition_id: i.edition_id.clone(),
+            arch: i.arch.map(|a| catalog::display_arch(a.name())),
+            build: i.build,
+            os_version: os_version(i),
+        })
+        .collect();
+    let mut installed = Vec::new();
+    for e in &editions {
+        let target = Target::Image { wim: wim.to_path_buf(), image: ImageRef::Index(e.index) };
+        let opts = GetOptions { all: false, scratch_dir: Some(site.scratch_dir()) };
+        for row in apply::get_packages(&target, &opts, control)? {
+            installed.push((e.index, row));
+        }
+    }
+    let (sha256, size) = match known {
+        Some(k) => k,
+        None => sha256_file(wim)?,
+    };
+    Ok(WimFacts { editions, installed, sha256, size })
+}
+
+/// Writes the editions and installed updates of image `id` (replacing what was recorded).
+pub(crate) fn record_facts(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    facts: &WimFacts,
+    job: Option<i64>,
+) -> rusqlite::Result<()> {
+    // Which packages were there before, so that a run is credited only with what it added.
+    let before: HashMap<(u32, String), Option<i64>> = {
+        let mut stmt = tx.prepare("SELECT idx, identity, job_id FROM installed_updates WHERE image_id = ?1")?;
+        let rows = stmt.query_map([id], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    tx.execute("DELETE FROM image_editions WHERE image_id = ?1", [id])?;
+    tx.execute("DELETE FROM installed_updates WHERE image_id = ?1", [id])?;
+    for e in &facts.editions {
+        tx.execute(
+            "INSERT INTO image_editions (image_id, idx, name, edition_id, arch, build, os_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![id, e.index, e.name, e.edition_id, e.arch, e.build, e.os_version],
+        )?;
+    }
+    for (idx, p) in &facts.installed {
+        let credited = match before.get(&(*idx, p.identity.clone())) {
+            Some(old) => *old,
+            None => job,
+        };
+        tx.execute(
+            "INSERT OR REPLACE INTO installed_updates (image_id, idx, identity, kb, state, release_type, install_time, job_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![id, idx, p.identity, p.kb, p.state, p.release_type, p.install_time, credited],
+        )?;
+    }
+    Ok(())
+}
+
+/// A fresh folder name for an image's files: unique without needing the database ID, so the files
+/// can be complete before the row that points at them is committed.
+fn new_key() -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    format!("img-{}-{}-{}", now(), std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Copies a WIM into the site (keeping one index with `single_index`), reads what it holds, and
+/// records it as content version 1.
+pub fn import(site: &mut Site, req: &ImportRequest, control: Control<'_>) -> Result<ImageDetail> {
+    let source = std::fs::canonicalize(&req.wim).map_err(Error::io(&req.wim, "cannot open the WIM"))?;
+    let key = new_key();
+    let rel = format!("images/{key}/v1/install.wim");
+    let dest = site.resolve(&rel);
+    let dir = dest.parent().expect("has a parent").to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create the image folder"))?;
+    let result = (|| {
+        let known = if req.single_index {
+            let keep = req.index.clone().unwrap_or(ImageRef::Index(1));
+            crate::ops::reduce(&source, &keep, Some(&dest), LockWait::NoWait, control)?;
+            None
+        } else {
+            // The whole file, byte for byte (ConfigMgr copies the WIM into its package source too).
+            Some(copy_hashed(&source, &dest)?)
+        };
+        sync_dir(&dir);
+        read_facts(site, &dest, known, control)
+    })();
+    let facts = match result {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(site.resolve(&format!("images/{key}")));
+            return Err(e);
+        }
+    };
+    let first = facts.editions.first();
+    let name = if facts.editions.len() == 1 {
+        first.and_then(|e| e.name.clone())
+    } else {
+        source.file_stem().map(|s| s.to_string_lossy().into_owned())
+    }
+    .unwrap_or_else(|| "Windows image".into());
+    let t = now();
+    let index_text = req.index.as_ref().map(|i| match i {
+        ImageRef::Index(n) => n.to_string(),
+        ImageRef::Name(n) => n.clone(),
+    });
+    let id = site.db.tx(|tx| {
+        tx.execute(
+            "INSERT INTO images (name, source_path, source_index, single_index, os_version, arch, content_version, \
+             path, sha256, size, imported, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?10)",
+            params![
+                name,
+                source.to_string_lossy(),
+                index_text,
+                req.single_index,
+                first.and_then(|e| e.os_version.clone()),
+                first.and_then(|e| e.arch.clone()),
+                rel,
+                facts.sha256,
+                facts.size as i64,
+                t
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO image_versions (image_id, version, path, sha256, size, created) VALUES (?1, 1, ?2, ?3, ?4, ?5)",
+            params![id, rel, facts.sha256, facts.size as i64, t],
+        )?;
+        record_facts(tx, id, &facts, None)?;
+        Ok(id)
+    })?;
+    tracing::info!(image = id, source = %source.display(), single_index = req.single_index, "image imported");
+    show(site, id)
+}
+
+/// `--arch` of `site updates`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchFilter {
+    /// x86 updates.
+    X86,
+    /// x64 updates.
+    X64,
+    /// Every update, including those whose architecture is unknown.
+    All,
+}
+
+impl std::str::FromStr for ArchFilter {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "x86" => Ok(ArchFilter::X86),
+            "x64" | "amd64" => Ok(ArchFilter::X64),
+            "all" => Ok(ArchFilter::All),
+            other => Err(format!("unknown architecture filter {other:?} (x86, x64, all)")),
+        }
+    }
+}
+
+impl ArchFilter {
+    /// Whether an update passes.
+    pub fn admits(self, u: &Update) -> bool {
+        match self {
+            ArchFilter::All => true,
+            ArchFilter::X86 => u.arch.as_deref() == Some("x86"),
+            ArchFilter::X64 => u.arch.as_deref() == Some("x64"),
+        }
+    }
+}
+
+/// A catalog update applicable to an image and not yet applied.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applicable {
+    /// The catalog entry.
+    #[serde(flatten)]
+    pub update: Update,
+    /// A newer applicable catalog entry of the same package supersedes it (servicing skips it when
+    /// both are selected).
+    pub superseded: bool,
+    /// What servicing will do with it, when not simply apply it.
+    pub note: Option<String>,
+}
+
+fn rank(o: Outcome) -> u8 {
+    match o {
+        Outcome::WouldInstall | Outcome::Installed => 5,
+        Outcome::Superseded => 4,
+        Outcome::AlreadyInstalled => 3,
+        Outcome::NotApplicable => 2,
+        Outcome::NotSupported => 1,
+        Outcome::Failed => 0,
+    }
+}
+
+/// The update ID a staged input path stands for (`<dir>/<id>/<file>[!inner]`).
+pub(crate) fn update_id_of(input: &str, stage_dir: &Path) -> Option<i64> {
+    let rest = input.strip_prefix(stage_dir.to_str()?)?.trim_start_matches('/');
+    rest.split('/').next()?.parse().ok()
+}
+
+/// A unique scratch folder of the site.
+pub(crate) fn scratch_folder(site: &Site, what: &str) -> Result<PathBuf> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = site.scratch_dir().join(format!("{what}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    std::fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create a scratch folder"))?;
+    Ok(dir)
+}
+
+/// The catalog updates applicable to image `id` and not yet applied, decided by the engine in a dry
+/// run over every index (as the Schedule Updates wizard lists them). Binaries that are not CBS
+/// packages are listed too, as ConfigMgr lists them, with a note: servicing will log them as not
+/// supported. A binary whose content-library blob fails verification is listed with that reason.
+pub fn applicable(site: &Site, id: i64, control: Control<'_>) -> Result<Vec<Applicable>> {
+    let image = get(site, id)?;
+    let candidates: Vec<Update> = catalog::list(&site.db)?.into_iter().filter(|u| u.kind != "unreadable").collect();
+    let stage = scratch_folder(site, "applicability")?;
+    let result = evaluate(site, &image, &candidates, &stage, control);
+    let _ = std::fs::remove_dir_all(&stage);
+    result
+}
+
+fn evaluate(
+    site: &Site,
+    image: &ImageRow,
+    candidates: &[Update],
+    stage: &Path,
+    control: Control<'_>,
+) -> Result<Vec<Applicable>> {
+    let library = site.content();
+    let mut notes: HashMap<i64, String> = HashMap::new();
+    let mut files = Vec::new();
+    for u in candidates {
+        if !u.supported {
+            notes.insert(
+                u.id,
+                format!(
+                    "not a CBS package ({}): servicing will log \"{}\"",
+                    u.problem.as_deref().unwrap_or("unsupported"),
+                    apply::NOT_SUPPORTED_MESSAGE
+                ),
+            );
+            continue;
+        }
+        let dest = stage.join(u.id.to_string()).join(&u.file_name);
+        match library.link_verified(&u.sha256, &dest) {
+            Ok(()) => files.push(dest),
+            Err(e) => {
+                notes.insert(u.id, e.to_string());
+            }
+        }
+    }
+    let mut best: HashMap<i64, Outcome> = HashMap::new();
+    if !files.is_empty() {
+        for index in 1..=image.indexes.max(1) {
+            let opts = AddOptions {
+                continue_on_error: true,
+                dry_run: true,
+                scratch_dir: Some(site.scratch_dir()),
+                log_dir: Some(stage.join("logs")),
+                ..AddOptions::default()
+            };
+            let target = Target::Image { wim: image.path.clone(), image: ImageRef::Index(index) };
+            let report = apply::add_packages(&target, &files, &opts, control)?;
+            for p in &report.packages {
+                if let Some(uid) = update_id_of(&p.input, stage) {
+                    let slot = best.entry(uid).or_insert(p.outcome);
+                    if rank(p.outcome) > rank(*slot) {
+                        *slot = p.outcome;
+                    }
+                }
+            }
+        }
+    }
+    let would: Vec<i64> = best.iter().filter(|(_, o)| **o == Outcome::WouldInstall).map(|(id, _)| *id).collect();
+    let by_id: HashMap<i64, &Update> = candidates.iter().map(|u| (u.id, u)).collect();
+    // Superseded within the run: applicable when a newer catalog entry of the family applies.
+    let superseded_by_applicable = |u: &Update| {
+        let mut next = u.superseded_by;
+        let mut hops = 0;
+        while let Some(n) = next {
+            if would.contains(&n) {
+                return true;
+            }
+            next = by_id.get(&n).and_then(|x| x.superseded_by);
+            hops += 1;
+            if hops > 64 {
+                break;
+            }
+        }
+        false
+    };
+    // The engine judges a package superseded by another of the same run before it looks at the
+    // image; the image's own packages tell whether it was needed at all (same or newer installed).
+    let installed: Vec<cbs::PackageIdentity> = {
+        let db = &site.db;
+        let mut stmt =
+            db.conn().prepare("SELECT identity FROM installed_updates WHERE image_id = ?1").map_err(db.err())?;
+        let rows = stmt.query_map([image.id], |r| r.get::<_, String>(0)).map_err(db.err())?;
+        let ids = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?;
+        ids.iter().filter_map(|i| i.parse().ok()).collect()
+    };
+    let covered = |u: &Update| {
+        let Some(id) = u.identity.as_deref().and_then(|i| i.parse::<cbs::PackageIdentity>().ok()) else { return false };
+        installed.iter().any(|p| cbs::rules::family(p) == cbs::rules::family(&id) && p.version >= id.version)
+    };
+    let mut out = Vec::new();
+    for u in candidates {
+        let note = notes.get(&u.id).cloned();
+        let keep = match best.get(&u.id) {
+            Some(Outcome::WouldInstall) => true,
+            Some(Outcome::Superseded) => superseded_by_applicable(u) && !covered(u),
+            Some(_) => false,
+            None => note.is_some(),
+        };
+        if keep {
+            let superseded = u.superseded_by.is_some();
+            out.push(Applicable { update: u.clone(), superseded, note });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,342 @@
+//! The site (issue 6): catalog sync, content library, image import, applicable updates, scheduled
+//! servicing through `site tick` / `site run`, distribution points with atomic, verified switches
+//! and delta redistribution; cancel, kill, two runners at once, a corrupted content-library blob.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use fixtures::packages::write_all;
+use fixtures::profile::Profile;
+use servicing::wim::{LockWait, WimLock};
+
+use crate::util::*;
+
+const KB1: &str = "Windows10.0-KB5000001-x64.cab";
+const KB2: &str = "Windows10.0-KB5000002-x64.cab";
+const KB3: &str = "Windows10.0-KB5000003-x64.cab";
+const EXE: &str = "ie11-setup.exe";
+const NOT_SUPPORTED_LINE: &str = "<![LOG[Not applying this update binary, it is not supported]LOG]!>";
+
+/// A site with the monthly series (KB5000001, KB5000002) and an .exe in its catalog, the 3-edition
+/// Windows 10 fixture imported with `--single-index`, and two distribution points.
+struct Fixture {
+    work: Work,
+    site: PathBuf,
+    all: PathBuf,
+    updates: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let work = Work::new();
+        let all = work.path("all");
+        write_all(&all, &Profile::win10_amd64()).expect("catalogue");
+        let updates = work.path("updates");
+        std::fs::create_dir_all(&updates).unwrap();
+        for f in [KB1, KB2, EXE] {
+            std::fs::copy(all.join(f), updates.join(f)).unwrap();
+        }
+        let site = work.path("site");
+        let f = Fixture { work, site, all, updates };
+        f.ok(&["init"]);
+        let sync = f.json(&["catalog", "sync", "--from", f.updates.to_str().unwrap()]);
+        assert_eq!(sync["added"].as_array().unwrap().len(), 3, "{sync}");
+        let wim = fixture_wim(&f.work, "win10", "win10.wim");
+        let imported = f.json(&["image", "import", wim.to_str().unwrap(), "--single-index", "--index", "2"]);
+        assert_eq!(imported["id"], 1);
+        assert_eq!(imported["editions"].as_array().unwrap().len(), 1, "{imported}");
+        assert_eq!(imported["content_version"], 1);
+        f
+    }
+
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec!["site", "--site", self.site.to_str().unwrap()];
+        v.extend_from_slice(args);
+        v
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        run_ok(&self.args(args))
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = self.args(args);
+        a.push("--json");
+        let out = run_ok(&a);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{a:?}: {e}: {out}"))
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        wimpatch().args(self.args(args)).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+
+    fn add_dps(&self) -> (PathBuf, PathBuf) {
+        let (a, b) = (self.work.path("dp-a"), self.work.path("dp-b"));
+        self.ok(&["dp", "add", "dp-a", "--path", a.to_str().unwrap()]);
+        self.ok(&["dp", "add", "dp-b", "--path", b.to_str().unwrap()]);
+        (a.join("image-1/install.wim"), b.join("image-1/install.wim"))
+    }
+
+    fn show(&self) -> serde_json::Value {
+        self.json(&["image", "show", "1"])
+    }
+
+    fn image_path(&self) -> PathBuf {
+        PathBuf::from(self.show()["path"].as_str().unwrap())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.site.join("logs/OfflineServicingMgr.log")).unwrap_or_default()
+    }
+
+    fn schedule_now(&self, updates: &[&str], extra: &[&str]) {
+        let mut a = vec!["schedule", "--image", "1", "--updates"];
+        a.extend_from_slice(updates);
+        a.push("--now");
+        a.extend_from_slice(extra);
+        self.ok(&a);
+    }
+
+    /// Polls `image show` until the latest run has `status` (the runner's progress is observed, not
+    /// timed); fails after a generous deadline so a hang is reported rather than waited on forever.
+    fn wait_status(&self, child: &mut Child, status: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.show()["scheduled_updates_status"] == status {
+                return;
+            }
+            if let Ok(Some(code)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read as _;
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("runner exited ({code}) before the run was {status}: {err}");
+            }
+            assert!(Instant::now() < deadline, "the run never became {status}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn kbs(list: &serde_json::Value) -> Vec<String> {
+    list.as_array().unwrap().iter().map(|u| u["kb"].as_str().unwrap_or("-").to_owned()).collect()
+}
+
+fn results(show: &serde_json::Value) -> Vec<(String, String)> {
+    show["schedule"]["job"]["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["file_name"].as_str().unwrap().to_owned(), u["result"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn installed_kbs(show: &serde_json::Value) -> Vec<String> {
+    show["installed_updates"].as_array().unwrap().iter().map(|u| u["kb"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn site_services_on_schedule_distributes_and_sends_a_small_delta_the_next_month() {
+    let f = Fixture::new();
+    let (dp_a, dp_b) = f.add_dps();
+
+    // The Schedule Updates list: applicable and not applied; filter and architecture work.
+    let all = f.json(&["updates", "--image", "1"]);
+    assert_eq!(kbs(&all), ["KB5000001", "KB5000002", "-"], "{all}");
+    assert_eq!(all[0]["superseded"], true);
+    assert_eq!(kbs(&f.json(&["updates", "--image", "1", "--filter", "kb5000002"])), ["KB5000002"]);
+    assert_eq!(kbs(&f.json(&["updates", "--image", "1", "--filter", "executable"])), ["-"]);
+    assert_eq!(kbs(&f.json(&["updates", "--image", "1", "--arch", "x64"])), ["KB5000001", "KB5000002"]);
+    assert!(f.json(&["updates", "--image", "1", "--arch", "x86"]).as_array().unwrap().is_empty());
+
+    let before = f.show();
+    f.schedule_now(&["all-applicable"], &["--continue-on-error", "--update-dps", "--remove-superseded"]);
+    assert_eq!(f.show()["scheduled_updates_status"], "Scheduled");
+    let tick = f.json(&["tick"]);
+    assert_eq!(tick["ran"].as_array().unwrap().len(), 1, "{tick}");
+
+    let show = f.show();
+    assert_eq!(show["scheduled_updates_status"], "Successful", "{show}");
+    assert_eq!(show["content_version"], 2);
+    assert_ne!(show["sha256"], before["sha256"]);
+    let r = results(&show);
+    assert!(r.contains(&(KB2.into(), "Applied".into())), "{r:?}");
+    assert!(r.contains(&(KB1.into(), "Skipped".into())), "{r:?}");
+    assert!(r.contains(&(EXE.into(), "Not Supported".into())), "{r:?}");
+    assert_eq!(installed_kbs(&show), ["KB5000002"]);
+    assert!(f.log().contains(NOT_SUPPORTED_LINE), "{}", f.log());
+
+    // Both DPs hold exactly the site's copy.
+    let site_wim = PathBuf::from(show["path"].as_str().unwrap());
+    assert!(imagex_verifies(&site_wim));
+    for dp in [&dp_a, &dp_b] {
+        assert_eq!(sha256(dp), sha256(&site_wim), "{}", dp.display());
+    }
+    for d in show["distribution"].as_array().unwrap() {
+        assert_eq!(d["status"], "Success");
+        assert_eq!(d["content_version"], 2);
+    }
+
+    // A month later: the next package of the series; incremental sync reads only the new file.
+    std::fs::copy(f.all.join(KB3), f.updates.join(KB3)).unwrap();
+    let sync = f.json(&["catalog", "sync", "--from", f.updates.to_str().unwrap()]);
+    assert_eq!(sync["added"], serde_json::json!([KB3]));
+    assert_eq!(sync["unchanged"], 3);
+    assert_eq!(kbs(&f.json(&["updates", "--image", "1", "--arch", "x64"])), ["KB5000003"]);
+    f.schedule_now(&["KB5000003"], &["--update-dps", "--remove-superseded"]);
+    let tick = f.json(&["tick"]);
+    let dist = &tick["ran"][0]["distribution"];
+    let show = f.show();
+    assert_eq!(show["scheduled_updates_status"], "Successful", "{show}");
+    assert_eq!(show["content_version"], 3);
+    assert_eq!(installed_kbs(&show), ["KB5000003"]);
+    let site_wim = PathBuf::from(show["path"].as_str().unwrap());
+    for d in dist["dps"].as_array().unwrap() {
+        assert_eq!(d["method"], "delta", "{d}");
+        let percent = d["percent_sent"].as_f64().unwrap();
+        println!(
+            "delta redistribution to {}: {} of {} bytes ({percent:.1}%)",
+            d["dp"], d["bytes_sent"], d["full_size"]
+        );
+        assert!(percent <= 25.0, "sent {percent:.1}% of the image: {d}");
+    }
+    for dp in [&dp_a, &dp_b] {
+        assert_eq!(sha256(dp), sha256(&site_wim), "{}", dp.display());
+        assert!(imagex_verifies(dp));
+    }
+
+    // Removing a binary from the source expires its catalog entry.
+    std::fs::remove_file(f.updates.join(EXE)).unwrap();
+    let sync = f.json(&["catalog", "sync", "--from", f.updates.to_str().unwrap()]);
+    assert_eq!(sync["removed"], serde_json::json!([EXE]));
+    assert!(!kbs(&f.json(&["updates", "--image", "1"])).contains(&"-".to_owned()));
+}
+
+/// Holds the WIM lock of the site's image, as another writer would: a run claims the job (In
+/// Process) and then waits, cancellably, for the lock.
+fn hold_image_lock(f: &Fixture) -> WimLock {
+    WimLock::acquire(&f.image_path(), LockWait::NoWait).unwrap()
+}
+
+#[test]
+fn cancel_during_in_process_leaves_the_image_and_dps_unchanged() {
+    let f = Fixture::new();
+    let (dp_a, _) = f.add_dps();
+    f.ok(&["distribute", "--image", "1"]);
+    let dp_before = sha256(&dp_a);
+    let before = f.show();
+    let lock = hold_image_lock(&f);
+    f.schedule_now(&["all-applicable"], &["--continue-on-error", "--update-dps"]);
+    let mut tick = f.spawn(&["tick"]);
+    f.wait_status(&mut tick, "In Process");
+    let cancel = f.json(&["cancel", "--image", "1"]);
+    assert_eq!(cancel["was"], "In Process", "{cancel}");
+    let out = tick.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(lock);
+    let show = f.show();
+    assert_eq!(show["scheduled_updates_status"], "Cancelled", "{show}");
+    assert_eq!(show["content_version"], 1);
+    assert_eq!(show["sha256"], before["sha256"]);
+    assert_eq!(sha256(&f.image_path()), before["sha256"].as_str().unwrap());
+    assert_eq!(sha256(&dp_a), dp_before);
+    assert!(installed_kbs(&show).is_empty());
+
+    // A pending schedule is simply removed.
+    f.ok(&["schedule", "--image", "1", "--updates", "KB5000002", "--at", "2099-01-01T00:00:00Z"]);
+    assert_eq!(f.json(&["cancel", "--image", "1"])["now"], "Cancelled");
+    assert!(f.json(&["tick"])["ran"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_killed_runner_leaves_a_failed_job_and_an_intact_image_and_a_sigterm_requeues() {
+    let f = Fixture::new();
+    let (dp_a, _) = f.add_dps();
+    f.ok(&["distribute", "--image", "1"]);
+    let (image_before, dp_before) = (sha256(&f.image_path()), sha256(&dp_a));
+
+    let lock = hold_image_lock(&f);
+    f.schedule_now(&["KB5000002"], &["--update-dps"]);
+    let mut runner = f.spawn(&["run"]);
+    f.wait_status(&mut runner, "In Process");
+    runner.kill().unwrap(); // SIGKILL
+    runner.wait().unwrap();
+    drop(lock);
+    let tick = f.json(&["tick"]);
+    assert_eq!(tick["recovered"][0]["status"], "Failed", "{tick}");
+    let show = f.show();
+    assert_eq!(show["scheduled_updates_status"], "Failed");
+    assert_eq!(show["content_version"], 1);
+    assert_eq!(sha256(&f.image_path()), image_before);
+    assert_eq!(sha256(&dp_a), dp_before);
+
+    // SIGTERM: the run stops at its safe point and is put back in the queue; the next pass runs it.
+    let lock = hold_image_lock(&f);
+    f.schedule_now(&["KB5000002"], &["--update-dps"]);
+    let mut runner = f.spawn(&["run"]);
+    f.wait_status(&mut runner, "In Process");
+    let pid = runner.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let out = runner.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(lock);
+    assert_eq!(f.show()["scheduled_updates_status"], "Scheduled");
+    f.json(&["tick"]);
+    let show = f.show();
+    assert_eq!(show["scheduled_updates_status"], "Successful", "{show}");
+    assert_eq!(show["content_version"], 2);
+    assert_eq!(sha256(&dp_a), show["sha256"].as_str().unwrap());
+}
+
+#[test]
+fn two_ticks_at_once_run_the_job_once() {
+    let f = Fixture::new();
+    f.schedule_now(&["KB5000002"], &[]);
+    let a = f.spawn(&["tick", "--json"]);
+    let b = f.spawn(&["tick", "--json"]);
+    let mut ran = 0;
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ran += report["ran"].as_array().unwrap().len();
+    }
+    assert_eq!(ran, 1);
+    let show = f.show();
+    assert_eq!(show["scheduled_updates_status"], "Successful");
+    assert_eq!(show["content_version"], 2);
+    assert_eq!(f.log().matches("Servicing job 1 started").count(), 1);
+}
+
+fn corrupt(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_corrupted_content_library_blob_fails_its_update_and_nothing_of_it_is_applied() {
+    let f = Fixture::new();
+    let catalog = f.json(&["catalog", "list"]);
+    let kb2 = catalog.as_array().unwrap().iter().find(|u| u["kb"] == "KB5000002").unwrap();
+    let sha = kb2["sha256"].as_str().unwrap();
+    corrupt(&f.site.join("content").join(&sha[..2]).join(sha));
+    let before = sha256(&f.image_path());
+
+    f.schedule_now(&["KB5000002"], &[]);
+    f.json(&["tick"]);
+    let show = f.show();
+    assert_eq!(show["scheduled_updates_status"], "Failed", "{show}");
+    let update = &show["schedule"]["job"]["updates"][0];
+    assert_eq!(update["result"], "Failed");
+    assert!(update["reason"].as_str().unwrap().contains("is corrupt"), "{update}");
+    assert_eq!(show["content_version"], 1);
+    assert_eq!(sha256(&f.image_path()), before);
+    assert!(installed_kbs(&show).is_empty());
+    assert!(f.log().contains("is corrupt"));
+}
