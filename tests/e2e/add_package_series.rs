@@ -170,6 +170,10 @@ fn monthly_cumulative_series_leaves_the_latest_installed_and_earlier_ones_supers
         // The base image's own cumulative update is superseded from the first month on.
         assert_eq!(state("Package_for_RollupFix~31bf3856ad364e35~amd64~~19041.1.1.0").as_deref(), Some("Superseded"));
     }
+    // The image's version follows the newest cumulative update (19041.300.1.2 → UBR 300), in the WIM
+    // XML that `info` (and ConfigMgr's Version column) shows.
+    let info: serde_json::Value = serde_json::from_str(&run_ok(&["info", "--json", wim.to_str().unwrap()])).unwrap();
+    assert_eq!(info["images"][0]["spbuild"], 300, "{}", info["images"][0]);
     // An older month after a newer one: skipped as superseded, nothing written.
     let before = sha256(&wim);
     let out = add(&["--image", wim.to_str().unwrap(), "--index", "1"], &[&by_name(&all, months[0]).path], &[], &logs);

@@ -424,6 +424,15 @@ pub(crate) fn apply_inputs(
         ));
         out.outcome = Outcome::Installed;
         svc.stages.push(stage_root);
+        // A cumulative update's version is `<build>.<UBR>.x.y`: the image is now at that revision.
+        let v = unit.top_id.version;
+        let build = svc.session.image_info().and_then(|i| i.build);
+        if unit.top_id.name.eq_ignore_ascii_case("Package_for_RollupFix")
+            && build.is_none_or(|b| b == u32::from(v.major()))
+            && svc.new_ubr.is_none_or(|u| u < v.minor())
+        {
+            svc.new_ubr = Some(v.minor());
+        }
         outcomes.push(out);
     }
 

@@ -9,9 +9,12 @@ use super::error::{Error, Result};
 use super::inventory::Inventory;
 use super::state::{self, ImageState, COMPONENTS_HIVE, MANIFESTS_DIR, SOFTWARE_HIVE};
 use super::target::{Session, Target};
-use crate::hive::{Hive, Mode};
+use crate::hive::{Hive, Mode, Value};
 use crate::progress::Control;
 use crate::wim::{Compression, LockWait};
+
+/// The SOFTWARE key holding the OS version (`CurrentBuild`, `UBR`).
+const CURRENT_VERSION: &str = r"Microsoft\Windows NT\CurrentVersion";
 
 /// How a session's changes reach the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +44,10 @@ pub(crate) struct Servicing {
     pub deletes: Vec<String>,
     /// Whether the hives were changed.
     pub hives_changed: bool,
+    /// The update build revision (UBR) a cumulative update of this run brings, recorded at commit in
+    /// the SOFTWARE hive (`CurrentVersion\UBR`) and in the WIM XML (`SPBUILD`), where DISM and
+    /// ConfigMgr read an image's version from.
+    pub new_ubr: Option<u16>,
 }
 
 impl Servicing {
@@ -88,6 +95,7 @@ impl Servicing {
             stages: Vec::new(),
             deletes: Vec::new(),
             hives_changed: false,
+            new_ubr: None,
         })
     }
 
@@ -101,7 +109,26 @@ impl Servicing {
         if control.cancelled() {
             return Err(Error::Cancelled { target: self.label });
         }
-        let Servicing { session, mut software, software_path, components, stages, deletes, hives_changed, .. } = self;
+        let Servicing {
+            mut session,
+            mut software,
+            software_path,
+            components,
+            stages,
+            deletes,
+            mut hives_changed,
+            new_ubr,
+            ..
+        } = self;
+        if let Some(ubr) = new_ubr {
+            if let Some(node) = software.lookup(CURRENT_VERSION).map_err(Error::hive(&software_path))? {
+                software.set_value(node, "UBR", &Value::Dword(u32::from(ubr))).map_err(Error::hive(&software_path))?;
+                hives_changed = true;
+            }
+            if let Session::Image { wim, index, .. } = &mut session {
+                wim.set_property(*index, "WINDOWS/VERSION/SPBUILD", Some(&ubr.to_string()))?;
+            }
+        }
         let mut files = Vec::new();
         if hives_changed {
             software.commit().map_err(Error::hive(&software_path))?;
