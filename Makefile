@@ -3,7 +3,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build demo test lint fmt bindings bench clean
+.PHONY: all deps build demo test lint fmt bindings bench faults clean
 
 all: build
 
@@ -32,6 +32,11 @@ bindings:
 
 bench: build
 	$(CARGO) run --release -p wimpatch-benches --bin wimpatch-bench -- $(BENCH_ARGS)
+
+# SIGKILL every writing verb at random points, 20 runs each: old or new state, never a mix, and the
+# next writer recovers. `make test` runs a 3-run form (tests/e2e/faults.rs).
+faults: build
+	$(CARGO) run --release -p wimpatch-benches --bin wimpatch-faults -- --runs 20 $(FAULTS_ARGS)
 
 clean:
 	$(CARGO) clean

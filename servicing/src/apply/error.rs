@@ -8,12 +8,24 @@ pub enum Error {
     /// The WIM layer failed (open, lock, extract, update, commit); the message names the WIM.
     #[error(transparent)]
     Wim(#[from] crate::wim::Error),
-    /// A registry hive of the image could not be read or written.
-    #[error("registry hive {}: {source}", path.display())]
+    /// A registry hive could not be read or written (the hive layer's message names the file).
+    #[error("{source}")]
     Hive {
         /// The hive file (a working copy under the scratch directory, or the image's own for `--dir`).
         path: PathBuf,
         /// The hive layer's error.
+        #[source]
+        source: crate::hive::Error,
+    },
+    /// A registry hive inside the image is unusable (corrupt, too large …); the image is named, the
+    /// hive by its path in the image.
+    #[error("{target}: registry hive {hive} is unusable: {source}")]
+    ImageHive {
+        /// The WIM image or directory.
+        target: String,
+        /// `Windows\System32\config\SOFTWARE` …
+        hive: &'static str,
+        /// The hive layer's error (it names the working copy).
         #[source]
         source: crate::hive::Error,
     },
@@ -109,6 +121,14 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { path, action, source }
+    }
+
+    /// Turns a hive error met while reading the image's own hive `hive` into one naming the image.
+    pub(crate) fn in_image<'a>(target: &'a str, hive: &'static str) -> impl FnOnce(Error) -> Error + 'a {
+        move |e| match e {
+            Error::Hive { source, .. } => Error::ImageHive { target: target.to_owned(), hive, source },
+            other => other,
+        }
     }
 
     pub(crate) fn hive(path: impl Into<PathBuf>) -> impl FnOnce(crate::hive::Error) -> Error {

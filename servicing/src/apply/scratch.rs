@@ -45,14 +45,19 @@ impl Scratch {
         sweep(&base);
         let run = base.join(format!("run-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
         let _ = std::fs::remove_dir_all(&run);
-        std::fs::create_dir(&run).map_err(Error::io(&run, "cannot create scratch directory"))?;
         let lock_path = run.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(Error::io(&lock_path, "cannot create scratch lock"))?;
+        // Another run's sweep removes empty lock-less folders; if it takes ours between the two
+        // steps, make it again.
+        let mut attempt = 0;
+        let lock = loop {
+            attempt += 1;
+            std::fs::create_dir(&run).map_err(Error::io(&run, "cannot create scratch directory"))?;
+            match OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path) {
+                Ok(f) => break f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => continue,
+                Err(e) => return Err(Error::io(&lock_path, "cannot create scratch lock")(e)),
+            }
+        };
         lock.lock().map_err(Error::io(&lock_path, "cannot lock scratch directory"))?;
         Ok((Scratch { base, run, _lock: lock }, warning))
     }
@@ -70,7 +75,25 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.run) {
+        // Everything but the lock file first: a kill half-way leaves a folder whose lock the next
+        // run can take (the owner is gone), so it is swept at once instead of looking like a run
+        // that is just starting.
+        let mut failed = None;
+        if let Ok(entries) = std::fs::read_dir(&self.run) {
+            for e in entries.flatten() {
+                if e.file_name() == ".lock" {
+                    continue;
+                }
+                let p = e.path();
+                let r =
+                    if p.is_dir() && !p.is_symlink() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                if let Err(err) = r {
+                    failed = Some(err);
+                }
+            }
+        }
+        let _ = std::fs::remove_file(self.run.join(".lock"));
+        if let Err(e) = std::fs::remove_dir(&self.run).map_err(|e| failed.unwrap_or(e)) {
             tracing::warn!(path = %self.run.display(), error = %e, "cannot remove scratch directory");
         }
     }
@@ -87,13 +110,15 @@ fn sweep(base: &Path) {
         let lock_path = path.join(".lock");
         let free = match File::open(&lock_path) {
             Ok(f) => f.try_lock().is_ok(),
-            // No lock file: a run killed before it locked, a half-removed directory, or a run that is
-            // starting right now; only the first two are old.
-            Err(_) => e
-                .metadata()
-                .and_then(|m| m.modified())
-                .map(|t| t.elapsed().map(|d| d.as_secs() > 60).unwrap_or(false))
-                .unwrap_or(false),
+            // No lock file: an empty folder (a run killed after removing its files, or one starting
+            // this instant, which makes its folder again), or an old half-removed one.
+            Err(_) => {
+                std::fs::read_dir(&path).map(|mut d| d.next().is_none()).unwrap_or(false)
+                    || e.metadata()
+                        .and_then(|m| m.modified())
+                        .map(|t| t.elapsed().map(|d| d.as_secs() > 60).unwrap_or(false))
+                        .unwrap_or(false)
+            }
         };
         if free {
             tracing::info!(path = %path.display(), "removing scratch directory left by an interrupted run");

@@ -126,6 +126,8 @@ fn run(
     let (work_wim, image, original_lock) = match &req.reduce_to {
         Some(keep) => {
             let lock = WimLock::acquire(&req.wim, req.add.wait)?;
+            // Work copies of runs killed earlier (and their own temp files and locks).
+            wim::sweep_stale(&req.wim);
             let src = Wim::open(&req.wim, OpenMode::ReadOnly)?;
             let index = src.resolve(keep)?;
             let info = src.info();

@@ -64,8 +64,12 @@ impl Servicing {
             .children(MANIFESTS_DIR)?
             .ok_or_else(|| Error::NotWindows { target: label.clone(), missing: r"Windows\WinSxS\Manifests".into() })?;
         let mode = if read_only { Mode::ReadOnly } else { Mode::Write };
-        let software = Hive::open(&software_path, mode).map_err(Error::hive(&software_path))?;
-        let packages = state::read_packages_from(&software, &software_path)?;
+        const SOFTWARE: &str = r"Windows\System32\config\SOFTWARE";
+        let software = Hive::open(&software_path, mode)
+            .map_err(Error::hive(&software_path))
+            .map_err(Error::in_image(&label, SOFTWARE))?;
+        let packages =
+            state::read_packages_from(&software, &software_path).map_err(Error::in_image(&label, SOFTWARE))?;
         let arch = session
             .image_info()
             .and_then(|i| i.arch)
@@ -76,7 +80,12 @@ impl Servicing {
                 missing: "an architecture (no WIM XML ARCH, no packages)".into(),
             })?;
         let components = match fetched[1].clone() {
-            Some(p) => Some((Hive::open(&p, mode).map_err(Error::hive(&p))?, p)),
+            Some(p) => Some((
+                Hive::open(&p, mode)
+                    .map_err(Error::hive(&p))
+                    .map_err(Error::in_image(&label, r"Windows\System32\config\COMPONENTS"))?,
+                p,
+            )),
             None => None,
         };
         let state = ImageState {

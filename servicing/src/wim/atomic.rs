@@ -49,11 +49,16 @@ pub fn sweep_stale(wim: &Path) -> Vec<PathBuf> {
     let dir = wim.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let ours = format!(".{name}{OUR_TAG}");
+    // A work copy written through a temp name of its own (`service --reduce-to`) leaves
+    // `..<name>.wimpatch-tmp.*` when killed mid-write.
+    let nested = format!(".{ours}");
     let mut removed = Vec::new();
     for entry in entries.flatten() {
         let fname: OsString = entry.file_name();
         let fname = fname.to_string_lossy();
-        let stale = fname.starts_with(&ours) || is_wimlib_rebuild_temp(&name, &fname, &entry.path());
+        let stale = fname.starts_with(&ours)
+            || fname.starts_with(&nested)
+            || is_wimlib_rebuild_temp(&name, &fname, &entry.path());
         if stale && std::fs::remove_file(entry.path()).is_ok() {
             tracing::info!(path = %entry.path().display(), "removed a temporary file left by an interrupted write");
             removed.push(entry.path());
