@@ -343,3 +343,21 @@ fn missing_scratch_dir_falls_back_with_a_warning() {
     assert!(r["scratch_warning"].as_str().unwrap().contains("does not exist"), "{r}");
     assert!(!missing.exists());
 }
+
+#[test]
+fn a_package_folder_without_packages_is_an_error_not_a_silent_success() {
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win81", "win81.wim");
+    let empty = work.path("no-updates");
+    std::fs::create_dir_all(&empty).unwrap();
+    let before = sha256(&wim);
+    let out =
+        run_owned(&image_args("add-package", &wim, "1", &["--package-path", empty.to_str().unwrap(), "--no-progress"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no update packages found") && stderr(&out).contains("no-updates"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sha256(&wim), before);
+}

@@ -245,6 +245,7 @@ fn run(
     logs: &mut ServicingLogs,
 ) -> Result<AddReport> {
     let files = package::expand_inputs(inputs)?;
+    no_packages_is_an_error(inputs, &files)?;
     let mut svc = Servicing::open(target, opts.dry_run, opts.wait, scratch.path().to_path_buf(), control)?;
     let label = svc.label.clone();
     let (outcomes, superseded) = apply_inputs(&mut svc, &files, opts, control, logs)?;
@@ -437,6 +438,17 @@ pub(crate) fn apply_inputs(
     }
 
     Ok((outcomes, superseded_all))
+}
+
+/// `--package-path` naming only empty folders is a mistake (DISM fails too), not a successful no-op.
+pub(crate) fn no_packages_is_an_error(inputs: &[PathBuf], files: &[PathBuf]) -> Result<()> {
+    match (files.is_empty(), inputs.first()) {
+        (true, Some(first)) => Err(Error::BadInput {
+            path: first.clone(),
+            reason: "no update packages found (.cab, .msu, or package folders holding update.mum)".into(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A package failed: log it; stop the run (nothing committed) unless `--continue-on-error`, in which

@@ -120,6 +120,7 @@ fn run(
         clock = Instant::now();
     };
     let files = package::expand_inputs(&req.packages)?;
+    super::no_packages_is_an_error(&req.packages, &files)?;
 
     // The original stays locked for the whole run; with --reduce-to the work happens on a temp copy
     // holding only the kept image, renamed over the original at the end.
