@@ -24,6 +24,9 @@ pub struct ApplyInputs {
     pub payload_bytes: u64,
     /// Files in the image.
     pub image_files: u64,
+    /// `wimlib-imagex update` commands adding what add-package adds: the package's files under
+    /// `WinSxS` and the image's two hives, each changed by one byte (add-package rewrites both).
+    pub update_commands: PathBuf,
 }
 
 fn run(cmd: &mut Command) {
@@ -87,7 +90,38 @@ pub fn prepare(cache: &Path, size: Size, package_bytes: u64) -> ApplyInputs {
     if image_files == 0 {
         image_files = count_files(&image);
     }
-    ApplyInputs { image, image_x2, package, package_dir, payload_bytes, image_files }
+    let hives = cache.join(format!("hives-{}", size.name()));
+    if !hives.join("COMPONENTS").exists() {
+        std::fs::create_dir_all(&hives).expect("hive dir");
+        run(Command::new("wimlib-imagex").args([
+            "extract",
+            image.to_str().unwrap(),
+            "1",
+            "/Windows/System32/config/SOFTWARE",
+            "/Windows/System32/config/COMPONENTS",
+            &format!("--dest-dir={}", hives.display()),
+            "--no-acls",
+        ]));
+        for h in ["SOFTWARE", "COMPONENTS"] {
+            let p = hives.join(h);
+            let mut bytes = std::fs::read(&p).expect("hive");
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1;
+            std::fs::write(&p, bytes).expect("hive");
+        }
+    }
+    let update_commands = cache.join(format!("update-commands-{}.txt", size.name()));
+    std::fs::write(
+        &update_commands,
+        format!(
+            "add '{}' /Windows/WinSxS\nadd '{}' /Windows/System32/config/SOFTWARE\nadd '{}' /Windows/System32/config/COMPONENTS\n",
+            package_dir.display(),
+            hives.join("SOFTWARE").display(),
+            hives.join("COMPONENTS").display()
+        ),
+    )
+    .expect("command file");
+    ApplyInputs { image, image_x2, package, package_dir, payload_bytes, image_files, update_commands }
 }
 
 /// Every file below `dir`.

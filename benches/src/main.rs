@@ -176,12 +176,13 @@ fn main() {
         ])
     };
     let add_theirs = || {
-        ix(vec![
-            "update".into(),
-            s(&target),
-            "1".into(),
-            format!("--command=add {} /Windows/WinSxS", inputs.package_dir.display()),
-        ])
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(format!(
+            "wimlib-imagex update '{}' 1 < '{}' >/dev/null",
+            target.display(),
+            inputs.update_commands.display()
+        ));
+        c
     };
     let exported = work.join("floor-export.wim");
     let payload_files: Vec<PathBuf> = apply::walk(&inputs.package_dir)
@@ -262,7 +263,7 @@ fn main() {
     }
     scenarios.push(Scenario {
         name: format!("add-package {package_mb} MB LCU (no mount)"),
-        baseline: "wimlib-imagex update (add the same files)".into(),
+        baseline: "wimlib-imagex update (same files: package + 2 hives)".into(),
         bytes: None,
         prepare: Box::new(|| restore(&inputs.image)),
         ours: Box::new(add_ours),
@@ -270,7 +271,7 @@ fn main() {
     });
     scenarios.push(Scenario {
         name: format!("add-package {package_mb} MB LCU, image with 2x files"),
-        baseline: "wimlib-imagex update (add the same files)".into(),
+        baseline: "wimlib-imagex update (same files: package + 2 hives)".into(),
         bytes: None,
         prepare: Box::new(|| restore(&inputs.image_x2)),
         ours: Box::new(add_ours),
@@ -301,9 +302,9 @@ fn main() {
         theirs: Box::new(|| {
             let mut c = Command::new("sh");
             c.arg("-c").arg(format!(
-                "wimlib-imagex update '{t}' 1 '--command=add {p} /Windows/WinSxS' >/dev/null && wimlib-imagex export '{t}' 1 '{e}' >/dev/null",
+                "wimlib-imagex update '{t}' 1 < '{c}' >/dev/null && wimlib-imagex export '{t}' 1 '{e}' >/dev/null",
                 t = target.display(),
-                p = inputs.package_dir.display(),
+                c = inputs.update_commands.display(),
                 e = exported.display()
             ));
             c

@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod mum;
 pub mod package;
 pub mod package_id;
+pub mod psf;
 pub mod rules;
 pub mod xml;
 

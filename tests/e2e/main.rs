@@ -29,6 +29,7 @@ mod interrupt;
 mod mount;
 mod package;
 mod package_extract;
+mod psf;
 mod reduce;
 mod site;
 mod util;

@@ -10,6 +10,7 @@ mod mum;
 mod package_extract;
 mod package_id;
 mod package_read;
+mod psf;
 mod real_names;
 mod rules;
 mod xml;

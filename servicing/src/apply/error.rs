@@ -25,9 +25,9 @@ pub enum Error {
         target: String,
         /// `Windows\System32\config\SOFTWARE` …
         hive: &'static str,
-        /// The hive layer's error (it names the working copy).
+        /// The hive layer's error (it names the working copy); boxed, it is large.
         #[source]
-        source: crate::hive::Error,
+        source: Box<crate::hive::Error>,
     },
     /// A package could not be read or failed verification (corrupt cab, bad XML, digest mismatch …).
     #[error(transparent)]
@@ -35,6 +35,10 @@ pub enum Error {
     /// A delta-compressed payload could not be expanded (or its expansion failed its hash).
     #[error(transparent)]
     Expand(#[from] cbs::delta::ExpandError),
+    /// A payload of a PSF express package could not be read from its `.psf`, is stored in an
+    /// unsupported format (PA19, PA31), or failed its hash.
+    #[error(transparent)]
+    Psf(#[from] cbs::psf::PsfError),
     /// A filesystem operation failed.
     #[error("{}: {action}: {source}", path.display())]
     Io {
@@ -63,6 +67,14 @@ pub enum Error {
         what: &'static str,
         /// What is missing.
         name: String,
+    },
+    /// A PSF express package (its cab holds `express.psf.cix.xml`) whose `.psf` is not beside it.
+    #[error("{package}: a PSF express package, but its payload file {expected} was not found (keep the .psf beside the cab, with the same name)")]
+    PsfMissing {
+        /// The package.
+        package: String,
+        /// The `.psf` looked for.
+        expected: String,
     },
     /// A manifest asks for a file name or destination that would leave the image tree.
     #[error("{package}: manifest {manifest}: unsafe file path {path:?}: {reason}")]
@@ -126,7 +138,9 @@ impl Error {
     /// Turns a hive error met while reading the image's own hive `hive` into one naming the image.
     pub(crate) fn in_image<'a>(target: &'a str, hive: &'static str) -> impl FnOnce(Error) -> Error + 'a {
         move |e| match e {
-            Error::Hive { source, .. } => Error::ImageHive { target: target.to_owned(), hive, source },
+            Error::Hive { source, .. } => {
+                Error::ImageHive { target: target.to_owned(), hive, source: Box::new(source) }
+            }
             other => other,
         }
     }

@@ -2,8 +2,9 @@
 //! extracted package folder), with its package manifests and component manifests parsed, ready for
 //! applicability and staging. Unsupported inputs are recognised here, with their reason.
 
-use std::collections::HashMap;
-use std::io::Read;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use cbs::cix::ContainerIndex;
@@ -11,6 +12,7 @@ use cbs::container::{self, member_key, Cabinet, ContainerKind, DirectorySource, 
 use cbs::manifest::ComponentManifest;
 use cbs::mum::PackageManifest;
 use cbs::package::Error as PackageError;
+use cbs::psf::{Psf, PSF_CIX_NAME};
 use cbs::PackageIdentity;
 
 use super::error::{Error, Result};
@@ -58,6 +60,30 @@ pub(crate) struct Unit {
     pub kb: Option<String>,
     /// The delta index (`_manifest_.cix.xml`), when payloads are stored as deltas.
     pub cix: Option<ContainerIndex>,
+    /// The express index (`express.psf.cix.xml`) of a PSFX cab, whose payloads are in a `.psf`.
+    pub psf_index: Option<ContainerIndex>,
+    /// Member keys of the `<key-form>/<file>` payloads the `.psf` stores.
+    pub psf_payloads: HashSet<String>,
+    /// Where the `.psf` is, when one was found beside the package.
+    pub psf: Option<PsfLocation>,
+}
+
+/// Where a PSFX package's `.psf` is. Opened only when staging needs it: a package that turns out
+/// not applicable never pays for spooling a payload of hundreds of MiB.
+pub(crate) enum PsfLocation {
+    /// `<stem>.psf` beside the `<stem>.cab` input (or the `<stem>` package folder).
+    File(PathBuf),
+    /// A member of the MSU the cab came from, spooled to `scratch` when opened.
+    MsuMember {
+        /// The MSU.
+        msu: PathBuf,
+        /// The `.psf` member.
+        member: String,
+        /// Where to spool it.
+        scratch: PathBuf,
+        /// The MSU's limits.
+        limits: Limits,
+    },
 }
 
 /// What an input turned out to be.
@@ -92,6 +118,38 @@ impl Unit {
     ) -> Result<usize> {
         let Some(cix) = &self.cix else { return Ok(0) };
         Ok(cbs::delta::for_each_expanded(self.source.as_mut(), cix, &cbs::delta::DeltaLimits::default(), sink)?)
+    }
+
+    /// Opens the `.psf` of a PSFX package (an MSU member is spooled to an unlinked scratch file
+    /// first: the express index reads ranges in any order). Fails naming the package when the
+    /// package has an express index but no `.psf` was found beside it.
+    pub fn open_psf(&self) -> Result<Psf<BufReader<File>>> {
+        match &self.psf {
+            None => {
+                // `path!inner.cab` for an MSU's inner cab, else the cab itself.
+                let expected = match self.label.rsplit_once('!') {
+                    Some((msu, inner)) => {
+                        format!("{} (a member of {msu})", Path::new(inner).with_extension("psf").display())
+                    }
+                    None => psf_beside(&self.input).display().to_string(),
+                };
+                Err(Error::PsfMissing { package: self.label.clone(), expected })
+            }
+            Some(PsfLocation::File(path)) => Ok(Psf::open(path)?),
+            Some(PsfLocation::MsuMember { msu, member, scratch, limits }) => {
+                let mut msu_file = Msu::open(msu, *limits).map_err(PackageError::from)?;
+                let label = format!("{}!{member}", msu.display());
+                let mut spool = spool_file(scratch)?;
+                {
+                    let package = msu_file.package().to_owned();
+                    let mut reader = msu_file.cabinet_mut().open_member(member).map_err(PackageError::from)?;
+                    std::io::copy(&mut reader, &mut spool)
+                        .map_err(|e| PackageError::from(cbs::container::Error::from_io(&package, Some(member), e)))?;
+                }
+                spool.seek(SeekFrom::Start(0)).map_err(Error::io(scratch, "cannot spool .psf"))?;
+                Ok(Psf::new(BufReader::new(spool), label)?)
+            }
+        }
     }
 
     /// The member holding `name` (`<key-form>/<file>`), case-insensitively, following RAW renames of
@@ -135,7 +193,64 @@ pub(crate) fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             out.push(p.clone());
         }
     }
+    // A `.psf` beside its `.cab` (or package folder) is that package's payload, not a package.
+    let lower = |p: &Path| p.to_string_lossy().to_lowercase();
+    let payloads: HashSet<String> =
+        out.iter().filter(|p| p.is_dir() || has_extension(p, "cab")).map(|p| lower(&psf_beside(p))).collect();
+    out.retain(|p| !(has_extension(p, "psf") && payloads.contains(&lower(p))));
     Ok(out)
+}
+
+/// A new file in `scratch`, already unlinked: it lives while the handle does, and nothing is left
+/// behind whatever happens next (the run's scratch folder is swept too).
+fn spool_file(scratch: &Path) -> Result<File> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = scratch.join(format!("psf-{}-{n}.spool", std::process::id()));
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(Error::io(&path, "cannot create .psf spool file"))?;
+    std::fs::remove_file(&path).map_err(Error::io(&path, "cannot unlink .psf spool file"))?;
+    Ok(file)
+}
+
+fn has_extension(path: &Path, ext: &str) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
+/// The file stem, lower-cased (Windows names compare case-insensitively).
+fn stem_key(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_default()
+}
+
+/// The name a `.psf` beside `input` has: `<stem>.psf` for `<stem>.cab`, `<folder>.psf` for an
+/// expanded package folder (whose name, `Windows10.0-KB…`, has a dot that is no extension).
+fn psf_beside(input: &Path) -> PathBuf {
+    let stem = if input.is_dir() { input.file_name() } else { input.file_stem() };
+    let name = format!("{}.psf", stem.map(|s| s.to_string_lossy()).unwrap_or_default());
+    input.with_file_name(name)
+}
+
+/// The `.psf` beside `input` (a cab, or an expanded package folder): the exact name first, then
+/// the same name in any case.
+fn sibling_psf(input: &Path) -> Option<PathBuf> {
+    let exact = psf_beside(input);
+    if exact.is_file() {
+        return Some(exact);
+    }
+    let want = exact.file_name()?.to_string_lossy().to_lowercase();
+    let dir = match exact.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase() == want))
 }
 
 fn has_update_mum(dir: &Path) -> bool {
@@ -149,13 +264,22 @@ pub(crate) fn load(path: &Path, limits: Limits, scratch: &Path) -> Result<Loaded
     let shown = path.display().to_string();
     if path.is_dir() {
         let src = DirectorySource::open(path, limits).map_err(PackageError::from)?;
-        return Ok(Loaded::Units(vec![parse_unit(Box::new(src), shown, path, None)?]));
+        let mut unit = parse_unit(Box::new(src), shown, path, None)?;
+        if unit.psf_index.is_some() {
+            // An expanded PSFX cab: its `.psf` is beside the folder, named like it.
+            unit.psf = sibling_psf(path).map(PsfLocation::File);
+        }
+        return Ok(Loaded::Units(vec![unit]));
     }
     let kind = container::detect_path(path, limits).map_err(PackageError::from)?;
     match kind {
         ContainerKind::CbsCab => {
             let cab = Cabinet::open(path, limits).map_err(PackageError::from)?;
-            Ok(Loaded::Units(vec![parse_unit(Box::new(cab), shown, path, None)?]))
+            let mut unit = parse_unit(Box::new(cab), shown, path, None)?;
+            if unit.psf_index.is_some() {
+                unit.psf = sibling_psf(path).map(PsfLocation::File);
+            }
+            Ok(Loaded::Units(vec![unit]))
         }
         ContainerKind::Msu | ContainerKind::CombinedMsu => {
             let mut msu = Msu::open(path, limits).map_err(PackageError::from)?;
@@ -163,7 +287,18 @@ pub(crate) fn load(path: &Path, limits: Limits, scratch: &Path) -> Result<Loaded
             let mut units = Vec::new();
             for name in msu.inner_cab_names().to_vec() {
                 let inner = msu.open_inner(&name, Some(scratch)).map_err(PackageError::from)?;
-                let unit = parse_unit(Box::new(inner), format!("{shown}!{name}"), path, kb.clone())?;
+                let mut unit = parse_unit(Box::new(inner), format!("{shown}!{name}"), path, kb.clone())?;
+                if unit.psf_index.is_some() {
+                    // The LCU cab's payload is the `.psf` member of the same name.
+                    let want = stem_key(Path::new(&name));
+                    let member = msu.psf_names().iter().find(|p| stem_key(Path::new(p.as_str())) == want);
+                    unit.psf = member.map(|m| PsfLocation::MsuMember {
+                        msu: path.to_path_buf(),
+                        member: m.clone(),
+                        scratch: scratch.to_path_buf(),
+                        limits,
+                    });
+                }
                 units.push(unit);
             }
             if units.is_empty() {
@@ -262,6 +397,14 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
         }
         index = Some(cix);
     }
+    let mut psf_index = None;
+    let mut psf_payloads = HashSet::new();
+    if let Some(member) = members.get(&member_key(PSF_CIX_NAME)).cloned() {
+        let cix = ContainerIndex::parse(&src.read(&member, MANIFEST_LIMIT).map_err(PackageError::from)?, &member)
+            .map_err(xml_err)?;
+        psf_payloads = cix.files.iter().filter(|f| cbs::psf::stored_in_psf(f)).map(|f| member_key(&f.name)).collect();
+        psf_index = Some(cix);
+    }
 
     let kb = top.kb().map(normalize_kb).or(msu_kb);
     Ok(Unit {
@@ -278,5 +421,8 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
         renamed,
         kb,
         cix: index,
+        psf_index,
+        psf_payloads,
+        psf: None,
     })
 }

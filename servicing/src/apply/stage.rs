@@ -56,6 +56,9 @@ fn create_parent(path: &Path) -> Result<()> {
 /// Job keys of payloads expanded from deltas start with this (no member name holds a NUL).
 const DELTA_PREFIX: &str = "\0delta:";
 
+/// Job keys of payloads read from a PSF express package's `.psf` start with this.
+const PSF_PREFIX: &str = "\0psf:";
+
 /// One payload to copy: member → staged file.
 struct Job {
     name: String,
@@ -74,6 +77,8 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
     let mut order: Vec<String> = Vec::new();
     // Delta payloads: member key of `<key-form>/<file>` → job key.
     let mut delta_wanted: HashMap<String, String> = HashMap::new();
+    // Payloads of the `.psf`: member key of `<key-form>/<file>` → job key.
+    let mut psf_wanted: HashMap<String, String> = HashMap::new();
     for comp in &plan.components {
         let entry = unit.manifests.get(&comp.key_form).ok_or_else(|| Error::Missing {
             package: unit.label.clone(),
@@ -108,11 +113,34 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
                 jobs.insert(job_key, job);
                 continue;
             }
-            let member = unit.member_for(&name).ok_or_else(|| PackageError::MissingPayload {
-                package: unit.label.clone(),
-                manifest: manifest_member.clone(),
-                member: name.clone(),
-            })?;
+            let member = match unit.member_for(&name) {
+                Some(member) => member,
+                // Not in the cab: a PSF express package keeps it in its `.psf`.
+                None if unit.psf_payloads.contains(&key) => {
+                    let job_key = format!("{PSF_PREFIX}{key}");
+                    if !jobs.contains_key(&job_key) {
+                        order.push(job_key.clone());
+                    }
+                    psf_wanted.insert(key, job_key.clone());
+                    let job = Job {
+                        name,
+                        dest,
+                        sha256: f.sha256,
+                        projection: f.projection.clone(),
+                        manifest: manifest_member.clone(),
+                    };
+                    jobs.insert(job_key, job);
+                    continue;
+                }
+                None => {
+                    return Err(PackageError::MissingPayload {
+                        package: unit.label.clone(),
+                        manifest: manifest_member.clone(),
+                        member: name.clone(),
+                    }
+                    .into())
+                }
+            };
             if !jobs.contains_key(&member) {
                 order.push(member.clone());
             }
@@ -134,7 +162,8 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
     let label = unit.label.clone();
     let mut copied: HashMap<String, ([u8; 32], u64)> = HashMap::new();
     let mut write_error: Option<Error> = None;
-    let plain: Vec<String> = order.iter().filter(|k| !k.starts_with(DELTA_PREFIX)).cloned().collect();
+    let plain: Vec<String> =
+        order.iter().filter(|k| !k.starts_with(DELTA_PREFIX) && !k.starts_with(PSF_PREFIX)).cloned().collect();
     let pass = unit.read_each(&plain, &mut |member, reader| {
         let Some(job) = jobs.get(member) else { return Ok(()) };
         match copy_hashing(reader, &job.dest, &label, member) {
@@ -185,6 +214,10 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
         expanded?;
         log.push(format!("CSI: expanded {} delta payload(s) of {label}", delta_wanted.len()));
     }
+    if !psf_wanted.is_empty() {
+        stage_from_psf(unit, &psf_wanted, &jobs, &mut copied)?;
+        log.push(format!("CSI: expanded {} payload(s) of {label} from its .psf", psf_wanted.len()));
+    }
 
     for member in &order {
         let job = &jobs[member];
@@ -197,7 +230,7 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
             Some(want) if want != digest => {
                 return Err(PackageError::DigestMismatch {
                     package: unit.label.clone(),
-                    member: if member.starts_with(DELTA_PREFIX) { job.name.clone() } else { member.clone() },
+                    member: if member.starts_with('\0') { job.name.clone() } else { member.clone() },
                     expected: hex(&want),
                     actual: hex(&digest),
                 }
@@ -237,6 +270,34 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
         }
     }
     Ok(stats)
+}
+
+/// Writes the payloads `wanted` (member key → job key) from the unit's `.psf`: one pass in `.psf`
+/// order over only those files (and the files they are deltas against), each checked against the
+/// express index's hash before it is written; the manifest digest is checked by the caller.
+fn stage_from_psf(
+    unit: &Unit,
+    wanted: &HashMap<String, String>,
+    jobs: &HashMap<String, Job>,
+    copied: &mut HashMap<String, ([u8; 32], u64)>,
+) -> Result<()> {
+    let Some(index) = unit.psf_index.as_ref() else { return Ok(()) };
+    let mut psf = unit.open_psf()?;
+    let label = psf.name().to_owned();
+    let limits = cbs::delta::DeltaLimits::default();
+    let is_wanted = |f: &cbs::cix::CixFile| wanted.contains_key(&cbs::container::member_key(&f.name));
+    cbs::psf::for_each_psf_file_where(&mut psf, index, &limits, is_wanted, |f| -> Result<()> {
+        let Some(job_key) = wanted.get(&cbs::container::member_key(&f.name)) else { return Ok(()) };
+        let job = &jobs[job_key];
+        match copy_hashing(&mut f.bytes.as_slice(), &job.dest, &label, &f.name)? {
+            Ok(done) => {
+                copied.insert(job_key.clone(), done);
+                Ok(())
+            }
+            Err(read_error) => Err(PackageError::from(read_error).into()),
+        }
+    })?;
+    Ok(())
 }
 
 fn copy_plain(unit: &mut Unit, member: &str, dest: &Path) -> Result<()> {
