@@ -1,4 +1,5 @@
-//! Fuzzes the PA30 decoder: header, preprocessing, rift tables, Huffman codes and copies.
+//! Fuzzes the PA30 decoder: header, PE preprocessing and the AMD64 executable transforms of the
+//! source, rift tables (composition and exact inversion), Huffman codes and copies.
 //!
 //! Input: one selector byte; when its low bit is clear the rest is a delta against an empty
 //! source, otherwise three little-endian bytes give the length of a source that follows, and the

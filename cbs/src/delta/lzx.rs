@@ -13,7 +13,8 @@
 //! A copy symbol holds an offset slot and a length slot. Slots 0–2 are signed distances from the
 //! position the rift table maps the current one to (a source copy near "the same place"), slot 3 is
 //! that very position, slots 4–6 repeat one of the three last distances, and the rest are plain
-//! LZ distances backwards from the current position.
+//! LZ distances backwards from the current position. A slot-3 copy follows the map byte by byte:
+//! where it crosses an anchor it continues from that anchor's mapped position.
 
 use super::bits::BitReader;
 use super::huffman::Huffman;
@@ -270,6 +271,8 @@ pub(crate) fn decode(
             Symbol::Copy(offset, length) => (offset, length),
         };
         let position = source_len.wrapping_add(out.len() as i64);
+        // A copy at the mapped position itself (slot 3) keeps following the map.
+        let follows_map = matches!(offset, Offset::Mapped(0));
         let distance = match offset {
             Offset::Mapped(d) => d.wrapping_sub(rift.shift_at(position, before)),
             Offset::Recent(i) => recent[i],
@@ -286,7 +289,20 @@ pub(crate) fn decode(
         }
         let length = length.min(target_size - out.len() as u64);
         work.spend(length)?;
-        copy(source, &mut out, position.wrapping_sub(distance), length)?;
+        if follows_map {
+            // Where the copy crosses an anchor, the rest is read from where that anchor maps to
+            // (the creator matched the target against the mapped source position by position;
+            // the real PE deltas depend on it). Each run is at least one byte.
+            let (mut left, mut at) = (length, position);
+            while left > 0 {
+                let run = rift.run_from(at).map_or(left, |n| n.clamp(1, left));
+                copy(source, &mut out, at.wrapping_add(rift.shift_at(at, before)), run)?;
+                left -= run;
+                at = at.wrapping_add(run as i64);
+            }
+        } else {
+            copy(source, &mut out, position.wrapping_sub(distance), length)?;
+        }
     }
     Ok(out)
 }

@@ -8,9 +8,11 @@
 //! - [`expand_index`] / [`for_each_expanded`] expand every file of a container index from a
 //!   [`PackageSource`](crate::container::PackageSource), checking each against the index's SHA-1.
 //!
-//! Stages of a delta: header ([`header`]), preprocessing of PE sources (executable transforms,
-//! [`pe`]), then the compressed stream ([`lzx`]) of Huffman-coded literals and copies from the
-//! source and the target so far, positioned by rift tables ([`rift`]).
+//! Stages of a delta: header ([`header`]), preprocessing of PE sources ([`pe`]: the AMD64
+//! executable transforms of [`transform`] and its `transform_*` steps, with the x64 length
+//! decoder [`x64_length`], and the copy map, inverted exactly by [`rift_inverse`]), then the
+//! compressed stream ([`lzx`]) of Huffman-coded literals and copies from the source and the target
+//! so far, positioned by rift tables ([`rift`]).
 //!
 //! Everything read is untrusted: sizes are checked against [`DeltaLimits`] before allocating,
 //! every loop spends from a work budget, and a bad delta is a [`DeltaError`], never a panic.
@@ -21,10 +23,21 @@ mod expand;
 mod hash;
 mod header;
 mod huffman;
+mod image;
+mod le;
 mod limits;
 mod lzx;
 mod pe;
 mod rift;
+mod rift_inverse;
+mod transform;
+mod transform_dirs;
+mod transform_pdata;
+mod transform_reloc;
+mod transform_resources;
+mod transform_rip;
+mod transform_unbind;
+mod x64_length;
 
 pub use error::DeltaError;
 pub use expand::{expand_index, for_each_expanded, ExpandError, ExpandedFile};

@@ -64,13 +64,34 @@ impl RiftTable {
         }
     }
 
-    /// Maps `position` through the table (identity before the first anchor).
+    /// How many positions from `position` on keep its displacement (up to the next anchor), or
+    /// `None` when no anchor follows.
+    pub(crate) fn run_from(&self, position: i64) -> Option<u64> {
+        let i = self.entries.partition_point(|e| e.from <= position);
+        self.entries.get(i).map(|n| n.from.wrapping_sub(position) as u64)
+    }
+
+    /// Maps `position` through the table (identity before the first anchor), as the executable
+    /// transforms map an RVA.
     pub(crate) fn map(&self, position: i64) -> i64 {
         position.wrapping_add(self.shift_at(position, 0))
     }
 
-    /// The table of `then ∘ self`: positions mapped by `self`, then by `then`. Anchors are placed
-    /// where either map changes its displacement, so the result is exact on every segment.
+    /// The displacement of the last anchor (0 for an empty table). Where the tables are composed
+    /// and inverted, positions before the first anchor take it: the table wraps around.
+    pub(crate) fn last_shift(&self) -> i64 {
+        self.entries.last().map_or(0, |e| e.to.wrapping_sub(e.from))
+    }
+
+    /// The displacement at `position` with the wrap-around convention of [`Self::last_shift`].
+    pub(crate) fn wrapped_shift(&self, position: i64) -> i64 {
+        self.shift_at(position, self.last_shift())
+    }
+
+    /// The table of `then ∘ self` (both with the wrap-around convention): positions mapped by
+    /// `self`, then by `then`. Anchors are placed at `i64::MIN`, at each anchor of `self` and
+    /// where a segment of `self` maps onto an anchor of `then`, so the result is exact on the
+    /// whole line, the wrapped part included.
     pub(crate) fn then(
         &self,
         then: &RiftTable,
@@ -88,39 +109,41 @@ impl RiftTable {
             });
         }
         work.spend(pairs)?;
-        let mut points: Vec<i64> = self.entries.iter().map(|e| e.from).collect();
-        // Segment i of `self` covers [start_i, end_i) with shift d_i; where its image crosses an
-        // anchor of `then`, the composition changes displacement too.
-        let bounds: Vec<(i64, i64, i64)> = {
-            let mut b = Vec::with_capacity(self.entries.len() + 1);
-            let first = self.entries.first().map_or(i64::MAX, |e| e.from);
-            b.push((i64::MIN, first, 0));
-            for (i, e) in self.entries.iter().enumerate() {
-                let end = self.entries.get(i + 1).map_or(i64::MAX, |n| n.from);
-                b.push((e.from, end, e.to.wrapping_sub(e.from)));
-            }
-            b
-        };
-        for a in &then.entries {
-            for &(start, end, shift) in &bounds {
+        let mut points: Vec<i64> = Vec::with_capacity(self.entries.len() + then.entries.len() + 1);
+        points.push(i64::MIN);
+        points.extend(self.entries.iter().map(|e| e.from));
+        // Segment i of `self` covers [start, end] (inclusive, so the last one reaches i64::MAX)
+        // with one displacement; where its image passes an anchor of `then`, the composition
+        // changes displacement too. The image may wrap around, so the crossing point is solved
+        // modulo 2^64 and then checked against the segment.
+        let mut segment = |start: i64, end: i64, shift: i64| {
+            for a in &then.entries {
                 let x = a.from.wrapping_sub(shift);
-                if x >= start && x < end {
+                if x >= start && x <= end {
                     points.push(x);
                 }
             }
+        };
+        let last = self.last_shift();
+        match self.entries.first() {
+            Some(first) if first.from > i64::MIN => segment(i64::MIN, first.from - 1, last),
+            Some(_) => {}
+            None => segment(i64::MIN, i64::MAX, 0),
+        }
+        for (i, e) in self.entries.iter().enumerate() {
+            let end = self.entries.get(i + 1).map_or(i64::MAX, |n| n.from.saturating_sub(1).max(e.from));
+            segment(e.from, end, e.to.wrapping_sub(e.from));
         }
         points.sort_unstable();
         points.dedup();
-        let entries = points.into_iter().map(|x| RiftEntry { from: x, to: then.map(self.map(x)) }).collect();
+        let entries = points
+            .into_iter()
+            .map(|x| {
+                let mid = x.wrapping_add(self.wrapped_shift(x));
+                RiftEntry { from: x, to: mid.wrapping_add(then.wrapped_shift(mid)) }
+            })
+            .collect();
         Ok(RiftTable { entries })
-    }
-
-    /// The inverse map: each segment's image start maps back to the segment start. Exact when
-    /// the map is increasing without overlaps (as section layouts are).
-    pub(crate) fn inverse(&self) -> RiftTable {
-        let mut entries: Vec<RiftEntry> = self.entries.iter().map(|e| RiftEntry { from: e.to, to: e.from }).collect();
-        entries.sort_by_key(|e| e.from);
-        RiftTable { entries }
     }
 }
 
