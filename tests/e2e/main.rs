@@ -16,6 +16,7 @@ macro_rules! real_or_skip {
 }
 
 mod add_package;
+mod add_package_delta;
 mod add_package_series;
 mod bad_input;
 mod cleanup;
