@@ -1,5 +1,7 @@
 //! `wimpatch package info` on the real Microsoft packages (found through WIMPATCH_TESTDATA, default
-//! ../shared/testdata) and on broken copies of them.
+//! ../shared/testdata) and on broken copies of them: plain payloads verified, the Windows 7 MSUs'
+//! PA30 payloads expanded and verified (or reported unsupported, with the reason), and the
+//! synthetic PSF express update's payloads read from its `.psf`.
 
 use std::path::PathBuf;
 
@@ -61,12 +63,51 @@ fn hyper_v_integration_services_cab_verifies_all_47_payloads() {
     assert_eq!(v["verified_files"], 47);
 }
 
+/// The delta payloads of each Windows 7 MSU: (MSU, KB, parent alternatives, PA30 members, payload
+/// files, how many expanded when this test was written: a floor, so the test holds as more do).
+pub const WINDOWS7_MSUS: [(&str, &str, usize, usize, usize, usize); 2] = [
+    ("Windows6.1-KB2584475-x64.msu", "KB2584475", 8, 12, 12, 12),
+    ("Windows6.1-KB2465285-x64.msu", "KB2465285", 4, 12, 16, 16),
+];
+
+/// Every payload file of a `package info --json` object: (key form, file).
+pub fn payload_files(v: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
+    let components = v["components"].as_array().unwrap();
+    components
+        .iter()
+        .flat_map(|c| c["files"].as_array().unwrap().iter().map(|f| (c["keyform"].as_str().unwrap().to_owned(), f)))
+        .collect()
+}
+
+/// Each payload is either verified (the expanded bytes' SHA-256 equal to the manifest's digest,
+/// where it gives one) or unsupported with a reason; returns (verified, unsupported).
+pub fn verified_or_unsupported(v: &serde_json::Value) -> (usize, usize) {
+    let (mut verified, mut unsupported) = (0, 0);
+    for (keyform, f) in payload_files(v) {
+        match f["status"].as_str().unwrap() {
+            "verified" => {
+                assert_eq!(f["verified"], true, "{keyform}: {f}");
+                if !f["sha256"].is_null() {
+                    assert_eq!(f["expanded_sha256"], f["sha256"], "{keyform}: {f}");
+                    assert_eq!(f["verified_by"], "manifest SHA-256", "{keyform}: {f}");
+                }
+                verified += 1;
+            }
+            "unsupported" => {
+                assert!(!f["reason"].as_str().unwrap().is_empty(), "{keyform}: {f}");
+                assert!(f["verified"].is_null(), "{keyform}: {f}");
+                unsupported += 1;
+            }
+            other => panic!("{keyform}: {other}: {f}"),
+        }
+    }
+    (verified, unsupported)
+}
+
 #[test]
-fn windows7_msus_are_msus_whose_payloads_are_pa30_deltas() {
-    for (name, kb, parents, pa30) in
-        [("Windows6.1-KB2584475-x64.msu", "KB2584475", 8, 12), ("Windows6.1-KB2465285-x64.msu", "KB2465285", 4, 12)]
-    {
-        let msu = real_or_skip!(name, "windows7_msus_are_msus_whose_payloads_are_pa30_deltas");
+fn windows7_msus_expand_and_verify_their_pa30_payloads() {
+    for (name, kb, parents, pa30, total, today) in WINDOWS7_MSUS {
+        let msu = real_or_skip!(name, "windows7_msus_expand_and_verify_their_pa30_payloads");
         let v = info_json(&msu);
         assert_eq!(v["kind"], "msu", "{name}");
         assert_eq!(v["kb"], kb);
@@ -77,10 +118,19 @@ fn windows7_msus_are_msus_whose_payloads_are_pa30_deltas() {
         assert_eq!(v["delta"]["by_format"]["PA30"], pa30, "{name}");
         let inner = &v["inner"][0];
         assert_eq!(inner["kind"], "cbs-cab");
-        let files: Vec<&serde_json::Value> =
-            inner["components"].as_array().unwrap().iter().flat_map(|c| c["files"].as_array().unwrap()).collect();
-        assert!(!files.is_empty());
-        assert!(files.iter().all(|f| f["status"] == "delta" && f["verified"].is_null()), "{name}: {files:?}");
+        let (verified, unsupported) = verified_or_unsupported(inner);
+        assert_eq!(verified + unsupported, total, "{name}");
+        assert!(verified >= today, "{name}: {verified} verified, {today} when this test was written");
+        assert_eq!(inner["verified_files"], verified, "{name}");
+        assert_eq!(inner["delta"]["verified"], verified, "{name}");
+        assert_eq!(inner["delta"]["unsupported"], unsupported, "{name}");
+        let summary = inner["delta"]["expansion"].as_str().unwrap();
+        assert!(summary.starts_with(&format!("{verified} expanded and verified")), "{summary}");
+
+        // The text output says the same.
+        let text = run_ok(&["package", "info", msu.to_str().unwrap()]);
+        assert!(text.contains(summary), "{text}");
+        assert_eq!(text.matches("Unsupported  :").count(), 2 * unsupported, "{text}");
     }
 }
 
@@ -219,4 +269,106 @@ fn wim_format_msu_reads_like_the_classic_msu() {
         .find(|p| p.is_dir() && p.join("netcfgx.dll").is_file())
         .expect("payload folder");
     assert!(netcfgx.file_name().unwrap().to_str().unwrap().contains("_31bf3856ad364e35_"));
+}
+
+/// The synthetic PSF express cumulative update (all payloads RAW ranges of the `.psf`), and a
+/// copy whose last payload is a `PA31` entry.
+pub fn psf_package(options: fixtures::packages::PsfOptions) -> fixtures::packages::PsfPackage {
+    use fixtures::packages::psf_cumulative_update;
+    use fixtures::packages::updates::Lcu;
+    use fixtures::profile::Profile;
+    psf_cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(5_000_006, 600), &[], options).expect("PSF package")
+}
+
+/// Writes `<stem>.cab` (and `<stem>.psf` when `with_psf`) into `dir`; returns the cab.
+pub fn write_psf_package(dir: &std::path::Path, p: &fixtures::packages::PsfPackage, with_psf: bool) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let cab = dir.join(format!("{}.cab", p.stem));
+    std::fs::write(&cab, &p.cab).unwrap();
+    if with_psf {
+        std::fs::write(dir.join(format!("{}.psf", p.stem)), &p.psf).unwrap();
+    }
+    cab
+}
+
+#[test]
+fn psf_package_payloads_are_verified_from_the_psf_beside_the_cab() {
+    let p = psf_package(Default::default());
+    let work = Work::new();
+    let cab = write_psf_package(&work.path("updates"), &p, true);
+    let v = info_json(&cab);
+    let (verified, unsupported) = verified_or_unsupported(&v);
+    assert_eq!((verified, unsupported), (p.payloads.len(), 0));
+    assert!(verified > 0);
+    assert_eq!(v["verified_files"], verified);
+    assert_eq!(v["psf"]["index"], "express.psf.cix.xml");
+    assert_eq!(v["psf"]["psf_found"], true);
+    assert!(v["psf"]["psf"].as_str().unwrap().ends_with(&format!("{}.psf", p.stem)), "{}", v["psf"]);
+    assert_eq!(v["psf"]["expansion"], format!("{verified} expanded and verified"));
+    // Each file is the fixture's payload.
+    for (keyform, f) in payload_files(&v) {
+        let name = format!("{keyform}\\{}", f["name"].as_str().unwrap());
+        let want = p.payloads.iter().find(|x| x.name.eq_ignore_ascii_case(&name)).expect("a payload of the fixture");
+        assert_eq!(f["expanded_sha256"].as_str().unwrap(), sha256_hex(&want.expanded), "{name}");
+    }
+
+    // The folder holding cab and .psf is one package.
+    let v = info_json(&work.path("updates"));
+    assert_eq!(v["verified_files"], verified, "{v}");
+
+    // In a combined MSU, the .psf member of the same stem.
+    let ssu = fixtures::packages::updates::servicing_stack_update(
+        &fixtures::profile::Profile::win10_amd64(),
+        5_000_106,
+        170,
+        fixtures::packages::PayloadSize::Tiny,
+    )
+    .unwrap();
+    let ssu_name = "SSU-19041.170-x64.cab".to_owned();
+    let ssu_cab = ssu.cab(&ssu_name, fixtures::packages::Compression::MsZip).unwrap();
+    let msu = work.path(&format!("{}.msu", p.stem));
+    std::fs::write(&msu, p.combined_msu((ssu_name, ssu_cab)).unwrap()).unwrap();
+    let v = info_json(&msu);
+    let lcu = v["inner"].as_array().unwrap().last().unwrap();
+    assert_eq!(verified_or_unsupported(lcu), (verified, 0));
+    assert_eq!(lcu["psf"]["psf_found"], true);
+    assert!(lcu["psf"]["psf"].as_str().unwrap().ends_with(&format!("!{}.psf", p.stem)), "{}", lcu["psf"]);
+}
+
+#[test]
+fn psf_package_without_its_psf_is_reported_not_failed() {
+    let p = psf_package(Default::default());
+    let work = Work::new();
+    let cab = write_psf_package(&work.path("updates"), &p, false);
+    let v = info_json(&cab);
+    let files = payload_files(&v);
+    assert_eq!(files.len(), p.payloads.len());
+    assert!(files.iter().all(|(_, f)| f["status"] == "delta" && f["verified"].is_null()), "{files:?}");
+    assert_eq!(v["psf"]["psf_found"], false);
+    let note = v["psf"]["expansion"].as_str().unwrap();
+    assert!(note.contains(&format!("{}.psf was not found", p.stem)), "{note}");
+    let text = run_ok(&["package", "info", cab.to_str().unwrap()]);
+    assert!(text.contains(note), "{text}");
+}
+
+#[test]
+fn psf_package_with_a_pa31_entry_reports_it_unsupported() {
+    let p = psf_package(fixtures::packages::PsfOptions { pa31_entry: true });
+    let work = Work::new();
+    let cab = write_psf_package(&work.path("updates"), &p, true);
+    let v = info_json(&cab);
+    assert_eq!(verified_or_unsupported(&v), (p.payloads.len() - 1, 1));
+    let last = &p.payloads.last().unwrap().name;
+    let (_, f) = payload_files(&v)
+        .into_iter()
+        .find(|(k, f)| format!("{k}\\{}", f["name"].as_str().unwrap()).eq_ignore_ascii_case(last))
+        .unwrap();
+    assert_eq!(f["status"], "unsupported");
+    assert!(f["reason"].as_str().unwrap().contains("PA31"), "{f}");
+    assert!(v["psf"]["expansion"].as_str().unwrap().contains("1 unsupported: PA31"), "{}", v["psf"]);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,10 +1,12 @@
-//! `wimpatch package extract` on the real Microsoft packages (WIMPATCH_TESTDATA): the payload tree
-//! written and verified, and every refusal or failure leaving nothing at DEST.
+//! `wimpatch package extract` on the real Microsoft packages (WIMPATCH_TESTDATA) and the synthetic
+//! PSF express update: the payload tree written and verified (delta payloads expanded), and every
+//! refusal or failure (a payload that cannot be expanded, a missing `.psf`) leaving nothing at DEST.
 
 use std::path::Path;
 
 use servicing::cbs::container::{Cabinet, Limits};
 
+use crate::package::{payload_files, psf_package, verified_or_unsupported, write_psf_package, WINDOWS7_MSUS};
 use crate::util::*;
 
 fn json(args: &[&str]) -> serde_json::Value {
@@ -91,17 +93,70 @@ fn an_existing_non_empty_dest_is_refused_and_left_alone() {
 }
 
 #[test]
-fn delta_packages_are_refused_naming_the_package() {
-    for name in ["Windows6.1-KB2584475-x64.msu", "Windows6.1-KB2465285-x64.msu"] {
-        let msu = real_or_skip!(name, "delta_packages_are_refused_naming_the_package");
+fn windows7_msus_extract_expanded_or_fail_naming_the_file() {
+    for (name, _, _, _, total, _) in WINDOWS7_MSUS {
+        let msu = real_or_skip!(name, "windows7_msus_extract_expanded_or_fail_naming_the_file");
+        // What `package info` says decides what extract must do.
+        let info = json(&["package", "info", "--json", msu.to_str().unwrap()]);
+        let (_, unsupported) = verified_or_unsupported(&info["inner"][0]);
         let work = Work::new();
         let dest = work.path("out");
-        let out = run(&["package", "extract", msu.to_str().unwrap(), "--dest", dest.to_str().unwrap()]);
+        let out = run(&["package", "extract", msu.to_str().unwrap(), "--dest", dest.to_str().unwrap(), "--json"]);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{err}");
-        assert!(err.contains(name) && err.contains("PA30 expansion is not available"), "{err}");
-        assert!(names_in(work.dir.path()).is_empty(), "{name}: {:?}", names_in(work.dir.path()));
+        if unsupported == 0 {
+            assert!(out.status.success(), "{name}: {err}");
+            let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(r["packages"][0]["payloads"], total, "{name}");
+            assert_eq!(check_payloads(&msu, &dest), total, "{name}");
+            assert_eq!(names_in(work.dir.path()), ["out"]);
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            let named = payload_files(&info["inner"][0]).into_iter().any(|(k, f)| {
+                f["status"] == "unsupported" && err.contains(&format!("{k}\\{}", f["name"].as_str().unwrap()))
+            });
+            assert!(named && err.contains("cannot be expanded"), "{name}: {err}");
+            assert!(names_in(work.dir.path()).is_empty(), "{name}: {:?}", names_in(work.dir.path()));
+        }
     }
+}
+
+#[test]
+fn psf_package_extracts_its_payloads_from_the_psf() {
+    let p = psf_package(Default::default());
+    let work = Work::new();
+    let cab = write_psf_package(&work.path("updates"), &p, true);
+    let dest = work.path("out");
+    let r = json(&["package", "extract", cab.to_str().unwrap(), "--dest", dest.to_str().unwrap(), "--json"]);
+    assert_eq!(r["packages"][0]["payloads"], p.payloads.len());
+    // Every payload of the fixture, with its bytes, at `<key form>/<file>`.
+    for payload in &p.payloads {
+        let at = dest.join(payload.name.replace('\\', "/"));
+        assert_eq!(std::fs::read(&at).unwrap(), payload.expanded, "{}", at.display());
+    }
+    assert_eq!(check_payloads(&cab, &dest), p.payloads.len());
+    assert!(!dest.join("express.psf.cix.xml").exists());
+}
+
+#[test]
+fn psf_package_extract_fails_without_its_psf_or_with_a_pa31_entry() {
+    let work = Work::new();
+    let plain = psf_package(Default::default());
+    let cab = write_psf_package(&work.path("no-psf"), &plain, false);
+    let dest = work.path("out");
+    let out = run(&["package", "extract", cab.to_str().unwrap(), "--dest", dest.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("{}.psf was not found", plain.stem)), "{err}");
+    assert!(!dest.exists());
+
+    let pa31 = psf_package(fixtures::packages::PsfOptions { pa31_entry: true });
+    let cab = write_psf_package(&work.path("pa31"), &pa31, true);
+    let out = run(&["package", "extract", cab.to_str().unwrap(), "--dest", dest.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = &pa31.payloads.last().unwrap().name;
+    assert!(err.contains(last.as_str()) && err.contains("PA31") && err.contains("cannot be expanded"), "{err}");
+    assert_eq!(names_in(work.dir.path()), ["no-psf", "pa31"], "nothing at DEST, no staging folder");
 }
 
 /// A stored (uncompressed) cabinet of `files`, one folder, no checksums: enough to carry a

@@ -2,6 +2,8 @@
 //! path written) and, where there is one, the member.
 
 use crate::container;
+use crate::delta::ExpandError;
+use crate::psf::PsfError;
 use crate::xml::XmlError;
 
 /// An error while reading or verifying a package.
@@ -68,18 +70,31 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
-    /// The package holds payloads stored as deltas, which cannot be expanded yet.
-    #[error(
-        "{package}: {count} payload files are stored as deltas ({formats}); PA30 expansion is not available yet, \
-         so the package cannot be extracted"
-    )]
-    DeltaPayloads {
+    /// A payload stored through a container index could not be expanded (the index or delta is
+    /// wrong, or a hash does not match it).
+    #[error(transparent)]
+    Expand(#[from] ExpandError),
+    /// A payload stored in the `.psf` of an express package could not be expanded.
+    #[error(transparent)]
+    Psf(#[from] PsfError),
+    /// A payload file is stored in a way this tool cannot expand yet (a PA30 transform not
+    /// implemented, PA19, PA31), so the package cannot be extracted.
+    #[error("{package}: {file} cannot be expanded: {reason}; nothing was extracted")]
+    Unexpandable {
         /// The package.
         package: String,
-        /// Payload files stored as deltas.
-        count: usize,
-        /// How many of each format (`12 PA30, 4 copy`).
-        formats: String,
+        /// The file, as the index names it (`<key form>\<file>`).
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// An express package whose `.psf` (which holds its payloads) was not found.
+    #[error("{package}: its payloads are in a .psf, and {expected} was not found")]
+    PsfMissing {
+        /// The package.
+        package: String,
+        /// Where the `.psf` was looked for.
+        expected: String,
     },
     /// A manifest gives no SHA-256 digest for a payload, so it cannot be verified before extraction.
     #[error(

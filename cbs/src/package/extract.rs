@@ -2,24 +2,31 @@
 //!
 //! Layout of the destination: `<key form>/<file>` for every component payload, and the manifests,
 //! `.mum` and `.cat` files at the root; an MSU with several inner packages gets one subfolder per
-//! inner package, named after its member's stem. Everything is written into a temporary folder
-//! beside the destination, every payload's SHA-256 is checked against its manifest, and only then
-//! is the folder renamed into place: a failure (or a kill) leaves no destination, never a partial
+//! inner package, named after its member's stem. Payloads stored as deltas (PA30 cab members, ranges
+//! of an express package's `.psf`) are expanded first, their last-write times taken from the index.
+//! Everything is written into a temporary folder beside the destination, every payload's SHA-256
+//! is checked against its manifest, and only then is the folder renamed into place: a failure (a
+//! payload that cannot be expanded yet included) or a kill leaves no destination, never a partial
 //! or unverified one.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
+use super::expand::{expand_cix, expand_psf, Outcome};
+use super::index::{Indexed, Stored};
 use super::input::{open_input, Input, WimOpener};
 use super::inspect::{hex, scan_source, Payload};
-use super::report::FileStatus;
+use super::psf_site::{Found, PsfSite};
+use crate::cix::filetime_to_unix;
 use crate::container::{self, member_key, normalize_member_name, Limits, PackageSource};
+use crate::delta::{DeltaLimits, ExpandedFile};
 
 /// What `package extract` wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,15 +52,19 @@ pub struct ExtractedPackage {
     pub identity: Option<String>,
     /// Its folder relative to the destination (`""`: the destination itself).
     pub folder: String,
-    /// Payload files written, each verified against its manifest's SHA-256.
+    /// Payload files written, each verified against its manifest's SHA-256 (or, for an expanded
+    /// payload whose manifest gives none, its index's hash).
     pub payloads: usize,
     /// Manifests, `.mum` and `.cat` files written.
     pub metadata: usize,
 }
 
 /// Extracts the package at `path` (cab, MSU, combined MSU, WIM-format MSU through `wim`, package
-/// folder) into `dest`, which must not exist or be an empty folder. A package with delta payloads,
-/// or with a payload its manifest gives no SHA-256 for, is refused before anything is written.
+/// folder) into `dest`, which must not exist or be an empty folder. Payloads stored as deltas (PA30
+/// members, ranges of the `.psf` of an express package) are expanded and verified like the
+/// others; a payload that cannot be expanded yet ([`Error::Unexpandable`]), an express package
+/// without its `.psf`, or a payload nothing gives a digest for fails the extraction, and nothing
+/// is left at `dest`.
 pub fn extract_path(
     path: &Path,
     dest: &Path,
@@ -84,7 +95,8 @@ pub fn extract_path(
 
     let (kind, packages) = match input {
         Input::Package { kind, mut source } => {
-            (kind, vec![extract_source(&mut *source, shown.clone(), kind, &mut out, "")?])
+            let mut site = PsfSite::Beside(path);
+            (kind, vec![extract_source(&mut *source, shown.clone(), kind, &mut out, "", &mut site)?])
         }
         Input::Msu(mut msu) => {
             let mut packages = Vec::new();
@@ -99,7 +111,9 @@ pub fn extract_path(
                     });
                 }
                 let (kind, mut source) = msu.open_inner(&inner, wim)?;
-                packages.push(extract_source(&mut *source, format!("{shown}!{inner}"), kind, &mut out, &folder)?);
+                let label = format!("{shown}!{inner}");
+                let mut site = PsfSite::Msu { msu: &mut msu, inner: &inner };
+                packages.push(extract_source(&mut *source, label, kind, &mut out, &folder, &mut site)?);
             }
             (msu.kind, packages)
         }
@@ -205,56 +219,61 @@ impl Staging {
     }
 }
 
-/// Writes one package into `folder` of the staging area and verifies its payloads.
+/// Writes one package into `folder` of the staging area and verifies its payloads; payloads stored
+/// as deltas are expanded (the `.psf` of an express package looked for at `site`).
 fn extract_source(
     src: &mut dyn PackageSource,
     label: String,
     kind: &'static str,
     out: &mut Staging,
     folder: &str,
+    site: &mut PsfSite<'_>,
 ) -> Result<ExtractedPackage, Error> {
     let scan = scan_source(src, label.clone(), kind)?;
     if let Some(err) = scan.deferred {
         return Err(err);
     }
-    let deltas: Vec<&str> = scan
-        .report
-        .components
-        .iter()
-        .flat_map(|c| &c.files)
-        .filter(|f| f.status == FileStatus::Delta)
-        .map(|f| f.delta_format.as_deref().unwrap_or("delta"))
-        .collect();
-    if !deltas.is_empty() {
-        // TODO(delta): `cbs::delta` (PA30) now exists; wire `cbs::delta::for_each_expanded` in here
-        // to write the expanded files (checked against the index's SHA-1, then the manifests'
-        // SHA-256) instead of refusing.
-        let mut by_format: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-        for d in &deltas {
-            *by_format.entry(if d.starts_with("copy of") { "copy" } else { d }).or_default() += 1;
-        }
-        let formats: Vec<String> = by_format.iter().map(|(f, n)| format!("{n} {f}")).collect();
-        return Err(Error::DeltaPayloads { package: label, count: deltas.len(), formats: formats.join(", ") });
-    }
     if let Some(p) = scan.payloads.iter().find(|p| p.sha256.is_none()) {
         return Err(Error::NoDigest { package: label, manifest: p.manifest.clone(), member: p.target.clone() });
+    }
+    let index_of = |stored: Stored| match stored {
+        Stored::Cix => scan.cix.as_ref(),
+        Stored::Psf => scan.psf_index.as_ref(),
+    };
+    // An expanded payload is verified against its manifest's digest, or else the index's hash.
+    let unchecked = scan
+        .indexed
+        .iter()
+        .find(|p| p.sha256.is_none() && index_of(p.stored).and_then(|i| i.file(p.id)).is_none_or(|f| f.hash.is_none()));
+    if let Some(p) = unchecked {
+        return Err(Error::NoDigest { package: label, manifest: p.manifest.clone(), member: p.target.clone() });
+    }
+    // The `.psf` is found before anything is written.
+    let mut psf = None;
+    if scan.indexed.iter().any(|p| p.stored == Stored::Psf) {
+        match site.open()? {
+            Found::Psf(found) => psf = Some(found),
+            Found::Missing(expected) => {
+                let expected = expected.unwrap_or_else(|| "the .psf beside it".to_owned());
+                return Err(Error::PsfMissing { package: label, expected });
+            }
+        }
     }
 
     // Where each member goes: a payload to `<key form>/<file>`, a root manifest/.mum/.cat to its name.
     let package = src.package().to_owned();
     let prefix = |rel: &str| if folder.is_empty() { rel.to_owned() } else { format!("{folder}/{rel}") };
-    let mut targets: HashMap<String, Vec<String>> = HashMap::new();
-    let mut names: Vec<String> = Vec::new();
     let mut taken: HashMap<String, String> = HashMap::new();
-    let mut add = |member: &str, rel: String| -> Result<(), Error> {
-        let rel = normalize_member_name(&rel).map_err(|reason| container::Error::UnsafeMemberName {
+    // The folder-relative path `member` is written to, or `None` when it is already written there.
+    let mut claim = |member: &str, rel: &str| -> Result<Option<String>, Error> {
+        let rel = normalize_member_name(rel).map_err(|reason| container::Error::UnsafeMemberName {
             package: package.clone(),
-            member: rel.clone(),
+            member: rel.to_owned(),
             reason,
         })?;
         match taken.get(&member_key(&rel)) {
             // The same file named twice: written once.
-            Some(first) if first == member => return Ok(()),
+            Some(first) if first == member => return Ok(None),
             Some(first) => {
                 return Err(container::Error::DuplicateMember {
                     package: package.clone(),
@@ -266,35 +285,105 @@ fn extract_source(
             None => {}
         }
         taken.insert(member_key(&rel), member.to_owned());
+        Ok(Some(prefix(&rel)))
+    };
+    let mut targets: HashMap<String, Vec<String>> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |member: &str, rel: Option<String>| {
+        let Some(rel) = rel else { return };
         let list = targets.entry(member.to_owned()).or_default();
         if list.is_empty() {
             names.push(member.to_owned());
         }
-        list.push(prefix(&rel));
-        Ok(())
+        list.push(rel);
     };
     let mut metadata = 0;
     for entry in src.list()? {
         let lower = entry.path.to_lowercase();
         let is_metadata = [".manifest", ".mum", ".cat"].iter().any(|s| lower.ends_with(s));
         if is_metadata && !entry.path.contains('/') {
-            add(&entry.path, entry.path.clone())?;
+            add(&entry.path, claim(&entry.path, &entry.path)?);
             metadata += 1;
         }
     }
     for p in &scan.payloads {
-        add(&p.member, p.target.clone())?;
+        add(&p.member, claim(&p.member, &p.target)?);
+    }
+    let mut expanded: HashMap<(Stored, u32), Vec<(String, &Indexed)>> = HashMap::new();
+    for p in &scan.indexed {
+        // Not a member name: one an index stores cannot collide with a cab member's.
+        let member = format!("{:?} index file {}", p.stored, p.id);
+        if let Some(rel) = claim(&member, &p.target)? {
+            expanded.entry((p.stored, p.id)).or_default().push((rel, p));
+        }
     }
 
     let written = write_members(src, &names, &targets, out)?;
     verify(&package, &scan.payloads, &written)?;
+
+    let limits = DeltaLimits::default();
+    let ids = |stored: Stored| -> HashSet<u32> { expanded.keys().filter(|k| k.0 == stored).map(|k| k.1).collect() };
+    let (cix_ids, psf_ids) = (ids(Stored::Cix), ids(Stored::Psf));
+    let mut write = |stored: Stored, outcome: Outcome| -> Result<(), Error> {
+        match outcome {
+            Outcome::Expanded(file) => match expanded.get(&(stored, file.id)) {
+                Some(targets) => write_expanded(out, &package, &file, targets),
+                // Only the files asked for are handed out.
+                None => Ok(()),
+            },
+            Outcome::Unsupported { name, reason, .. } => {
+                Err(Error::Unexpandable { package: label.clone(), file: name, reason })
+            }
+        }
+    };
+    if let (Some(cix), false) = (&scan.cix, cix_ids.is_empty()) {
+        expand_cix(src, cix, &limits, &cix_ids, &mut |outcome| write(Stored::Cix, outcome))?;
+    }
+    if let (Some(index), Some(psf)) = (&scan.psf_index, psf.as_mut()) {
+        expand_psf(psf, index, &limits, &psf_ids, &mut |outcome| write(Stored::Psf, outcome))?;
+    }
     Ok(ExtractedPackage {
         package: label,
         identity: scan.report.identity_string.clone(),
         folder: folder.to_owned(),
-        payloads: scan.payloads.len(),
+        payloads: scan.payloads.len() + scan.indexed.len(),
         metadata,
     })
+}
+
+/// Writes one expanded file to its targets, after checking its SHA-256 against the manifests'
+/// digests; its last-write time is the index's.
+fn write_expanded(
+    out: &mut Staging,
+    package: &str,
+    file: &ExpandedFile,
+    targets: &[(String, &Indexed)],
+) -> Result<(), Error> {
+    let got: [u8; 32] = Sha256::digest(&file.bytes).into();
+    for (_, p) in targets {
+        if let Some(want) = p.sha256.filter(|want| *want != got) {
+            return Err(Error::DigestMismatch {
+                package: package.to_owned(),
+                member: p.target.clone(),
+                expected: hex(&want),
+                actual: hex(&got),
+            });
+        }
+    }
+    let modified = file
+        .time
+        .map(filetime_to_unix)
+        .and_then(|(seconds, nanos)| Some(SystemTime::UNIX_EPOCH + Duration::new(u64::try_from(seconds).ok()?, nanos)));
+    for (rel, _) in targets {
+        let path = out.prepare(rel)?;
+        let mut f = File::options().write(true).create_new(true).open(&path).map_err(|e| io_err(&path, e))?;
+        f.write_all(&file.bytes).map_err(|e| io_err(&path, e))?;
+        if let Some(time) = modified {
+            f.set_modified(time).map_err(|e| io_err(&path, e))?;
+        }
+        f.sync_all().map_err(|e| io_err(&path, e))?;
+    }
+    Ok(())
 }
 
 /// Writes every member to its targets in one pass over the source; returns each member's SHA-256.

@@ -6,6 +6,7 @@ use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::error::Error;
+use super::psf_site::{psf_beside, spool_reader};
 use crate::container::{
     self, classify_wim, detect_path, Cabinet, ContainerKind, DirectorySource, Limits, Msu, PackageSource,
     PkgProperties, WimContent, WimSource, TEXT_MEMBER_MAX,
@@ -42,6 +43,14 @@ pub(crate) fn open_input(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>
             .filter(|p| p.is_file())
             .collect();
         files.sort();
+        // A `.psf` beside its `.cab` is that package's payload, not a package.
+        let lower = |p: &Path| p.to_string_lossy().to_lowercase();
+        let payloads: std::collections::HashSet<String> = files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("cab")))
+            .map(|p| lower(&psf_beside(p)))
+            .collect();
+        files.retain(|p| !payloads.contains(&lower(p)));
         return Ok(Input::Folder(files));
     }
     let kind = detect_path(path, limits)?;
@@ -141,6 +150,35 @@ pub(crate) struct MsuInput {
 }
 
 impl MsuInput {
+    /// The MSU's path, as shown.
+    pub(crate) fn path(&self) -> &str {
+        &self.package
+    }
+
+    /// The `.psf` members at the MSU's root (a combined MSU's express payload).
+    pub(crate) fn psf_names(&self) -> Result<Vec<String>, Error> {
+        Ok(match &self.container {
+            Container::Cab(msu) => msu.psf_names().to_vec(),
+            Container::Wim(content) => content
+                .list()?
+                .into_iter()
+                .filter(|n| !n.contains(['/', '\\']) && n.to_lowercase().ends_with(".psf"))
+                .collect(),
+        })
+    }
+
+    /// A root member copied out to a seekable temporary file (or memory, when small).
+    pub(crate) fn spool_member(&mut self, name: &str) -> Result<container::Spooled, Error> {
+        match &mut self.container {
+            Container::Cab(msu) => {
+                let package = msu.package().to_owned();
+                let mut reader = msu.cabinet_mut().open_member(name)?;
+                spool_reader(&mut reader, &package, name)
+            }
+            Container::Wim(content) => Ok(content.spool(name, self.limits.max_member_bytes)?),
+        }
+    }
+
     /// Opens the inner package `name` (one of [`MsuInput::inner`]): its kind (`cbs-cab` or `cbs-wim`)
     /// and source, named `<msu>!<name>` in errors. An inner `.wim` needs `wim`.
     pub(crate) fn open_inner(

@@ -1,21 +1,25 @@
 //! Reading a package source end to end into a [`PackageReport`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
+use super::index::{index_report, stored_as, Indexed, Stored};
 use super::input::{open_input, Input, WimOpener};
+use super::psf_site::PsfSite;
 use super::report::{
-    ComponentReport, DeltaReport, FileReport, FileStatus, IdentityReport, PackageReport, ParentReport, SubPackageReport,
+    ComponentReport, FileReport, FileStatus, IdentityReport, PackageReport, ParentReport, SubPackageReport,
 };
+use super::verify_indexed::verify_indexed;
 use crate::cix::ContainerIndex;
 use crate::container::{self, member_key, Limits, PackageSource, SourceEntry};
 use crate::manifest::ComponentManifest;
 use crate::mum::{PackageManifest, ParentGroup};
 use crate::package_id::PackageIdentity;
+use crate::psf::{stored_in_psf, PSF_CIX_NAME};
 
 /// Largest manifest (.mum, .manifest, .cix.xml) read into memory.
 const MANIFEST_LIMIT: u64 = 16 << 20;
@@ -39,7 +43,9 @@ pub fn inspect_path(path: &Path, limits: Limits) -> Result<Vec<PackageReport>, E
 pub fn inspect_path_with(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>) -> Result<Vec<PackageReport>, Error> {
     let shown = path.display().to_string();
     match open_input(path, limits, wim)? {
-        Input::Package { kind, mut source } => Ok(vec![inspect_source(&mut *source, shown, kind)?]),
+        Input::Package { kind, mut source } => {
+            Ok(vec![inspect_source_at(&mut *source, shown, kind, &mut PsfSite::Beside(path))?])
+        }
         Input::Folder(files) => {
             let mut out = Vec::new();
             for f in files {
@@ -52,7 +58,8 @@ pub fn inspect_path_with(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>
             report.kb = msu.kb.as_deref().map(normalize_kb);
             for name in msu.inner.clone() {
                 let (kind, mut inner) = msu.open_inner(&name, wim)?;
-                report.inner.push(inspect_source(&mut *inner, format!("{shown}!{name}"), kind)?);
+                let mut site = PsfSite::Msu { msu: &mut msu, inner: &name };
+                report.inner.push(inspect_source_at(&mut *inner, format!("{shown}!{name}"), kind, &mut site)?);
             }
             // The MSU stands for its main package: the last inner cab (the servicing stack, when
             // present, comes first).
@@ -66,6 +73,7 @@ pub fn inspect_path_with(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>
                 report.packages = main.packages.clone();
                 report.components = main.components.clone();
                 report.delta = main.delta.clone();
+                report.psf = main.psf.clone();
                 if report.kb.is_none() {
                     report.kb = main.kb.clone();
                 }
@@ -119,9 +127,21 @@ fn stem(name: &str) -> &str {
 
 /// Reads a package source: update.mum, every other .mum, every manifest, the delta index, and every
 /// payload named by a manifest (hashed while streaming, in one pass over the source: see
-/// [`PackageSource::read_each`]).
+/// [`PackageSource::read_each`]); payloads stored as deltas are expanded and verified. A source
+/// has no path, so the `.psf` of an express package is not looked for (the report says so):
+/// [`inspect_path`] finds it.
 pub fn inspect_source(src: &mut dyn PackageSource, path: String, kind: &'static str) -> Result<PackageReport, Error> {
-    let scan = scan_source(src, path, kind)?;
+    inspect_source_at(src, path, kind, &mut PsfSite::Unknown)
+}
+
+/// [`inspect_source`], the `.psf` of an express package looked for at `site`.
+fn inspect_source_at(
+    src: &mut dyn PackageSource,
+    path: String,
+    kind: &'static str,
+    site: &mut PsfSite<'_>,
+) -> Result<PackageReport, Error> {
+    let mut scan = scan_source(src, path, kind)?;
     let package = src.package().to_owned();
     let checked: Vec<&Payload> = scan.payloads.iter().filter(|p| p.sha256.is_some()).collect();
     let mut names: Vec<String> = Vec::new();
@@ -154,6 +174,7 @@ pub fn inspect_source(src: &mut dyn PackageSource, path: String, kind: &'static 
             });
         }
     }
+    verify_indexed(src, &mut scan, site)?;
     match scan.deferred {
         Some(err) => Err(err),
         None => Ok(scan.report),
@@ -177,8 +198,14 @@ pub(crate) struct Payload {
 pub(crate) struct Scan {
     /// The report, every payload with a digest marked verified: true once [`Scan::payloads`] match.
     pub(crate) report: PackageReport,
-    /// Every payload present, in manifest order (delta payloads are in the report only).
+    /// Every payload present, in manifest order (delta payloads are in [`Scan::indexed`]).
     pub(crate) payloads: Vec<Payload>,
+    /// Every payload stored through an index, in manifest order.
+    pub(crate) indexed: Vec<Indexed>,
+    /// `_manifest_.cix.xml`, when the package has one.
+    pub(crate) cix: Option<ContainerIndex>,
+    /// `express.psf.cix.xml`, when the package has one.
+    pub(crate) psf_index: Option<ContainerIndex>,
     /// The first error met among the manifests. Reading payloads one by one would have reported a
     /// mismatch of a payload before it first, so it waits until those are checked.
     pub(crate) deferred: Option<Error>,
@@ -255,39 +282,42 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
 
     // The delta index, if payloads are deltas.
     // File name (key) → how the delta index stores it, for files not stored under their own name.
-    let mut delta_of: HashMap<String, String> = HashMap::new();
+    let mut delta_of: HashMap<String, (String, u32)> = HashMap::new();
     let mut raw_member_of: HashMap<String, String> = HashMap::new();
+    let mut cix = None;
     if let Some(cix_name) = by_key.get(&member_key(CIX_NAME)).cloned() {
-        let cix = ContainerIndex::parse(&src.read(&cix_name, MANIFEST_LIMIT)?, &cix_name).map_err(xml_err)?;
-        let mut by_format = BTreeMap::new();
-        let mut with_basis = 0;
-        for f in &cix.files {
-            if let Some(d) = &f.delta {
-                if !d.basis.is_empty() {
-                    with_basis += 1;
-                }
-                if let Some(s) = &d.source {
-                    if s.source_type.is_delta() {
-                        *by_format.entry(s.source_type.as_str().to_string()).or_insert(0) += 1;
-                        delta_of.insert(member_key(&f.name), s.source_type.as_str().to_string());
-                    } else if let Some(stored) = &s.name {
+        let index = ContainerIndex::parse(&src.read(&cix_name, MANIFEST_LIMIT)?, &cix_name).map_err(xml_err)?;
+        for f in &index.files {
+            if let Some(s) = f.delta.as_ref().and_then(|d| d.source.as_ref()) {
+                if !s.source_type.is_delta() {
+                    if let Some(stored) = &s.name {
                         // RAW, possibly under another member name ("3"): hash that member.
                         raw_member_of.insert(member_key(&f.name), stored.clone());
+                        continue;
                     }
-                } else if let Some(id) = d.copy_of() {
-                    *by_format.entry("copy".to_string()).or_insert(0) += 1;
-                    delta_of.insert(member_key(&f.name), format!("copy of file {id}"));
                 }
             }
+            if let Some(format) = stored_as(f) {
+                delta_of.insert(member_key(&f.name), (format, f.id));
+            }
         }
-        report.delta = Some(DeltaReport {
-            index: cix_name,
-            files: cix.files.len(),
-            by_format,
-            with_basis,
-            expansion: "not implemented yet: delta payloads are listed but not expanded or verified",
-        });
+        report.delta = Some(index_report(cix_name, &index, |f| f.delta.is_some()));
+        cix = Some(index);
     }
+    // The express index, if payloads are in a `.psf`.
+    let mut psf_of: HashMap<String, (String, u32)> = HashMap::new();
+    let mut psf_index = None;
+    if let Some(name) = by_key.get(&member_key(PSF_CIX_NAME)).cloned() {
+        let index = ContainerIndex::parse(&src.read(&name, MANIFEST_LIMIT)?, &name).map_err(xml_err)?;
+        for f in index.files.iter().filter(|f| stored_in_psf(f)) {
+            if let Some(format) = stored_as(f) {
+                psf_of.insert(member_key(&f.name), (format, f.id));
+            }
+        }
+        report.psf = Some(index_report(name, &index, stored_in_psf));
+        psf_index = Some(index);
+    }
+    let lookup = Lookup { by_key: &by_key, delta_of: &delta_of, raw_member_of: &raw_member_of, psf_of: &psf_of };
 
     // Component and deployment manifests, and their payloads.
     let manifests: Vec<String> = entries
@@ -296,14 +326,16 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
         .map(|e| e.path.clone())
         .collect();
     let mut payloads = Vec::new();
+    let mut indexed = Vec::new();
     let mut deferred = None;
     for name in manifests {
-        let scanned = scan_manifest(src, &package, &name, &by_key, &delta_of, &raw_member_of);
+        let scanned = scan_manifest(src, &package, &name, &lookup);
         match scanned {
-            Ok((component, found)) => {
+            Ok((component, found, found_indexed)) => {
                 report.verified_files += found.iter().filter(|p| p.sha256.is_some()).count();
                 report.components.push(component);
                 payloads.extend(found);
+                indexed.extend(found_indexed);
             }
             Err(err) => {
                 deferred = Some(err);
@@ -312,19 +344,30 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
         }
     }
     report.components.sort_by(|a, b| a.keyform.cmp(&b.keyform));
-    Ok(Scan { report, payloads, deferred })
+    Ok(Scan { report, payloads, indexed, cix, psf_index, deferred })
 }
 
-/// One component or deployment manifest: its report and its payloads present in the package. A
-/// payload neither present nor a delta is [`Error::MissingPayload`].
+/// Where the payloads of a package are: cab members, and the files the indexes store.
+struct Lookup<'a> {
+    /// Member key → member name.
+    by_key: &'a HashMap<String, String>,
+    /// `_manifest_.cix.xml`: file key → (format, id) of files stored as deltas or copies.
+    delta_of: &'a HashMap<String, (String, u32)>,
+    /// `_manifest_.cix.xml`: file key → the member storing it RAW.
+    raw_member_of: &'a HashMap<String, String>,
+    /// `express.psf.cix.xml`: file key → (format, id) of files stored in the `.psf`.
+    psf_of: &'a HashMap<String, (String, u32)>,
+}
+
+/// One component or deployment manifest: its report, its payloads present in the package, and
+/// those stored through an index. A payload neither present nor indexed is
+/// [`Error::MissingPayload`].
 fn scan_manifest(
     src: &mut dyn PackageSource,
     package: &str,
     name: &str,
-    by_key: &HashMap<String, String>,
-    delta_of: &HashMap<String, String>,
-    raw_member_of: &HashMap<String, String>,
-) -> Result<(ComponentReport, Vec<Payload>), Error> {
+    lookup: &Lookup<'_>,
+) -> Result<(ComponentReport, Vec<Payload>, Vec<Indexed>), Error> {
     let xml_err = |source| Error::Xml { package: package.to_owned(), source };
     let m = ComponentManifest::parse(&src.read(name, MANIFEST_LIMIT)?, name).map_err(xml_err)?;
     let keyform = stem(name).to_ascii_lowercase();
@@ -338,15 +381,26 @@ fn scan_manifest(
     }
     let mut files = Vec::new();
     let mut payloads = Vec::new();
+    let mut indexed = Vec::new();
     for f in &m.files {
         let member = format!("{keyform}/{}", f.name.replace('\\', "/"));
+        let key = member_key(&member);
         let sha256 = f.sha256.map(|d| hex(&d));
-        let (status, verified, delta_format) = if let Some(fmt) = delta_of.get(&member_key(&member)) {
+        let index_entry = |stored: Stored, id: u32| Indexed {
+            stored,
+            id,
+            target: member.clone(),
+            manifest: name.to_owned(),
+            sha256: f.sha256,
+        };
+        let (status, verified, delta_format) = if let Some((fmt, id)) = lookup.delta_of.get(&key) {
+            indexed.push(index_entry(Stored::Cix, *id));
             (FileStatus::Delta, None, Some(fmt.clone()))
-        } else if let Some(real) = raw_member_of
-            .get(&member_key(&member))
-            .and_then(|stored| by_key.get(&member_key(stored)))
-            .or_else(|| by_key.get(&member_key(&member)))
+        } else if let Some(real) = lookup
+            .raw_member_of
+            .get(&key)
+            .and_then(|stored| lookup.by_key.get(&member_key(stored)))
+            .or_else(|| lookup.by_key.get(&key))
             .cloned()
         {
             payloads.push(Payload { member: real, target: member, manifest: name.to_owned(), sha256: f.sha256 });
@@ -355,9 +409,13 @@ fn scan_manifest(
                 Some(_) => (FileStatus::Verified, Some(true), None),
                 None => (FileStatus::NoDigest, None, None),
             }
+        } else if let Some((fmt, id)) = lookup.psf_of.get(&key) {
+            indexed.push(index_entry(Stored::Psf, *id));
+            (FileStatus::Delta, None, Some(fmt.clone()))
         } else {
             return Err(Error::MissingPayload { package: package.to_owned(), manifest: name.to_owned(), member });
         };
+        let verified_by = (status == FileStatus::Verified).then(|| "manifest SHA-256".to_owned());
         files.push(FileReport {
             name: f.name.clone(),
             destination: f.destination_path.clone(),
@@ -365,11 +423,15 @@ fn scan_manifest(
             verified,
             status,
             delta_format,
+            expanded_sha256: None,
+            verified_by,
+            reason: None,
         });
     }
     Ok((
         ComponentReport { keyform, identity: IdentityReport::from(&m.identity), deployment: m.deployment, files },
         payloads,
+        indexed,
     ))
 }
 

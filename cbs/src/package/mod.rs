@@ -2,14 +2,20 @@
 //! Opens a cab, an MSU (cab or WIM form, the latter through the engine's [`WimOpener`]), an
 //! extracted package folder, or a folder of packages; reads every .mum and component manifest;
 //! checks key-form names; verifies every plain payload file against its manifest digest (one pass
-//! over the package); and says which payloads are delta-compressed (PA30 members indexed by
-//! `_manifest_.cix.xml`). [`extract_path`] writes the verified payload tree to a new folder.
+//! over the package); expands the payloads stored as deltas (PA30 members indexed by
+//! `_manifest_.cix.xml`, ranges of the `.psf` indexed by `express.psf.cix.xml`) and verifies them
+//! too, reporting those it cannot expand yet. [`extract_path`] writes the verified payload tree to
+//! a new folder.
 
 mod error;
+mod expand;
 mod extract;
+mod index;
 mod input;
 mod inspect;
+mod psf_site;
 mod report;
+mod verify_indexed;
 
 pub use error::Error;
 pub use extract::{extract_path, ExtractReport, ExtractedPackage};

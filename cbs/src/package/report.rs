@@ -71,10 +71,14 @@ pub struct SubPackageReport {
 pub enum FileStatus {
     /// Present and its SHA-256 equals the manifest's digest.
     Verified,
-    /// Stored as a delta (PA30 …) in this package; expanding it is not implemented yet, so it is not verified.
+    /// Stored through a delta index (PA30 …, or a range of a `.psf`) and not expanded (the `.psf` was
+    /// not found), so not verified.
     Delta,
-    /// The manifest gives no SHA-256 digest for it.
+    /// Neither the manifest nor the delta index gives a digest for it.
     NoDigest,
+    /// Stored in a way this tool cannot expand yet (a PA30 transform not implemented, PA19, PA31):
+    /// not verified; `reason` says why.
+    Unsupported,
 }
 
 /// One payload file of a component.
@@ -92,6 +96,13 @@ pub struct FileReport {
     pub status: FileStatus,
     /// For delta members: the delta format (`PA30`, …).
     pub delta_format: Option<String>,
+    /// For a payload expanded from a delta index: the SHA-256 of the expanded bytes (hex).
+    pub expanded_sha256: Option<String>,
+    /// What a verified payload was checked against: `manifest SHA-256`, or (where the manifest
+    /// gives no digest) the index's hash, `index SHA1` / `index SHA256`.
+    pub verified_by: Option<String>,
+    /// Why an [`FileStatus::Unsupported`] payload could not be expanded.
+    pub reason: Option<String>,
 }
 
 /// One component or deployment manifest of the package.
@@ -107,19 +118,31 @@ pub struct ComponentReport {
     pub files: Vec<FileReport>,
 }
 
-/// The delta index of a package whose payloads are PA30 members.
+/// The delta index of a package whose payloads are PA30 members (`_manifest_.cix.xml`), or the
+/// express index of a package whose payloads are in a `.psf` (`express.psf.cix.xml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeltaReport {
-    /// The index member (`_manifest_.cix.xml`).
+    /// The index member (`_manifest_.cix.xml`, `express.psf.cix.xml`).
     pub index: String,
     /// Files listed in the index.
     pub files: usize,
-    /// Files stored as deltas, by format (`PA30` → count).
+    /// Files stored as deltas, by format (`PA30` → count; for a `.psf`, `RAW` ranges too).
     pub by_format: std::collections::BTreeMap<String, usize>,
     /// Files whose `<Basis>` is another file of the package.
     pub with_basis: usize,
-    /// What the engine can do with them today.
-    pub expansion: &'static str,
+    /// What became of the payloads it stores: `N expanded and verified, M unsupported: <reason>`,
+    /// or why they were not expanded.
+    pub expansion: String,
+    /// Payload files expanded and verified.
+    pub verified: usize,
+    /// Payload files that cannot be expanded yet ([`FileStatus::Unsupported`]).
+    pub unsupported: usize,
+    /// Payload files not expanded at all ([`FileStatus::Delta`]: the `.psf` was not found).
+    pub not_expanded: usize,
+    /// For an express index: the `.psf` read, or where it was looked for.
+    pub psf: Option<String>,
+    /// For an express index: whether that `.psf` was found.
+    pub psf_found: Option<bool>,
 }
 
 /// Everything `package info` says about one input.
@@ -155,6 +178,8 @@ pub struct PackageReport {
     pub missing_catalogs: Vec<String>,
     /// The delta index, when payloads are deltas.
     pub delta: Option<DeltaReport>,
+    /// The express index, when payloads are in a `.psf`.
+    pub psf: Option<DeltaReport>,
     /// Payload files verified against their digests.
     pub verified_files: usize,
     /// For an MSU: its inner CBS packages, servicing stack first.
@@ -179,6 +204,7 @@ impl PackageReport {
             catalogs: Vec::new(),
             missing_catalogs: Vec::new(),
             delta: None,
+            psf: None,
             verified_files: 0,
             inner: Vec::new(),
         }

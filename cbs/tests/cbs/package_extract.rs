@@ -1,5 +1,6 @@
-//! `cbs::package::extract_path`: the verified payload tree written to a new folder, and every
-//! refusal leaving nothing behind (no destination, no staging folder).
+//! `cbs::package::extract_path`: the verified payload tree written to a new folder (delta payloads
+//! expanded: the Windows 7 MSUs' PA30 members, a `.psf` beside a cab), and every refusal leaving
+//! nothing behind (no destination, no staging folder).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,7 +10,8 @@ use cbs::package::{extract_path, inspect_path, Error};
 use sha2::{Digest, Sha256};
 
 use crate::package_read::{
-    msu_members, mszip_cab, real_or_skip, tampered_kb2938772, wim_msu_stub, FakeWim, HYPERV, KB2938772, MSUS,
+    check_expanded, kb2938772_as_psf, msu_members, mszip_cab, real_or_skip, tampered_kb2938772, wim_msu_stub,
+    with_a_pa31_entry, FakeWim, HYPERV, KB2938772, MSU_DELTAS,
 };
 
 fn sha256_hex(path: &Path) -> String {
@@ -103,28 +105,6 @@ fn a_tampered_payload_leaves_nothing() {
 }
 
 #[test]
-fn delta_packages_are_refused_naming_the_package() {
-    let dir = real_or_skip!("delta_packages_are_refused_naming_the_package");
-    let tmp = tempfile::tempdir().unwrap();
-    for file in MSUS {
-        let dest = tmp.path().join("out");
-        let err = extract_path(&dir.join(file), &dest, Limits::default(), None).unwrap_err();
-        match &err {
-            Error::DeltaPayloads { package, count, formats } => {
-                let report = inspect_path(&dir.join(file), Limits::default()).unwrap().remove(0);
-                let deltas = report.components.iter().flat_map(|c| &c.files).filter(|f| f.verified.is_none()).count();
-                assert!(package.contains(file), "{err}");
-                assert_eq!(*count, deltas, "{file}");
-                assert!(formats.contains("PA30"), "{err}");
-            }
-            other => panic!("{file}: {other}"),
-        }
-        assert!(err.to_string().contains("PA30 expansion is not available"), "{err}");
-        assert!(entries(tmp.path()).is_empty(), "{file}");
-    }
-}
-
-#[test]
 fn wim_msu_inner_packages_get_a_folder_each_when_several() {
     let dir = real_or_skip!("wim_msu_inner_packages_get_a_folder_each_when_several");
     let tmp = tempfile::tempdir().unwrap();
@@ -163,4 +143,78 @@ fn a_folder_of_packages_is_not_extracted() {
     let err = extract_path(&dir, &tmp.path().join("out"), Limits::default(), None).unwrap_err();
     assert!(matches!(err, Error::NotExtractable { .. }), "{err}");
     assert!(entries(tmp.path()).is_empty());
+}
+
+#[test]
+fn package_extract_expands_windows7_delta_payloads_or_fails_naming_one() {
+    let dir = real_or_skip!("package_extract_expands_windows7_delta_payloads_or_fails_naming_one");
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, total, _) in MSU_DELTAS {
+        let report = inspect_path(&dir.join(file), Limits::default()).unwrap().remove(0);
+        let (verified, unsupported) = check_expanded(&report.inner[0]);
+        let dest = tmp.path().join("out");
+        let result = extract_path(&dir.join(file), &dest, Limits::default(), None);
+        if unsupported == 0 {
+            let r = result.unwrap();
+            assert_eq!(r.packages[0].payloads, total, "{file}");
+            assert_eq!(check_tree(&dir.join(file), &dest), verified, "{file}");
+            // File times come from the delta index (2011-2012), not from the extraction.
+            let c = report.components.iter().find(|c| !c.files.is_empty()).unwrap();
+            let at = dest.join(&c.keyform).join(&c.files[0].name);
+            let age = std::fs::metadata(&at).unwrap().modified().unwrap().elapsed().unwrap();
+            assert!(age.as_secs() > 5 * 365 * 86_400, "{}: {age:?}", at.display());
+            std::fs::remove_dir_all(&dest).unwrap();
+        } else {
+            let err = result.unwrap_err();
+            let Error::Unexpandable { file: named, reason, .. } = &err else { panic!("{file}: {err}") };
+            let listed = report.components.iter().flat_map(|c| c.files.iter().map(move |f| (c, f))).any(|(c, f)| {
+                format!("{}\\{}", c.keyform, f.name).eq_ignore_ascii_case(named) && f.reason.as_ref() == Some(reason)
+            });
+            assert!(listed, "{file}: {err} is not among the unsupported files of package info");
+        }
+        assert!(entries(tmp.path()).iter().all(|e| e != "out" && !e.contains("wimpatch-tmp")), "{file}");
+    }
+}
+
+#[test]
+fn package_extract_fails_naming_an_unsupported_delta_and_leaves_nothing() {
+    let dir = real_or_skip!("package_extract_fails_naming_an_unsupported_delta_and_leaves_nothing");
+    let (members, victim) = with_a_pa31_entry(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let cab = tmp.path().join("pa31.cab");
+    std::fs::write(&cab, mszip_cab(&members)).unwrap();
+    let dest = tmp.path().join("out");
+    let err = extract_path(&cab, &dest, Limits::default(), None).unwrap_err();
+    match &err {
+        Error::Unexpandable { package, file, reason } => {
+            assert!(package.ends_with("pa31.cab"), "{err}");
+            assert!(file.eq_ignore_ascii_case(&victim) || reason.starts_with("made from"), "{err}");
+            assert!(reason.contains("PA31"), "{err}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("nothing was extracted"), "{err}");
+    assert_eq!(entries(tmp.path()), ["pa31.cab"], "no destination, no staging folder");
+}
+
+#[test]
+fn package_extract_writes_psf_payloads_and_needs_the_psf() {
+    let dir = real_or_skip!("package_extract_writes_psf_payloads_and_needs_the_psf");
+    let (cab, psf, payloads) = kb2938772_as_psf(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let cab_path = tmp.path().join("Windows8.1-KB2938772-x64.cab");
+    std::fs::write(&cab_path, &cab).unwrap();
+    let dest = tmp.path().join("out");
+
+    let err = extract_path(&cab_path, &dest, Limits::default(), None).unwrap_err();
+    assert!(matches!(err, Error::PsfMissing { .. }), "{err}");
+    assert!(err.to_string().contains("Windows8.1-KB2938772-x64.psf"), "{err}");
+    assert_eq!(entries(tmp.path()), ["Windows8.1-KB2938772-x64.cab"]);
+
+    std::fs::write(tmp.path().join("Windows8.1-KB2938772-x64.psf"), &psf).unwrap();
+    let r = extract_path(&cab_path, &dest, Limits::default(), None).unwrap();
+    assert_eq!(r.packages[0].payloads, payloads);
+    // The tree of the original cab, payload for payload.
+    assert_eq!(check_tree(&dir.join(KB2938772), &dest), payloads);
+    assert!(!dest.join("express.psf.cix.xml").exists());
 }

@@ -1,6 +1,8 @@
 //! Reading whole packages (`cbs::package`): payloads hashed in one pass over a cabinet give exactly
 //! the report and errors of reading them one by one, at a fraction of the decoding; a WIM-format
-//! MSU read through an injected WIM reader is reported like the classic MSU.
+//! MSU read through an injected WIM reader is reported like the classic MSU; delta payloads (the
+//! Windows 7 MSUs' PA30 members, a `.psf` beside a cab) are expanded and verified, and one that
+//! cannot be expanded is reported with the reason.
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
@@ -9,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cbs::container::{self, Cabinet, LimitKind, Limits, Msu, PackageSource, SourceEntry, WimContent};
-use cbs::package::{inspect_path, inspect_path_with, inspect_source, Error, PackageReport};
+use cbs::package::{inspect_path, inspect_path_with, inspect_source, Error, FileStatus, PackageReport};
+use sha2::{Digest, Sha256};
 
 /// `shared/testdata/real-cbs` (`WIMPATCH_TESTDATA`, default `../shared/testdata` from the workspace
 /// root), or `None` when absent.
@@ -97,7 +100,7 @@ fn one_pass_gives_the_report_of_reading_payloads_one_by_one() {
         assert_eq!(a, b, "{file}");
         assert_eq!(a.verified_files, verified, "{file}");
     }
-    // The Windows 7 MSUs: inner cabs whose payloads are PA30 deltas (reported, not hashed).
+    // The Windows 7 MSUs: inner cabs whose payloads are PA30 deltas (expanded, then hashed).
     for file in MSUS {
         let mut msu = Msu::open(dir.join(file), Limits::default()).unwrap();
         let inner = msu.inner_cab_names()[0].clone();
@@ -287,4 +290,189 @@ fn wim_format_msu_is_read_through_the_injected_reader() {
     assert_eq!(r.inner[0], alone);
     assert_eq!(r.inner[0].verified_files, 3);
     assert_eq!(r.components, alone.components);
+}
+
+/// What `package info` reports of a Windows 7 MSU's delta payloads today: (MSU, payload files,
+/// how many the decoder expands today). Asserted as a floor, so the test holds as more expand.
+pub const MSU_DELTAS: [(&str, usize, usize); 2] =
+    [("Windows6.1-KB2584475-x64.msu", 12, 12), ("Windows6.1-KB2465285-x64.msu", 16, 16)];
+
+/// Every payload of `report` (and of its inner packages) either verified against the manifest's
+/// digest (the expanded bytes' SHA-256 equal to it) or unsupported with a reason; returns
+/// (verified, unsupported).
+pub fn check_expanded(report: &PackageReport) -> (usize, usize) {
+    let (mut verified, mut unsupported) = (0, 0);
+    for f in report.components.iter().flat_map(|c| &c.files) {
+        match f.status {
+            FileStatus::Verified => {
+                assert_eq!(f.verified, Some(true), "{}", f.name);
+                assert_eq!(f.expanded_sha256, f.sha256, "{}: expanded bytes vs manifest", f.name);
+                assert_eq!(f.verified_by.as_deref(), Some("manifest SHA-256"), "{}", f.name);
+                verified += 1;
+            }
+            FileStatus::Unsupported => {
+                assert!(!f.reason.as_deref().unwrap_or_default().is_empty(), "{}", f.name);
+                assert_eq!(f.verified, None, "{}", f.name);
+                unsupported += 1;
+            }
+            other => panic!("{}: {other:?}", f.name),
+        }
+    }
+    (verified, unsupported)
+}
+
+#[test]
+fn package_info_expands_and_verifies_windows7_delta_payloads() {
+    let dir = real_or_skip!("package_info_expands_and_verifies_windows7_delta_payloads");
+    for (file, total, today) in MSU_DELTAS {
+        let report = inspect_path(&dir.join(file), Limits::default()).unwrap().remove(0);
+        let inner = &report.inner[0];
+        let (verified, unsupported) = check_expanded(inner);
+        assert_eq!(verified + unsupported, total, "{file}");
+        assert!(verified >= today, "{file}: {verified} verified, {today} expanded when this test was written");
+        assert_eq!(inner.verified_files, verified, "{file}");
+        let delta = inner.delta.as_ref().unwrap();
+        assert_eq!((delta.verified, delta.unsupported, delta.not_expanded), (verified, unsupported, 0), "{file}");
+        assert!(delta.expansion.starts_with(&format!("{verified} expanded and verified")), "{}", delta.expansion);
+        assert_eq!(delta.expansion.contains("unsupported"), unsupported > 0, "{}", delta.expansion);
+        // The MSU stands for its package.
+        assert_eq!(report.delta.as_ref(), Some(delta));
+        assert_eq!(report.components, inner.components);
+    }
+}
+
+/// The members of an MSU's first inner cab, in storage order.
+pub fn inner_members(msu: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut msu = Msu::open(msu, Limits::default()).unwrap();
+    let inner = msu.inner_cab_names()[0].clone();
+    let mut cab = msu.open_inner(&inner, None).unwrap();
+    let mut out = Vec::new();
+    cab.for_each_member(|m, r| -> Result<(), container::Error> {
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes).unwrap();
+        out.push((m.name.clone(), bytes));
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+/// KB2465285's inner cab with the first PA30 entry of its delta index relabelled PA31 (a format
+/// the decoder does not implement); returns the members and that file's name in the index.
+pub fn with_a_pa31_entry(dir: &Path) -> (Vec<(String, Vec<u8>)>, String) {
+    let mut members = inner_members(&dir.join(MSUS[1]));
+    let cix = members.iter_mut().find(|(n, _)| n == "_manifest_.cix.xml").unwrap();
+    let text = String::from_utf8(cix.1.clone()).unwrap();
+    let at = text.find("type=\"PA30\"").expect("a PA30 entry");
+    let file_at = text[..at].rfind("<File ").unwrap();
+    let name = text[file_at..].split("name=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    cix.1 = format!("{}type=\"PA31\"{}", &text[..at], &text[at + "type=\"PA30\"".len()..]).into_bytes();
+    (members, name)
+}
+
+#[test]
+fn package_info_reports_an_unsupported_delta_and_goes_on() {
+    let dir = real_or_skip!("package_info_reports_an_unsupported_delta_and_goes_on");
+    let (members, victim) = with_a_pa31_entry(&dir);
+    let mut cab = Cabinet::new(Cursor::new(mszip_cab(&members)), "pa31.cab", Limits::default()).unwrap();
+    let report = inspect_source(&mut cab, "pa31.cab".into(), "cbs-cab").unwrap();
+    let (verified, unsupported) = check_expanded(&report);
+    assert_eq!(verified + unsupported, 16);
+    assert!(unsupported >= 1);
+    let files: Vec<(String, &cbs::package::FileReport)> = report
+        .components
+        .iter()
+        .flat_map(|c| c.files.iter().map(move |f| (format!("{}\\{}", c.keyform, f.name), f)))
+        .collect();
+    let (_, f) = files.iter().find(|(n, _)| n.eq_ignore_ascii_case(&victim)).expect("the relabelled file");
+    assert_eq!(f.status, FileStatus::Unsupported);
+    assert!(f.reason.as_deref().unwrap().contains("PA31"), "{:?}", f.reason);
+    // Anything else unsupported is made from it.
+    for (name, f) in &files {
+        if f.status == FileStatus::Unsupported && !name.eq_ignore_ascii_case(&victim) {
+            let reason = f.reason.as_deref().unwrap();
+            assert!(reason.starts_with(&format!("made from {victim}")) && reason.contains("PA31"), "{name}: {reason}");
+        }
+    }
+    let delta = report.delta.as_ref().unwrap();
+    assert_eq!((delta.verified, delta.unsupported), (verified, unsupported));
+    assert!(delta.expansion.contains(&format!("{unsupported} unsupported: ")), "{}", delta.expansion);
+    assert!(delta.expansion.contains("PA31"), "{}", delta.expansion);
+}
+
+/// KB2938772 made a PSF express package: its payload members moved into `<stem>.psf` (RAW
+/// ranges), indexed by `express.psf.cix.xml` in the cab. Returns (cab, psf, payload count).
+pub fn kb2938772_as_psf(dir: &Path) -> (Vec<u8>, Vec<u8>, usize) {
+    let members = members_of(&dir.join(KB2938772));
+    let (payloads, mut rest): (Vec<_>, Vec<_>) = members.into_iter().partition(|(n, _)| n.contains('\\'));
+    let hex = |b: &[u8]| -> String { Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect() };
+    let mut psf = Vec::new();
+    let mut files = String::new();
+    for (i, (name, bytes)) in payloads.iter().enumerate() {
+        files.push_str(&format!(
+            r#"<File id="{}" name="{name}" length="{}" time="130400000000000000"><Hash alg="SHA256" value="{}"/><Delta><Source type="RAW" offset="{}" length="{}"/></Delta></File>"#,
+            i + 1,
+            bytes.len(),
+            hex(bytes),
+            psf.len(),
+            bytes.len()
+        ));
+        psf.extend_from_slice(bytes);
+    }
+    let cix = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><Container name="x.psf" type="PSF" length="{}" version="2" xmlns="urn:ContainerIndex"><Description/><Files>{files}</Files></Container>"#,
+        psf.len()
+    );
+    rest.push(("express.psf.cix.xml".into(), cix.into_bytes()));
+    (mszip_cab(&rest), psf, payloads.len())
+}
+
+#[test]
+fn package_info_verifies_psf_payloads_and_notes_a_missing_psf() {
+    let dir = real_or_skip!("package_info_verifies_psf_payloads_and_notes_a_missing_psf");
+    let (cab, psf, payloads) = kb2938772_as_psf(&dir);
+    assert_eq!(payloads, 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let cab_path = tmp.path().join("Windows8.1-KB2938772-x64.cab");
+    std::fs::write(&cab_path, &cab).unwrap();
+
+    // No .psf beside it: reported, not failed.
+    let report = inspect_path(&cab_path, Limits::default()).unwrap().remove(0);
+    let files: Vec<_> = report.components.iter().flat_map(|c| &c.files).collect();
+    assert_eq!(files.len(), 3);
+    assert!(files.iter().all(|f| f.status == FileStatus::Delta && f.verified.is_none()), "{files:?}");
+    assert_eq!(report.verified_files, 0);
+    let note = report.psf.as_ref().unwrap();
+    assert_eq!(note.psf_found, Some(false));
+    assert_eq!(note.not_expanded, 3);
+    let expected = tmp.path().join("Windows8.1-KB2938772-x64.psf").display().to_string();
+    assert!(note.expansion.contains(&expected) && note.expansion.contains("not found"), "{}", note.expansion);
+
+    // Beside it (any case): every payload expanded and verified.
+    std::fs::write(tmp.path().join("windows8.1-kb2938772-x64.PSF"), &psf).unwrap();
+    let report = inspect_path(&cab_path, Limits::default()).unwrap().remove(0);
+    assert_eq!(check_expanded(&report), (3, 0));
+    assert_eq!(report.verified_files, 3);
+    let index = report.psf.as_ref().unwrap();
+    assert_eq!((index.psf_found, index.verified, index.by_format.get("RAW")), (Some(true), 3, Some(&3)));
+    assert_eq!(index.expansion, "3 expanded and verified");
+    // The payloads are the cab's own: the same report as the original cab's, components and all.
+    let original = inspect_path(&dir.join(KB2938772), Limits::default()).unwrap().remove(0);
+    let digests = |r: &PackageReport| -> Vec<Option<String>> {
+        r.components.iter().flat_map(|c| &c.files).map(|f| f.sha256.clone()).collect()
+    };
+    assert_eq!(digests(&report), digests(&original));
+
+    // A folder holding both is one package: the .psf is its payload, not a package of its own.
+    let reports = inspect_path(tmp.path(), Limits::default()).unwrap();
+    assert_eq!(reports.len(), 1, "{:?}", reports.iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert_eq!(reports[0].verified_files, 3);
+
+    // A .psf whose bytes are not the indexed ones fails, naming it.
+    let mut bad = psf.clone();
+    bad[10] ^= 0xff;
+    std::fs::write(tmp.path().join("windows8.1-kb2938772-x64.PSF"), &bad).unwrap();
+    let err = inspect_path(&cab_path, Limits::default()).unwrap_err();
+    assert!(matches!(err, Error::Psf(_)), "{err}");
+    assert!(err.to_string().contains("kb2938772-x64.PSF"), "{err}");
 }

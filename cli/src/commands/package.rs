@@ -42,7 +42,7 @@ fn extract_text(r: &ExtractReport) -> String {
         let folder = if p.folder.is_empty() { "." } else { p.folder.as_str() };
         let _ = writeln!(
             s,
-            "  {folder}: {} ({} payload files verified, {} manifests/.mum/.cat)",
+            "  {folder}: {} ({} payload files verified, deltas expanded; {} manifests/.mum/.cat)",
             p.identity.as_deref().unwrap_or(&p.package),
             p.payloads,
             p.metadata
@@ -85,19 +85,32 @@ fn text(r: &PackageReport) -> String {
             let _ = writeln!(s, "               {}", p.identity);
         }
         let files: usize = r.components.iter().map(|c| c.files.len()).sum();
-        let deltas = r.components.iter().flat_map(|c| &c.files).filter(|f| f.status == FileStatus::Delta).count();
+        // Counted from the files: an MSU's own `verified_files` leaves its main package's to it.
+        let verified = r.components.iter().flat_map(|c| &c.files).filter(|f| f.status == FileStatus::Verified).count();
         let _ = writeln!(s, "Components   : {} manifests, {} payload files", r.components.len(), files);
         let _ = writeln!(
             s,
-            "Verified     : {} of {} payload files (SHA-256 against the manifests)",
-            r.verified_files, files
+            "Verified     : {} of {} payload files (SHA-256 against the manifests; deltas expanded first)",
+            verified, files
         );
         if let Some(d) = &r.delta {
             let _ = writeln!(
                 s,
-                "Deltas       : {deltas} payload files are deltas ({:?}) indexed by {}; {}",
-                d.by_format, d.index, d.expansion
+                "Deltas       : {} files indexed by {} ({:?}): {}",
+                d.files, d.index, d.by_format, d.expansion
             );
+        }
+        if let Some(d) = &r.psf {
+            let _ = writeln!(s, "Express .psf : {} ({:?}): {}", d.index, d.by_format, d.expansion);
+            if let (Some(psf), Some(true)) = (&d.psf, d.psf_found) {
+                let _ = writeln!(s, "               read from {psf}");
+            }
+        }
+        for c in &r.components {
+            for f in c.files.iter().filter(|f| f.status == FileStatus::Unsupported) {
+                let reason = f.reason.as_deref().unwrap_or("-");
+                let _ = writeln!(s, "Unsupported  : {}\\{}: {reason}", c.keyform, f.name);
+            }
         }
     }
     for inner in &r.inner {
