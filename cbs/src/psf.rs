@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -465,4 +465,30 @@ fn check_hash(psf: &str, what: &str, want: &CixHash, bytes: &[u8]) -> Result<(),
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name a `.psf` beside `input` has: `<stem>.psf` for `<stem>.cab`, `<folder>.psf` for an
+/// extracted package folder (whose name, `Windows10.0-KB…`, has a dot that is no extension).
+pub fn psf_beside(input: &Path) -> PathBuf {
+    let stem = if input.is_dir() { input.file_name() } else { input.file_stem() };
+    let name = format!("{}.psf", stem.map(|s| s.to_string_lossy()).unwrap_or_default());
+    input.with_file_name(name)
+}
+
+/// The `.psf` beside `input`: the exact name first, then the same name in any case.
+pub fn find_psf_beside(input: &Path) -> Option<PathBuf> {
+    let exact = psf_beside(input);
+    if exact.is_file() {
+        return Some(exact);
+    }
+    let want = exact.file_name()?.to_string_lossy().to_lowercase();
+    let dir = match exact.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase() == want))
 }

@@ -6,11 +6,12 @@ use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::error::Error;
-use super::psf_site::{psf_beside, spool_reader};
+use super::psf_site::spool_reader;
 use crate::container::{
     self, classify_wim, detect_path, Cabinet, ContainerKind, DirectorySource, Limits, Msu, PackageSource,
     PkgProperties, WimContent, WimSource, TEXT_MEMBER_MAX,
 };
+use crate::psf::psf_beside;
 
 /// How the engine opens a WIM for `cbs` (which has no FFI): the path of a WIM-format MSU, or of the
 /// LCU `.wim` inside one, to its content. `wimpatch` passes the servicing engine's reader.

@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::Error;
 use super::input::MsuInput;
@@ -40,13 +40,13 @@ impl PsfSite<'_> {
     pub(crate) fn open(&mut self) -> Result<Found, Error> {
         match self {
             PsfSite::Unknown => Ok(Found::Missing(None)),
-            PsfSite::Beside(input) => match sibling_psf(input) {
+            PsfSite::Beside(input) => match crate::psf::find_psf_beside(input) {
                 Some(path) => {
                     let file =
                         File::open(&path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
                     Ok(Found::Psf(Psf::new(Spooled::File(BufReader::new(file)), path.display().to_string())?))
                 }
-                None => Ok(Found::Missing(Some(psf_beside(input).display().to_string()))),
+                None => Ok(Found::Missing(Some(crate::psf::psf_beside(input).display().to_string()))),
             },
             PsfSite::Msu { msu, inner } => {
                 let want = stem_key(inner);
@@ -74,32 +74,6 @@ pub(crate) fn spool_reader(reader: &mut dyn io::Read, package: &str, member: &st
     io::copy(reader, &mut file).map_err(err)?;
     io::Seek::rewind(&mut file).map_err(err)?;
     Ok(Spooled::File(BufReader::new(file)))
-}
-
-/// The name a `.psf` beside `input` has: `<stem>.psf` for `<stem>.cab`, `<folder>.psf` for an
-/// extracted package folder (whose name, `Windows10.0-KB…`, has a dot that is no extension).
-pub(crate) fn psf_beside(input: &Path) -> PathBuf {
-    let stem = if input.is_dir() { input.file_name() } else { input.file_stem() };
-    let name = format!("{}.psf", stem.map(|s| s.to_string_lossy()).unwrap_or_default());
-    input.with_file_name(name)
-}
-
-/// The `.psf` beside `input`: the exact name first, then the same name in any case.
-fn sibling_psf(input: &Path) -> Option<PathBuf> {
-    let exact = psf_beside(input);
-    if exact.is_file() {
-        return Some(exact);
-    }
-    let want = exact.file_name()?.to_string_lossy().to_lowercase();
-    let dir = match exact.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase() == want))
 }
 
 /// A member's file stem, lower-cased (Windows names compare case-insensitively).

@@ -4,35 +4,13 @@
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cbs::container::{
     classify_cabinet, classify_wim, decode_text, detect, detect_path, normalize_member_name, Cabinet, Compression,
     ContainerKind, DirectorySource, Error, LimitKind, Limits, Msu, NameError, PackageSource, PkgProperties, WimContent,
     WimSource, DEFENDER_REASON, HOTPATCH_REASON, NO_UPDATE_MUM_REASON,
 };
-
-/// `shared/testdata/real-cbs` (`WIMPATCH_TESTDATA`, default `../shared/testdata` from the workspace
-/// root), or `None` when absent.
-fn real_cbs() -> Option<PathBuf> {
-    let dir = std::env::var_os("WIMPATCH_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    let dir = dir.join("real-cbs");
-    dir.is_dir().then_some(dir)
-}
-
-macro_rules! real_or_skip {
-    ($name:literal) => {
-        match real_cbs() {
-            Some(dir) => dir,
-            None => {
-                eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA not found)"));
-                return;
-            }
-        }
-    };
-}
 
 fn crc32(data: &[u8]) -> u32 {
     let mut table = [0u32; 256];

@@ -3,7 +3,6 @@
 //! bit-flipped, lying about sizes), which must fail fast with an error, never panic.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cbs::cix::ContainerIndex;
@@ -11,28 +10,6 @@ use cbs::container::{Cabinet, Limits, Msu};
 use cbs::delta::{apply_pa30, expand_index, parse_header, DeltaError, DeltaLimits, ExpandError, ExpandedFile};
 use cbs::manifest::ComponentManifest;
 use sha2::{Digest, Sha256};
-
-/// `shared/testdata/real-cbs` (`WIMPATCH_TESTDATA`, default `../shared/testdata` from the workspace
-/// root), or `None` when absent.
-fn real_cbs() -> Option<PathBuf> {
-    let dir = std::env::var_os("WIMPATCH_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    let dir = dir.join("real-cbs");
-    dir.is_dir().then_some(dir)
-}
-
-macro_rules! real_or_skip {
-    ($name:literal) => {
-        match real_cbs() {
-            Some(dir) => dir,
-            None => {
-                eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA not found)"));
-                return;
-            }
-        }
-    };
-}
 
 const MSUS: [&str; 2] = ["Windows6.1-KB2584475-x64.msu", "Windows6.1-KB2465285-x64.msu"];
 
@@ -281,7 +258,7 @@ fn huge_declared_target_sizes_fail_before_allocating() {
 /// Runs `apply_pa30` on every real delta (against its expanded basis) after `mutate`, expecting an
 /// error or, when the change did not matter, the right output; returns how many errors.
 fn hostile(mut mutate: impl FnMut(&[u8], &mut dyn FnMut(&[u8]))) -> usize {
-    let Some(dir) = real_cbs() else { return 0 };
+    let Some(dir) = crate::real_cbs() else { return 0 };
     let mut errors = 0;
     let limits = DeltaLimits { max_work: 1 << 26, ..DeltaLimits::default() };
     for msu in MSUS {
@@ -322,7 +299,7 @@ fn truncated_deltas_fail() {
         }
     });
     eprintln!("truncated deltas: {errors} errors in {:?}", start.elapsed());
-    assert!(real_cbs().is_none() || errors > 250);
+    assert!(crate::real_cbs().is_none() || errors > 250);
     assert!(start.elapsed() < Duration::from_secs(60));
 }
 
@@ -343,6 +320,6 @@ fn bit_flipped_deltas_fail_or_decode_right() {
         }
     });
     eprintln!("bit-flipped deltas: {errors} errors in {:?}", start.elapsed());
-    assert!(real_cbs().is_none() || errors > 250);
+    assert!(crate::real_cbs().is_none() || errors > 250);
     assert!(start.elapsed() < Duration::from_secs(60));
 }

@@ -1,5 +1,30 @@
 //! Integration tests of the cbs crate (one test binary for the crate).
 
+use std::path::PathBuf;
+
+/// `shared/testdata/real-cbs` (`WIMPATCH_TESTDATA`, default `../shared/testdata` from the workspace
+/// root), or `None` when absent.
+pub fn real_cbs() -> Option<PathBuf> {
+    let dir = std::env::var_os("WIMPATCH_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
+    let dir = dir.join("real-cbs");
+    dir.is_dir().then_some(dir)
+}
+
+/// The real packages' folder, or return from the test after printing "skipped: <test>".
+macro_rules! real_or_skip {
+    ($name:literal) => {
+        match crate::real_cbs() {
+            Some(dir) => dir,
+            None => {
+                eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA not found)"));
+                return;
+            }
+        }
+    };
+}
+
 mod cix;
 mod container;
 mod delta;

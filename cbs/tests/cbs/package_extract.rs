@@ -10,8 +10,8 @@ use cbs::package::{extract_path, inspect_path, Error};
 use sha2::{Digest, Sha256};
 
 use crate::package_read::{
-    check_expanded, kb2938772_as_psf, msu_members, mszip_cab, real_or_skip, tampered_kb2938772, wim_msu_stub,
-    with_a_pa31_entry, FakeWim, HYPERV, KB2938772, MSU_DELTAS,
+    check_expanded, kb2938772_as_psf, msu_members, mszip_cab, tampered_kb2938772, wim_msu_stub, with_a_pa31_entry,
+    FakeWim, HYPERV, KB2938772, MSU_DELTAS,
 };
 
 fn sha256_hex(path: &Path) -> String {

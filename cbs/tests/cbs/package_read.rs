@@ -14,29 +14,6 @@ use cbs::container::{self, Cabinet, LimitKind, Limits, Msu, PackageSource, Sourc
 use cbs::package::{inspect_path, inspect_path_with, inspect_source, Error, FileStatus, PackageReport};
 use sha2::{Digest, Sha256};
 
-/// `shared/testdata/real-cbs` (`WIMPATCH_TESTDATA`, default `../shared/testdata` from the workspace
-/// root), or `None` when absent.
-pub fn real_cbs() -> Option<PathBuf> {
-    let dir = std::env::var_os("WIMPATCH_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    let dir = dir.join("real-cbs");
-    dir.is_dir().then_some(dir)
-}
-
-macro_rules! real_or_skip {
-    ($name:literal) => {
-        match crate::package_read::real_cbs() {
-            Some(dir) => dir,
-            None => {
-                eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA not found)"));
-                return;
-            }
-        }
-    };
-}
-pub(crate) use real_or_skip;
-
 pub const KB2938772: &str = "Windows8.1-KB2938772-x64.cab";
 pub const HYPERV: &str = "Windows6.x-HyperVIntegrationServices-x64.cab";
 pub const MSUS: [&str; 2] = ["Windows6.1-KB2584475-x64.msu", "Windows6.1-KB2465285-x64.msu"];

@@ -4,7 +4,6 @@
 //! that is an installed file.
 
 use std::io::Cursor;
-use std::path::PathBuf;
 
 use cbs::cix::ContainerIndex;
 use cbs::container::{Limits, Msu};
@@ -249,15 +248,6 @@ fn limits_bound_what_a_range_may_claim() {
     assert!(matches!(&err, PsfError::TooLarge { file, size: 3000, .. } if file.ends_with("a.dll")), "{err}");
 }
 
-/// `shared/testdata/real-cbs`, or `None`.
-fn real_cbs() -> Option<PathBuf> {
-    let dir = std::env::var_os("WIMPATCH_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    let dir = dir.join("real-cbs");
-    dir.is_dir().then_some(dir)
-}
-
 /// Cab member "0" of a real Windows 7 MSU's inner cab: a PA30 delta against nothing.
 fn real_pa30(dir: &std::path::Path, msu: &str) -> Vec<u8> {
     let mut msu = Msu::open(dir.join(msu), Limits::default()).unwrap();
@@ -268,7 +258,7 @@ fn real_pa30(dir: &std::path::Path, msu: &str) -> Vec<u8> {
 
 #[test]
 fn pa30_ranges_from_real_packages_expand_beside_raw_ones() {
-    let Some(dir) = real_cbs() else {
+    let Some(dir) = crate::real_cbs() else {
         eprintln!("skipped: pa30_ranges_from_real_packages_expand_beside_raw_ones (WIMPATCH_TESTDATA not found)");
         return;
     };

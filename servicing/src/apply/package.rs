@@ -131,7 +131,7 @@ impl Unit {
                     Some((msu, inner)) => {
                         format!("{} (a member of {msu})", Path::new(inner).with_extension("psf").display())
                     }
-                    None => psf_beside(&self.input).display().to_string(),
+                    None => cbs::psf::psf_beside(&self.input).display().to_string(),
                 };
                 Err(Error::PsfMissing { package: self.label.clone(), expected })
             }
@@ -196,7 +196,7 @@ pub(crate) fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     // A `.psf` beside its `.cab` (or package folder) is that package's payload, not a package.
     let lower = |p: &Path| p.to_string_lossy().to_lowercase();
     let payloads: HashSet<String> =
-        out.iter().filter(|p| p.is_dir() || has_extension(p, "cab")).map(|p| lower(&psf_beside(p))).collect();
+        out.iter().filter(|p| p.is_dir() || has_extension(p, "cab")).map(|p| lower(&cbs::psf::psf_beside(p))).collect();
     out.retain(|p| !(has_extension(p, "psf") && payloads.contains(&lower(p))));
     Ok(out)
 }
@@ -226,33 +226,6 @@ fn stem_key(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_default()
 }
 
-/// The name a `.psf` beside `input` has: `<stem>.psf` for `<stem>.cab`, `<folder>.psf` for an
-/// expanded package folder (whose name, `Windows10.0-KB…`, has a dot that is no extension).
-fn psf_beside(input: &Path) -> PathBuf {
-    let stem = if input.is_dir() { input.file_name() } else { input.file_stem() };
-    let name = format!("{}.psf", stem.map(|s| s.to_string_lossy()).unwrap_or_default());
-    input.with_file_name(name)
-}
-
-/// The `.psf` beside `input` (a cab, or an expanded package folder): the exact name first, then
-/// the same name in any case.
-fn sibling_psf(input: &Path) -> Option<PathBuf> {
-    let exact = psf_beside(input);
-    if exact.is_file() {
-        return Some(exact);
-    }
-    let want = exact.file_name()?.to_string_lossy().to_lowercase();
-    let dir = match exact.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase() == want))
-}
-
 fn has_update_mum(dir: &Path) -> bool {
     std::fs::read_dir(dir)
         .map(|it| it.flatten().any(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case("update.mum")))
@@ -267,7 +240,7 @@ pub(crate) fn load(path: &Path, limits: Limits, scratch: &Path) -> Result<Loaded
         let mut unit = parse_unit(Box::new(src), shown, path, None)?;
         if unit.psf_index.is_some() {
             // An expanded PSFX cab: its `.psf` is beside the folder, named like it.
-            unit.psf = sibling_psf(path).map(PsfLocation::File);
+            unit.psf = cbs::psf::find_psf_beside(path).map(PsfLocation::File);
         }
         return Ok(Loaded::Units(vec![unit]));
     }
@@ -277,7 +250,7 @@ pub(crate) fn load(path: &Path, limits: Limits, scratch: &Path) -> Result<Loaded
             let cab = Cabinet::open(path, limits).map_err(PackageError::from)?;
             let mut unit = parse_unit(Box::new(cab), shown, path, None)?;
             if unit.psf_index.is_some() {
-                unit.psf = sibling_psf(path).map(PsfLocation::File);
+                unit.psf = cbs::psf::find_psf_beside(path).map(PsfLocation::File);
             }
             Ok(Loaded::Units(vec![unit]))
         }

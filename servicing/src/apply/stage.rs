@@ -96,40 +96,32 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
             let dest = safe_join(&sxs, &name, unit, &manifest_member)?;
             create_parent(&dest)?;
             let key = cbs::container::member_key(&name);
-            if unit.deltas.contains_key(&key) {
-                // Stored as a delta: expanded from the package's delta index below.
-                let job_key = format!("{DELTA_PREFIX}{key}");
+            let job = Job {
+                name: name.clone(),
+                dest: dest.clone(),
+                sha256: f.sha256,
+                projection: f.projection.clone(),
+                manifest: manifest_member.clone(),
+            };
+            // Payloads not stored plainly in the cab get a job key of their own, filled below.
+            let mut queue = |prefix: &str, wanted: &mut HashMap<String, String>, job: Job| {
+                let job_key = format!("{prefix}{key}");
                 if !jobs.contains_key(&job_key) {
                     order.push(job_key.clone());
                 }
-                delta_wanted.insert(key, job_key.clone());
-                let job = Job {
-                    name,
-                    dest,
-                    sha256: f.sha256,
-                    projection: f.projection.clone(),
-                    manifest: manifest_member.clone(),
-                };
+                wanted.insert(key.clone(), job_key.clone());
                 jobs.insert(job_key, job);
+            };
+            if unit.deltas.contains_key(&key) {
+                // Stored as a delta: expanded from the package's delta index.
+                queue(DELTA_PREFIX, &mut delta_wanted, job);
                 continue;
             }
             let member = match unit.member_for(&name) {
                 Some(member) => member,
                 // Not in the cab: a PSF express package keeps it in its `.psf`.
                 None if unit.psf_payloads.contains(&key) => {
-                    let job_key = format!("{PSF_PREFIX}{key}");
-                    if !jobs.contains_key(&job_key) {
-                        order.push(job_key.clone());
-                    }
-                    psf_wanted.insert(key, job_key.clone());
-                    let job = Job {
-                        name,
-                        dest,
-                        sha256: f.sha256,
-                        projection: f.projection.clone(),
-                        manifest: manifest_member.clone(),
-                    };
-                    jobs.insert(job_key, job);
+                    queue(PSF_PREFIX, &mut psf_wanted, job);
                     continue;
                 }
                 None => {
@@ -144,16 +136,7 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
             if !jobs.contains_key(&member) {
                 order.push(member.clone());
             }
-            jobs.insert(
-                member,
-                Job {
-                    name,
-                    dest,
-                    sha256: f.sha256,
-                    projection: f.projection.clone(),
-                    manifest: manifest_member.clone(),
-                },
-            );
+            jobs.insert(member, job);
         }
     }
 
