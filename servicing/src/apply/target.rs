@@ -167,12 +167,21 @@ impl Session {
             Session::Image { wim, index, .. } => {
                 // Ask wimlib for all present paths in one call (one pass over the blobs).
                 let mut present = Vec::new();
+                // Each parent folder is listed once (get-packages asks for thousands of .mum files
+                // of one folder), names lower-cased for Windows' case-insensitive match.
+                let mut listed: std::collections::HashMap<String, Option<std::collections::HashSet<String>>> =
+                    std::collections::HashMap::new();
                 for p in paths {
                     let (parent, name) = p.rsplit_once('/').unwrap_or(("", p));
                     let parent = if parent.is_empty() { "/" } else { parent };
-                    let has = wim.children(*index, parent)?.is_some_and(|c| {
-                        c.iter().any(|e| e.path.rsplit('/').next().is_some_and(|n| n.eq_ignore_ascii_case(name)))
-                    });
+                    let key = parent.to_lowercase();
+                    if !listed.contains_key(&key) {
+                        let names = wim.children(*index, parent)?.map(|c| {
+                            c.iter().filter_map(|e| e.path.rsplit('/').next().map(str::to_lowercase)).collect()
+                        });
+                        listed.insert(key.clone(), names);
+                    }
+                    let has = listed[&key].as_ref().is_some_and(|names| names.contains(&name.to_lowercase()));
                     out.push(has.then(|| into.join(p.trim_start_matches('/'))));
                     if has {
                         present.push(*p);
