@@ -74,7 +74,20 @@ fn is_wimlib_rebuild_temp(wim_name: &str, candidate: &str, path: &Path) -> bool 
     if suffix.len() != 9 || !suffix.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return false;
     }
+    // wimlib creates the file, then writes its header: a writer killed in between leaves a file
+    // shorter than the magic or still zero there. Anything else must carry the WIM magic.
     let mut magic = [0u8; 8];
     use std::io::Read;
-    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == WIM_MAGIC
+    let mut read = 0;
+    if let Ok(mut f) = File::open(path) {
+        while read < magic.len() {
+            match f.read(&mut magic[read..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    } else {
+        return false;
+    }
+    read < magic.len() || magic == [0; 8] || &magic == WIM_MAGIC
 }

@@ -236,3 +236,22 @@ fn handles_can_move_to_another_thread() {
     let n = std::thread::spawn(move || wim.image_count()).join().unwrap();
     assert_eq!(n, 1);
 }
+
+/// Regression: a killed `optimize` left wimlib's rebuild temp (`<name>` + 9 alphanumerics) before its
+/// header was written; the sweep looked for the WIM magic and kept it forever.
+#[test]
+fn sweep_removes_a_rebuild_temp_killed_before_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let wim = dir.path().join("big.wim");
+    std::fs::write(&wim, b"MSWIM\0\0\0").unwrap();
+    let empty = dir.path().join("big.wimVEWOjnt45");
+    std::fs::write(&empty, b"").unwrap();
+    let zeroed = dir.path().join("big.wimAAAAAAAAA");
+    std::fs::write(&zeroed, vec![0u8; 4096]).unwrap();
+    let unrelated = dir.path().join("big.wimNOTAWIM12");
+    std::fs::write(&unrelated, b"some other file of the user").unwrap();
+    let removed = servicing::wim::sweep_stale(&wim);
+    assert!(!empty.exists() && !zeroed.exists(), "{removed:?}");
+    assert!(unrelated.exists(), "a file with other content must be kept");
+    assert!(wim.exists());
+}
