@@ -7,9 +7,10 @@
 #   gcc          the -sys layout tests compile a C probe against the installed headers
 #   pkg-config   the build scripts try it first
 #   time         /usr/bin/time -f %M gives the benchmarks peak RSS of each run
+#   cabextract   an independent cab reader the fixture tests check the generated cabs against
 set -euo pipefail
 
-packages=(libwim-dev wimtools libhivex-dev libhivex-bin gcc pkg-config time)
+packages=(libwim-dev wimtools libhivex-dev libhivex-bin gcc pkg-config time cabextract)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

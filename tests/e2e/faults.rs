@@ -22,14 +22,10 @@ fn sigkill_at_random_points_of_every_writing_operation_leaves_old_or_new_state()
     };
     let report = harness::run(&config).expect("fault harness");
     eprintln!("{}", report.table());
-    // Known wimpatch bugs are listed, not failed on (see `corpus_known_bugs` for the same policy).
-    for k in &report.known {
-        eprintln!("known bug: {k}");
-    }
     assert_eq!(report.rows.len(), harness::ops::OPERATIONS.len());
     // Not one kill in every run of every operation would mean the delays missed the writes entirely.
     assert!(report.rows.iter().map(|r| r.killed).sum::<usize>() > 0, "no run was killed mid-run");
-    assert!(report.ok(false), "fault injection failures:\n{}", report.failures.join("\n"));
+    assert!(report.ok(true), "fault injection failures:\n{}", report.failures.join("\n"));
 }
 
 /// The harness's own check can fail: a changed file, a dropped image and a cut file are each told

@@ -154,13 +154,10 @@ pub fn debris(dir: &Path, wim_name: &str) -> Vec<String> {
 }
 
 /// A real Microsoft package from the shared test data (`WIMPATCH_TESTDATA`, default
-/// `../shared/testdata`), or `None` (the caller prints "skipped: <test>").
-pub fn real_package(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("WIMPATCH_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    let p = root.join("real-cbs").join(name);
-    p.exists().then_some(p)
+/// `../shared/testdata`), or `None` after printing "skipped: <test>" — a failure naming the file
+/// under `WIMPATCH_REQUIRE_TESTDATA`.
+pub fn real_package(name: &str, test: &str) -> Option<PathBuf> {
+    testdata::find(&format!("real-cbs/{name}"), test)
 }
 
 /// A tiny multi-edition fixture WIM of `profile` (`win81`, `win10`), LZX, in `work`.

@@ -2,25 +2,17 @@
 
 use std::path::PathBuf;
 
-/// `shared/testdata/real-cbs` (`WIMPATCH_TESTDATA`, default `../shared/testdata` from the workspace
-/// root), or `None` when absent.
+/// `shared/testdata/real-cbs`, or `None` when absent (a failure under `WIMPATCH_REQUIRE_TESTDATA`).
 pub fn real_cbs() -> Option<PathBuf> {
-    let dir = std::env::var_os("WIMPATCH_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    let dir = dir.join("real-cbs");
-    dir.is_dir().then_some(dir)
+    testdata::get("real-cbs")
 }
 
 /// The real packages' folder, or return from the test after printing "skipped: <test>".
 macro_rules! real_or_skip {
     ($name:literal) => {
-        match crate::real_cbs() {
+        match testdata::find("real-cbs", $name) {
             Some(dir) => dir,
-            None => {
-                eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA not found)"));
-                return;
-            }
+            None => return,
         }
     };
 }

@@ -7,13 +7,10 @@ use cbs::mum::{Compare, Disposition, Integrate, PackageManifest};
 use cbs::xml::XmlErrorKind;
 use cbs::{AssemblyIdentity, Version};
 
-/// The shared test data folder (`WIMPATCH_TESTDATA`, default `../shared/testdata` from the
-/// workspace root), or `None` when it is absent.
+/// The shared test data folder, or `None` when it is absent (a failure under
+/// `WIMPATCH_REQUIRE_TESTDATA`).
 pub fn testdata() -> Option<PathBuf> {
-    let dir = std::env::var_os("WIMPATCH_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    dir.is_dir().then_some(dir)
+    testdata::get("")
 }
 
 fn id(name: &str, version: &str) -> AssemblyIdentity {

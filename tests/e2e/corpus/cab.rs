@@ -80,17 +80,12 @@ fn catalogue_entry(file: &str) -> Vec<u8> {
 /// One case per broken entry of the fixture catalogue.
 macro_rules! broken_entry {
     ($case:literal, $file:literal) => {
-        Case {
-            name: $case,
-            setup: |sb| add(sb, $file, &catalogue_entry($file)),
-            expect: Expect::Failure,
-            known_bug: None,
-        }
+        Case { name: $case, setup: |sb| add(sb, $file, &catalogue_entry($file)), expect: Expect::Failure }
     };
 }
 
 pub fn cases() -> Vec<Case> {
-    let fail = |name, setup| Case { name, setup, expect: Expect::Failure, known_bug: None };
+    let fail = |name, setup| Case { name, setup, expect: Expect::Failure };
     vec![
         broken_entry!("cab/fixture-payload-digest", "broken-payload-digest.cab"),
         broken_entry!("cab/fixture-name-traversal", "broken-name-traversal.cab"),

@@ -44,8 +44,8 @@ fn usage(args: &[&str], mention: &str, inputs: &[&Path]) -> Run {
 }
 
 pub fn cases() -> Vec<Case> {
-    let fail = |name, setup| Case { name, setup, expect: Expect::Failure, known_bug: None };
-    let usage_case = |name, setup| Case { name, setup, expect: Expect::Usage, known_bug: None };
+    let fail = |name, setup| Case { name, setup, expect: Expect::Failure };
+    let usage_case = |name, setup| Case { name, setup, expect: Expect::Usage };
     vec![
         usage_case("cli/add-package-missing-index", |sb| {
             let wim = three(sb);

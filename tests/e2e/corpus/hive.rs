@@ -49,7 +49,7 @@ fn get_packages(wim: &Path, hive: &str) -> Run {
 }
 
 pub fn cases() -> Vec<Case> {
-    let fail = |name, setup| Case { name, setup, expect: Expect::Failure, known_bug: None };
+    let fail = |name, setup| Case { name, setup, expect: Expect::Failure };
     vec![
         fail("hive/software-truncated", |sb| {
             let hive = original(sb, "SOFTWARE");

@@ -4,10 +4,9 @@
 //! input, no panic, every input byte-identical, and nothing created, changed or removed in the
 //! sandbox outside the paths the row allows (scratch, logs, its own output).
 //!
-//! Rows that expose a wimpatch bug carry `known_bug`; the main tests skip them and
-//! `corpus_known_bugs` (ignored) runs exactly those, so `cargo test -p wimpatch --test e2e
-//! corpus_known_bugs -- --ignored` reproduces every open bug at once. `WIMPATCH_CORPUS_SHOW=1` prints
-//! every row's stderr, to review that each fails for the reason it was written for.
+//! A row that exposes a wimpatch bug fails its group until the bug is fixed: there is no list of
+//! tolerated rows. `WIMPATCH_CORPUS_SHOW=1` prints every row's stderr, to review that each fails
+//! for the reason it was written for.
 
 mod cab;
 mod cli;
@@ -37,8 +36,6 @@ pub struct Case {
     pub setup: fn(&Sandbox<'_>) -> Run,
     /// The exit status it must end with.
     pub expect: Expect,
-    /// Why it is expected to fail today, with a bug description, if it exposes a wimpatch bug.
-    pub known_bug: Option<&'static str>,
 }
 
 /// What a row runs and checks.
@@ -238,7 +235,7 @@ fn run_cases(select: impl Fn(&Case) -> bool) -> (usize, Vec<String>) {
 }
 
 fn group(prefix: &str) {
-    let (count, failures) = run_cases(|c| c.name.starts_with(prefix) && c.known_bug.is_none());
+    let (count, failures) = run_cases(|c| c.name.starts_with(prefix));
     assert!(count > 0, "no {prefix} cases");
     assert!(failures.is_empty(), "{} of {count} {prefix} cases failed:\n{}", failures.len(), failures.join("\n"));
 }
@@ -278,12 +275,4 @@ fn corpus_is_large_and_names_are_unique() {
     assert!(cases.len() >= 40, "only {} cases", cases.len());
     let prefixes = ["wim/", "cab/", "mum/", "hive/", "cli/"];
     assert!(cases.iter().all(|c| prefixes.iter().any(|p| c.name.starts_with(p))), "a case outside the groups");
-}
-
-/// The rows that expose open wimpatch bugs. Fails while any of them still reproduces.
-#[test]
-#[ignore = "bug: runs the corpus rows marked known_bug (see the list in each row)"]
-fn corpus_known_bugs() {
-    let (count, failures) = run_cases(|c| c.known_bug.is_some());
-    assert!(failures.is_empty(), "{} of {count} known-bug cases still fail:\n{}", failures.len(), failures.join("\n"));
 }

@@ -73,8 +73,8 @@ fn add_package(sb: &Sandbox<'_>, wim: &Path, cab: &Path) -> Run {
 }
 
 pub fn cases() -> Vec<Case> {
-    let fail = |name, setup| Case { name, setup, expect: Expect::Failure, known_bug: None };
-    let usage = |name, setup| Case { name, setup, expect: Expect::Usage, known_bug: None };
+    let fail = |name, setup| Case { name, setup, expect: Expect::Failure };
+    let usage = |name, setup| Case { name, setup, expect: Expect::Usage };
     vec![
         fail("wim/empty-file", |sb| on(sb, "empty.wim", &[], &["info", "{}"])),
         fail("wim/wrong-magic", |sb| {
