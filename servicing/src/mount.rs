@@ -99,9 +99,16 @@ pub fn check_fuse(wim: &Path, device: &Path) -> Result<(), MountError> {
     }
 }
 
+/// Linux's "Transport endpoint is not connected": what a FUSE mount point answers once its daemon
+/// has gone.
+const ENOTCONN: i32 = 107;
+
 fn check_mount_dir(dir: &Path) -> Result<(), MountError> {
     let bad = |problem| Err(MountError::BadMountDir { dir: dir.to_path_buf(), problem });
     match std::fs::read_dir(dir) {
+        Err(e) if e.raw_os_error() == Some(ENOTCONN) => bad(
+            "is a FUSE mount point whose daemon is gone (run `wimpatch unmount --mount-dir` on it, or `fusermount -u`)",
+        ),
         Err(_) if !dir.exists() => bad("does not exist (create an empty directory first)"),
         Err(_) if !dir.is_dir() => bad("is not a directory"),
         Err(e) => Err(MountError::Io { path: dir.to_path_buf(), action: "cannot read", source: e }),
@@ -187,5 +194,17 @@ fn sweep_staging(dir: &Path) {
 /// Unmounts, committing (append, under the lock the daemon holds) or discarding.
 pub fn unmount(dir: &Path, commit: bool, force: bool) -> Result<(), MountError> {
     wim::mount::unmount(dir, commit, force)?;
+    wait_until_detached(dir);
     Ok(())
+}
+
+/// wimlib returns once the daemon has committed, but the kernel may still be detaching the FUSE
+/// file system: for a moment the directory answers ENOTCONN and the next `mount` on it fails with
+/// "does not exist". Wait (bounded) until it reads as a plain directory again, so that "unmounted"
+/// means the directory is usable, as after DISM's /Unmount-Image.
+fn wait_until_detached(dir: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_dir(dir).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
