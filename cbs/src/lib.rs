@@ -15,6 +15,7 @@ pub mod identity;
 pub mod keyform;
 pub mod manifest;
 pub mod mum;
+pub mod name;
 pub mod package;
 pub mod package_id;
 pub mod psf;

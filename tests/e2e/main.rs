@@ -28,6 +28,7 @@ mod interrupt;
 mod mount;
 mod package;
 mod package_extract;
+mod package_names;
 mod psf;
 mod reduce;
 mod site;

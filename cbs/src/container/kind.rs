@@ -135,11 +135,11 @@ pub(crate) enum Layout {
 }
 
 fn lower_root_names<'a>(names: &'a [&'a str]) -> impl Iterator<Item = String> + 'a {
-    names.iter().filter(|n| !n.contains(['\\', '/'])).map(|n| n.to_lowercase())
+    names.iter().filter(|n| !n.contains(['\\', '/'])).map(|n| n.to_ascii_lowercase())
 }
 
 pub(crate) fn is_aggregated_metadata(name: &str) -> bool {
-    let n = name.to_lowercase();
+    let n = name.to_ascii_lowercase();
     n.ends_with(".cab") && n.contains("aggregatedmetadata")
 }
 
@@ -165,7 +165,7 @@ pub(crate) fn layout(names: &[&str]) -> Layout {
         return Layout::Classic;
     }
     let defender = names.iter().any(|n| {
-        let lower = n.to_lowercase();
+        let lower = n.to_ascii_lowercase();
         let file = file_name(&lower);
         file.starts_with("mpam")
             || lower.contains("definition updates")
@@ -180,7 +180,7 @@ pub(crate) fn layout(names: &[&str]) -> Layout {
 }
 
 pub(crate) fn is_hotpatch_metadata(name: &str) -> bool {
-    file_name(name).to_lowercase().starts_with("hotpatchcompdb")
+    crate::name::starts_with_ci(file_name(name), "hotpatchcompdb")
 }
 
 /// Classifies an open cabinet by its members. A combined MSU's `*AggregatedMetadata*.cab` is opened

@@ -120,7 +120,7 @@ impl<R: Read + Seek> Msu<R> {
             });
         }
         let root: Vec<MemberInfo> = cab.members().iter().filter(|m| !m.path.contains('/')).cloned().collect();
-        let lower = |m: &MemberInfo| m.name.to_lowercase();
+        let lower = |m: &MemberInfo| m.name.to_ascii_lowercase();
         let mut inner_cabs: Vec<String> = root
             .iter()
             .filter(|m| {
@@ -133,7 +133,7 @@ impl<R: Read + Seek> Msu<R> {
             .map(|m| m.name.clone())
             .collect();
         // The servicing stack goes first (a stable sort keeps the rest in archive order).
-        inner_cabs.sort_by_key(|n| !n.to_lowercase().starts_with("ssu-"));
+        inner_cabs.sort_by_key(|n| !crate::name::starts_with_ci(n, "ssu-"));
         let psf = root.iter().filter(|m| lower(m).ends_with(".psf")).map(|m| m.name.clone()).collect();
         let properties = match root.iter().find(|m| lower(m).ends_with("-pkgproperties.txt")) {
             Some(m) => Some(PkgProperties::parse(&cab.read_member(&m.name, TEXT_MEMBER_MAX)?)),
@@ -183,12 +183,7 @@ impl<R: Read + Seek> Msu<R> {
         if let Some(kb) = self.properties.as_ref().and_then(PkgProperties::kb_article_number) {
             return Some(kb.to_owned());
         }
-        self.inner_cabs.iter().find_map(|name| {
-            let lower = name.to_lowercase();
-            let at = lower.find("kb")?;
-            let digits: String = lower[at + 2..].chars().take_while(char::is_ascii_digit).collect();
-            (!digits.is_empty()).then_some(digits)
-        })
+        self.inner_cabs.iter().find_map(|name| crate::name::kb_in_file_name(name))
     }
 
     /// The text of the unattend `.xml` (classic MSUs), decoded.

@@ -299,8 +299,7 @@ fn extract_source(
     };
     let mut metadata = 0;
     for entry in src.list()? {
-        let lower = entry.path.to_lowercase();
-        let is_metadata = [".manifest", ".mum", ".cat"].iter().any(|s| lower.ends_with(s));
+        let is_metadata = [".manifest", ".mum", ".cat"].iter().any(|s| crate::name::ends_with_ci(&entry.path, s));
         if is_metadata && !entry.path.contains('/') {
             add(&entry.path, claim(&entry.path, &entry.path)?);
             metadata += 1;

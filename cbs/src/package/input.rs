@@ -45,7 +45,7 @@ pub(crate) fn open_input(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>
             .collect();
         files.sort();
         // A `.psf` beside its `.cab` is that package's payload, not a package.
-        let lower = |p: &Path| p.to_string_lossy().to_lowercase();
+        let lower = |p: &Path| p.to_string_lossy().to_ascii_lowercase();
         let payloads: std::collections::HashSet<String> = files
             .iter()
             .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("cab")))
@@ -99,7 +99,7 @@ fn open_wim(path: &Path, shown: String, limits: Limits, open: WimOpener<'_>) -> 
         ContainerKind::Unsupported(reason) => Input::Other { kind: "unsupported", reason },
         _ => {
             let root: Vec<String> = content.list()?.into_iter().filter(|n| !n.contains(['/', '\\'])).collect();
-            let lower = |n: &String| n.to_lowercase();
+            let lower = |n: &String| n.to_ascii_lowercase();
             // The same selection as `Msu` makes in a cab-form MSU, plus the LCU in WIM form.
             let mut inner: Vec<String> = root
                 .iter()
@@ -117,14 +117,11 @@ fn open_wim(path: &Path, shown: String, limits: Limits, open: WimOpener<'_>) -> 
                 Some(n) => Some(PkgProperties::parse(&content.read(n, TEXT_MEMBER_MAX)?)),
                 None => None,
             };
-            let kb = properties.as_ref().and_then(PkgProperties::kb_article_number).map(str::to_owned).or_else(|| {
-                inner.iter().find_map(|name| {
-                    let lower = name.to_lowercase();
-                    let at = lower.find("kb")?;
-                    let digits: String = lower[at + 2..].chars().take_while(char::is_ascii_digit).collect();
-                    (!digits.is_empty()).then_some(digits)
-                })
-            });
+            let kb = properties
+                .as_ref()
+                .and_then(PkgProperties::kb_article_number)
+                .map(str::to_owned)
+                .or_else(|| inner.iter().find_map(|name| crate::name::kb_in_file_name(name)));
             let container = Container::Wim(content);
             Input::Msu(MsuInput { kind: "wim-msu", kb, inner, package: shown, limits, container })
         }
@@ -163,7 +160,7 @@ impl MsuInput {
             Container::Wim(content) => content
                 .list()?
                 .into_iter()
-                .filter(|n| !n.contains(['/', '\\']) && n.to_lowercase().ends_with(".psf"))
+                .filter(|n| !n.contains(['/', '\\']) && crate::name::ends_with_ci(n, ".psf"))
                 .collect(),
         })
     }
@@ -192,7 +189,7 @@ impl MsuInput {
             Container::Cab(msu) => Ok(("cbs-cab", Box::new(msu.open_inner(name, None)?))),
             Container::Wim(content) => {
                 let spooled = content.spool(name, self.limits.max_member_bytes)?;
-                if !name.to_lowercase().ends_with(".wim") {
+                if !crate::name::ends_with_ci(name, ".wim") {
                     return Ok(("cbs-cab", Box::new(Cabinet::new_nested(spooled, package, self.limits, 1)?)));
                 }
                 let open = wim.ok_or_else(|| container::Error::Unsupported {

@@ -18,6 +18,7 @@ use crate::cix::ContainerIndex;
 use crate::container::{self, member_key, Limits, PackageSource, SourceEntry};
 use crate::manifest::ComponentManifest;
 use crate::mum::{PackageManifest, ParentGroup};
+use crate::name::{ends_with_ci, normalize_kb, strip_suffix_ci};
 use crate::package_id::PackageIdentity;
 use crate::psf::{stored_in_psf, PSF_CIX_NAME};
 
@@ -47,9 +48,17 @@ pub fn inspect_path_with(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>
             Ok(vec![inspect_source_at(&mut *source, shown, kind, &mut PsfSite::Beside(path))?])
         }
         Input::Folder(files) => {
+            // Every file is reported: a broken one with its reason, and the others still in full.
             let mut out = Vec::new();
             for f in files {
-                out.extend(inspect_path_with(&f, limits, wim)?);
+                match inspect_path_with(&f, limits, wim) {
+                    Ok(reports) => out.extend(reports),
+                    Err(e) => {
+                        let mut report = PackageReport::empty(f.display().to_string(), "unreadable");
+                        report.error = Some(e.to_string());
+                        out.push(report);
+                    }
+                }
             }
             Ok(out)
         }
@@ -88,16 +97,6 @@ pub fn inspect_path_with(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>
     }
 }
 
-/// `2584475` (pkgProperties) and `KB2584475` (update.mum) name the same article: report `KB…`.
-fn normalize_kb(kb: &str) -> String {
-    let kb = kb.trim();
-    if kb.bytes().all(|b| b.is_ascii_digit()) && !kb.is_empty() {
-        format!("KB{kb}")
-    } else {
-        kb.to_string()
-    }
-}
-
 fn parents(groups: &[ParentGroup]) -> Vec<ParentReport> {
     groups
         .iter()
@@ -114,10 +113,6 @@ fn parents(groups: &[ParentGroup]) -> Vec<ParentReport> {
             nested: parents(&g.nested),
         })
         .collect()
-}
-
-fn ends_with_ci(name: &str, suffix: &str) -> bool {
-    name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 fn stem(name: &str) -> &str {
@@ -240,10 +235,8 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
         if ends_with_ci(name, ".cat") {
             report.catalogs.push(name.clone());
         }
-        if !ends_with_ci(name, ".mum") {
-            continue;
-        }
-        let cat = format!("{}.cat", &name[..name.len() - 4]);
+        let Some(stem) = strip_suffix_ci(name, ".mum") else { continue };
+        let cat = format!("{stem}.cat");
         if !by_key.contains_key(&member_key(&cat)) {
             report.missing_catalogs.push(name.clone());
         }

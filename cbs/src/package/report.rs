@@ -150,7 +150,8 @@ pub struct DeltaReport {
 pub struct PackageReport {
     /// The input path (for an MSU's inner cab: `outer.msu!inner.cab`).
     pub path: String,
-    /// `cbs-cab`, `msu`, `combined-msu`, `wim-msu`, `package-folder` or `unsupported`.
+    /// `cbs-cab`, `msu`, `combined-msu`, `wim-msu`, `package-folder`, `unsupported`, or `unreadable`
+    /// (a file of a folder that failed: `error` says why).
     pub kind: &'static str,
     /// Why an unsupported input is not applied.
     pub reason: Option<String>,
@@ -184,6 +185,9 @@ pub struct PackageReport {
     pub verified_files: usize,
     /// For an MSU: its inner CBS packages, servicing stack first.
     pub inner: Vec<PackageReport>,
+    /// In a folder of packages: why this file could not be read (the others are still reported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl PackageReport {
@@ -207,6 +211,7 @@ impl PackageReport {
             psf: None,
             verified_files: 0,
             inner: Vec::new(),
+            error: None,
         }
     }
 }

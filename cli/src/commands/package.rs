@@ -18,14 +18,23 @@ pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
     match cmd {
         PackageCommand::Info { path } => {
             let reports = inspect_path_with(&path, Limits::default(), Some(&opener))?;
-            if ctx.global.json {
+            if ctx.global.json && reports.len() == 1 {
                 // One input gives one object; a folder gives an array.
-                if reports.len() == 1 {
-                    return ctx.print(&reports[0], String::new);
-                }
-                return ctx.print(&reports, String::new);
+                ctx.print(&reports[0], String::new)?;
+            } else {
+                ctx.print(&reports, || reports.iter().map(text).collect::<Vec<_>>().join("\n"))?;
             }
-            ctx.print(&reports, || reports.iter().map(text).collect::<Vec<_>>().join("\n"))
+            // A folder is reported whole; any file that could not be read still fails the command.
+            let unreadable: Vec<&str> = reports.iter().filter(|r| r.error.is_some()).map(|r| r.path.as_str()).collect();
+            if !unreadable.is_empty() {
+                anyhow::bail!(
+                    "{} of {} packages could not be read: {}",
+                    unreadable.len(),
+                    reports.len(),
+                    unreadable.join(", ")
+                );
+            }
+            Ok(())
         }
         PackageCommand::Extract { path, dest } => {
             let report = extract_path(&path, &dest, Limits::default(), Some(&opener))?;
@@ -58,6 +67,9 @@ fn text(r: &PackageReport) -> String {
     let _ = writeln!(s, "Kind         : {}", r.kind);
     if let Some(reason) = &r.reason {
         let _ = writeln!(s, "Not applied  : {reason}");
+    }
+    if let Some(error) = &r.error {
+        let _ = writeln!(s, "Unreadable   : {error}");
     }
     if let Some(id) = &r.identity_string {
         let _ = writeln!(s, "Identity     : {id}");

@@ -11,6 +11,7 @@ use cbs::cix::ContainerIndex;
 use cbs::container::{self, member_key, Cabinet, ContainerKind, DirectorySource, Limits, Msu, PackageSource};
 use cbs::manifest::ComponentManifest;
 use cbs::mum::PackageManifest;
+use cbs::name::{ends_with_ci, normalize_kb, strip_suffix_ci};
 use cbs::package::Error as PackageError;
 use cbs::psf::{Psf, PSF_CIX_NAME};
 use cbs::PackageIdentity;
@@ -194,7 +195,7 @@ pub(crate) fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
     }
     // A `.psf` beside its `.cab` (or package folder) is that package's payload, not a package.
-    let lower = |p: &Path| p.to_string_lossy().to_lowercase();
+    let lower = |p: &Path| p.to_string_lossy().to_ascii_lowercase();
     let payloads: HashSet<String> =
         out.iter().filter(|p| p.is_dir() || has_extension(p, "cab")).map(|p| lower(&cbs::psf::psf_beside(p))).collect();
     out.retain(|p| !(has_extension(p, "psf") && payloads.contains(&lower(p))));
@@ -223,7 +224,7 @@ fn has_extension(path: &Path, ext: &str) -> bool {
 
 /// The file stem, lower-cased (Windows names compare case-insensitively).
 fn stem_key(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_default()
+    path.file_stem().map(|s| s.to_string_lossy().to_ascii_lowercase()).unwrap_or_default()
 }
 
 fn has_update_mum(dir: &Path) -> bool {
@@ -286,22 +287,6 @@ pub(crate) fn load(path: &Path, limits: Limits, scratch: &Path) -> Result<Loaded
     }
 }
 
-/// `2584475` (pkgProperties) and `KB2584475` (update.mum) name the same article.
-pub(crate) fn normalize_kb(kb: &str) -> String {
-    let kb = kb.trim();
-    if !kb.is_empty() && kb.bytes().all(|b| b.is_ascii_digit()) {
-        format!("KB{kb}")
-    } else {
-        kb.to_owned()
-    }
-}
-
-fn ends_with_ci(name: &str, suffix: &str) -> bool {
-    name.len() >= suffix.len()
-        && name.is_char_boundary(name.len() - suffix.len())
-        && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-}
-
 fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_kb: Option<String>) -> Result<Unit> {
     let package = src.package().to_owned();
     let xml_err = |source| PackageError::Xml { package: package.clone(), source };
@@ -336,7 +321,7 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
         } else if ends_with_ci(name, ".manifest") {
             let bytes = src.read(name, MANIFEST_LIMIT).map_err(PackageError::from)?;
             let manifest = ComponentManifest::parse(&bytes, name).map_err(xml_err)?;
-            let key_form = name[..name.len() - ".manifest".len()].to_ascii_lowercase();
+            let key_form = strip_suffix_ci(name, ".manifest").unwrap_or(name).to_ascii_lowercase();
             let computed = cbs::key_form(&manifest.identity);
             if computed != key_form {
                 return Err(PackageError::KeyFormMismatch { package, member: name.clone(), expected: computed }.into());
