@@ -7,9 +7,11 @@ use servicing::wim::{Compression, ImageRef};
 
 /// Offline servicing of Windows images (WIM/ESD) on Linux.
 ///
-/// Exit status: 0 success, 1 failure (the message on stderr names the file and the problem), 2 usage
-/// error, 3 partial success (`add-package --continue-on-error` with some packages failed or not
-/// supported; the others were applied).
+/// Exit status: 0 success (every package installed, already installed or superseded), 1 failure (the
+/// message on stderr names the file and the problem; also when no package applies to the image,
+/// DISM's 0x800f081e, or when none was applied because they failed), 2 usage error, 3 partial success
+/// (`--continue-on-error`: some packages applied, others failed or not supported), 130 interrupted
+/// (Ctrl-C; the image is left as it was).
 #[derive(Debug, Parser)]
 #[command(name = "wimpatch", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -69,9 +71,13 @@ pub enum Command {
         /// The image to keep: index (1-based) or name.
         #[arg(long, value_name = "N|NAME")]
         keep: ImageRef,
-        /// Write the result here instead of replacing the source.
+        /// Write the result here instead of replacing the source. An existing file is refused unless
+        /// --force (export-image, by contrast, appends to an existing WIM, as DISM /Export-Image does).
         #[arg(long, value_name = "WIM")]
         dest: Option<PathBuf>,
+        /// With --dest: replace an existing destination file.
+        #[arg(long, requires = "dest")]
+        force: bool,
     },
     /// Rebuild a WIM to reclaim the space that appends leave behind (wimoptimize).
     Optimize {
@@ -122,7 +128,8 @@ pub struct ExportArgs {
     /// Source image: index (1-based) or name.
     #[arg(long, value_name = "N|NAME")]
     pub index: ImageRef,
-    /// Destination WIM (appended to if it exists).
+    /// Destination WIM: created, or appended to if it is an existing WIM (as DISM /Export-Image does);
+    /// any other existing file is refused and left as it is.
     #[arg(long, value_name = "WIM")]
     pub dest: PathBuf,
     /// Compression of a new destination (default: the source's).
@@ -264,9 +271,10 @@ pub struct ServiceArgs {
     /// The WIM file.
     #[arg(long, value_name = "WIM")]
     pub image: PathBuf,
-    /// Image index (1-based) or name (default 1; with --reduce-to, the kept image).
-    #[arg(long, value_name = "N|NAME", default_value = "1")]
-    pub index: ImageRef,
+    /// Image index (1-based) or name; required when the WIM has more than one image (as DISM's
+    /// /Index or /Name). With --reduce-to, the kept image is serviced.
+    #[arg(long, value_name = "N|NAME", conflicts_with = "reduce_to")]
+    pub index: Option<ImageRef>,
     /// Packages: .cab, .msu, package folders, or folders of them.
     #[arg(long = "package-path", value_name = "PATH", required = true)]
     pub package_path: Vec<PathBuf>,

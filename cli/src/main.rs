@@ -30,6 +30,13 @@ fn main() -> ExitCode {
                 let _ = writeln!(stderr, "warning: {partial}");
                 return ExitCode::from(3);
             }
+            if err.downcast_ref::<commands::Interrupted>().is_some() {
+                // The context is the flag; the engine's own words say what was left as it was.
+                for cause in err.chain().skip(1) {
+                    let _ = writeln!(stderr, "error: {cause}");
+                }
+                return ExitCode::from(130);
+            }
             let _ = writeln!(stderr, "error: {err}");
             for cause in err.chain().skip(1) {
                 let _ = writeln!(stderr, "  caused by: {cause}");

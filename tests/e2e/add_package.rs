@@ -227,7 +227,9 @@ fn win7_msu_is_not_applicable_to_win81_with_the_reason() {
     let wim = fixture_wim(&work, "win81", "win81.wim");
     let before = sha256(&wim);
     let out = add(&wim, "1", &[&msu], &["--json"], &work.path("logs"));
-    assert!(out.status.success(), "{}", stderr(&out));
+    // Nothing applicable: DISM's 0x800f081e and exit 1, with the report (and its reason) on stdout.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("0x800f081e"), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["packages"][0]["outcome"], "not-applicable");
     assert!(r["packages"][0]["reason"].as_str().unwrap().contains("no parent"), "{r}");

@@ -74,7 +74,7 @@ fn every_catalogue_entry_does_what_it_says_on_a_directory_image() {
             }
             Expect::AppliesAfter { prerequisites } => {
                 let out = add(&target, &[&p.path], &[], &logs);
-                assert!(out.status.success(), "{name}: {}", stderr(&out));
+                assert_eq!(out.status.code(), Some(1), "{name}: not applicable alone: {}", stderr(&out));
                 assert_eq!(outcomes(&report(&out))[0].1, "not-applicable", "{name} alone");
                 // Target first on the command line: the engine must still put the checkpoint first.
                 let mut paths: Vec<&Path> = vec![&p.path];
@@ -87,7 +87,8 @@ fn every_catalogue_entry_does_what_it_says_on_a_directory_image() {
             }
             Expect::NotApplicable { reason_contains } => {
                 let out = add(&target, &[&p.path], &[], &logs);
-                assert!(out.status.success(), "{name}: {}", stderr(&out));
+                assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+                assert!(stderr(&out).contains("0x800f081e"), "{name}: {}", stderr(&out));
                 let r = report(&out);
                 assert_eq!(r["packages"][0]["outcome"], "not-applicable", "{name}");
                 let reason = r["packages"][0]["reason"].as_str().unwrap();
@@ -97,8 +98,10 @@ fn every_catalogue_entry_does_what_it_says_on_a_directory_image() {
                 let out = add(&target, &[&p.path], &[], &logs);
                 assert_eq!(out.status.code(), Some(1), "{name}");
                 assert!(stderr(&out).contains("Not applying this update binary, it is not supported"), "{name}");
+                // Alone, nothing is applied: a failure, not a partial success.
                 let out = add(&target, &[&p.path], &["--continue-on-error"], &logs);
-                assert_eq!(out.status.code(), Some(3), "{name}");
+                assert_eq!(out.status.code(), Some(1), "{name}");
+                assert!(stderr(&out).contains("no package was applied"), "{name}: {}", stderr(&out));
                 assert_eq!(report(&out)["packages"][0]["outcome"], "not-supported", "{name}");
             }
             Expect::Broken { .. } => {

@@ -18,6 +18,7 @@ mod add_package_delta;
 mod add_package_series;
 mod bad_input;
 mod cleanup;
+mod cli_contract;
 mod concurrency;
 mod corpus;
 mod export;

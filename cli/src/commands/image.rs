@@ -55,8 +55,8 @@ pub fn delete(ctx: &Ctx, wim: &Path, index: &ImageRef) -> Result<()> {
     })
 }
 
-pub fn reduce(ctx: &Ctx, wim: &Path, keep: &ImageRef, dest: Option<&Path>) -> Result<()> {
-    let r = ops::reduce(wim, keep, dest, ctx.lock_wait(), ctx.control())?;
+pub fn reduce(ctx: &Ctx, wim: &Path, keep: &ImageRef, dest: Option<&Path>, force: bool) -> Result<()> {
+    let r = ops::reduce(wim, keep, dest, force, ctx.lock_wait(), ctx.control())?;
     ctx.print(&r, || {
         format!(
             "Kept image {} ({}), dropped {} other image(s); written to {}.\nSize: {} -> {}\n",

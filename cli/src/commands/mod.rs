@@ -8,6 +8,19 @@ mod site;
 
 pub use servicing_cmds::PartialSuccess;
 
+/// A command that failed because Ctrl-C (or SIGTERM's flag) cancelled it: exit status 130, as a
+/// shell reports an interrupted command.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted (exit status 130)")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -78,7 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Info { wim } => image::info(&ctx, &wim),
         Command::ExportImage(a) => image::export(&ctx, a),
         Command::DeleteImage { image, index } => image::delete(&ctx, &image, &index),
-        Command::Reduce { image, keep, dest } => image::reduce(&ctx, &image, &keep, dest.as_deref()),
+        Command::Reduce { image, keep, dest, force } => image::reduce(&ctx, &image, &keep, dest.as_deref(), force),
         Command::Optimize { image, recompress } => image::optimize(&ctx, &image, recompress),
         Command::Verify { wim } => image::verify(&ctx, &wim),
         Command::Mount(a) => mount::mount(&ctx, a),
@@ -92,5 +105,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Site(a) => site::run(&ctx, a),
     };
     ctx.reporter.finish();
-    result
+    match result {
+        Err(e) if ctx.cancel.load(Ordering::SeqCst) => Err(e.context(Interrupted)),
+        other => other,
+    }
 }

@@ -9,16 +9,21 @@ use super::Ctx;
 use crate::args::{AddPackageArgs, CleanupArgs, GetPackagesArgs, ServiceArgs, TargetArgs};
 use crate::output::size;
 
-/// Returned when `--continue-on-error` let a run finish with some packages failed or not supported:
-/// the CLI exits with status 3.
+/// Returned when `--continue-on-error` let a run finish with some packages applied and others failed
+/// or not supported: the CLI exits with status 3.
 #[derive(Debug)]
 pub struct PartialSuccess {
     pub failed: usize,
+    pub applied: usize,
 }
 
 impl std::fmt::Display for PartialSuccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} package(s) failed or were not supported; the others were applied (exit status 3)", self.failed)
+        write!(
+            f,
+            "{} package(s) failed or were not supported; {} package(s) were applied (exit status 3: partial success)",
+            self.failed, self.applied
+        )
     }
 }
 
@@ -62,13 +67,31 @@ pub fn add_package(ctx: &Ctx, a: AddPackageArgs) -> Result<()> {
         );
         s
     })?;
-    partial(&report.packages)
+    exit_status(&report.packages)
 }
 
-fn partial(packages: &[PackageOutcome]) -> Result<()> {
-    let failed = packages.iter().filter(|p| matches!(p.outcome, Outcome::Failed | Outcome::NotSupported)).count();
+/// The exit status of a run, as DISM's would be: 0 when every package was installed, already
+/// installed or superseded; 3 when some were applied and others failed or are not supported
+/// (`--continue-on-error`); 1 when none was applied because they failed, and 1 with DISM's
+/// 0x800f081e when nothing applies to the image at all.
+fn exit_status(packages: &[PackageOutcome]) -> Result<()> {
+    let count = |f: &dyn Fn(Outcome) -> bool| packages.iter().filter(|p| f(p.outcome)).count();
+    let failed = count(&|o| matches!(o, Outcome::Failed | Outcome::NotSupported));
+    let applied = count(&|o| matches!(o, Outcome::Installed | Outcome::WouldInstall));
+    let nothing_to_do = count(&|o| matches!(o, Outcome::AlreadyInstalled | Outcome::Superseded));
+    let not_applicable = count(&|o| o == Outcome::NotApplicable);
+    if failed > 0 && applied > 0 {
+        return Err(PartialSuccess { failed, applied }.into());
+    }
     if failed > 0 {
-        return Err(PartialSuccess { failed }.into());
+        anyhow::bail!(
+            "no package was applied: {failed} failed or were not supported (see above); the image is unchanged"
+        );
+    }
+    if applied == 0 && nothing_to_do == 0 && not_applicable > 0 {
+        anyhow::bail!(
+            "0x800f081e (CBS_E_NOT_APPLICABLE): no package is applicable to this image (the reasons are above); the image is unchanged"
+        );
     }
     Ok(())
 }
@@ -191,7 +214,14 @@ pub fn service(ctx: &Ctx, a: ServiceArgs) -> Result<()> {
     };
     let r = apply::service(&req, ctx.control())?;
     ctx.print(&r, || {
-        let mut s = package_lines(&r.packages);
+        let mut s = format!(
+            "Image: {} index {} ({}, edition {})\n",
+            r.wim.display(),
+            r.index,
+            r.name.as_deref().unwrap_or("unnamed"),
+            r.edition.as_deref().unwrap_or("unknown")
+        );
+        s.push_str(&package_lines(&r.packages));
         if let Some(c) = &r.cleanup {
             let _ = writeln!(
                 s,
@@ -208,5 +238,5 @@ pub fn service(ctx: &Ctx, a: ServiceArgs) -> Result<()> {
         let _ = writeln!(s, "Logs: {}", r.log_dir.display());
         s
     })?;
-    partial(&r.packages)
+    exit_status(&r.packages)
 }

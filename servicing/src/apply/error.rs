@@ -121,6 +121,17 @@ pub enum Error {
         /// Its image count.
         count: u32,
     },
+    /// `service` on a multi-image WIM without saying which image: servicing index 1 silently would
+    /// be a guess (DISM requires /Index or /Name).
+    #[error("{}: the WIM has {count} images ({}); name the one to service with --index <N|NAME> (or keep one with --reduce-to). Nothing was changed", wim.display(), images.join(", "))]
+    NeedsIndex {
+        /// The WIM.
+        wim: PathBuf,
+        /// Its image count.
+        count: u32,
+        /// `index: name` of each image.
+        images: Vec<String>,
+    },
     /// The cancel flag was raised before the commit; nothing was changed.
     #[error("{target}: cancelled before anything was committed; the image is unchanged")]
     Cancelled {

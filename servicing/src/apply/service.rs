@@ -24,8 +24,9 @@ use crate::wim::{self, Compression, ImageRef, LockWait, OpenMode, Wim, WimLock, 
 pub struct ServiceRequest {
     /// The WIM.
     pub wim: PathBuf,
-    /// The image to service (ignored with `reduce_to`, which picks it).
-    pub image: ImageRef,
+    /// The image to service (ignored with `reduce_to`, which picks it). `None`: the only image of a
+    /// one-image WIM; a multi-image WIM is refused ([`Error::NeedsIndex`]).
+    pub image: Option<ImageRef>,
     /// Packages (files or folders).
     pub packages: Vec<PathBuf>,
     /// Cleanup + ResetBase + export after applying.
@@ -54,6 +55,10 @@ pub struct ServiceReport {
     pub wim: PathBuf,
     /// The serviced image's index (after any reduce).
     pub index: u32,
+    /// Its name (`NAME` in the WIM's XML).
+    pub name: Option<String>,
+    /// Its edition (`WINDOWS/EDITIONID`), e.g. `Professional`.
+    pub edition: Option<String>,
     /// Per-package results.
     pub packages: Vec<PackageOutcome>,
     /// Packages set to Superseded by the new ones.
@@ -90,8 +95,11 @@ pub fn service(req: &ServiceRequest, control: Control<'_>) -> Result<ServiceRepo
     let result = run(req, control, &scratch, &mut logs, size_before);
     match &result {
         Ok(r) => logs.manager.info(&format!(
-            "Processing completed for image {}: size {} -> {} bytes, committed: {}",
+            "Processing completed for image {} index {} ({}, edition {}): size {} -> {} bytes, committed: {}",
             r.wim.display(),
+            r.index,
+            r.name.as_deref().unwrap_or("unnamed"),
+            r.edition.as_deref().unwrap_or("unknown"),
             r.size_before,
             r.size_after,
             r.committed
@@ -143,14 +151,29 @@ fn run(
             (tmp, ImageRef::Index(1), Some(lock))
         }
         None => {
-            if req.remove_superseded {
-                let info = Wim::open(&req.wim, OpenMode::ReadOnly)?.info();
-                if info.image_count > 1 {
-                    return Err(Error::NeedsSingleIndex { wim: req.wim.clone(), count: info.image_count });
-                }
+            let probe = Wim::open(&req.wim, OpenMode::ReadOnly)?;
+            let count = probe.info().image_count;
+            if req.remove_superseded && count > 1 {
+                return Err(Error::NeedsSingleIndex { wim: req.wim.clone(), count });
             }
-            (req.wim.clone(), req.image.clone(), None)
+            let image = match &req.image {
+                Some(image) => image.clone(),
+                None if count <= 1 => ImageRef::Index(1),
+                None => {
+                    let images = (1..=count)
+                        .map(|i| format!("{i}: {}", probe.property(i, "NAME").unwrap_or_else(|| "unnamed".into())))
+                        .collect();
+                    return Err(Error::NeedsIndex { wim: req.wim.clone(), count, images });
+                }
+            };
+            (req.wim.clone(), image, None)
         }
+    };
+    // The serviced image by name and edition, for every report (text, JSON, logs).
+    let (name, edition) = {
+        let probe = Wim::open(&work_wim, OpenMode::ReadOnly)?;
+        let index = probe.resolve(&image)?;
+        (probe.property(index, "NAME"), probe.property(index, "WINDOWS/EDITIONID"))
     };
     let outcome = service_one(req, &work_wim, &image, &files, control, scratch, logs, &mut phases, &mut lap);
     let (index, packages, superseded, cleanup, committed) = match outcome {
@@ -175,6 +198,8 @@ fn run(
     Ok(ServiceReport {
         wim: req.wim.clone(),
         index,
+        name,
+        edition,
         packages,
         superseded,
         cleanup,

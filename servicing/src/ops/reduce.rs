@@ -27,17 +27,25 @@ pub struct ReduceReport {
 }
 
 /// Exports the kept image into a new WIM (same compression) written beside the destination and renamed
-/// into place: in place over the source (under its writer lock) unless `dest` is given. A kill at any
-/// point leaves the source as it was; the next writer removes the temp file.
+/// into place: in place over the source (under its writer lock) unless `dest` is given. A `dest` that
+/// exists (and is not the source) is refused unless `overwrite`. A kill at any point leaves the
+/// source as it was; the next writer removes the temp file.
 pub fn reduce(
     source: &Path,
     keep: &ImageRef,
     dest: Option<&Path>,
+    overwrite: bool,
     wait: LockWait,
     control: Control<'_>,
 ) -> Result<ReduceReport> {
     let size_before = file_size(source)?;
     let in_place = dest.is_none_or(|d| same_file(source, d));
+    if let Some(d) = dest.filter(|_| !in_place && !overwrite) {
+        // symlink_metadata: a dangling link is something there too.
+        if d.symlink_metadata().is_ok() {
+            return Err(crate::wim::Error::DestinationExists { path: d.to_path_buf() });
+        }
+    }
     let src = Wim::open(source, if in_place { OpenMode::ReadWrite(wait) } else { OpenMode::ReadOnly })?;
     let index = src.resolve(keep)?;
     let info = src.info();

@@ -330,7 +330,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
     for index in 1..=image.indexes.max(1) {
         let req = ServiceRequest {
             wim: work_wim.clone(),
-            image: ImageRef::Index(index),
+            image: Some(ImageRef::Index(index)),
             packages: files.clone(),
             remove_superseded: info.remove_superseded,
             reduce_to: None,

@@ -368,7 +368,7 @@ pub fn import(site: &mut Site, req: &ImportRequest, control: Control<'_>) -> Res
     let result = (|| {
         let known = if req.single_index {
             let keep = req.index.clone().unwrap_or(ImageRef::Index(1));
-            crate::ops::reduce(&source, &keep, Some(&dest), LockWait::NoWait, control)?;
+            crate::ops::reduce(&source, &keep, Some(&dest), false, LockWait::NoWait, control)?;
             None
         } else {
             // The whole file, byte for byte (ConfigMgr copies the WIM into its package source too).

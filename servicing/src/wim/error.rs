@@ -32,6 +32,24 @@ pub enum Error {
         /// How many images the WIM has.
         count: u32,
     },
+    /// A name that more than one image carries: picking one would be a guess.
+    #[error("{}: {count} images are named \"{name}\" (indexes {}); give the index instead", path.display(), indexes.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))]
+    AmbiguousImageName {
+        /// The WIM file.
+        path: PathBuf,
+        /// The name asked for.
+        name: String,
+        /// How many images carry it.
+        count: usize,
+        /// Their indexes.
+        indexes: Vec<u32>,
+    },
+    /// A destination that exists, where replacing it was not asked for.
+    #[error("{}: the destination exists; give --force to replace it (nothing was written)", path.display())]
+    DestinationExists {
+        /// The destination.
+        path: PathBuf,
+    },
     /// Another process holds the writer lock.
     #[error("{} is locked by another writer ({holder}); wait for it to finish (lock file {})", path.display(), lock.display())]
     Locked {

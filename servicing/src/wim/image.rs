@@ -136,17 +136,24 @@ impl Wim {
             ImageRef::Index(_) => Err(missing()),
             ImageRef::Name(n) => {
                 let names: Vec<(u32, Option<String>)> = (1..=count).map(|i| (i, self.property(i, "NAME"))).collect();
-                if let Some((i, _)) = names.iter().find(|(_, v)| v.as_deref() == Some(n.as_str())) {
-                    return Ok(*i);
+                let matching = |same: &dyn Fn(&str) -> bool| -> Vec<u32> {
+                    names.iter().filter(|(_, v)| v.as_deref().is_some_and(same)).map(|(i, _)| *i).collect()
+                };
+                // An exact match first, then one ignoring ASCII case; a name that several images
+                // carry is refused with their indexes, never resolved to the first.
+                let mut found = matching(&|v| v == n.as_str());
+                if found.is_empty() {
+                    found = matching(&|v| v.eq_ignore_ascii_case(n));
                 }
-                let folded: Vec<u32> = names
-                    .iter()
-                    .filter(|(_, v)| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(n)))
-                    .map(|(i, _)| *i)
-                    .collect();
-                match folded.as_slice() {
+                match found.as_slice() {
+                    [] => Err(missing()),
                     [one] => Ok(*one),
-                    _ => Err(missing()),
+                    many => Err(Error::AmbiguousImageName {
+                        path: self.path().to_path_buf(),
+                        name: n.clone(),
+                        count: many.len(),
+                        indexes: many.to_vec(),
+                    }),
                 }
             }
         }
