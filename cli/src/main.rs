@@ -38,8 +38,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(130);
             }
             let _ = writeln!(stderr, "error: {err}");
+            // A cause whose words the message above already carries is not said twice.
+            let mut said = err.to_string();
             for cause in err.chain().skip(1) {
-                let _ = writeln!(stderr, "  caused by: {cause}");
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    let _ = writeln!(stderr, "  caused by: {text}");
+                    said.push_str(&text);
+                }
             }
             ExitCode::from(1)
         }
@@ -57,8 +63,11 @@ fn init_tracing(g: &args::Global) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // Colour only for a person at a terminal, whatever TERM says; NO_COLOR turns it off there too.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

@@ -297,6 +297,7 @@ pub(crate) fn apply_inputs(
                 if !opts.continue_on_error {
                     return Err(Error::NotSupported { package: shown, reason });
                 }
+                tracing::warn!("{shown}: not a CBS package ({reason}); skipped");
                 outcomes.push(PackageOutcome::new(shown, None, None, Outcome::NotSupported, Some(reason)));
             }
             Err(e) => {

@@ -53,8 +53,10 @@ impl CmTraceLog {
     pub fn write(&mut self, severity: Severity, text: &str) {
         match severity {
             Severity::Info => tracing::info!(target: "OfflineServicingMgr", "{text}"),
-            Severity::Warning => tracing::warn!(target: "OfflineServicingMgr", "{text}"),
-            Severity::Error => tracing::error!(target: "OfflineServicingMgr", "{text}"),
+            // Warnings and failures reach the console once, in plain words, from where they
+            // arise (a tracing warning, or the error returned); the ConfigMgr line stays in the log
+            // and shows on the console only with -v.
+            Severity::Warning | Severity::Error => tracing::info!(target: "OfflineServicingMgr", "{text}"),
         }
         let line = format_entry(now_unix(), std::process::id(), &self.component, severity, text);
         if let Err(e) = self.file.write_all(line.as_bytes()) {
