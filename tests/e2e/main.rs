@@ -22,6 +22,7 @@ mod bad_input;
 mod cleanup;
 mod concurrency;
 mod corpus;
+mod delta_cli;
 mod export;
 mod faults;
 mod fixture_packages;
