@@ -8,7 +8,11 @@
 pub(crate) const MIN_MATCH: usize = 4;
 /// Longest match reported (longer runs continue as further matches).
 pub(crate) const MAX_MATCH: usize = 1 << 16;
-const HASH_BITS: u32 = 18;
+/// Widest head table (2^24 chains, 64 MiB, for inputs of 16 MiB and more); smaller inputs get a
+/// table their size, so chains stay short on big inputs and encoding a manifest does not clear
+/// megabytes.
+const MAX_HASH_BITS: u32 = 24;
+const MIN_HASH_BITS: u32 = 10;
 /// Chain links followed per position.
 const MAX_CHAIN: usize = 48;
 /// Once a match this long is found, the search stops.
@@ -17,14 +21,24 @@ const NONE: u32 = u32::MAX;
 
 pub(crate) struct Matcher<'a> {
     buf: &'a [u8],
+    /// Where the target starts in `buf`.
+    source_len: usize,
+    hash_bits: u32,
     head: Vec<u32>,
     prev: Vec<u32>,
 }
 
 impl<'a> Matcher<'a> {
-    /// A finder over `buf`, which must be shorter than `u32::MAX` bytes.
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Matcher { buf, head: vec![NONE; 1 << HASH_BITS], prev: vec![NONE; buf.len()] }
+    /// A finder over `buf` (the source, its first `source_len` bytes, then the target), which must
+    /// be shorter than `u32::MAX` bytes.
+    pub(crate) fn new(buf: &'a [u8], source_len: usize) -> Self {
+        let hash_bits = (buf.len().max(1).ilog2() + 1).clamp(MIN_HASH_BITS, MAX_HASH_BITS);
+        Matcher { buf, source_len, hash_bits, head: vec![NONE; 1 << hash_bits], prev: vec![NONE; buf.len()] }
+    }
+
+    /// The source's length.
+    pub(crate) fn source_len(&self) -> usize {
+        self.source_len
     }
 
     /// The buffer's length.
@@ -35,7 +49,7 @@ impl<'a> Matcher<'a> {
     fn hash(&self, at: usize) -> Option<usize> {
         let b = self.buf.get(at..at + MIN_MATCH)?;
         let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        Some((v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize)
+        Some((v.wrapping_mul(0x9E37_79B1) >> (32 - self.hash_bits)) as usize)
     }
 
     /// Adds position `at` to its chain.

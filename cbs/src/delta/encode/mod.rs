@@ -156,7 +156,7 @@ fn parse(source: &[u8], target: &[u8]) -> Vec<Token> {
     buf.extend_from_slice(target);
     let s = source.len();
     let end = buf.len();
-    let mut m = Matcher::new(&buf);
+    let mut m = Matcher::new(&buf, s);
     for p in 0..s {
         m.insert(p);
     }
@@ -210,7 +210,10 @@ const GREEDY_LENGTH: usize = 32;
 fn best_at(m: &Matcher<'_>, p: usize, recent: &[i64; 3]) -> Option<(usize, usize)> {
     let limit = (m.end() - p).min(MAX_MATCH);
     let mut best_recent: Option<(usize, usize)> = None;
-    for &r in recent {
+    // The recent distances, and the same offset in the source (patched files mostly keep their
+    // layout; it is also what the cheapest offset slot encodes).
+    let same_offset = i64::try_from(m.source_len()).unwrap_or(0);
+    for &r in recent.iter().chain(std::iter::once(&same_offset)) {
         let Ok(r) = usize::try_from(r) else { continue };
         if r == 0 || r > p || limit < 3 {
             continue;
