@@ -102,30 +102,19 @@ fn delta_create_then_apply_gives_the_target() {
 fn delta_apply_of_genuine_deltas_is_byte_exact() {
     let d = delta_or_skip!("delta_apply_of_genuine_deltas_is_byte_exact");
     let work = Work::new();
-    let out = work.path("kbdwol.dll");
-    let base = d.join("pe-decode/amd64_kbdwol/base.bin");
-    run_ok(&[
-        "delta",
-        "apply",
-        &s(&d.join("pe-decode/amd64_kbdwol/delta.pa30")),
-        "--source",
-        &s(&base),
-        "--out",
-        &s(&out),
-    ]);
-    assert!(std::fs::read(&out).unwrap() == std::fs::read(d.join("pe-decode/amd64_kbdwol/target.bin")).unwrap());
-    let out = work.path("where.exe");
-    let cmd = d.join("msdelta-created/sources/cmd.exe");
-    run_ok(&[
-        "delta",
-        "apply",
-        &s(&d.join("msdelta-created/cmd__to__where__raw.pa30")),
-        "--source",
-        &s(&cmd),
-        "--out",
-        &s(&out),
-    ]);
-    assert!(std::fs::read(&out).unwrap() == std::fs::read(d.join("msdelta-created/sources/where.exe")).unwrap());
+    for (delta, source, target) in [
+        ("pe-decode/amd64_kbdwol/delta.pa30", "pe-decode/amd64_kbdwol/base.bin", "pe-decode/amd64_kbdwol/target.bin"),
+        (
+            "msdelta-created/cmd__to__where__raw.pa30",
+            "msdelta-created/sources/cmd.exe",
+            "msdelta-created/sources/where.exe",
+        ),
+    ] {
+        let out = work.path("out.bin");
+        let _ = std::fs::remove_file(&out);
+        run_ok(&["delta", "apply", &s(&d.join(delta)), "--source", &s(&d.join(source)), "--out", &s(&out)]);
+        assert!(std::fs::read(&out).unwrap() == std::fs::read(d.join(target)).unwrap(), "{delta}");
+    }
 }
 
 #[test]

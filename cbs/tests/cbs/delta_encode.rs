@@ -48,16 +48,9 @@ fn real_pairs(dir: &Path) -> Vec<Pair> {
     out
 }
 
+/// Incompressible bytes (the container tests' generator).
 fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    crate::container::noise(len, seed)
 }
 
 fn round_trip(source: &[u8], target: &[u8]) -> Vec<u8> {
