@@ -10,6 +10,7 @@
 
 pub mod cix;
 pub mod container;
+pub mod dcm;
 pub mod delta;
 pub mod identity;
 pub mod keyform;
@@ -18,6 +19,7 @@ pub mod mum;
 pub mod name;
 pub mod package;
 pub mod package_id;
+pub mod pe_resource;
 pub mod psf;
 pub mod rules;
 pub mod xml;

@@ -13,7 +13,7 @@
 use base64::Engine as _;
 
 use crate::identity::AssemblyIdentity;
-use crate::xml::{self, assembly_identity, flag, Document, Element, XmlError};
+use crate::xml::{self, assembly_identity, flag, Document, Element, XmlError, XmlErrorKind};
 
 /// A parsed component or deployment manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -108,9 +108,22 @@ pub struct RegistryValue {
 }
 
 impl ComponentManifest {
-    /// Parses a manifest. `file` names it in errors.
+    /// Parses a manifest. `file` names it in errors. A compressed (`DCM`) manifest fails with an
+    /// error naming the file: it needs its base ([`Self::parse_with_base`]).
     pub fn parse(bytes: &[u8], file: &str) -> Result<Self, XmlError> {
-        Self::from_document(&xml::parse(bytes, file)?)
+        Self::parse_with_base(bytes, file, None)
+    }
+
+    /// Parses a manifest, plain XML or compressed ([`crate::dcm`]); `base` is the base manifest a
+    /// `DCM` manifest is a delta against (from the image's servicing-stack `wcp.dll`).
+    pub fn parse_with_base(bytes: &[u8], file: &str, base: Option<&[u8]>) -> Result<Self, XmlError> {
+        let text = crate::dcm::decode_manifest(bytes, base, file).map_err(|e| XmlError {
+            file: file.to_owned(),
+            line: 1,
+            column: 1,
+            kind: Box::new(XmlErrorKind::Compressed(e.to_string())),
+        })?;
+        Self::from_document(&xml::parse(&text, file)?)
     }
 
     /// Reads a parsed document.

@@ -173,6 +173,9 @@ pub enum XmlErrorKind {
     /// Not well-formed XML.
     #[error("malformed XML: {0}")]
     Malformed(String),
+    /// A compressed (DCM) manifest that could not be decoded ([`crate::dcm`]).
+    #[error("compressed manifest: {0}")]
+    Compressed(String),
     /// The root element is not the one this file type has.
     #[error("root element is <{found}>, expected <{expected}>")]
     UnexpectedRoot {

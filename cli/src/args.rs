@@ -111,6 +111,12 @@ pub enum Command {
     /// Read CBS update packages (.cab, .msu, a package folder, or a folder of them).
     #[command(subcommand)]
     Package(PackageCommand),
+    /// Read, apply, create and reverse MSDelta deltas (PA30/PA31, with or without a CRC32 prefix).
+    #[command(subcommand)]
+    Delta(DeltaCommand),
+    /// Compressed (DCM) WinSxS manifests.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// The site: update catalog, content library, OS images, scheduled servicing and distribution
     /// points (ConfigMgr's offline servicing of OS images).
     Site(SiteArgs),
@@ -197,6 +203,107 @@ pub enum PackageCommand {
         /// The folder to create (it must not exist, or be empty).
         #[arg(long, value_name = "DIR")]
         dest: PathBuf,
+    },
+}
+
+/// `delta` verbs.
+#[derive(Debug, Subcommand)]
+pub enum DeltaCommand {
+    /// Magic, version, file type set and type, flags by name, target size, hash, codec, CRC prefix.
+    Info {
+        /// The delta file.
+        delta: PathBuf,
+    },
+    /// Apply a delta (ApplyDeltaB); the target hash in the delta is checked before OUT is written.
+    Apply {
+        /// The delta file.
+        delta: PathBuf,
+        /// The file the delta was made against (none: the null source).
+        #[arg(long, value_name = "FILE")]
+        source: Option<PathBuf>,
+        /// Where to write the result (replaced only on success; a symlink there is replaced, never
+        /// followed).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Create a RAW delta from SOURCE to TARGET (CreateDeltaB).
+    Create {
+        /// The old file.
+        #[arg(long, value_name = "FILE")]
+        source: PathBuf,
+        /// The new file.
+        #[arg(long, value_name = "FILE")]
+        target: PathBuf,
+        /// Where to write the delta.
+        #[arg(long, value_name = "DELTA")]
+        out: PathBuf,
+        /// Delta format.
+        #[arg(long, value_enum, default_value = "pa30")]
+        format: DeltaFormatArg,
+        /// Target hash to embed.
+        #[arg(long, value_enum, default_value = "sha256")]
+        hash: DeltaHashArg,
+    },
+    /// Apply a forward delta to SOURCE and write the reverse delta (new file back to SOURCE), the
+    /// form of a WinSxS `r\` differential.
+    Reverse {
+        /// The forward delta.
+        delta: PathBuf,
+        /// The old file the forward delta applies to.
+        #[arg(long, value_name = "FILE")]
+        source: PathBuf,
+        /// Where to write the reverse delta.
+        #[arg(long, value_name = "REVERSE")]
+        out: PathBuf,
+        /// Also write the new file (the forward delta's result) here.
+        #[arg(long, value_name = "FILE")]
+        target: Option<PathBuf>,
+    },
+}
+
+/// `delta create --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeltaFormatArg {
+    /// msdelta.dll's format.
+    Pa30,
+    /// UpdateCompression.dll's format.
+    Pa31,
+}
+
+/// `delta create --hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeltaHashArg {
+    /// SHA-256 of the target (CALG_SHA_256).
+    Sha256,
+    /// No target hash.
+    None,
+}
+
+/// `manifest` verbs.
+#[derive(Debug, Subcommand)]
+pub enum ManifestCommand {
+    /// Decode compressed (DCM) manifests to XML; each is checked by parsing it and computing its
+    /// key form. One manifest without --out-dir is printed to stdout.
+    #[command(group(clap::ArgGroup::new("base_source").required(true).args(["base", "wcp_dll", "image"])))]
+    Decode {
+        /// The manifests.
+        #[arg(required = true)]
+        manifests: Vec<PathBuf>,
+        /// The base manifest, as a file.
+        #[arg(long, value_name = "FILE")]
+        base: Option<PathBuf>,
+        /// A servicing-stack wcp.dll holding the base (resource type 0x266, id 1).
+        #[arg(long, value_name = "FILE")]
+        wcp_dll: Option<PathBuf>,
+        /// A WIM whose servicing-stack wcp.dll holds the base.
+        #[arg(long, value_name = "WIM")]
+        image: Option<PathBuf>,
+        /// Image index (1-based) or name, with --image.
+        #[arg(long, value_name = "N|NAME", default_value = "1", requires = "image")]
+        index: ImageRef,
+        /// Write each manifest as <name>.xml into this folder (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
 }
 

@@ -21,6 +21,7 @@ mod cleanup;
 mod cli_contract;
 mod concurrency;
 mod corpus;
+mod delta_cli;
 mod export;
 mod faults;
 mod fixture_packages;

@@ -160,6 +160,11 @@ pub fn real_package(name: &str, test: &str) -> Option<PathBuf> {
     testdata::find(&format!("real-cbs/{name}"), test)
 }
 
+/// The shared real-delta folder (genuine msdelta deltas, DCM manifests), or `None`.
+pub fn real_delta() -> Option<PathBuf> {
+    real_package(".").map(|p| p.with_file_name("real-delta")).filter(|p| p.is_dir())
+}
+
 /// A tiny multi-edition fixture WIM of `profile` (`win81`, `win10`), LZX, in `work`.
 pub fn fixture_wim(work: &Work, profile: &str, name: &str) -> PathBuf {
     let out = work.path(name);

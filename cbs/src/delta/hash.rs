@@ -7,7 +7,8 @@ use sha2::{Digest, Sha256};
 use super::header::{hash_name, Pa30Header, CALG_MD5, CALG_SHA1, CALG_SHA_256};
 use super::DeltaError;
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

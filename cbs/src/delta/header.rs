@@ -7,6 +7,8 @@
 //! patch.
 
 use super::bits::BitReader;
+use super::crc_prefix::strip_crc_prefix;
+use super::pa31::{self, Pa31Extra};
 use super::DeltaError;
 
 /// `DELTA_FILE_TYPE_RAW`: bytes with no executable transform.
@@ -17,6 +19,10 @@ pub const FILE_TYPE_I386: u64 = 2;
 pub const FILE_TYPE_IA64: u64 = 4;
 /// `DELTA_FILE_TYPE_AMD64`: an x64 PE image.
 pub const FILE_TYPE_AMD64: u64 = 8;
+
+/// `DELTA_FILE_TYPE_REVERSE_ANY`: set in the file-type set of a reverse delta (one reversal-data
+/// buffer instead of the preprocessing and patch buffers, `modern-lcu.md` §4 item 28).
+pub const FILE_TYPE_SET_REVERSE_ANY: u64 = 0x100;
 
 /// `CALG_MD5`.
 pub const CALG_MD5: u32 = 0x8003;
@@ -45,12 +51,42 @@ pub struct Pa30Header {
     pub hash_alg_id: u32,
     /// The target hash (empty when there is none).
     pub target_hash: Vec<u8>,
+    /// `PA30` or `PA31`.
+    pub format: DeltaFormat,
+    /// The CRC32 prefix the file carried before its signature (already checked), if any.
+    pub crc_prefix: Option<u32>,
+    /// The fields only PA31 headers have.
+    pub pa31: Option<Pa31Extra>,
+}
+
+/// The signature of a delta this decoder reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaFormat {
+    /// `PA30` (msdelta.dll).
+    Pa30,
+    /// `PA31` (UpdateCompression.dll): the PA30 fields inside a length-prefixed header buffer.
+    Pa31,
+}
+
+impl DeltaFormat {
+    /// The four-character signature.
+    pub fn magic(self) -> &'static str {
+        match self {
+            DeltaFormat::Pa30 => "PA30",
+            DeltaFormat::Pa31 => "PA31",
+        }
+    }
 }
 
 impl Pa30Header {
     /// The hash algorithm's name, for messages.
     pub fn hash_algorithm_name(&self) -> Option<&'static str> {
         hash_name(self.hash_alg_id)
+    }
+
+    /// True for a reverse delta (file-type set with `REVERSE_ANY`).
+    pub fn is_reverse(&self) -> bool {
+        self.file_type_set & FILE_TYPE_SET_REVERSE_ANY != 0
     }
 }
 
@@ -63,21 +99,25 @@ pub(crate) fn hash_name(alg_id: u32) -> Option<&'static str> {
     }
 }
 
-/// A header and the two buffers after it, borrowed from the delta.
+/// A header and the buffers after it, borrowed from the delta.
 #[derive(Debug)]
 pub(crate) struct Parsed<'a> {
     pub(crate) header: Pa30Header,
     pub(crate) preprocess: &'a [u8],
     pub(crate) patch: &'a [u8],
+    /// The reversal data of a reverse delta (then `preprocess` and `patch` are empty).
+    pub(crate) reversal: Option<&'a [u8]>,
 }
 
-/// Parses the header of a PA30 delta. `PA19` and `PA31` deltas are [`DeltaError::Unsupported`].
+/// Parses the header of a PA30 or PA31 delta (after a CRC32 prefix, when one matches). `PA19`
+/// deltas are [`DeltaError::Unsupported`].
 pub fn parse_header(delta: &[u8]) -> Result<Pa30Header, DeltaError> {
     let (header, _) = read_header(delta)?;
     Ok(header)
 }
 
 fn read_header(delta: &[u8]) -> Result<(Pa30Header, BitReader<'_>), DeltaError> {
+    let (delta, crc_prefix) = strip_crc_prefix(delta);
     let magic = delta.get(..4).ok_or_else(|| {
         if b"PA30".starts_with(delta) {
             DeltaError::Truncated { what: "signature" }
@@ -85,15 +125,33 @@ fn read_header(delta: &[u8]) -> Result<(Pa30Header, BitReader<'_>), DeltaError> 
             DeltaError::BadMagic { found: delta.to_vec() }
         }
     })?;
-    match magic {
-        b"PA30" => {}
+    let format = match magic {
+        b"PA30" => DeltaFormat::Pa30,
+        b"PA31" => DeltaFormat::Pa31,
         b"PA19" => return Err(DeltaError::Unsupported { format: "PA19 (the older mspatcha format)".into() }),
-        b"PA31" => return Err(DeltaError::Unsupported { format: "PA31 (the UpdateCompression format)".into() }),
         other => return Err(DeltaError::BadMagic { found: other.to_vec() }),
-    }
+    };
     let time: [u8; 8] =
         delta.get(4..12).and_then(|b| b.try_into().ok()).ok_or(DeltaError::Truncated { what: "target file time" })?;
     let mut r = BitReader::new(&delta[12..], "header")?;
+    if format == DeltaFormat::Pa31 {
+        // The PA30 fields and the PA31 extras sit in their own buffer; the outer stream goes on
+        // with the preprocessing and patch buffers.
+        let inner = r.buffer("PA31 header", pa31::MAX_HEADER_BYTES)?;
+        let mut h = BitReader::new(inner, "PA31 header")?;
+        let mut header = read_fields(&mut h, u64::from_le_bytes(time))?;
+        header.format = format;
+        header.crc_prefix = crc_prefix;
+        header.pa31 = Some(pa31::read_extra(&mut h, &header)?);
+        return Ok((header, r));
+    }
+    let mut header = read_fields(&mut r, u64::from_le_bytes(time))?;
+    header.crc_prefix = crc_prefix;
+    Ok((header, r))
+}
+
+/// The PA30 header fields, read from `r`.
+fn read_fields(r: &mut BitReader<'_>, target_file_time: u64) -> Result<Pa30Header, DeltaError> {
     let file_type_set = r.number("file type set")?;
     let file_type = r.number("file type")?;
     let flags = r.number("flags")?;
@@ -103,22 +161,29 @@ fn read_header(delta: &[u8]) -> Result<(Pa30Header, BitReader<'_>), DeltaError> 
         .map_err(|_| DeltaError::malformed(format!("hash algorithm id 0x{hash_alg_id:x} is wider than 32 bits")))?;
     let target_hash = r.buffer("target hash", MAX_HASH_BYTES)?.to_vec();
     let header = Pa30Header {
-        target_file_time: u64::from_le_bytes(time),
+        target_file_time,
         file_type_set,
         file_type,
         flags,
         target_size,
         hash_alg_id,
         target_hash,
+        format: DeltaFormat::Pa30,
+        crc_prefix: None,
+        pa31: None,
     };
-    Ok((header, r))
+    Ok(header)
 }
 
 /// Parses the header and borrows the preprocessing and patch buffers; each is at most
 /// `max_buffer` bytes.
 pub(crate) fn parse(delta: &[u8], max_buffer: u64) -> Result<Parsed<'_>, DeltaError> {
     let (header, mut r) = read_header(delta)?;
+    if header.is_reverse() {
+        let reversal = r.buffer("reversal data", max_buffer)?;
+        return Ok(Parsed { header, preprocess: &[], patch: &[], reversal: Some(reversal) });
+    }
     let preprocess = r.buffer("preprocessing data", max_buffer)?;
     let patch = r.buffer("patch data", max_buffer)?;
-    Ok(Parsed { header, preprocess, patch })
+    Ok(Parsed { header, preprocess, patch, reversal: None })
 }

@@ -278,15 +278,7 @@ pub(crate) fn decode(
             Offset::Recent(i) => recent[i],
             Offset::Back(d) => d,
         };
-        // Every copy, whatever its kind, moves its distance to the front of the three recent ones.
-        if recent[0] != distance {
-            let second = recent[1];
-            recent[1] = recent[0];
-            recent[0] = distance;
-            if second != distance {
-                recent[2] = second;
-            }
-        }
+        push_recent(&mut recent, distance);
         let length = length.min(target_size - out.len() as u64);
         work.spend(length)?;
         if follows_map {
@@ -305,6 +297,19 @@ pub(crate) fn decode(
         }
     }
     Ok(out)
+}
+
+/// Every copy, whatever its kind, moves its distance to the front of the three recent ones (the
+/// encoder tracks them with this same rule).
+pub(crate) fn push_recent(recent: &mut [i64; 3], distance: i64) {
+    if recent[0] != distance {
+        let second = recent[1];
+        recent[1] = recent[0];
+        recent[0] = distance;
+        if second != distance {
+            recent[2] = second;
+        }
+    }
 }
 
 /// Appends `length` bytes read from virtual position `from` (source, then the target so far).

@@ -18,16 +18,21 @@
 //! every loop spends from a work budget, and a bad delta is a [`DeltaError`], never a panic.
 
 mod bits;
+mod crc_prefix;
+pub mod encode;
 mod error;
 mod expand;
 mod hash;
 mod header;
 mod huffman;
-mod image;
-mod le;
+pub(crate) mod image;
+pub(crate) mod le;
 mod limits;
 mod lzx;
+mod names;
+mod pa31;
 mod pe;
+mod reverse;
 mod rift;
 mod rift_inverse;
 mod transform;
@@ -39,17 +44,25 @@ mod transform_rip;
 mod transform_unbind;
 mod x64_length;
 
+pub use crc_prefix::{add_crc_prefix, crc32, strip_crc_prefix};
+pub use encode::{assemble, create, to_pa31, CreateOptions};
 pub use error::DeltaError;
 pub use expand::{expand_index, for_each_expanded, ExpandError, ExpandedFile};
+pub use hash::hex;
 pub use header::{
-    parse_header, Pa30Header, CALG_MD5, CALG_SHA1, CALG_SHA_256, FILE_TYPE_AMD64, FILE_TYPE_I386, FILE_TYPE_IA64,
-    FILE_TYPE_RAW,
+    parse_header, DeltaFormat, Pa30Header, CALG_MD5, CALG_SHA1, CALG_SHA_256, FILE_TYPE_AMD64, FILE_TYPE_I386,
+    FILE_TYPE_IA64, FILE_TYPE_RAW, FILE_TYPE_SET_REVERSE_ANY,
 };
 pub use limits::DeltaLimits;
+pub use names::{file_type_names, flag_names};
+pub use pa31::{codec_of, Codec, Pa31Extra, LZMS_CONTAINER_MAGIC, PA31_FLAG_BSDIFF, PA31_HEADER_INFO_SIZE};
+pub use reverse::{reverse, Reversed};
 
 use limits::Work;
 
-/// Applies the PA30 `delta` to `source` and returns the target.
+/// Applies the PA30 or PA31 `delta` (after a CRC32 prefix, when one matches) to `source` and
+/// returns the target. A reverse delta's reversal data rebuilds the old file from `source`, the
+/// new one.
 ///
 /// `source` is empty for a delta that only compresses its target (what update packages mostly
 /// hold). The target's size is checked against `limits` before anything is decoded; when the
@@ -61,6 +74,19 @@ pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<V
     let head = &parsed.header;
     check_size("target size", head.target_size, limits.max_target_bytes)?;
     let mut work = Work::new(limits);
+    if let Some(reversal) = parsed.reversal {
+        let output = reverse::apply_reversal(source, reversal, head.target_size, limits, &mut work)?;
+        hash::check_target(head, &output)?;
+        return Ok(output);
+    }
+    match pa31::codec(head, parsed.patch) {
+        Codec::PseudoLzx => {}
+        other => {
+            return Err(DeltaError::Unsupported {
+                format: format!("{} codec of a {} delta", other.name(), head.format.magic()),
+            })
+        }
+    }
     let output = if head.file_type == FILE_TYPE_RAW || parsed.preprocess.is_empty() {
         lzx::decode(source, parsed.patch, head.target_size, &[], limits, &mut work)?
     } else {
@@ -77,7 +103,7 @@ pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<V
     Ok(output)
 }
 
-fn check_size(what: &'static str, size: u64, max: u64) -> Result<(), DeltaError> {
+pub(crate) fn check_size(what: &'static str, size: u64, max: u64) -> Result<(), DeltaError> {
     if size > max {
         return Err(DeltaError::TooLarge { what, size, max });
     }

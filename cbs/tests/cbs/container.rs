@@ -667,7 +667,7 @@ fn read_all(cab: &mut Cabinet<Cursor<Vec<u8>>>, name: &str) -> Result<Vec<u8>, E
 }
 
 /// Pseudo-random bytes (incompressible).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = Rng(seed | 1);
     (0..len).map(|_| rng.next() as u8).collect()
 }

@@ -7,6 +7,24 @@ pub fn real_cbs() -> Option<PathBuf> {
     testdata::get("real-cbs")
 }
 
+/// `shared/testdata/real-delta` (genuine msdelta deltas, DCM manifests), or `None` when absent.
+pub fn real_delta() -> Option<PathBuf> {
+    real_cbs().map(|d| d.with_file_name("real-delta")).filter(|d| d.is_dir())
+}
+
+/// The real deltas' folder, or return from the test after printing "skipped: <test>".
+macro_rules! real_delta_or_skip {
+    ($name:literal) => {
+        match crate::real_delta() {
+            Some(dir) => dir,
+            None => {
+                eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA/real-delta not found)"));
+                return;
+            }
+        }
+    };
+}
+
 /// The real packages' folder, or return from the test after printing "skipped: <test>".
 macro_rules! real_or_skip {
     ($name:literal) => {
@@ -19,7 +37,10 @@ macro_rules! real_or_skip {
 
 mod cix;
 mod container;
+mod dcm;
 mod delta;
+mod delta_encode;
+mod delta_pa31;
 mod identity;
 mod keyform;
 mod manifest;

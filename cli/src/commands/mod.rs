@@ -1,10 +1,13 @@
 //! Dispatch from parsed arguments to the engine, and printing of the results.
 
+mod delta;
 mod image;
+mod manifest;
 mod mount;
 mod package;
 mod servicing_cmds;
 mod site;
+mod write_out;
 
 pub use servicing_cmds::PartialSuccess;
 
@@ -98,6 +101,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unmount(a) => mount::unmount(&ctx, a),
         Command::MountHelper(a) => mount::helper(&ctx, a),
         Command::Package(p) => package::run(&ctx, p),
+        Command::Delta(d) => delta::run(&ctx, d),
+        Command::Manifest(m) => manifest::run(&ctx, m),
         Command::AddPackage(a) => servicing_cmds::add_package(&ctx, a),
         Command::GetPackages(a) => servicing_cmds::get_packages(&ctx, a),
         Command::CleanupImage(a) => servicing_cmds::cleanup_image(&ctx, a),

@@ -8,6 +8,7 @@ mod info;
 mod optimize;
 mod reduce;
 mod verify;
+mod wcp_dll;
 
 pub use delete::{delete_image, DeleteReport};
 pub use export::{export_image, ExportReport, ExportRequest};
@@ -15,6 +16,7 @@ pub use info::{info, InfoReport};
 pub use optimize::{optimize, OptimizeReport};
 pub use reduce::{reduce, ReduceReport};
 pub use verify::{verify, VerifyReport};
+pub use wcp_dll::{servicing_stack_wcp_dll, ImageWcpDll};
 
 use std::path::Path;
 
