@@ -1,6 +1,10 @@
 //! End-to-end tests of the `wimpatch` CLI against real WIMs written by wimlib (`wimlib-imagex`) and by
 //! the fixture generator. One test binary; each module covers one verb or one guarantee.
 
+// Tests build their inputs and planted links with the raw std::fs calls that clippy.toml bans in the
+// product code (which must go through safe-fs).
+#![allow(clippy::disallowed_methods)]
+
 /// The real Microsoft package `$name` from the shared test data, or return from the test after
 /// printing "skipped: <test>" (CI always has the data; a developer machine may not).
 macro_rules! real_or_skip {
@@ -25,6 +29,7 @@ mod corpus;
 mod export;
 mod faults;
 mod fixture_packages;
+mod hostile_writes;
 mod info;
 mod interrupt;
 mod mount;
