@@ -259,3 +259,49 @@ fn two_add_package_runs_through_a_wim_and_its_aliases_both_commit_or_one_is_refu
         assert!(a.status.success() || b.status.success(), "both refused");
     }
 }
+
+/// `text` with every `<asmv2:hash>` element (the payload digests) removed.
+pub fn without_hashes(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<asmv2:hash") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("</asmv2:hash>").map(|e| start + e + "</asmv2:hash>".len()).unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Issue 17 item 3: a payload whose manifest gives no digest cannot be verified, so add-package
+/// refuses the package naming the file (as `package extract` does), for a WIM and a directory.
+#[test]
+fn a_payload_without_a_digest_is_refused_naming_the_file() {
+    let work = Work::new();
+    let mut members = lcu_members(5_001_709);
+    let mut stripped = 0;
+    for (name, bytes) in members.iter_mut().filter(|(n, _)| n.ends_with(".manifest") && !n.contains('\\')) {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let edited = without_hashes(&text);
+        if edited != text {
+            stripped += 1;
+            *bytes = edited.into_bytes();
+            assert!(!name.is_empty());
+        }
+    }
+    assert!(stripped > 0, "no manifest had a digest to strip");
+    let cab = write_cab(&work, 5_001_709, &members);
+    let wim = fixture_wim(&work, "win10", "win10.wim");
+    let dir = applied_tree(&work, &wim, "tree");
+    let wim_before = sha256(&wim);
+    let tree_before = tree_snapshot(&dir);
+    for target in [vec!["--image", wim.to_str().unwrap(), "--index", "1"], vec!["--dir", dir.to_str().unwrap()]] {
+        let out = add_to(&target, &cab, &work.path("logs"));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{target:?}: {err}");
+        assert!(err.contains("no SHA-256 digest for"), "{target:?}: {err}");
+        assert!(err.contains(".manifest"), "{target:?} does not name the manifest: {err}");
+    }
+    assert_eq!(sha256(&wim), wim_before, "the WIM changed");
+    assert!(tree_changes(&tree_before, &tree_snapshot(&dir)).is_empty(), "the directory target changed");
+}

@@ -151,6 +151,16 @@ pub fn cases() -> Vec<Case> {
             )
             .mentioning("language")
         }),
+        // Issue 17 item 3: a payload without a digest cannot be verified, so it is not installed.
+        fail("mum/component-file-without-hash", |sb| {
+            with_member(
+                sb,
+                5_000_098,
+                |n| n.ends_with(".manifest") && n.contains("os-kernel"),
+                |t| crate::hostile_writes::without_hashes(t).into_bytes(),
+            )
+            .mentioning("no SHA-256 digest")
+        }),
         fail("mum/component-manifest-missing", |sb| {
             let members: Vec<_> = members(5_000_092).into_iter().filter(|(n, _)| !n.ends_with(".manifest")).collect();
             cab(sb, 5_000_092, &members)
