@@ -11,6 +11,7 @@
 pub mod cix;
 pub mod container;
 pub mod delta;
+pub mod hex;
 pub mod identity;
 pub mod keyform;
 pub mod manifest;

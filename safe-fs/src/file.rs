@@ -42,29 +42,13 @@ pub fn write_fresh(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// and so is anything but a regular file with one name: a planted hard link to another file would
 /// otherwise be appended to.
 pub fn open_append(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o666)
-        .custom_flags(NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| explain(path, e))?;
-    single_regular(path, file)
+    reopen(path, OpenOptions::new().append(true))
 }
 
 /// Opens `path` read-write for a lock, creating it when missing; the same checks as
 /// [`open_append`].
 pub fn open_lock(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o666)
-        .custom_flags(NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| explain(path, e))?;
-    single_regular(path, file)
+    reopen(path, OpenOptions::new().read(true).write(true).truncate(false))
 }
 
 /// Opens the existing file `path` read-write (never creating it), following links: for the file a
@@ -106,7 +90,15 @@ pub fn hard_link(original: &Path, link: &Path) -> io::Result<()> {
     std::fs::hard_link(original, link)
 }
 
-fn single_regular(path: &Path, file: File) -> io::Result<File> {
+/// Opens (creating when missing) a file we reopen run after run, with `O_NOFOLLOW`, and checks it
+/// is a regular file with one name.
+fn reopen(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    let file = options
+        .create(true)
+        .mode(0o666)
+        .custom_flags(NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| explain(path, e))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(refused(path, "not a regular file"));

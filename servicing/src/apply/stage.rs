@@ -27,9 +27,7 @@ pub(crate) struct StageStats {
     pub projections: u64,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use cbs::hex::hex;
 
 /// A relative path under the image root built from package-controlled text, refused if it could
 /// leave the root.

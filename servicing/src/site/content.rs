@@ -11,10 +11,7 @@ use super::error::{Error, Result};
 
 const BUF: usize = 1 << 20;
 
-/// Lower-case hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use cbs::hex::hex;
 
 /// SHA-256 (hex) and length of a file.
 pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
