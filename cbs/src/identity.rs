@@ -233,3 +233,89 @@ impl AssemblyIdentity {
         crate::keyform::short_key_form(self)
     }
 }
+
+/// Longest `name` accepted: `name~token~arch~culture~version.mum` must stay a valid file name (255
+/// bytes) with room for the other fields.
+pub const MAX_NAME_LEN: usize = 160;
+
+/// Longest value accepted for the other naming attributes (culture, arch, token, type, scope).
+pub const MAX_FIELD_LEN: usize = 40;
+
+/// Windows device names, refused as a whole value or before its first dot (`CON`, `nul.txt`).
+const DEVICE_NAMES: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// Why `value` cannot be the identity attribute `attribute` (`name`, `language`, `processorArchitecture`,
+/// `publicKeyToken`, `type`, `versionScope`, `buildType`), or `None` when it can.
+///
+/// Identity values become parts of file names (`<name>~<token>~<arch>~<culture>~<version>.mum`, the
+/// WinSxS key forms), so a value that could leave its folder or name a device is refused when the
+/// manifest is parsed: separators (`/`, `\`, and `~` which separates package identity strings), `..`, a drive (`C:`), characters
+/// Windows forbids in file names, control characters, whitespace, a leading or trailing dot, device
+/// names, and over-long values. `*` is accepted only as the whole `language` (language-independent
+/// Win32 assemblies write it).
+pub fn unsafe_name_part(attribute: &str, value: &str) -> Option<&'static str> {
+    let max = if attribute == "name" { MAX_NAME_LEN } else { MAX_FIELD_LEN };
+    if value.len() > max {
+        return Some(if attribute == "name" {
+            "longer than 160 bytes, too long to name a file"
+        } else {
+            "longer than 40 bytes, too long to name a file"
+        });
+    }
+    if attribute == "language" && value == "*" {
+        return None;
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Some(if c == '\0' { "contains a NUL character" } else { "contains a control character" });
+    }
+    if value.chars().any(|c| matches!(c, '/' | '\\')) {
+        return Some("contains a path separator");
+    }
+    if value.contains("..") {
+        return Some("contains '..'");
+    }
+    if value.contains(':') {
+        return Some("contains ':' (a drive or stream name)");
+    }
+    if value.chars().any(|c| matches!(c, '*' | '?' | '"' | '<' | '>' | '|')) {
+        return Some("contains a character Windows forbids in file names");
+    }
+    if value.contains('~') {
+        return Some("contains '~', the separator of package identity strings");
+    }
+    if value.chars().any(char::is_whitespace) {
+        return Some("contains whitespace");
+    }
+    if value.starts_with('.') || value.ends_with('.') {
+        return Some("starts or ends with a dot");
+    }
+    let stem = value.split('.').next().unwrap_or_default();
+    if DEVICE_NAMES.iter().any(|d| d.eq_ignore_ascii_case(stem)) {
+        return Some("is a Windows device name");
+    }
+    None
+}
+
+/// The attributes of an identity that take part in file names, with their values, for validation.
+impl AssemblyIdentity {
+    /// The first naming attribute whose value [`unsafe_name_part`] refuses, as
+    /// `(attribute, value, reason)`.
+    pub fn unsafe_field(&self) -> Option<(&'static str, &str, &'static str)> {
+        let fields = [
+            ("name", Some(self.name.as_str())),
+            ("language", self.language.as_deref()),
+            ("processorArchitecture", self.processor_architecture.as_deref()),
+            ("publicKeyToken", self.public_key_token.as_deref()),
+            ("type", self.type_name.as_deref()),
+            ("versionScope", self.version_scope.as_deref()),
+            ("buildType", self.build_type.as_deref()),
+        ];
+        fields.into_iter().find_map(|(attr, value)| {
+            let value = value?;
+            unsafe_name_part(attr, value).map(|reason| (attr, value, reason))
+        })
+    }
+}

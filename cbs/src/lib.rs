@@ -12,6 +12,7 @@ pub mod cix;
 pub mod container;
 pub mod dcm;
 pub mod delta;
+pub mod hex;
 pub mod identity;
 pub mod keyform;
 pub mod manifest;

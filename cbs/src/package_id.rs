@@ -116,6 +116,13 @@ impl FromStr for PackageIdentity {
         if let Some(c) = [name, pkt, arch, culture].iter().flat_map(|f| f.chars()).find(|c| c.is_whitespace()) {
             return Err(malformed(format!("contains whitespace {c:?}")));
         }
+        // The identity names `.mum`/`.cat` files: the same grammar as a manifest's attributes.
+        let fields = [("name", name), ("publicKeyToken", pkt), ("processorArchitecture", arch), ("language", culture)];
+        for (attribute, value) in fields {
+            if let Some(reason) = crate::identity::unsafe_name_part(attribute, value) {
+                return Err(malformed(format!("the {attribute} field {value:?} {reason}")));
+            }
+        }
         let version =
             Version::parse(version).map_err(|source| PackageIdError::Version { text: text.to_owned(), source })?;
         Ok(PackageIdentity {

@@ -463,9 +463,7 @@ fn check_hash(psf: &str, what: &str, want: &CixHash, bytes: &[u8]) -> Result<(),
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::hex::hex;
 
 /// The name a `.psf` beside `input` has: `<stem>.psf` for `<stem>.cab`, `<folder>.psf` for an
 /// extracted package folder (whose name, `Windows10.0-KB…`, has a dot that is no extension).

@@ -691,7 +691,7 @@ pub(crate) fn assembly_identity(
         None => None,
     };
     let owned = |attr: &str| element.attr(attr).map(str::to_owned);
-    Ok(AssemblyIdentity {
+    let identity = AssemblyIdentity {
         name: name.to_owned(),
         version,
         processor_architecture: owned("processorArchitecture"),
@@ -700,7 +700,12 @@ pub(crate) fn assembly_identity(
         build_type: owned("buildType"),
         version_scope: owned("versionScope"),
         type_name: owned("type"),
-    })
+    };
+    // Identity values become file names: refuse one that could leave its folder, naming the field.
+    if let Some((attribute, value, reason)) = identity.unsafe_field() {
+        return Err(XmlError::invalid_value(file, element, attribute, value, reason));
+    }
+    Ok(identity)
 }
 
 /// Parses a yes/no flag as manifests write them (`yes`, `no`, `true`, `false`, any case).

@@ -132,7 +132,7 @@ pub fn mount(req: &MountRequest, helper: &Path, helper_args: &[String]) -> Resul
     probe.resolve(&req.image)?;
     drop(probe);
     let staging = req.staging_dir();
-    std::fs::create_dir_all(&staging).map_err(|e| MountError::Io {
+    safe_fs::create_dir_all(&staging).map_err(|e| MountError::Io {
         path: staging.clone(),
         action: "cannot create the staging directory",
         source: e,
@@ -140,7 +140,7 @@ pub fn mount(req: &MountRequest, helper: &Path, helper_args: &[String]) -> Resul
     // The helper's stderr goes to a file: the daemon it leaves behind keeps stderr open until libfuse
     // redirects it, so a pipe might never reach EOF.
     let err_path = req.scratch_dir.join(format!("mount-helper-{}.err", std::process::id()));
-    let err_file = std::fs::File::create(&err_path).map_err(|e| MountError::Io {
+    let err_file = safe_fs::create_fresh(&err_path).map_err(|e| MountError::Io {
         path: err_path.clone(),
         action: "cannot create",
         source: e,

@@ -1,6 +1,10 @@
 //! End-to-end tests of the `wimpatch` CLI against real WIMs written by wimlib (`wimlib-imagex`) and by
 //! the fixture generator. One test binary; each module covers one verb or one guarantee.
 
+// Tests build their inputs and planted links with the raw std::fs calls that clippy.toml bans in the
+// product code (which must go through safe-fs).
+#![allow(clippy::disallowed_methods)]
+
 /// The real Microsoft package `$name` from the shared test data, or return from the test after
 /// printing "skipped: <test>" (a developer machine may lack the data; CI sets
 /// `WIMPATCH_REQUIRE_TESTDATA=1`, under which a missing file fails the test instead).
@@ -25,6 +29,7 @@ mod delta_cli;
 mod export;
 mod faults;
 mod fixture_packages;
+mod hostile_writes;
 mod info;
 mod interrupt;
 mod mount;

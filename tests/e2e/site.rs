@@ -340,3 +340,31 @@ fn a_corrupted_content_library_blob_fails_its_update_and_nothing_of_it_is_applie
     assert!(installed_kbs(&show).is_empty());
     assert!(f.log().contains("is corrupt"));
 }
+
+/// Issue 17 item 2: a DP is a share others can write to. A planted `image-<ID>` link (to a folder
+/// outside the DP) and a planted lock-file link are never written through.
+#[test]
+fn planted_links_in_a_distribution_point_are_not_followed() {
+    let f = Fixture::new();
+    let victim_dir = f.work.path("victim-dir");
+    std::fs::create_dir_all(&victim_dir).unwrap();
+    let victim = f.work.path("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let (dp_a, dp_b) = {
+        let (a, b) = (f.work.path("dp-a"), f.work.path("dp-b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(b.join("image-1")).unwrap();
+        std::os::unix::fs::symlink(&victim_dir, a.join("image-1")).unwrap();
+        std::os::unix::fs::symlink(&victim, b.join("image-1/install.wim.lock")).unwrap();
+        f.add_dps()
+    };
+    let out = run(&f.args(&["distribute", "--image", "1"]));
+    let err = stderr(&out);
+    assert!(std::fs::read_dir(&victim_dir).unwrap().next().is_none(), "wrote through the image-1 link: {err}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious", "wrote through the lock link: {err}");
+    assert!(!dp_a.exists() || dp_a.symlink_metadata().is_ok_and(|m| !m.file_type().is_symlink()));
+    assert!(!dp_b.exists(), "distributed through a planted lock link");
+    let status = run(&f.args(&["dp", "list", "--json"]));
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(!text.contains("\"Success\""), "a DP with a planted link reported success: {text}");
+}

@@ -12,6 +12,9 @@ use super::state::Probe;
 pub enum Kind {
     /// `add-package --image` of a large cumulative update into image 1 (the commit appends).
     AddPackage,
+    /// `add-package --dir` of the same update into image 1 of `win10` applied to a folder (the
+    /// commit is a journaled transaction the next reader finishes or discards).
+    AddPackageDir,
     /// `reduce --keep` in place (rebuild through a temp file and rename).
     Reduce,
     /// `export-image` to a file that does not exist yet (written beside it, renamed into place).
@@ -55,6 +58,14 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "add-package (commit)",
         kind: Kind::AddPackage,
+        probe: Probe { size: false, packages_of: Some(1) },
+        rerunnable: true,
+        idempotent: true,
+        known_bug: None,
+    },
+    Operation {
+        name: "add-package --dir (commit)",
+        kind: Kind::AddPackageDir,
         probe: Probe { size: false, packages_of: Some(1) },
         rerunnable: true,
         idempotent: true,
@@ -123,7 +134,7 @@ pub const OPERATIONS: &[Operation] = &[
 pub struct Case {
     /// wimpatch's arguments.
     pub args: Vec<String>,
-    /// The file that ends in the old or the new state.
+    /// The file (or, for `--dir`, the folder) that ends in the old or the new state.
     pub wim: PathBuf,
     /// Inputs the operation only reads.
     pub untouched: Vec<PathBuf>,
@@ -156,6 +167,15 @@ impl Operation {
                 let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
                 v.extend(["--log-dir".to_owned(), s(&logs)]);
                 (v, wim, vec![cab])
+            }
+            Kind::AddPackageDir => {
+                let tree = dir.join("tree");
+                std::fs::create_dir_all(&tree).map_err(|e| e.to_string())?;
+                super::state::apply_image(&inputs.win10, 1, &tree)?;
+                let cab = copy(&inputs.lcu, dir)?;
+                let logs = dir.join("logs");
+                let args = ["add-package", "--dir", &s(&tree), "--package-path", &s(&cab), "--log-dir", &s(&logs)];
+                (args.iter().map(|a| a.to_string()).collect(), tree, vec![cab])
             }
             Kind::Reduce => {
                 let wim = copy(&inputs.bulk, dir)?;

@@ -4,8 +4,13 @@
 //! `optimize`, whose old and new content are the same) and the package states `get-packages`
 //! reports (for `add-package`, whose hives differ run to run by their install time).
 //!
+//! A directory target (`add-package --dir`) is read the same way through wimpatch: `get-packages
+//! --dir` first (like every wimpatch reader it finishes or discards a transaction a killed writer
+//! left, under the tree's lock, as the WIM header hides an unfinished append), then every file's
+//! path and SHA-256 (hives masked).
+//!
 //! Also the debris a killed writer can leave: temp files beside the WIM, the sidecar lock file, and
-//! servicing scratch folders.
+//! servicing scratch folders; in a directory target its transaction folder and lock file.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,8 +53,55 @@ fn imagex(args: &[&str]) -> Result<String, String> {
 }
 
 /// Whether `wimlib-imagex verify` accepts `wim` (which also proves it opens); the error otherwise.
+/// A directory target has nothing to verify beyond its snapshot.
 pub fn verifies(wim: &Path) -> Result<(), String> {
+    if wim.is_dir() {
+        return Ok(());
+    }
     imagex(&["verify", path_str(wim)]).map(drop)
+}
+
+/// Applies image `index` of `wim` to the existing folder `dir` (a directory target).
+pub fn apply_image(wim: &Path, index: u32, dir: &Path) -> Result<(), String> {
+    imagex(&["apply", path_str(wim), &index.to_string(), path_str(dir), "--no-acls"]).map(drop)
+}
+
+/// Names wimpatch keeps at a directory target's root while it writes (see `dir_txn.rs`).
+const DIR_DEBRIS: [&str; 2] = [".wimpatch-transaction", ".wimpatch.lock"];
+
+/// The state of a directory target, read through wimpatch (see the module doc).
+fn snapshot_dir(dir: &Path, probe: Probe, wimpatch: &Path) -> Result<Option<WimState>, String> {
+    let text = output(Command::new(wimpatch).args([
+        "get-packages",
+        "--json",
+        "--all",
+        "--no-progress",
+        "--dir",
+        path_str(dir),
+    ]))?;
+    let packages = probe.packages_of.map(|_| package_lines(&text)).transpose()?;
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().into_owned();
+            if DIR_DEBRIS.contains(&rel.as_str()) {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&p).map_err(|e| e.to_string())?;
+            if meta.is_dir() {
+                stack.push(p);
+                files.push(format!("/{rel}/"));
+            } else if rel.to_ascii_lowercase().starts_with("windows/system32/config/") {
+                files.push(format!("/{rel} (hive)"));
+            } else {
+                files.push(format!("/{rel} {}", super::sha256(&p)));
+            }
+        }
+    }
+    files.sort();
+    Ok(Some(WimState { images: vec!["directory".into()], files: vec![files], size: None, packages }))
 }
 
 fn path_str(p: &Path) -> &str {
@@ -61,6 +113,9 @@ fn path_str(p: &Path) -> &str {
 pub fn snapshot(wim: &Path, probe: Probe, wimpatch: &Path) -> Result<Option<WimState>, String> {
     if !wim.exists() {
         return Ok(None);
+    }
+    if wim.is_dir() {
+        return snapshot_dir(wim, probe, wimpatch);
     }
     let info = imagex(&["info", path_str(wim)])?;
     let mut images = Vec::new();
@@ -119,7 +174,12 @@ fn packages(wim: &Path, index: u32, wimpatch: &Path) -> Result<Vec<String>, Stri
             .args(["get-packages", "--json", "--all", "--no-progress", "--image", path_str(wim), "--index"])
             .arg(index.to_string()),
     )?;
-    let list: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("get-packages JSON: {e}"))?;
+    package_lines(&text)
+}
+
+/// `identity=state` of every package of a `get-packages --json` listing, sorted.
+fn package_lines(text: &str) -> Result<Vec<String>, String> {
+    let list: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("get-packages JSON: {e}"))?;
     let mut out: Vec<String> = list
         .as_array()
         .ok_or("get-packages did not print a list")?
@@ -134,6 +194,13 @@ fn packages(wim: &Path, index: u32, wimpatch: &Path) -> Result<Vec<String>, Stri
 /// rebuild temps (`<name>` + 9 alphanumerics), the sidecar `<name>.lock`, and servicing scratch
 /// folders (`<scratch>/OfflineImageServicing/run-*`).
 pub fn debris(wim: &Path, scratch: &Path) -> Vec<PathBuf> {
+    if wim.is_dir() {
+        let mut out: Vec<PathBuf> =
+            DIR_DEBRIS.iter().map(|n| wim.join(n)).filter(|p| p.symlink_metadata().is_ok()).collect();
+        out.extend(scratch_runs(scratch));
+        out.sort();
+        return out;
+    }
     let name = wim.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = wim.parent().unwrap_or(Path::new("."));
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -148,15 +215,18 @@ pub fn debris(wim: &Path, scratch: &Path) -> Vec<PathBuf> {
         })
         .map(|e| e.path())
         .collect();
-    let runs = scratch.join("OfflineImageServicing");
-    out.extend(
-        std::fs::read_dir(runs)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
-            .map(|e| e.path()),
-    );
+    out.extend(scratch_runs(scratch));
     out.sort();
     out
+}
+
+/// Servicing scratch folders (`<scratch>/OfflineImageServicing/run-*`).
+fn scratch_runs(scratch: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(scratch.join("OfflineImageServicing"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
+        .map(|e| e.path())
+        .collect()
 }

@@ -7,10 +7,7 @@ use sha2::{Digest, Sha256};
 use super::header::{hash_name, Pa30Header, CALG_MD5, CALG_SHA1, CALG_SHA_256};
 use super::DeltaError;
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::hex::hex;
 
 /// The hash of `data` with the Windows algorithm `alg_id`.
 pub(crate) fn digest(alg_id: u32, data: &[u8]) -> Result<Vec<u8>, DeltaError> {

@@ -96,10 +96,9 @@ pub enum Error {
         /// Where the `.psf` was looked for.
         expected: String,
     },
-    /// A manifest gives no SHA-256 digest for a payload, so it cannot be verified before extraction.
-    #[error(
-        "{package}: {manifest} gives no SHA-256 digest for {member}: it cannot be verified, so it is not extracted"
-    )]
+    /// A manifest gives no SHA-256 digest for a payload, so it cannot be verified before it is extracted
+    /// or installed.
+    #[error("{package}: {manifest} gives no SHA-256 digest for {member}: it cannot be verified, so it is not used")]
     NoDigest {
         /// The package.
         package: String,

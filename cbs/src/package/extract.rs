@@ -85,7 +85,7 @@ pub fn extract_path(
     };
 
     let input = open_input(path, limits, wim)?;
-    fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
+    safe_fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{}.wimpatch-tmp.", name.to_string_lossy()))
         .tempdir_in(&parent)
@@ -143,7 +143,7 @@ pub fn extract_path(
         fs::set_permissions(&out.root, fs::Permissions::from_mode(0o755)).map_err(|e| io_err(&out.root, e))?;
     }
     check_destination(dest, &dest_shown)?;
-    match fs::rename(staging.path(), dest) {
+    match safe_fs::rename(staging.path(), dest) {
         Ok(()) => {
             // Renamed away: nothing is left for the guard to remove.
             let _ = staging.keep();
@@ -203,7 +203,8 @@ impl Staging {
     fn prepare(&mut self, rel: &str) -> Result<PathBuf, Error> {
         let path = self.root.join(rel);
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
+        let rel_parent = Path::new(rel).parent().unwrap_or(Path::new(""));
+        safe_fs::create_dir_all_under(&self.root, rel_parent).map_err(|e| io_err(&parent, e))?;
         let real = fs::canonicalize(&parent).map_err(|e| io_err(&parent, e))?;
         if !real.starts_with(&self.root) {
             return Err(Error::OutsideDestination {
@@ -375,7 +376,7 @@ fn write_expanded(
         .and_then(|(seconds, nanos)| Some(SystemTime::UNIX_EPOCH + Duration::new(u64::try_from(seconds).ok()?, nanos)));
     for (rel, _) in targets {
         let path = out.prepare(rel)?;
-        let mut f = File::options().write(true).create_new(true).open(&path).map_err(|e| io_err(&path, e))?;
+        let mut f = safe_fs::create_new(&path).map_err(|e| io_err(&path, e))?;
         f.write_all(&file.bytes).map_err(|e| io_err(&path, e))?;
         if let Some(time) = modified {
             f.set_modified(time).map_err(|e| io_err(&path, e))?;
@@ -411,7 +412,7 @@ fn write_members(
             Ok(p) => p,
             Err(e) => return Err(stop(&mut failed, e)),
         };
-        let mut file = match File::options().write(true).create_new(true).open(&first) {
+        let mut file = match safe_fs::create_new(&first) {
             Ok(f) => f,
             Err(e) => return Err(stop(&mut failed, io_err(&first, e))),
         };
@@ -452,7 +453,7 @@ fn write_members(
 /// Copies a written file to a second name (never over an existing file), synced.
 fn copy_new(from: &Path, to: &Path) -> io::Result<()> {
     let mut input = File::open(from)?;
-    let mut output = File::options().write(true).create_new(true).open(to)?;
+    let mut output = safe_fs::create_new(to)?;
     io::copy(&mut input, &mut output)?;
     output.sync_all()
 }

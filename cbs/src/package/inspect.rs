@@ -28,9 +28,7 @@ const MANIFEST_LIMIT: u64 = 16 << 20;
 /// The delta index of Windows 7-era hotfix cabs.
 const CIX_NAME: &str = "_manifest_.cix.xml";
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use crate::hex::hex;
 
 /// Reads the input at `path`: a cab, an MSU, an extracted package folder (holding update.mum), or a
 /// folder of packages (every file in it, sorted by name, one report each). A WIM-format MSU is

@@ -350,3 +350,46 @@ fn broken_package_manifests_are_refused_naming_file_and_place() {
     assert!(matches!(*err.kind, XmlErrorKind::DtdRefused { .. }));
     assert!(err.to_string().starts_with("evil.mum:1:1: "));
 }
+
+/// Issue 17 item 1: identity values name files (`<name>~…~<version>.mum`, WinSxS key forms), so a
+/// value that could leave its folder is refused when the manifest is parsed, naming the attribute.
+#[test]
+fn identity_traversal_is_refused_naming_the_field() {
+    let cases = [
+        ("name=\"Package_for_KB1234567\"", "name=\"../../../../tmp/x\"", "name"),
+        ("name=\"Package_for_KB1234567\"", "name=\"/etc/cron.d/x\"", "name"),
+        ("name=\"Package_for_KB1234567\"", "name=\"..\\..\\x\"", "name"),
+        ("name=\"Package_for_KB1234567\"", "name=\"C:evil\"", "name"),
+        ("name=\"Package_for_KB1234567\"", "name=\"NUL\"", "name"),
+        ("name=\"Package_for_KB1234567\"", "name=\"com1.inf\"", "name"),
+        ("name=\"Package_for_KB1234567\"", "name=\"a~b\"", "name"),
+        ("language=\"neutral\"", "language=\"../x\"", "language"),
+        ("processorArchitecture=\"amd64\"", "processorArchitecture=\"amd64/..\"", "processorArchitecture"),
+        ("publicKeyToken=\"31bf3856ad364e35\"", "publicKeyToken=\"..\"", "publicKeyToken"),
+        ("name=\"Package_for_KB1234567_RTM\"", "name=\"Package_for_KB1234567_RTM\" type=\"a/b\"", "type"),
+        ("name=\"Package_for_KB1234567_RTM\"", "name=\"sub/../../x\"", "name"),
+    ];
+    let long = format!("name=\"{}\"", "A".repeat(300));
+    let mut all: Vec<(&str, String, &str)> = cases.iter().map(|(a, b, f)| (*a, b.to_string(), *f)).collect();
+    all.push(("name=\"Package_for_KB1234567\"", long, "name"));
+    for (from, to, field) in all {
+        let text = TOP_LEVEL.replacen(from, &to, 1);
+        assert_ne!(text, TOP_LEVEL, "{to}");
+        let err = PackageManifest::parse(text.as_bytes(), "update.mum").expect_err(&to);
+        match &*err.kind {
+            XmlErrorKind::InvalidValue { attribute, .. } => assert_eq!(attribute, field, "{to}: {err}"),
+            other => panic!("{to}: {other:?}"),
+        }
+        assert!(err.to_string().contains("update.mum"), "{err}");
+    }
+    // The real names stay accepted: dots, dashes, underscores, `*` as the language.
+    let ok = TOP_LEVEL.replacen("language=\"neutral\"", "language=\"*\"", 1);
+    PackageManifest::parse(ok.as_bytes(), "update.mum").unwrap();
+}
+
+#[test]
+fn package_identity_string_with_traversal_is_refused() {
+    for bad in ["../x~31bf3856ad364e35~amd64~~1.0.0.0", "x~31bf3856ad364e35~amd64~..~1.0.0.0", "CON~p~amd64~~1.0.0.0"] {
+        assert!(bad.parse::<cbs::PackageIdentity>().is_err(), "{bad}");
+    }
+}

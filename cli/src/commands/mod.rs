@@ -57,8 +57,12 @@ impl Ctx {
 
     pub fn scratch_dir(&self) -> Result<PathBuf> {
         let dir = self.global.scratch_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("wimpatch"));
-        std::fs::create_dir_all(&dir)
+        safe_fs::create_dir_all(&dir)
             .map_err(|e| anyhow::anyhow!("scratch directory {}: cannot create: {e}", dir.display()))?;
+        if self.global.scratch_dir.is_none() {
+            // The default sits in the shared temp folder: refuse one another user made.
+            safe_fs::check_private_dir(&dir).map_err(|e| anyhow::anyhow!("scratch directory: {e}"))?;
+        }
         Ok(dir)
     }
 

@@ -69,7 +69,7 @@ pub struct CleanupReport {
 /// Runs StartComponentCleanup (and ResetBase) on `target` and commits it.
 pub fn cleanup_image(target: &Target, opts: &CleanupOptions, control: Control<'_>) -> Result<CleanupReport> {
     let (scratch, _warning) = Scratch::create(opts.scratch_dir.as_deref())?;
-    let log_dir = opts.log_dir.clone().unwrap_or_else(|| scratch.base().join("logs"));
+    let log_dir = scratch.log_dir(opts.log_dir.as_deref())?;
     let mut logs = ServicingLogs::open(&log_dir).map_err(Error::io(&log_dir, "cannot open the log files"))?;
     logs.detail.dism(&format!(
         "DISM.EXE: <----- Starting wimpatch cleanup-image session -----> {target} /StartComponentCleanup{}",

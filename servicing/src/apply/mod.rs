@@ -14,6 +14,7 @@
 mod analyze;
 mod cleanup;
 mod commit;
+mod dir_txn;
 mod error;
 mod get;
 pub mod inventory;
@@ -193,7 +194,7 @@ impl AddReport {
 /// Applies `inputs` (package files, package folders, or folders of packages) to `target`.
 pub fn add_packages(target: &Target, inputs: &[PathBuf], opts: &AddOptions, control: Control<'_>) -> Result<AddReport> {
     let (scratch, warning) = Scratch::create(opts.scratch_dir.as_deref())?;
-    let log_dir = opts.log_dir.clone().unwrap_or_else(|| scratch.base().join("logs"));
+    let log_dir = scratch.log_dir(opts.log_dir.as_deref())?;
     let mut logs = ServicingLogs::open(&log_dir).map_err(Error::io(&log_dir, "cannot open the log files"))?;
     logs.detail.dism("DISM.EXE: <----- Starting wimpatch add-package session ----->");
     logs.detail.dism(&format!(

@@ -208,12 +208,7 @@ fn spool_file(scratch: &Path) -> Result<File> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = scratch.join(format!("psf-{}-{n}.spool", std::process::id()));
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(Error::io(&path, "cannot create .psf spool file"))?;
+    let file = safe_fs::create_new(&path).map_err(Error::io(&path, "cannot create .psf spool file"))?;
     std::fs::remove_file(&path).map_err(Error::io(&path, "cannot unlink .psf spool file"))?;
     Ok(file)
 }

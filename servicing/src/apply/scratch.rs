@@ -2,7 +2,7 @@
 //! `ConfigMgr_OfflineImageServicing` folder, under the scratch directory the user chose), locked while
 //! the run is alive, removed when it ends, and swept by the next run if a crash left it behind.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -41,7 +41,10 @@ impl Scratch {
             None => std::env::temp_dir(),
         };
         let base = parent.join(FOLDER);
-        std::fs::create_dir_all(&base).map_err(Error::io(&base, "cannot create scratch directory"))?;
+        // The scratch folder usually sits in a shared place (`/tmp`): a folder (or link) of that name
+        // another user made could lead our writes anywhere, so it must be a real folder of ours.
+        safe_fs::create_dir(&base).map_err(Error::io(&base, "cannot create scratch directory"))?;
+        safe_fs::check_private_dir(&base).map_err(Error::io(&base, "refusing the scratch directory"))?;
         sweep(&base);
         let run = base.join(format!("run-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
         let _ = std::fs::remove_dir_all(&run);
@@ -51,8 +54,8 @@ impl Scratch {
         let mut attempt = 0;
         let lock = loop {
             attempt += 1;
-            std::fs::create_dir(&run).map_err(Error::io(&run, "cannot create scratch directory"))?;
-            match OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path) {
+            safe_fs::create_dir(&run).map_err(Error::io(&run, "cannot create scratch directory"))?;
+            match safe_fs::open_lock(&lock_path) {
                 Ok(f) => break f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => continue,
                 Err(e) => return Err(Error::io(&lock_path, "cannot create scratch lock")(e)),
@@ -70,6 +73,16 @@ impl Scratch {
     /// `<scratch>/OfflineImageServicing`, where the default log folder lives.
     pub fn base(&self) -> &Path {
         &self.base
+    }
+
+    /// The log folder: `requested`, or `<scratch>/OfflineImageServicing/logs` (created, and never
+    /// a planted link).
+    pub fn log_dir(&self, requested: Option<&Path>) -> Result<PathBuf> {
+        match requested {
+            Some(dir) => Ok(dir.to_path_buf()),
+            None => safe_fs::create_dir_all_under(&self.base, Path::new("logs"))
+                .map_err(Error::io(&self.base.join("logs"), "cannot create the log folder")),
+        }
     }
 }
 
@@ -108,7 +121,7 @@ fn sweep(base: &Path) {
             continue;
         }
         let lock_path = path.join(".lock");
-        let free = match File::open(&lock_path) {
+        let free = match safe_fs::open_regular(&lock_path) {
             Ok(f) => f.try_lock().is_ok(),
             // No lock file: an empty folder (a run killed after removing its files, or one starting
             // this instant, which makes its folder again), or an old half-removed one.

@@ -85,7 +85,7 @@ fn size(p: &Path) -> Result<u64> {
 pub fn service(req: &ServiceRequest, control: Control<'_>) -> Result<ServiceReport> {
     let size_before = size(&req.wim)?;
     let (scratch, warning) = Scratch::create(req.add.scratch_dir.as_deref())?;
-    let log_dir = req.add.log_dir.clone().unwrap_or_else(|| scratch.base().join("logs"));
+    let log_dir = scratch.log_dir(req.add.log_dir.as_deref())?;
     let mut logs = ServicingLogs::open(&log_dir).map_err(Error::io(&log_dir, "cannot open the log files"))?;
     logs.detail.dism(&format!("DISM.EXE: <----- Starting wimpatch service session -----> {}", req.wim.display()));
     logs.manager.info(&format!("Processing started for image {}", req.wim.display()));
@@ -187,7 +187,7 @@ fn run(
     };
     if let Some(lock) = original_lock {
         // Replace the original with the serviced one-image copy.
-        std::fs::rename(&work_wim, &req.wim).map_err(Error::io(&req.wim, "cannot replace the WIM"))?;
+        safe_fs::rename(&work_wim, &req.wim).map_err(Error::io(&req.wim, "cannot replace the WIM"))?;
         if let Some(dir) = req.wim.parent() {
             let _ = std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
                 .and_then(|d| d.sync_all());

@@ -5,7 +5,6 @@
 //! image itself is only touched by the commit, which adds this tree as it is.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -26,13 +25,9 @@ pub(crate) struct StageStats {
     pub bytes: u64,
     /// Hard-linked projections.
     pub projections: u64,
-    /// Files without a digest in their manifest (copied unverified; logged).
-    pub unverified: u64,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use cbs::hex::hex;
 
 /// A relative path under the image root built from package-controlled text, refused if it could
 /// leave the root.
@@ -48,7 +43,7 @@ fn safe_join(root: &Path, rel: &str, unit: &Unit, manifest: &str) -> Result<Path
 
 fn create_parent(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(Error::io(parent, "cannot create staging directory"))?;
+        safe_fs::create_dir_all(parent).map_err(Error::io(parent, "cannot create staging directory"))?;
     }
     Ok(())
 }
@@ -88,11 +83,21 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
         let manifest_member = entry.member.clone();
         let manifest_path = sxs.join("Manifests").join(format!("{}.manifest", comp.key_form));
         create_parent(&manifest_path)?;
-        std::fs::write(&manifest_path, &entry.bytes).map_err(Error::io(&manifest_path, "cannot stage manifest"))?;
+        safe_fs::write_fresh(&manifest_path, &entry.bytes)
+            .map_err(Error::io(&manifest_path, "cannot stage manifest"))?;
         log.push(format!("CSI: staged manifest {}.manifest", comp.key_form));
 
         for f in &comp.files {
             let name = format!("{}/{}", comp.key_form, f.name);
+            // A payload we cannot check is not installed (as `package extract` does not extract it).
+            if f.sha256.is_none() {
+                return Err(PackageError::NoDigest {
+                    package: unit.label.clone(),
+                    manifest: manifest_member.clone(),
+                    member: name,
+                }
+                .into());
+            }
             let dest = safe_join(&sxs, &name, unit, &manifest_member)?;
             create_parent(&dest)?;
             let key = cbs::container::member_key(&name);
@@ -209,21 +214,15 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
             manifest: job.manifest.clone(),
             member: job.name.clone(),
         })?;
-        match job.sha256 {
-            Some(want) if want != digest => {
-                return Err(PackageError::DigestMismatch {
-                    package: unit.label.clone(),
-                    member: if member.starts_with('\0') { job.name.clone() } else { member.clone() },
-                    expected: hex(&want),
-                    actual: hex(&digest),
-                }
-                .into());
+        // Every job has a digest: one without was refused when it was queued.
+        if job.sha256 != Some(digest) {
+            return Err(PackageError::DigestMismatch {
+                package: unit.label.clone(),
+                member: if member.starts_with('\0') { job.name.clone() } else { member.clone() },
+                expected: job.sha256.map(|want| hex(&want)).unwrap_or_default(),
+                actual: hex(&digest),
             }
-            Some(_) => {}
-            None => {
-                stats.unverified += 1;
-                log.push(format!("CSI: {} has no digest in its manifest; copied unverified", job.name));
-            }
+            .into());
         }
         stats.files += 1;
         stats.bytes += len;
@@ -234,14 +233,14 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
             if link.exists() {
                 std::fs::remove_file(&link).map_err(Error::io(&link, "cannot replace staged projection"))?;
             }
-            std::fs::hard_link(&job.dest, &link).map_err(Error::io(&link, "cannot link projected file"))?;
+            safe_fs::hard_link(&job.dest, &link).map_err(Error::io(&link, "cannot link projected file"))?;
             stats.projections += 1;
             log.push(format!("CSI: projected {} to {projection} (hard link)", job.name));
         }
     }
 
     let packages_dir = root.join("Windows/servicing/Packages");
-    std::fs::create_dir_all(&packages_dir).map_err(Error::io(&packages_dir, "cannot create staging directory"))?;
+    safe_fs::create_dir_all(&packages_dir).map_err(Error::io(&packages_dir, "cannot create staging directory"))?;
     for p in &plan.packages {
         let id = p.identity.to_string();
         let mum = packages_dir.join(format!("{id}.mum"));
@@ -300,7 +299,7 @@ fn copy_hashing(
     label: &str,
     member: &str,
 ) -> Result<std::result::Result<([u8; 32], u64), cbs::container::Error>> {
-    let file = File::create(dest).map_err(Error::io(dest, "cannot create staged file"))?;
+    let file = safe_fs::create_fresh(dest).map_err(Error::io(dest, "cannot create staged file"))?;
     let mut out = BufWriter::new(file);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];

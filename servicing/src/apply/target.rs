@@ -3,11 +3,11 @@
 //! files into the scratch area, and (in `commit`) write the staged result back.
 
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::error::{Error, Result};
 use crate::progress::Control;
-use crate::wim::{ImageInfo, ImageRef, LockWait, OpenMode, Wim};
+use crate::wim::{ImageInfo, ImageRef, LockWait, OpenMode, Wim, WimLock};
 
 /// What to service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +47,18 @@ pub(crate) struct TreeEntry {
 
 /// An open target.
 pub(crate) enum Session {
-    Image { wim: Wim, index: u32, label: String, info: Box<ImageInfo> },
-    Dir { root: PathBuf, label: String },
+    Image {
+        wim: Wim,
+        index: u32,
+        label: String,
+        info: Box<ImageInfo>,
+    },
+    /// A directory; a writer holds the tree's lock (`<root>/.wimpatch.lock`) until dropped.
+    Dir {
+        root: PathBuf,
+        label: String,
+        _lock: Option<WimLock>,
+    },
 }
 
 impl Session {
@@ -67,7 +77,20 @@ impl Session {
                 if !meta.is_dir() {
                     return Err(Error::BadInput { path: root.clone(), reason: "not a directory".into() });
                 }
-                Ok(Session::Dir { root: root.clone(), label: target.to_string() })
+                // Writers of one tree are serialised like writers of one WIM; a commit a killed
+                // writer left half-done is finished (or discarded) before anything reads the tree.
+                let lock_name = root.join(".wimpatch");
+                let lock = if write {
+                    Some(WimLock::acquire(&lock_name, wait)?)
+                } else if super::dir_txn::pending(root) {
+                    WimLock::acquire(&lock_name, LockWait::NoWait).ok()
+                } else {
+                    None
+                };
+                if lock.is_some() {
+                    super::dir_txn::recover(root)?;
+                }
+                Ok(Session::Dir { root: root.clone(), label: target.to_string(), _lock: lock.filter(|_| write) })
             }
         }
     }
@@ -199,15 +222,17 @@ impl Session {
                 }
             }
             Session::Dir { root, .. } => {
+                safe_fs::create_dir_all(into).map_err(Error::io(into, "cannot create directory"))?;
                 for p in paths {
                     match resolve_ci(root, p)? {
                         Some(src) if src.is_file() => {
-                            let dest = into.join(p.trim_start_matches('/'));
-                            if let Some(parent) = dest.parent() {
-                                std::fs::create_dir_all(parent)
-                                    .map_err(Error::io(parent, "cannot create directory"))?;
+                            let rel = Path::new(p.trim_start_matches('/'));
+                            let dest = into.join(rel);
+                            if let Some(parent) = rel.parent() {
+                                safe_fs::create_dir_all_under(into, parent)
+                                    .map_err(Error::io(into.join(parent), "cannot create directory"))?;
                             }
-                            std::fs::copy(&src, &dest).map_err(Error::io(&src, "cannot copy file"))?;
+                            safe_fs::copy_new(&src, &dest).map_err(Error::io(&src, "cannot copy file"))?;
                             out.push(Some(dest));
                         }
                         _ => out.push(None),
@@ -220,34 +245,14 @@ impl Session {
 }
 
 /// Resolves `rel` (`/`-separated, relative to `root`) one component at a time, exact case first, then
-/// case-insensitively as Windows would. `None` when a component does not exist. Symbolic links are
-/// refused: a directory target must not lead writes outside itself.
+/// case-insensitively as Windows would. `None` when a component does not exist. Symbolic links and
+/// `..` are refused: a directory target must not lead writes outside itself.
 pub(crate) fn resolve_ci(root: &Path, rel: &str) -> Result<Option<PathBuf>> {
-    let mut cur = root.to_path_buf();
-    for part in rel.split(['/', '\\']).filter(|p| !p.is_empty()) {
-        if matches!(Path::new(part).components().next(), Some(Component::ParentDir | Component::RootDir)) {
-            return Err(Error::BadInput { path: root.join(rel), reason: "path leaves the image directory".into() });
-        }
-        let exact = cur.join(part);
-        let next = if exact.symlink_metadata().is_ok() {
-            Some(exact)
-        } else {
-            match std::fs::read_dir(&cur) {
-                Ok(it) => {
-                    it.flatten().find(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case(part)).map(|e| e.path())
-                }
-                Err(_) => None,
-            }
-        };
-        let Some(next) = next else { return Ok(None) };
-        let meta = next.symlink_metadata().map_err(Error::io(&next, "cannot read file metadata"))?;
-        if meta.file_type().is_symlink() {
-            return Err(Error::BadInput {
-                path: next,
-                reason: "is a symbolic link; refusing to service through it".into(),
-            });
-        }
-        cur = next;
-    }
-    Ok(Some(cur))
+    safe_fs::resolve_under(root, rel, true).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => Error::BadInput {
+            path: root.join(rel.trim_start_matches('/')),
+            reason: format!("{e}; refusing to service through it"),
+        },
+        _ => Error::io(root.join(rel.trim_start_matches('/')), "cannot read file metadata")(e),
+    })
 }

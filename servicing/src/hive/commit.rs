@@ -2,19 +2,15 @@
 //! which is synced and renamed over it, so a crash or a failed write never leaves a half-written hive
 //! in an image.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hivex_sys as sys;
 
 use super::handle::{c_path, last_errno};
 use super::{Error, Hive};
-
-/// Distinguishes temporary files of concurrent commits within this process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Hive {
     /// Writes the hive back over the file it was opened from, atomically.
@@ -48,7 +44,7 @@ impl Hive {
         // libhivex closed its own descriptor without syncing; ours refers to the same file.
         file.sync_all().map_err(fail)?;
         drop(file);
-        fs::rename(&temp, path).map_err(fail)?;
+        safe_fs::rename(&temp, path).map_err(fail)?;
         guard.disarm();
 
         // Make the rename itself durable. Some filesystems refuse fsync on a directory; the data is
@@ -68,21 +64,15 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Creates a new, empty temporary file next to `path` (so the final rename stays on one filesystem).
+/// Creates a new, empty temporary file next to `path` (so the final rename stays on one filesystem),
+/// never following or reusing something already at that name.
 fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the destination has no file name"))?;
-    let dir = parent_dir(path);
-    let pid = std::process::id();
+    if path.file_name().is_none() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "the destination has no file name"));
+    }
     loop {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".wimpatch-{pid}-{n}.tmp"));
-        let temp = dir.join(temp_name);
-        // create_new: never follow or reuse something already at that name.
-        match OpenOptions::new().write(true).create_new(true).mode(0o666).open(&temp) {
+        let temp = safe_fs::temp_beside(path);
+        match safe_fs::create_new(&temp) {
             Ok(file) => return Ok((temp, file)),
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(err) => return Err(err),

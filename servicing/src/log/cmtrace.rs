@@ -1,7 +1,7 @@
 //! CMTrace log files: one entry per line, `<![LOG[text]LOG]!><time=… date=… component=… type=…>`, the
 //! format ConfigMgr's server components write and CMTrace/OneTrace parse (severity colouring, columns).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -39,7 +39,8 @@ pub struct CmTraceLog {
 impl CmTraceLog {
     /// Opens `path` for appending (created if missing); entries carry `component`.
     pub fn open(path: &Path, component: &str) -> io::Result<CmTraceLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        // A planted link or hard link at the log name is refused, never appended through.
+        let file = safe_fs::open_append(path)?;
         Ok(CmTraceLog { path: path.to_path_buf(), file, component: component.to_owned() })
     }
 

@@ -2,7 +2,7 @@
 //! layout of DISM's own log, so engineers (and CMTrace, which reads plain logs too) find what they
 //! expect: applicability decisions, files staged, registry changes.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +29,8 @@ pub struct DismLog {
 impl DismLog {
     /// Opens `path` for appending (created if missing).
     pub fn open(path: &Path) -> io::Result<DismLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        // A planted link or hard link at the log name is refused, never appended through.
+        let file = safe_fs::open_append(path)?;
         Ok(DismLog { path: path.to_path_buf(), file })
     }
 

@@ -34,7 +34,7 @@ pub struct ServicingLogs {
 impl ServicingLogs {
     /// Opens (creating the directory and files, appending when they exist) both logs in `dir`.
     pub fn open(dir: &Path) -> std::io::Result<ServicingLogs> {
-        std::fs::create_dir_all(dir)?;
+        safe_fs::create_dir_all(dir)?;
         Ok(ServicingLogs {
             dir: dir.to_path_buf(),
             manager: CmTraceLog::open(&dir.join(OFFLINE_SERVICING_LOG), OFFLINE_SERVICING_COMPONENT)?,

@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -12,10 +11,7 @@ use super::error::{Error, Result};
 
 const BUF: usize = 1 << 20;
 
-/// Lower-case hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use cbs::hex::hex;
 
 /// SHA-256 (hex) and length of a file.
 pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
@@ -38,7 +34,7 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
 /// Returns the SHA-256 and length of the bytes written.
 pub fn copy_hashed(src: &Path, dest: &Path) -> Result<(String, u64)> {
     let mut input = File::open(src).map_err(Error::io(src, "cannot open to copy"))?;
-    let mut out = File::create(dest).map_err(Error::io(dest, "cannot create"))?;
+    let mut out = safe_fs::create_fresh(dest).map_err(Error::io(dest, "cannot create"))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; BUF];
     let mut len = 0u64;
@@ -64,8 +60,7 @@ pub fn sync_dir(dir: &Path) {
 
 /// A unique temporary name in `dir`.
 pub fn temp_in(dir: &Path, stem: &str) -> PathBuf {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    dir.join(format!(".{stem}.tmp-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)))
+    safe_fs::temp_beside(&dir.join(stem))
 }
 
 /// What [`ContentLibrary::put`] did.
@@ -105,7 +100,7 @@ impl ContentLibrary {
     /// to its digest, unless a sound blob of that digest is there already (then the copy is dropped).
     /// A blob that exists but no longer hashes to its name is replaced.
     pub fn put(&self, file: &Path) -> Result<Stored> {
-        std::fs::create_dir_all(&self.root).map_err(Error::io(&self.root, "cannot create the content library"))?;
+        safe_fs::create_dir_all(&self.root).map_err(Error::io(&self.root, "cannot create the content library"))?;
         let tmp = temp_in(&self.root, "incoming");
         let (sha256, size) = match copy_hashed(file, &tmp) {
             Ok(v) => v,
@@ -125,12 +120,14 @@ impl ContentLibrary {
             }
         }
         let dir = blob.parent().expect("blob has a parent");
-        std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create the content library"))?;
+        let prefix = dir.strip_prefix(&self.root).unwrap_or(dir);
+        safe_fs::create_dir_all_under(&self.root, prefix)
+            .map_err(Error::io(dir, "cannot create the content library"))?;
         // Blobs are read-only once stored: nothing but a corruption changes them.
         let mut perms = std::fs::metadata(&tmp).map_err(Error::io(&tmp, "cannot read metadata"))?.permissions();
         perms.set_readonly(true);
         let _ = std::fs::set_permissions(&tmp, perms);
-        std::fs::rename(&tmp, &blob).map_err(Error::io(&blob, "cannot store the blob"))?;
+        safe_fs::rename(&tmp, &blob).map_err(Error::io(&blob, "cannot store the blob"))?;
         sync_dir(dir);
         tracing::debug!(blob = %blob.display(), size, "stored update binary in the content library");
         Ok(Stored { sha256, size, new: true })
@@ -157,7 +154,7 @@ impl ContentLibrary {
             return Err(Error::MissingBlob { path });
         }
         if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create directory"))?;
+            safe_fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create directory"))?;
         }
         let (actual, size) = match copy_hashed(&path, dest) {
             Ok(v) => v,
@@ -181,9 +178,9 @@ impl ContentLibrary {
             return Err(Error::MissingBlob { path });
         }
         if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create directory"))?;
+            safe_fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create directory"))?;
         }
-        if std::fs::hard_link(&path, dest).is_err() {
+        if safe_fs::hard_link(&path, dest).is_err() {
             return self.copy_verified(sha256, dest).map(|_| ());
         }
         let (actual, _) = sha256_file(dest)?;

@@ -249,7 +249,7 @@ pub fn make_delta(new: &Path, sig: &Signature, out: &Path, control: Control<'_>)
     for (i, chunk) in digest.iter_mut().enumerate() {
         *chunk = u8::from_str_radix(&sha[2 * i..2 * i + 2], 16).unwrap_or(0);
     }
-    let file = File::create(out).map_err(Error::io(out, "cannot create the delta"))?;
+    let file = safe_fs::create_fresh(out).map_err(Error::io(out, "cannot create the delta"))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let werr = Error::io(out, "cannot write the delta");
     let header = (|| -> std::io::Result<()> {
@@ -395,7 +395,7 @@ pub fn apply_delta(base: &Path, delta: &Path, out: &Path, control: Control<'_>) 
     if actual_base != base_len {
         return Err(bad(format!("made against a {base_len}-byte file, but the base has {actual_base} bytes")));
     }
-    let file = File::create(out).map_err(Error::io(out, "cannot create"))?;
+    let file = safe_fs::create_fresh(out).map_err(Error::io(out, "cannot create"))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut h = Sha256::new();
     let mut written = 0u64;

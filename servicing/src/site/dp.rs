@@ -120,7 +120,7 @@ fn dp_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dp> {
 
 /// Adds a distribution point (its directory is created if missing).
 pub fn add(site: &mut Site, name: &str, path: &Path) -> Result<Dp> {
-    std::fs::create_dir_all(path).map_err(Error::io(path, "cannot create the distribution point directory"))?;
+    safe_fs::create_dir_all(path).map_err(Error::io(path, "cannot create the distribution point directory"))?;
     let path = std::fs::canonicalize(path).map_err(Error::io(path, "cannot open the distribution point directory"))?;
     if let Some(existing) = find(site, name)? {
         return Err(Error::DpExists { name: name.into(), path: existing.path });
@@ -316,7 +316,14 @@ struct Sent {
 /// Puts the image's file at `dest`: unchanged, by delta against what is there, or whole.
 fn send(dest: &Path, img: &images::ImageRow, control: Control<'_>) -> Result<Sent> {
     let dir = dest.parent().expect("dp file has a parent").to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create the image folder on the DP"))?;
+    // The DP is a share others may write to: its `image-<ID>` folder and file are never followed
+    // through a planted link (the lock, the temps and the switch all happen inside that folder).
+    let dp_root = dir.parent().expect("image folder has a parent");
+    let image_dir = Path::new(dir.file_name().expect("image folder name"));
+    safe_fs::create_dir_all(dp_root).map_err(Error::io(dp_root, "cannot create the distribution point directory"))?;
+    safe_fs::create_dir_all_under(dp_root, image_dir)
+        .map_err(Error::io(&dir, "cannot create the image folder on the DP"))?;
+    refuse_link(dest)?;
     // One distribution per DP file at a time (two runners, or a runner and a manual distribute).
     let _lock = WimLock::acquire(dest, LockWait::For(std::time::Duration::from_secs(600)))?;
     sweep_temps(&dir);
@@ -375,9 +382,18 @@ fn check(path: &Path, expected: &str, actual: &str, what: &'static str) -> Resul
     Ok(())
 }
 
+/// Refuses a DP path that is a symbolic link (a missing one is fine: it is created).
+fn refuse_link(path: &Path) -> Result<()> {
+    match safe_fs::refuse_symlink(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, "refusing the distribution point path")(e)),
+    }
+}
+
 /// The atomic switch: the verified new file replaces the old one in one rename.
 fn switch(new: &Path, dest: &Path) -> Result<()> {
-    std::fs::rename(new, dest).map_err(Error::io(dest, "cannot switch to the new version"))?;
+    safe_fs::rename(new, dest).map_err(Error::io(dest, "cannot switch to the new version"))?;
     if let Some(dir) = dest.parent() {
         sync_dir(dir);
     }
@@ -389,7 +405,7 @@ fn sweep_temps(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(".install.wim.") && name.contains(".tmp-") {
+        if name.starts_with(".install.wim.") && name.contains(".wimpatch-tmp.") {
             tracing::info!(path = %e.path().display(), "removing a temporary file of an interrupted distribution");
             let _ = std::fs::remove_file(e.path());
         }
@@ -411,7 +427,11 @@ pub(crate) fn recover(site: &mut Site) -> Result<usize> {
     let mut n = 0;
     for (dp, image, path) in stuck {
         let file = dp_file(Path::new(&path), image);
-        // Holding the lock proves nobody is distributing there now.
+        // Holding the lock proves nobody is distributing there now. A planted link is not locked
+        // through.
+        if refuse_link(&file).is_err() || file.parent().is_some_and(|d| refuse_link(d).is_err()) {
+            continue;
+        }
         let Ok(_lock) = WimLock::acquire(&file, LockWait::NoWait) else { continue };
         if let Some(dir) = file.parent() {
             sweep_temps(dir);

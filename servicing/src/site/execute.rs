@@ -50,7 +50,7 @@ pub struct JobOutcome {
 /// Appends one line to the site's `OfflineServicingMgr.log`.
 pub(crate) fn log_line(site: &Site, text: &str, error: bool) {
     let dir = site.log_dir();
-    let _ = std::fs::create_dir_all(&dir);
+    let _ = safe_fs::create_dir_all(&dir);
     match CmTraceLog::open(&dir.join(OFFLINE_SERVICING_LOG), OFFLINE_SERVICING_COMPONENT) {
         Ok(mut log) if error => log.error(text),
         Ok(mut log) => log.info(text),
@@ -277,7 +277,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
 
     let work = work_dir(site, job);
     let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(Error::io(&work, "cannot create the work folder"))?;
+    safe_fs::create_dir_all(&work).map_err(Error::io(&work, "cannot create the work folder"))?;
     let work_wim = work.join("install.wim");
     let (sha, _) = copy_hashed(&image.path, &work_wim)?;
     if sha != image.sha256 {
@@ -438,9 +438,9 @@ fn finish(
         let dest = site.resolve(&rel);
         let dir = dest.parent().expect("has a parent").to_path_buf();
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create the version folder"))?;
+        safe_fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create the version folder"))?;
         std::fs::File::open(work_wim).and_then(|f| f.sync_all()).map_err(Error::io(work_wim, "cannot sync"))?;
-        std::fs::rename(work_wim, &dest).map_err(Error::io(&dest, "cannot move the serviced image in"))?;
+        safe_fs::rename(work_wim, &dest).map_err(Error::io(&dest, "cannot move the serviced image in"))?;
         sync_dir(&dir);
         let (sha, size) = sha256_file(&dest)?;
         let facts = images::read_facts(site, &dest, Some((sha, size)), Control::none())?;

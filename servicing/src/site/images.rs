@@ -364,7 +364,7 @@ pub fn import(site: &mut Site, req: &ImportRequest, control: Control<'_>) -> Res
     let rel = format!("images/{key}/v1/install.wim");
     let dest = site.resolve(&rel);
     let dir = dest.parent().expect("has a parent").to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create the image folder"))?;
+    safe_fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create the image folder"))?;
     let result = (|| {
         let known = if req.single_index {
             let keep = req.index.clone().unwrap_or(ImageRef::Index(1));
@@ -493,7 +493,7 @@ pub(crate) fn update_id_of(input: &str, stage_dir: &Path) -> Option<i64> {
 pub(crate) fn scratch_folder(site: &Site, what: &str) -> Result<PathBuf> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let dir = site.scratch_dir().join(format!("{what}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
-    std::fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create a scratch folder"))?;
+    safe_fs::create_dir_all(&dir).map_err(Error::io(&dir, "cannot create a scratch folder"))?;
     Ok(dir)
 }
 

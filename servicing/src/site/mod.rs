@@ -53,11 +53,11 @@ const DIRS: [&str; 4] = ["content", "images", "logs", "scratch"];
 impl Site {
     /// Creates the site (directories and database) or brings an existing one up to date.
     pub fn init(dir: &Path) -> Result<(Site, InitReport)> {
-        std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create the site directory"))?;
+        safe_fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create the site directory"))?;
         let created = !dir.join(db::DB_FILE).exists();
         for d in DIRS {
             let p = dir.join(d);
-            std::fs::create_dir_all(&p).map_err(Error::io(&p, "cannot create the site directory"))?;
+            safe_fs::create_dir_all(&p).map_err(Error::io(&p, "cannot create the site directory"))?;
         }
         let mut db = Db::open(dir, true)?;
         let t = db::now();

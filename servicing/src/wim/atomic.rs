@@ -10,8 +10,6 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::error::{Error, Result};
 
@@ -20,16 +18,12 @@ const WIM_MAGIC: &[u8; 8] = b"MSWIM\0\0\0";
 
 /// A unique temporary path in the same directory as `dest` (same filesystem, so the rename is atomic).
 pub fn temp_path_for(dest: &Path) -> PathBuf {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "image.wim".into());
-    let tmp = format!(".{name}{OUR_TAG}{}.{}.{}", std::process::id(), nanos, SEQ.fetch_add(1, Ordering::Relaxed));
-    dest.with_file_name(tmp)
+    safe_fs::temp_beside(dest)
 }
 
 /// Renames `tmp` over `dest` and makes the rename durable by syncing the directory.
 pub fn commit_rename(tmp: &Path, dest: &Path) -> Result<()> {
-    std::fs::rename(tmp, dest).map_err(|e| Error::io(dest, "cannot move the new file into place", e))?;
+    safe_fs::rename(tmp, dest).map_err(|e| Error::io(dest, "cannot move the new file into place", e))?;
     sync_parent(dest);
     Ok(())
 }

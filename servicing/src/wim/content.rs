@@ -177,7 +177,7 @@ struct Scratch {
 impl Scratch {
     fn create(base: &Path) -> io::Result<Scratch> {
         use std::os::unix::fs::DirBuilderExt;
-        fs::create_dir_all(base)?;
+        safe_fs::create_dir_all(base)?;
         let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let mut attempt = 0u32;
         loop {
@@ -196,7 +196,7 @@ impl Scratch {
         let n = self.next.get();
         self.next.set(n + 1);
         let dir = self.dir.join(n.to_string());
-        fs::create_dir(&dir)?;
+        safe_fs::create_dir(&dir)?;
         Ok(dir)
     }
 }

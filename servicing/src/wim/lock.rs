@@ -5,8 +5,13 @@
 //! wimlib's append fail with `WIMLIB_ERR_ALREADY_LOCKED`, so the lock lives in a separate file beside the
 //! WIM, held from opening for write until the commit is done (for a mount: by the mount daemon, for the
 //! whole mount). The lock is `flock(2)` on that file, so a killed holder releases it automatically.
+//!
+//! One WIM can have several names. The sidecar sits beside the WIM's resolved path (symbolic links
+//! followed), so a link to the WIM finds the same sidecar; and the WIM file itself carries an open
+//! file description lock keyed on its inode ([`safe_fs::try_lock_identity`]), so a hard link, which
+//! no path resolution can tell, shares the lock too.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -29,40 +34,89 @@ pub enum LockWait {
 pub struct WimLock {
     file: File,
     lock_path: PathBuf,
+    /// The WIM itself, open with its identity lock held (none when the WIM does not exist yet).
+    _identity: Option<File>,
 }
 
-/// The lock file that guards `wim`: the WIM's path with `.lock` appended.
+/// The lock file that guards `wim`: the WIM's resolved path (links followed) with `.lock` appended,
+/// so every name that leads to one file finds one lock file.
 pub fn lock_path_for(wim: &Path) -> PathBuf {
-    let mut s = wim.as_os_str().to_os_string();
+    let mut s = resolved(wim).into_os_string();
     s.push(".lock");
     PathBuf::from(s)
+}
+
+/// `wim` with symbolic links resolved; for a file that does not exist yet, its folder resolved.
+fn resolved(wim: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(wim) {
+        return p;
+    }
+    let parent = match wim.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), wim.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => wim.to_path_buf(),
+    }
+}
+
+/// Opens the existing WIM at `path` and takes its identity lock: `Ok(None)` when there is no file
+/// (nothing to share a lock with) or it cannot be opened for writing (the writer's own open then
+/// fails with wimlib's message), `Err(WouldBlock)` when another name of it is locked.
+fn lock_identity(path: &Path) -> std::io::Result<Option<File>> {
+    let Ok(file) = safe_fs::open_existing_rw(path) else { return Ok(None) };
+    if !file.metadata()?.is_file() {
+        return Ok(None);
+    }
+    if safe_fs::try_lock_identity(&file)? {
+        Ok(Some(file))
+    } else {
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
 }
 
 impl WimLock {
     /// Takes the writer lock of `wim`, creating the lock file if needed.
     pub fn acquire(wim: &Path, wait: LockWait) -> Result<WimLock> {
         let lock_path = lock_path_for(wim);
+        let wim_path = resolved(wim);
         let started = Instant::now();
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&lock_path)
-                .map_err(|e| Error::io(&lock_path, "cannot create the lock file", e))?;
-            match file.try_lock() {
-                Ok(()) => {
+            // Never through a planted link or a hard link to another file: it would be truncated.
+            let file =
+                safe_fs::open_lock(&lock_path).map_err(|e| Error::io(&lock_path, "cannot create the lock file", e))?;
+            let locked = match file.try_lock() {
+                Ok(()) => match lock_identity(&wim_path) {
+                    Ok(identity) => Ok(identity),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        let _ = file.unlock();
+                        Err(TryLockError::WouldBlock)
+                    }
+                    Err(e) => return Err(Error::io(&wim_path, "cannot lock the WIM", e)),
+                },
+                Err(e) => Err(e),
+            };
+            match locked {
+                Ok(identity) => {
                     // The previous holder may have unlinked the file between our open and our lock; a lock
-                    // on an unlinked inode guards nothing, so start over in that case.
-                    let same = match (file.metadata(), std::fs::metadata(&lock_path)) {
+                    // on an unlinked inode guards nothing, so start over in that case. The same holds for
+                    // the WIM itself, replaced by a rebuild (rename) while we waited.
+                    let same = match (file.metadata(), std::fs::symlink_metadata(&lock_path)) {
                         (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
                         _ => false,
                     };
-                    if !same {
+                    let same_wim = match &identity {
+                        None => true,
+                        Some(f) => match (f.metadata(), std::fs::metadata(&wim_path)) {
+                            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                            _ => false,
+                        },
+                    };
+                    if !same || !same_wim {
                         continue;
                     }
-                    let mut lock = WimLock { file, lock_path };
+                    let mut lock = WimLock { file, lock_path, _identity: identity };
                     lock.write_holder();
                     return Ok(lock);
                 }
@@ -110,7 +164,7 @@ impl Drop for WimLock {
 
 fn read_holder(lock_path: &Path) -> String {
     let mut s = String::new();
-    if let Ok(mut f) = File::open(lock_path) {
+    if let Ok(mut f) = safe_fs::open_regular(lock_path) {
         let _ = Read::by_ref(&mut f).take(256).read_to_string(&mut s);
     }
     let s = s.trim();

@@ -255,3 +255,45 @@ fn sweep_removes_a_rebuild_temp_killed_before_its_header() {
     assert!(unrelated.exists(), "a file with other content must be kept");
     assert!(wim.exists());
 }
+
+/// Issue 17 item 4: one WIM reached by two names has one writer lock: through a symbolic link (the
+/// sidecar sits beside the resolved path) and through a hard link (the WIM's own inode is locked).
+#[test]
+fn a_wim_and_its_aliases_share_the_writer_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = small_wim(dir.path(), "a.wim", 1, 100);
+    let symlink = dir.path().join("link.wim");
+    std::os::unix::fs::symlink(&path, &symlink).unwrap();
+    let sub = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&sub).unwrap();
+    let hardlink = sub.join("hard.wim");
+    std::fs::hard_link(&path, &hardlink).unwrap();
+    for (held, other) in [(&path, &symlink), (&symlink, &path), (&path, &hardlink), (&hardlink, &path)] {
+        let lock = WimLock::acquire(held, LockWait::NoWait).unwrap();
+        let second = WimLock::acquire(other, LockWait::NoWait);
+        assert!(
+            matches!(second, Err(Error::Locked { .. })),
+            "{} locked, {} not refused: {second:?}",
+            held.display(),
+            other.display()
+        );
+        drop(lock);
+        drop(WimLock::acquire(other, LockWait::NoWait).expect("free again"));
+    }
+}
+
+/// Issue 17 item 2: a lock file planted as a link (or as a hard link to another file) is refused,
+/// never truncated through.
+#[test]
+fn a_planted_lock_file_is_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = small_wim(dir.path(), "a.wim", 1, 100);
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join("a.wim.lock")).unwrap();
+    assert!(WimLock::acquire(&path, LockWait::NoWait).is_err());
+    std::fs::remove_file(dir.path().join("a.wim.lock")).unwrap();
+    std::fs::hard_link(&victim, dir.path().join("a.wim.lock")).unwrap();
+    assert!(WimLock::acquire(&path, LockWait::NoWait).is_err());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+}

@@ -148,6 +148,35 @@ pub fn cases() -> Vec<Case> {
             std::os::unix::fs::symlink(&victim, area.join("run-1-0")).expect("symlink");
             add_failing(sb, &[]).allowing(&area.join("run-1-0")).mentioning("broken-payload-digest.cab")
         }),
+        // Issue 17 item 2: planted links where wimpatch writes are refused, never written through.
+        fail("cli/planted-lock-file-link", |sb| {
+            let wim = sb.copy(&sb.shared.win10, "win10.wim");
+            let cab = sb.copy(&sb.shared.good_cab, "KB5000001.cab");
+            let victim = sb.write("victim.txt", b"precious\n");
+            std::os::unix::fs::symlink(&victim, sb.path("win10.wim.lock")).expect("symlink");
+            Run { args: sb.add_package(&wim, &cab), inputs: vec![wim, cab, victim], ..Run::default() }
+                .mentioning("win10.wim.lock")
+        }),
+        fail("cli/planted-log-file-link", |sb| {
+            let wim = sb.copy(&sb.shared.win10, "win10.wim");
+            let cab = sb.copy(&sb.shared.good_cab, "KB5000001.cab");
+            let victim = sb.write("victim.txt", b"precious\n");
+            std::os::unix::fs::symlink(&victim, sb.path("logs/dism.log")).expect("symlink");
+            Run { args: sb.add_package(&wim, &cab), inputs: vec![wim, cab, victim], ..Run::default() }
+                .mentioning("dism.log")
+        }),
+        fail("cli/planted-default-log-folder-link", |sb| {
+            // No --log-dir: the default folder under the scratch area is a link to elsewhere.
+            let wim = sb.copy(&sb.shared.win10, "win10.wim");
+            let cab = sb.copy(&sb.shared.good_cab, "KB5000001.cab");
+            let elsewhere = sb.path("elsewhere");
+            std::fs::create_dir_all(&elsewhere).expect("mkdir");
+            let area = sb.path("scratch/OfflineImageServicing");
+            std::fs::create_dir_all(&area).expect("mkdir");
+            std::os::unix::fs::symlink(&elsewhere, area.join("logs")).expect("symlink");
+            let args = ["add-package", "--image", &s(&wim), "--index", "1", "--package-path", &s(&cab)];
+            Run::new(&args, &[&wim, &cab], "logs")
+        }),
         fail("cli/scratch-dir-is-a-file", |sb| {
             let file = sb.write("scratch-file", b"not a folder\n");
             let mut run = add_failing(sb, &["--scratch-dir", &s(&file)]);

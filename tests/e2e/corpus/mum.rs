@@ -121,6 +121,46 @@ pub fn cases() -> Vec<Case> {
                 },
             )
         }),
+        // Issue 17 item 1: identity values become file names; each is refused naming the field.
+        fail("mum/identity-name-traversal", |sb| {
+            with_mum(sb, 5_000_093, |t| {
+                t.replacen("name=\"Package_for_RollupFix\"", "name=\"../../../../escaped\"", 1).into_bytes()
+            })
+            .mentioning("name")
+        }),
+        fail("mum/identity-name-absolute", |sb| {
+            with_mum(sb, 5_000_094, |t| t.replacen("name=\"Package_for_RollupFix\"", "name=\"/tmp/x\"", 1).into_bytes())
+                .mentioning("name")
+        }),
+        fail("mum/identity-name-device", |sb| {
+            with_mum(sb, 5_000_095, |t| t.replacen("name=\"Package_for_RollupFix\"", "name=\"CON\"", 1).into_bytes())
+                .mentioning("name")
+        }),
+        fail("mum/identity-arch-separator", |sb| {
+            with_mum(sb, 5_000_096, |t| {
+                t.replacen("processorArchitecture=\"amd64\"", "processorArchitecture=\"..\\x\"", 1).into_bytes()
+            })
+            .mentioning("processorArchitecture")
+        }),
+        fail("mum/component-identity-culture-traversal", |sb| {
+            with_member(
+                sb,
+                5_000_097,
+                |n| n.ends_with(".manifest"),
+                |t| t.replacen("language=\"", "language=\"../", 1).into_bytes(),
+            )
+            .mentioning("language")
+        }),
+        // Issue 17 item 3: a payload without a digest cannot be verified, so it is not installed.
+        fail("mum/component-file-without-hash", |sb| {
+            with_member(
+                sb,
+                5_000_098,
+                |n| n.ends_with(".manifest") && n.contains("os-kernel"),
+                |t| crate::hostile_writes::without_hashes(t).into_bytes(),
+            )
+            .mentioning("no SHA-256 digest")
+        }),
         fail("mum/component-manifest-missing", |sb| {
             let members: Vec<_> = members(5_000_092).into_iter().filter(|(n, _)| !n.ends_with(".manifest")).collect();
             cab(sb, 5_000_092, &members)
