@@ -8,12 +8,9 @@ use crate::util::{real_delta, run, run_json, run_ok, stderr, Work};
 
 macro_rules! delta_or_skip {
     ($test:expr) => {
-        match real_delta() {
+        match real_delta($test) {
             Some(p) => p,
-            None => {
-                eprintln!("skipped: {} (WIMPATCH_TESTDATA/real-delta not found)", $test);
-                return;
-            }
+            None => return,
         }
     };
 }

@@ -160,9 +160,10 @@ pub fn real_package(name: &str, test: &str) -> Option<PathBuf> {
     testdata::find(&format!("real-cbs/{name}"), test)
 }
 
-/// The shared real-delta folder (genuine msdelta deltas, DCM manifests), or `None`.
-pub fn real_delta() -> Option<PathBuf> {
-    real_package(".").map(|p| p.with_file_name("real-delta")).filter(|p| p.is_dir())
+/// The shared real-delta folder (genuine msdelta deltas, DCM manifests), or `None` after printing
+/// "skipped: <test>" — a failure under `WIMPATCH_REQUIRE_TESTDATA`.
+pub fn real_delta(test: &str) -> Option<PathBuf> {
+    testdata::find("real-delta", test)
 }
 
 /// A tiny multi-edition fixture WIM of `profile` (`win81`, `win10`), LZX, in `work`.

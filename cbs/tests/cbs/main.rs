@@ -11,20 +11,18 @@ pub fn real_cbs() -> Option<PathBuf> {
     testdata::get("real-cbs")
 }
 
-/// `shared/testdata/real-delta` (genuine msdelta deltas, DCM manifests), or `None` when absent.
+/// `shared/testdata/real-delta` (genuine msdelta deltas, DCM manifests), or `None` when absent (a
+/// failure under `WIMPATCH_REQUIRE_TESTDATA`).
 pub fn real_delta() -> Option<PathBuf> {
-    real_cbs().map(|d| d.with_file_name("real-delta")).filter(|d| d.is_dir())
+    testdata::get("real-delta")
 }
 
 /// The real deltas' folder, or return from the test after printing "skipped: <test>".
 macro_rules! real_delta_or_skip {
     ($name:literal) => {
-        match crate::real_delta() {
+        match testdata::find("real-delta", $name) {
             Some(dir) => dir,
-            None => {
-                eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA/real-delta not found)"));
-                return;
-            }
+            None => return,
         }
     };
 }
