@@ -18,6 +18,7 @@ pub mod mum;
 pub mod package;
 pub mod package_id;
 pub mod psf;
+pub mod regular_file;
 pub mod rules;
 pub mod xml;
 

@@ -27,12 +27,12 @@ fn main() -> ExitCode {
             }
             let mut stderr = std::io::stderr().lock();
             if let Some(partial) = err.downcast_ref::<commands::PartialSuccess>() {
-                let _ = writeln!(stderr, "warning: {partial}");
+                let _ = writeln!(stderr, "warning: {}", output::terminal_safe(&partial.to_string()));
                 return ExitCode::from(3);
             }
-            let _ = writeln!(stderr, "error: {err}");
+            let _ = writeln!(stderr, "error: {}", output::terminal_safe(&err.to_string()));
             for cause in err.chain().skip(1) {
-                let _ = writeln!(stderr, "  caused by: {cause}");
+                let _ = writeln!(stderr, "  caused by: {}", output::terminal_safe(&cause.to_string()));
             }
             ExitCode::from(1)
         }

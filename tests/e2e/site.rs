@@ -67,6 +67,16 @@ impl Fixture {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{a:?}: {e}: {out}"))
     }
 
+    /// `site tick` whose run fails: exit status 1 (issue 17 item 13: it exited 0, so systemd's
+    /// `OnFailure=` never fired), with `mention` in the error.
+    fn tick_fails(&self, mention: &str) -> String {
+        let out = run(&self.args(&["tick"]));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(mention), "{err}");
+        err
+    }
+
     fn spawn(&self, args: &[&str]) -> Child {
         wimpatch().args(self.args(args)).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
@@ -320,7 +330,7 @@ fn corrupt(path: &Path) {
 }
 
 #[test]
-fn a_corrupted_content_library_blob_fails_its_update_and_nothing_of_it_is_applied() {
+fn a_corrupted_content_library_blob_fails_its_update_nothing_is_applied_and_site_tick_exits_nonzero() {
     let f = Fixture::new();
     let catalog = f.json(&["catalog", "list"]);
     let kb2 = catalog.as_array().unwrap().iter().find(|u| u["kb"] == "KB5000002").unwrap();
@@ -329,7 +339,7 @@ fn a_corrupted_content_library_blob_fails_its_update_and_nothing_of_it_is_applie
     let before = sha256(&f.image_path());
 
     f.schedule_now(&["KB5000002"], &[]);
-    f.json(&["tick"]);
+    f.tick_fails("job 1");
     let show = f.show();
     assert_eq!(show["scheduled_updates_status"], "Failed", "{show}");
     let update = &show["schedule"]["job"]["updates"][0];
