@@ -19,6 +19,7 @@ mod add_package;
 mod add_package_delta;
 mod add_package_series;
 mod bad_input;
+mod bounds;
 mod cleanup;
 mod concurrency;
 mod corpus;
