@@ -30,8 +30,9 @@ pub struct ParsedManifest {
 }
 
 enum Parsed {
-    Package(Result<PackageManifest, XmlError>),
-    Component(Result<ParsedManifest, XmlError>),
+    // Boxed: parsed manifests are large, and most entries of a package are one or the other.
+    Package(Box<Result<PackageManifest, XmlError>>),
+    Component(Box<Result<ParsedManifest, XmlError>>),
     Index(Result<ContainerIndex, XmlError>),
 }
 
@@ -61,9 +62,9 @@ impl Parsed {
     /// The parse a file's name calls for: `.mum`, `.manifest`, anything else an index.
     fn of(name: &str, bytes: &[u8]) -> Parsed {
         if ends_with_ci(name, ".mum") {
-            Parsed::Package(parse_package(name, bytes))
+            Parsed::Package(Box::new(parse_package(name, bytes)))
         } else if ends_with_ci(name, ".manifest") {
-            Parsed::Component(parse_component(name, bytes))
+            Parsed::Component(Box::new(parse_component(name, bytes)))
         } else {
             Parsed::Index(parse_index(name, bytes))
         }
@@ -104,7 +105,7 @@ impl MetadataPass {
     /// The package manifest (`.mum`) `name`.
     pub fn package_manifest(&mut self, src: &mut dyn PackageSource, name: &str) -> Result<PackageManifest, Error> {
         let pick = |p| match p {
-            Parsed::Package(r) => Some(r),
+            Parsed::Package(r) => Some(*r),
             _ => None,
         };
         self.take(src, name, pick, parse_package)
@@ -113,7 +114,7 @@ impl MetadataPass {
     /// The component or deployment manifest `name`.
     pub fn component_manifest(&mut self, src: &mut dyn PackageSource, name: &str) -> Result<ParsedManifest, Error> {
         let pick = |p| match p {
-            Parsed::Component(r) => Some(r),
+            Parsed::Component(r) => Some(*r),
             _ => None,
         };
         self.take(src, name, pick, parse_component)

@@ -222,9 +222,10 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
         log.push(format!("CSI: expanded {} payload(s) of {label} from its .psf", psf_wanted.len()));
     }
 
-    let mut staged_metadata: Vec<(&String, &(PathBuf, Option<[u8; 32]>))> = metadata.iter().collect();
+    let mut staged_metadata: Vec<&String> = metadata.keys().collect();
     staged_metadata.sort();
-    for (member, (dest, want)) in staged_metadata {
+    for member in staged_metadata {
+        let (dest, want) = &metadata[member];
         let (digest, _) = copied.get(member).copied().ok_or_else(|| Error::Missing {
             package: unit.label.clone(),
             what: "package file",

@@ -26,13 +26,16 @@ use crate::progress::Control;
 /// The name of the image that holds a WIM-format MSU's files.
 pub const CONTENT_IMAGE: &str = "content";
 
+/// One file: path in the image without its leading `/`, size, and the `(uncompressed,
+/// compressed)` sizes of the WIM resource holding it.
+type ContentFile = (String, u64, Option<(u64, u64)>);
+
 /// The regular files of one image of a WIM, readable one at a time.
 #[derive(Debug)]
 pub struct PackageContent {
     wim: RefCell<Wim>,
     image: u32,
-    /// Path in the image without its leading `/`, size, and the compressed resource holding it.
-    files: Vec<(String, u64, Option<(u64, u64)>)>,
+    files: Vec<ContentFile>,
     by_key: HashMap<String, usize>,
     scratch: Scratch,
     package: String,
