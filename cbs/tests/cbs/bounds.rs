@@ -7,6 +7,8 @@ use std::io::{Cursor, Read, Write};
 use cbs::container::{Cabinet, Error, LimitKind, Limits};
 use cbs::package::inspect_source;
 
+use crate::container::{forge_blocks, Entry};
+
 /// A one-folder MSZIP cabinet of `members`, by the `cab` crate's writer.
 fn mszip_cab<N: AsRef<str>, B: AsRef<[u8]>>(members: &[(N, B)]) -> Vec<u8> {
     let mut builder = cab::CabinetBuilder::new();
@@ -82,41 +84,6 @@ fn mszip_block(data: &[u8]) -> Vec<u8> {
     cab[at..at + 8 + len].to_vec()
 }
 
-/// A one-folder MSZIP cabinet of `blocks` (already framed), with `entries` (name, size, offset).
-fn assemble(blocks: &[Vec<u8>], entries: &[(String, u32, u32)]) -> Vec<u8> {
-    let files_offset = 36 + 8;
-    let files_len: usize = entries.iter().map(|(n, ..)| 17 + n.len()).sum();
-    let data_offset = files_offset + files_len;
-    let data_len: usize = blocks.iter().map(Vec::len).sum();
-    let total = data_offset + data_len;
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(b"MSCF");
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&(files_offset as u32).to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&[3, 1, 1, 0]);
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&[0, 0, 0x34, 0x12, 0, 0]);
-    out.extend_from_slice(&(data_offset as u32).to_le_bytes());
-    out.extend_from_slice(&(blocks.len() as u16).to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    for (name, size, offset) in entries {
-        out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&offset.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&[0x21, 0x53, 0x00, 0x60, 0x20, 0x00]);
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-    }
-    for b in blocks {
-        out.extend_from_slice(b);
-    }
-    assert_eq!(out.len(), total);
-    out
-}
-
 /// Regression (issue 17: the same cab with 1.5 GiB of zeros before the .mum members, compressed
 /// to a few MB): the bytes skipped to reach the members were not charged. Now the bytes a folder
 /// must decode are judged against the budget before any is decoded: refused at once, naming the
@@ -134,7 +101,11 @@ fn zeros_before_the_mums_are_refused_by_the_budget_before_decoding() {
     }
     let mut blocks = vec![zero; ZERO_BLOCKS];
     blocks.extend(mum_data.chunks(32_768).map(mszip_block));
-    let bytes = assemble(&blocks, &entries);
+    let entries: Vec<Entry<'_>> = entries
+        .iter()
+        .map(|(name, size, offset)| Entry { name: name.as_bytes(), size: *size, offset: *offset, folder: 0 })
+        .collect();
+    let bytes = forge_blocks(&[(1, blocks)], &entries);
     assert!(bytes.len() < 8 << 20, "a small file ({} bytes)", bytes.len());
 
     let limits = Limits { max_total_bytes: 1 << 30, max_ratio: 100_000, ..Limits::default() };
