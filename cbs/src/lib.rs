@@ -22,6 +22,7 @@ pub mod package;
 pub mod package_id;
 pub mod pe_resource;
 pub mod psf;
+pub mod regular_file;
 pub mod rules;
 pub mod xml;
 

@@ -167,7 +167,11 @@ impl Psf<BufReader<File>> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, PsfError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|source| PsfError::Io { psf: name.clone(), file: None, source })?;
+        let (file, _) = crate::regular_file::open_regular(path).map_err(|source| PsfError::Io {
+            psf: name.clone(),
+            file: None,
+            source,
+        })?;
         Psf::new(BufReader::new(file), name)
     }
 }

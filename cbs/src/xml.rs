@@ -170,6 +170,13 @@ pub enum XmlErrorKind {
     /// The bytes are not text in a supported encoding, or the declaration names another one.
     #[error("encoding: {0}")]
     Encoding(String),
+    /// A character XML 1.0 does not allow (C0 controls other than tab, LF and CR, such as ESC and
+    /// BEL; U+FFFE; U+FFFF), written raw or as a character reference.
+    #[error("character U+{code:04X} is not allowed in XML 1.0")]
+    InvalidCharacter {
+        /// The character's code point.
+        code: u32,
+    },
     /// Not well-formed XML.
     #[error("malformed XML: {0}")]
     Malformed(String),
@@ -323,6 +330,15 @@ pub fn parse_with_limits(bytes: &[u8], file: &str, limits: &Limits) -> Result<Do
         let (line, column) = byte_position(bytes, offset);
         XmlError { file: file.to_owned(), line, column, kind: Box::new(XmlErrorKind::Encoding(message)) }
     })?;
+    if let Some((offset, c)) = text.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+        let (line, column) = line_column(&text, offset);
+        return Err(XmlError {
+            file: file.to_owned(),
+            line,
+            column,
+            kind: Box::new(XmlErrorKind::InvalidCharacter { code: u32::from(c) }),
+        });
+    }
     let mut parser = Parser { file, src: &text, limits, utf16, tracker: Tracker::new() };
     let (root, had_declaration) = parser.run()?;
     Ok(Document { file: file.to_owned(), root, had_bom, had_declaration })
@@ -365,6 +381,12 @@ fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, bool, bool), (usiz
     }
     let text = std::str::from_utf8(bytes).map_err(|e| (e.valid_up_to(), "invalid UTF-8".to_owned()))?;
     Ok((text.into(), false, false))
+}
+
+/// Whether XML 1.0 allows `c` (production `Char`; surrogates cannot occur in a `char`). Package
+/// metadata ends up in the image's registry and on terminals, where ESC or BEL would be live.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..) && !matches!(c, '\u{FFFE}' | '\u{FFFF}')
 }
 
 /// Line and column of a byte offset in undecoded input (for encoding errors).
@@ -530,6 +552,9 @@ impl Parser<'_> {
                         },
                         Err(err) => return Err(self.malformed(start, err)),
                     };
+                    if !is_xml_char(resolved) {
+                        return Err(self.error(start, XmlErrorKind::InvalidCharacter { code: u32::from(resolved) }));
+                    }
                     let mut buf = [0u8; 4];
                     self.add_text(&mut stack, resolved.encode_utf8(&mut buf), start)?;
                 }
@@ -614,6 +639,10 @@ impl Parser<'_> {
                 }
                 other => self.malformed(start, format!("attribute {local:?} of <{name}>: {other}")),
             })?;
+            // A character reference (`&#27;`) can still bring in what the raw text may not hold.
+            if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+                return Err(self.error(start, XmlErrorKind::InvalidCharacter { code: u32::from(c) }));
+            }
             attributes.push(Attribute { name: local, value: value.into_owned() });
         }
         let (line, column) = self.tracker.advance(self.src, start);

@@ -27,23 +27,23 @@ fn main() -> ExitCode {
             }
             let mut stderr = std::io::stderr().lock();
             if let Some(partial) = err.downcast_ref::<commands::PartialSuccess>() {
-                let _ = writeln!(stderr, "warning: {partial}");
+                let _ = writeln!(stderr, "warning: {}", output::terminal_safe(&partial.to_string()));
                 return ExitCode::from(3);
             }
             if err.downcast_ref::<commands::Interrupted>().is_some() {
                 // The context is the flag; the engine's own words say what was left as it was.
                 for cause in err.chain().skip(1) {
-                    let _ = writeln!(stderr, "error: {cause}");
+                    let _ = writeln!(stderr, "error: {}", output::terminal_safe(&cause.to_string()));
                 }
                 return ExitCode::from(130);
             }
-            let _ = writeln!(stderr, "error: {err}");
+            let _ = writeln!(stderr, "error: {}", output::terminal_safe(&err.to_string()));
             // A cause whose words the message above already carries is not said twice.
             let mut said = err.to_string();
             for cause in err.chain().skip(1) {
                 let text = cause.to_string();
                 if !said.contains(&text) {
-                    let _ = writeln!(stderr, "  caused by: {text}");
+                    let _ = writeln!(stderr, "  caused by: {}", output::terminal_safe(&text));
                     said.push_str(&text);
                 }
             }

@@ -1,6 +1,29 @@
 //! Human-readable rendering of engine reports (stdout). `--json` prints the reports themselves.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use servicing::ops::InfoReport;
+
+/// `text` made safe for a terminal: control characters other than newline and tab (ESC, BEL, CR,
+/// DEL, the C1 range) are shown as `\u{1b}` instead of being sent raw. Names, descriptions and
+/// error messages printed here come from untrusted packages and images, and a raw ESC would let
+/// them rewrite the screen or the title. Every human-readable line the CLI prints goes through it.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {

@@ -71,6 +71,43 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Opens a path the user named (a package, a WIM, a content blob the site recorded) for reading,
+/// with its size at open: symbolic links are followed, as `open` does, but only a regular file is
+/// read. `O_NONBLOCK` makes opening a FIFO return at once (it would block until a writer came) and
+/// `fstat` on the handle judges what was really opened, so a path swapped between a check and the
+/// open cannot slip through. Anything else is an [`io::ErrorKind::InvalidInput`] error saying what
+/// it is.
+pub fn open_input(path: &Path) -> io::Result<(File, u64)> {
+    let file =
+        OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC).open(path)?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: refused, only regular files are read", kind_of(meta.file_type())),
+        ));
+    }
+    Ok((file, meta.len()))
+}
+
+/// What a non-regular file is, for errors.
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// Copies the regular file `src` to `dest`, which must not exist; returns the bytes copied.
 pub fn copy_new(src: &Path, dest: &Path) -> io::Result<u64> {
     let mut from = open_regular(src)?;

@@ -21,6 +21,7 @@ mod add_package;
 mod add_package_delta;
 mod add_package_series;
 mod bad_input;
+mod bounds;
 mod cleanup;
 mod cli_contract;
 mod concurrency;

@@ -67,6 +67,16 @@ impl Fixture {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{a:?}: {e}: {out}"))
     }
 
+    /// `site tick` whose run fails: exit status 1 (issue 17 item 13: it exited 0, so systemd's
+    /// `OnFailure=` never fired), with `mention` in the error.
+    fn tick_fails(&self, mention: &str) -> String {
+        let out = run(&self.args(&["tick"]));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(mention), "{err}");
+        err
+    }
+
     fn spawn(&self, args: &[&str]) -> Child {
         wimpatch().args(self.args(args)).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
@@ -320,7 +330,7 @@ fn corrupt(path: &Path) {
 }
 
 #[test]
-fn a_corrupted_content_library_blob_fails_its_update_and_nothing_of_it_is_applied() {
+fn a_corrupted_content_library_blob_fails_its_update_nothing_is_applied_and_site_tick_exits_nonzero() {
     let f = Fixture::new();
     let catalog = f.json(&["catalog", "list"]);
     let kb2 = catalog.as_array().unwrap().iter().find(|u| u["kb"] == "KB5000002").unwrap();
@@ -329,7 +339,7 @@ fn a_corrupted_content_library_blob_fails_its_update_and_nothing_of_it_is_applie
     let before = sha256(&f.image_path());
 
     f.schedule_now(&["KB5000002"], &[]);
-    f.json(&["tick"]);
+    f.tick_fails("job 1");
     let show = f.show();
     assert_eq!(show["scheduled_updates_status"], "Failed", "{show}");
     let update = &show["schedule"]["job"]["updates"][0];
@@ -367,4 +377,40 @@ fn planted_links_in_a_distribution_point_are_not_followed() {
     let status = run(&f.args(&["dp", "list", "--json"]));
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(!text.contains("\"Success\""), "a DP with a planted link reported success: {text}");
+}
+
+/// Regression (issue 17: "a content-library blob that is a symlink to an endless file hangs `site
+/// tick` with its job In Process"): the blob is refused at once, the run fails naming it, and
+/// `site tick` ends (within the harness's deadline) with exit status 1.
+#[test]
+fn an_endless_content_library_blob_fails_site_tick_within_seconds() {
+    let f = Fixture::new();
+    let catalog = f.json(&["catalog", "list"]);
+    let kb2 = catalog.as_array().unwrap().iter().find(|u| u["kb"] == "KB5000002").unwrap();
+    let sha = kb2["sha256"].as_str().unwrap();
+    let blob = f.site.join("content").join(&sha[..2]).join(sha);
+    std::fs::remove_file(&blob).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &blob).unwrap();
+    let before = sha256(&f.image_path());
+
+    f.schedule_now(&["KB5000002"], &[]);
+    let mut tick = f.spawn(&["tick"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = tick.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = tick.kill();
+            panic!("site tick hung on a blob linked to /dev/zero");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = tick.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(1), "{}", stderr(&out));
+    let show = f.show();
+    assert_eq!(show["scheduled_updates_status"], "Failed", "{show}");
+    let reason = show["schedule"]["job"]["updates"][0]["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains(sha) && reason.contains("not a regular file"), "{reason}");
+    assert_eq!(sha256(&f.image_path()), before);
 }

@@ -304,7 +304,11 @@ impl Cabinet<BufReader<File>> {
     pub fn open(path: impl AsRef<Path>, limits: Limits) -> Result<Self> {
         let path = path.as_ref();
         let package = path.display().to_string();
-        let file = File::open(path).map_err(|source| Error::Io { package: package.clone(), member: None, source })?;
+        let (file, _) = crate::regular_file::open_regular(path).map_err(|source| Error::Io {
+            package: package.clone(),
+            member: None,
+            source,
+        })?;
         Cabinet::new(BufReader::new(file), package, limits)
     }
 }
@@ -399,6 +403,12 @@ impl<R: Read + Seek> Cabinet<R> {
         &self.package
     }
 
+    /// Bytes decoded so far and counted against `max_total_bytes` (this cabinet's and those nested
+    /// in it or sharing its count): members read, and the bytes decoded to reach them.
+    pub fn bytes_decoded(&self) -> u64 {
+        self.budget.used()
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -483,16 +493,23 @@ impl<R: Read + Seek> Cabinet<R> {
     /// A reader of one member's bytes. Errors met while reading come out of `Read` as `io::Error`s
     /// carrying an [`Error`] (get it back with [`Error::from_io`]); a member whose data ends early
     /// is an error, never a short read.
+    ///
+    /// The folder is decoded from its start up to the member (solid compression leaves no
+    /// shortcut), and those bytes count against `max_total_bytes` like the member's own: opening
+    /// the members of a big solid folder one by one is quadratic, and the budget is what bounds it.
+    /// Reading many members goes through [`for_each_member_where`](Self::for_each_member_where).
     pub fn open_member(&mut self, name: &str) -> Result<MemberReader<'_, R>> {
         let member = self.members[self.index_of(name)?].clone();
         self.check_before_decoding(&member)?;
+        self.budget.check(member.offset.saturating_add(member.size), &self.package, Some(&member.name))?;
         let state = self.guard_state(&member);
         let mut file = self
             .decoder
             .read_file(&format!("f{}", member.folder))
             .map_err(|e| Error::from_io(&self.package, Some(&member.name), e))?;
-        // Decodes the folder up to the member (solid compression leaves no shortcut).
-        file.seek(SeekFrom::Start(member.offset)).map_err(|e| Error::from_io(&self.package, Some(&member.name), e))?;
+        let mut skipped = Guard { inner: &mut file, state, folder_pos: 0, remaining: member.offset };
+        drain(&mut skipped)?;
+        let Guard { state, .. } = skipped;
         let guard = Guard { inner: file, state, folder_pos: member.offset, remaining: member.size };
         guard.check_ratio()?;
         Ok(MemberReader { guard })
@@ -521,52 +538,22 @@ impl<R: Read + Seek> Cabinet<R> {
     /// members one by one with [`open_member`](Self::open_member) decodes a folder from its start
     /// for every member). Members come folder by folder, in the order of their data. Bytes `f`
     /// leaves unread are skipped. Stops at the first error, `f`'s or the reader's.
-    pub fn for_each_member<E, F>(&mut self, mut f: F) -> std::result::Result<(), E>
+    pub fn for_each_member<E, F>(&mut self, f: F) -> std::result::Result<(), E>
     where
         E: From<Error>,
         F: FnMut(&MemberInfo, &mut dyn Read) -> std::result::Result<(), E>,
     {
-        let mut order: Vec<usize> = (0..self.members.len()).collect();
-        order.sort_by_key(|&i| (self.members[i].folder, self.members[i].offset, i));
-        let mut start = 0;
-        while start < order.len() {
-            let folder = self.members[order[start]].folder;
-            let end = start + order[start..].iter().take_while(|&&i| self.members[i].folder == folder).count();
-            for &i in &order[start..end] {
-                self.check_before_decoding(&self.members[i])?;
-            }
-            let first = self.members[order[start]].clone();
-            let mut state = self.guard_state(&first);
-            let Cabinet { decoder, members, package, .. } = self;
-            let mut file =
-                decoder.read_file(&format!("f{folder}")).map_err(|e| Error::from_io(package, Some(&first.name), e))?;
-            let mut pos = 0u64;
-            for &i in &order[start..end] {
-                let member = &members[i];
-                state.member.clone_from(&member.name);
-                if member.offset > pos {
-                    // A gap between members: decoded (it is in the stream) and dropped.
-                    let mut gap = Guard { inner: &mut file, state, folder_pos: pos, remaining: member.offset - pos };
-                    drain(&mut gap)?;
-                    state = gap.state;
-                }
-                let mut guard = Guard { inner: &mut file, state, folder_pos: member.offset, remaining: member.size };
-                f(member, &mut guard)?;
-                drain(&mut guard)?;
-                state = guard.state;
-                pos = member.offset + member.size;
-            }
-            start = end;
-        }
-        Ok(())
+        self.for_each_member_where(&|_| true, f)
     }
 
     /// Like [`for_each_member`](Self::for_each_member), for the members `wanted` accepts only, and
     /// with the checks and counts of [`open_member`](Self::open_member): each folder holding a
-    /// wanted member is decoded once, front to back; the bytes between wanted members are decoded
-    /// and dropped uncounted, as `open_member` does when it seeks to a member; each member is
-    /// checked just before it is read. Visiting `n` members of one solid folder costs one decode of
-    /// the folder, where `n` calls of `open_member` cost up to `n`.
+    /// wanted member is decoded once, front to back, up to its last wanted member; every byte
+    /// decoded counts against `max_total_bytes`, the bytes between wanted members too (they are
+    /// decoded and dropped), and a folder whose bytes to decode would pass the budget is refused
+    /// before any of it is decoded; each member is checked just before it is read. Visiting `n`
+    /// members of one solid folder costs one decode of the folder, where `n` calls of
+    /// `open_member` cost up to `n`.
     pub fn for_each_member_where<E, F>(&mut self, wanted: &dyn Fn(&MemberInfo) -> bool, mut f: F) -> Result<(), E>
     where
         E: From<Error>,
@@ -580,17 +567,27 @@ impl<R: Read + Seek> Cabinet<R> {
             let end = start + order[start..].iter().take_while(|&&i| self.members[i].folder == folder).count();
             let first = self.members[order[start]].clone();
             check_member(&self.package, &self.limits, &self.folders, &self.budget, &first)?;
+            let decoded = order[start..end].iter().map(|&i| self.members[i].offset + self.members[i].size).max();
+            self.budget.check(decoded.unwrap_or(0), &self.package, Some(&first.name))?;
             let mut state = self.guard_state(&first);
             let Cabinet { decoder, members, package, limits, folders, budget, .. } = self;
             let mut file =
                 decoder.read_file(&format!("f{folder}")).map_err(|e| Error::from_io(package, Some(&first.name), e))?;
+            let mut pos = 0u64;
             for &i in &order[start..end] {
                 let member = &members[i];
                 check_member(package, limits, folders, budget, member)?;
                 state.member.clone_from(&member.name);
-                // Forward only (members are sorted by offset): the decoder goes on from where it is.
-                file.seek(SeekFrom::Start(member.offset))
-                    .map_err(|e| Error::from_io(package, Some(&member.name), e))?;
+                if member.offset > pos {
+                    // Bytes up to the member (unwanted members, or a gap): decoded, counted, dropped.
+                    // Members never overlap (the directory check), so the decoder only goes forward.
+                    let mut skipped =
+                        Guard { inner: &mut file, state, folder_pos: pos, remaining: member.offset - pos };
+                    drain(&mut skipped)?;
+                    state = skipped.state;
+                }
+                // `max`: an empty member may sit inside another's span (the overlap check skips them).
+                pos = pos.max(member.offset + member.size);
                 let mut guard = Guard { inner: &mut file, state, folder_pos: member.offset, remaining: member.size };
                 guard.check_ratio()?;
                 f(member, &mut guard)?;

@@ -1,8 +1,7 @@
 //! What kind of package a file is, from its first bytes and its member names.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::cab::Cabinet;
@@ -94,7 +93,11 @@ pub fn sniff(prefix: &[u8]) -> Magic {
 pub fn detect_path(path: impl AsRef<Path>, limits: Limits) -> Result<ContainerKind> {
     let path = path.as_ref();
     let package = path.display().to_string();
-    let file = File::open(path).map_err(|source| Error::Io { package: package.clone(), member: None, source })?;
+    let (file, _) = crate::regular_file::open_regular(path).map_err(|source| Error::Io {
+        package: package.clone(),
+        member: None,
+        source,
+    })?;
     detect(BufReader::new(file), &package, limits)
 }
 
@@ -233,8 +236,9 @@ pub fn classify_wim<W: WimContent + ?Sized>(wim: &W, package: &str, limits: Limi
         Layout::Cbs => ContainerKind::CbsCab,
         Layout::Combined(aggregated) => {
             for name in aggregated {
-                let bytes = wim.read(&name, limits.max_member_bytes)?;
-                let inner = Cabinet::new_nested(Cursor::new(bytes), format!("{package}!{name}"), limits, 1)?;
+                // Spooled, not read whole: past a few MiB it stays on disk.
+                let spooled = wim.spool(&name, limits.max_member_bytes)?;
+                let inner = Cabinet::new_nested(spooled, format!("{package}!{name}"), limits, 1)?;
                 if inner.members().iter().any(|m| is_hotpatch_metadata(&m.name)) {
                     return Ok(ContainerKind::Unsupported(HOTPATCH_REASON.to_owned()));
                 }

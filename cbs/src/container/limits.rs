@@ -42,7 +42,7 @@ impl Limits {
     };
 
     /// Whether `decompressed` bytes out of `compressed` bytes read breaks `max_ratio`.
-    pub(crate) fn ratio_exceeded(&self, decompressed: u64, compressed: u64) -> bool {
+    pub fn ratio_exceeded(&self, decompressed: u64, compressed: u64) -> bool {
         decompressed > RATIO_SLACK_BYTES && decompressed > self.max_ratio.saturating_mul(compressed)
     }
 }

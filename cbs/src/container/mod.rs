@@ -34,5 +34,5 @@ pub use kind::{
 pub use limits::{Limits, RATIO_SLACK_BYTES};
 pub use member_name::{member_key, normalize_member_name, NameError};
 pub use msu::{Msu, PkgProperties, TEXT_MEMBER_MAX};
-pub use source::{DirectorySource, PackageSource, SourceEntry, WimContent, WimSource};
+pub use source::{parse_each, DirectorySource, PackageSource, SourceEntry, WimContent, WimSource};
 pub use text::decode_text;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,6 +65,42 @@ pub trait PackageSource {
         }
         Ok(out)
     }
+}
+
+/// Reads each of `names` whole, in one pass over `src` ([`PackageSource::read_each`]: a cabinet
+/// decodes each solid folder once), and returns what `parse` makes of each, by name. The bytes are
+/// dropped as soon as they are parsed, so memory holds one file's bytes at a time, never all of
+/// them. A file over `limit` bytes, or a read error, ends the pass: the names not reached are
+/// missing from the map, and [`PackageSource::read`] on one of them gives its error, in whatever
+/// order the caller reports errors.
+pub fn parse_each<T>(
+    src: &mut (dyn PackageSource + '_),
+    names: &[String],
+    limit: u64,
+    mut parse: impl FnMut(&str, &[u8]) -> T,
+) -> HashMap<String, T> {
+    let package = src.package().to_owned();
+    let mut out = HashMap::with_capacity(names.len());
+    let mut buf = Vec::new();
+    let _ = src.read_each(names, &mut |name, reader| {
+        buf.clear();
+        reader
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::from_io(&package, Some(name), e))?;
+        if buf.len() as u64 > limit {
+            return Err(Error::TooLarge {
+                package: package.clone(),
+                member: Some(name.to_owned()),
+                limit: LimitKind::ReadLimit,
+                size: buf.len() as u64,
+                max: limit,
+            });
+        }
+        out.insert(name.to_owned(), parse(name, &buf));
+        Ok(())
+    });
+    out
 }
 
 impl<R: Read + Seek> PackageSource for Cabinet<R> {
@@ -253,7 +289,7 @@ impl PackageSource for DirectorySource {
             });
         }
         self.budget.check(size, &self.package, Some(name))?;
-        let file = File::open(&path).map_err(|e| self.io_err(name, e))?;
+        let (file, _) = crate::regular_file::open_regular(&path).map_err(|e| self.io_err(name, e))?;
         Ok(Box::new(plain_guard(
             BufReader::new(file),
             &self.package,
@@ -352,9 +388,20 @@ impl<W: WimContent> PackageSource for WimSource<W> {
             .collect()
     }
 
+    /// Spooled (in memory up to [`SPOOL_IN_MEMORY_MAX`](super::SPOOL_IN_MEMORY_MAX), else an
+    /// unlinked file), never read whole into memory, and counted as it is read.
     fn open(&mut self, name: &str) -> Result<Box<dyn Read + '_>> {
-        let limit = self.limits.max_member_bytes;
-        Ok(Box::new(Cursor::new(self.read(name, limit)?)))
+        let path = normalize_member_name(name).map_err(|reason| Error::UnsafeMemberName {
+            package: self.package.clone(),
+            member: name.to_owned(),
+            reason,
+        })?;
+        let mut spooled = self.wim.spool(&path, self.limits.max_member_bytes)?;
+        let io_err = |source| Error::Io { package: self.package.clone(), member: Some(name.to_owned()), source };
+        let size = spooled.seek(io::SeekFrom::End(0)).map_err(io_err)?;
+        spooled.seek(io::SeekFrom::Start(0)).map_err(io_err)?;
+        self.budget.check(size, &self.package, Some(name))?;
+        Ok(Box::new(plain_guard(spooled, &self.package, name, size, self.limits, Arc::clone(&self.budget))))
     }
 
     fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>> {

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::error::Error;
 use super::index::{index_report, stored_as, Indexed, Stored};
 use super::input::{open_input, Input, WimOpener};
+use super::metadata::MetadataPass;
 use super::psf_site::PsfSite;
 use super::report::{
     ComponentReport, FileReport, FileStatus, IdentityReport, PackageReport, ParentReport, SubPackageReport,
@@ -17,13 +18,10 @@ use super::verify_indexed::verify_indexed;
 use crate::cix::ContainerIndex;
 use crate::container::{self, member_key, Limits, PackageSource, SourceEntry};
 use crate::manifest::ComponentManifest;
-use crate::mum::{PackageManifest, ParentGroup};
+use crate::mum::ParentGroup;
 use crate::name::{ends_with_ci, normalize_kb, strip_suffix_ci};
 use crate::package_id::PackageIdentity;
 use crate::psf::{stored_in_psf, PSF_CIX_NAME};
-
-/// Largest manifest (.mum, .manifest, .cix.xml) read into memory.
-const MANIFEST_LIMIT: u64 = 16 << 20;
 
 /// The delta index of Windows 7-era hotfix cabs.
 const CIX_NAME: &str = "_manifest_.cix.xml";
@@ -210,13 +208,24 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
     let package = src.package().to_owned();
     let entries: Vec<SourceEntry> = src.list()?;
     let by_key: HashMap<String, String> = entries.iter().map(|e| (member_key(&e.path), e.path.clone())).collect();
-    let xml_err = |source| Error::Xml { package: package.clone(), source };
 
     let update_name = by_key
         .get(&member_key("update.mum"))
         .cloned()
         .ok_or_else(|| Error::NoUpdateMum { package: package.clone() })?;
-    let top = PackageManifest::parse(&src.read(&update_name, MANIFEST_LIMIT)?, &update_name).map_err(xml_err)?;
+    // Every .mum, manifest and index, read in one pass (each solid folder decoded once).
+    let meta_names: Vec<String> = entries
+        .iter()
+        .map(|e| &e.path)
+        .filter(|n| {
+            ends_with_ci(n, ".mum")
+                || (ends_with_ci(n, ".manifest") && !n.contains('/'))
+                || [CIX_NAME, PSF_CIX_NAME].iter().any(|c| member_key(n) == member_key(c))
+        })
+        .cloned()
+        .collect();
+    let mut meta = MetadataPass::read(src, &meta_names);
+    let top = meta.package_manifest(src, &update_name)?;
 
     let mut report = PackageReport::empty(path, kind);
     report.identity = Some(IdentityReport::from(&top.identity));
@@ -241,7 +250,7 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
         if *name == update_name {
             continue;
         }
-        let mum = PackageManifest::parse(&src.read(name, MANIFEST_LIMIT)?, name).map_err(xml_err)?;
+        let mum = meta.package_manifest(src, name)?;
         let identity = PackageIdentity::from_assembly(&mum.identity).map_err(|e| Error::Identity {
             package: package.clone(),
             member: name.clone(),
@@ -277,7 +286,7 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
     let mut raw_member_of: HashMap<String, String> = HashMap::new();
     let mut cix = None;
     if let Some(cix_name) = by_key.get(&member_key(CIX_NAME)).cloned() {
-        let index = ContainerIndex::parse(&src.read(&cix_name, MANIFEST_LIMIT)?, &cix_name).map_err(xml_err)?;
+        let index = meta.index(src, &cix_name)?;
         for f in &index.files {
             if let Some(s) = f.delta.as_ref().and_then(|d| d.source.as_ref()) {
                 if !s.source_type.is_delta() {
@@ -299,7 +308,7 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
     let mut psf_of: HashMap<String, (String, u32)> = HashMap::new();
     let mut psf_index = None;
     if let Some(name) = by_key.get(&member_key(PSF_CIX_NAME)).cloned() {
-        let index = ContainerIndex::parse(&src.read(&name, MANIFEST_LIMIT)?, &name).map_err(xml_err)?;
+        let index = meta.index(src, &name)?;
         for f in index.files.iter().filter(|f| stored_in_psf(f)) {
             if let Some(format) = stored_as(f) {
                 psf_of.insert(member_key(&f.name), (format, f.id));
@@ -320,7 +329,8 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
     let mut indexed = Vec::new();
     let mut deferred = None;
     for name in manifests {
-        let scanned = scan_manifest(src, &package, &name, &lookup);
+        let scanned =
+            meta.component_manifest(src, &name).and_then(|m| scan_manifest(&m.manifest, &package, &name, &lookup));
         match scanned {
             Ok((component, found, found_indexed)) => {
                 report.verified_files += found.iter().filter(|p| p.sha256.is_some()).count();
@@ -354,13 +364,11 @@ struct Lookup<'a> {
 /// those stored through an index. A payload neither present nor indexed is
 /// [`Error::MissingPayload`].
 fn scan_manifest(
-    src: &mut dyn PackageSource,
+    m: &ComponentManifest,
     package: &str,
     name: &str,
     lookup: &Lookup<'_>,
 ) -> Result<(ComponentReport, Vec<Payload>, Vec<Indexed>), Error> {
-    let xml_err = |source| Error::Xml { package: package.to_owned(), source };
-    let m = ComponentManifest::parse(&src.read(name, MANIFEST_LIMIT)?, name).map_err(xml_err)?;
     let keyform = stem(name).to_ascii_lowercase();
     let computed = crate::key_form(&m.identity);
     if computed != keyform {

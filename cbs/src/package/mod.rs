@@ -13,6 +13,7 @@ mod extract;
 mod index;
 mod input;
 mod inspect;
+mod metadata;
 mod psf_site;
 mod report;
 mod verify_indexed;
@@ -21,6 +22,7 @@ pub use error::Error;
 pub use extract::{extract_path, ExtractReport, ExtractedPackage};
 pub use input::WimOpener;
 pub use inspect::{inspect_path, inspect_path_with, inspect_source};
+pub use metadata::{MetadataPass, ParsedManifest, METADATA_LIMIT};
 pub use report::{
     ComponentReport, DeltaReport, FileReport, FileStatus, IdentityReport, PackageReport, ParentReport, SubPackageReport,
 };

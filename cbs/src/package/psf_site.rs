@@ -3,7 +3,6 @@
 //! any case; in an MSU, the `.psf` member with the inner cab's stem. Opened only when the package
 //! turns out to have an express index.
 
-use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::Path;
 
@@ -42,8 +41,8 @@ impl PsfSite<'_> {
             PsfSite::Unknown => Ok(Found::Missing(None)),
             PsfSite::Beside(input) => match crate::psf::find_psf_beside(input) {
                 Some(path) => {
-                    let file =
-                        File::open(&path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+                    let (file, _) = crate::regular_file::open_regular(&path)
+                        .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
                     Ok(Found::Psf(Psf::new(Spooled::File(BufReader::new(file)), path.display().to_string())?))
                 }
                 None => Ok(Found::Missing(Some(crate::psf::psf_beside(input).display().to_string()))),

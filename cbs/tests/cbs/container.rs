@@ -561,33 +561,51 @@ fn real_files_bit_flips() {
 // ---------------------------------------------------------------------------------------------
 
 /// One CFFILE entry to forge: raw name bytes, size, offset in its folder, folder index.
-struct Entry<'a> {
-    name: &'a [u8],
-    size: u32,
-    offset: u32,
-    folder: u16,
+pub(crate) struct Entry<'a> {
+    pub(crate) name: &'a [u8],
+    pub(crate) size: u32,
+    pub(crate) offset: u32,
+    pub(crate) folder: u16,
 }
 
 /// Hand-assembles a cabinet with stored (uncompressed) folders: header, folder table, member
 /// table, then each folder's data in blocks of at most 32 KiB. Entries are written as given, so
 /// any lie (name, size, offset, folder) can be told.
 fn forge(folders: &[&[u8]], entries: &[Entry<'_>]) -> Vec<u8> {
+    let stored: Vec<(u16, Vec<Vec<u8>>)> = folders
+        .iter()
+        .map(|folder| {
+            let blocks = folder
+                .chunks(32_768)
+                .map(|block| {
+                    let mut framed = Vec::with_capacity(8 + block.len());
+                    framed.extend_from_slice(&0u32.to_le_bytes());
+                    framed.extend_from_slice(&(block.len() as u16).to_le_bytes());
+                    framed.extend_from_slice(&(block.len() as u16).to_le_bytes());
+                    framed.extend_from_slice(block);
+                    framed
+                })
+                .collect();
+            (0, blocks)
+        })
+        .collect();
+    forge_blocks(&stored, entries)
+}
+
+/// Like [`forge`], with each folder given as `(typeCompress, CFDATA blocks already framed)`.
+pub(crate) fn forge_blocks(folders: &[(u16, Vec<Vec<u8>>)], entries: &[Entry<'_>]) -> Vec<u8> {
     let files_offset = 36 + 8 * folders.len();
     let files_len: usize = entries.iter().map(|e| 17 + e.name.len()).sum();
     let mut data_offset = files_offset + files_len;
     let mut folder_table = Vec::new();
     let mut data = Vec::new();
-    for folder in folders {
-        let blocks: Vec<&[u8]> = folder.chunks(32_768).collect();
+    for (compression, blocks) in folders {
         folder_table.extend_from_slice(&(data_offset as u32).to_le_bytes());
         folder_table.extend_from_slice(&(blocks.len() as u16).to_le_bytes());
-        folder_table.extend_from_slice(&0u16.to_le_bytes());
+        folder_table.extend_from_slice(&compression.to_le_bytes());
         for block in blocks {
-            data.extend_from_slice(&0u32.to_le_bytes());
-            data.extend_from_slice(&(block.len() as u16).to_le_bytes());
-            data.extend_from_slice(&(block.len() as u16).to_le_bytes());
             data.extend_from_slice(block);
-            data_offset += 8 + block.len();
+            data_offset += block.len();
         }
     }
     let total = files_offset + files_len + data.len();

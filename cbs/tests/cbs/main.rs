@@ -37,6 +37,7 @@ macro_rules! real_or_skip {
     };
 }
 
+mod bounds;
 mod cix;
 mod container;
 mod dcm;

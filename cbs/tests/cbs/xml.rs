@@ -220,3 +220,27 @@ fn encodings_other_than_utf8_and_utf16_are_refused() {
     let err = parse_err(b"<\0a\0/\0>\0");
     assert!(matches!(*err.kind, XmlErrorKind::Encoding(_)), "{err}");
 }
+
+/// Regression (issue 17 item 10): ESC and BEL in package metadata were accepted, stored in the image
+/// registry and printed raw. Raw or as character references, in text or attributes, they are
+/// refused with the file, the position and the code point.
+#[test]
+fn control_characters_from_package_metadata_are_refused() {
+    let cases: [(&[u8], u32, u32, u32); 5] = [
+        (b"<a b=\"x\x1b[31my\"/>", 0x1b, 1, 8),
+        (b"<a>\n ring\x07</a>", 0x07, 2, 6),
+        (b"<a b=\"&#27;[2J\"/>", 0x1b, 1, 1),
+        (b"<a>&#x7;</a>", 0x07, 1, 4),
+        ("<a>\u{FFFE}</a>".as_bytes(), 0xfffe, 1, 4),
+    ];
+    for (text, code, line, column) in cases {
+        let err = parse_err(text);
+        assert_names_file(&err);
+        assert_eq!(*err.kind, XmlErrorKind::InvalidCharacter { code }, "{err}");
+        assert_eq!((err.line, err.column), (line, column), "{err}");
+        assert!(err.to_string().contains(&format!("U+{code:04X}")), "{err}");
+    }
+    // Tab, LF and CR stay allowed, raw and as references; so do characters past the BMP.
+    let doc = parse("<a b=\"&#9;x\">\t&#13;\u{1F600}</a>".as_bytes(), FILE).unwrap();
+    assert!(doc.root.attr("b").is_some_and(|v| v.ends_with('x')), "{doc:?}");
+}

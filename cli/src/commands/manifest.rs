@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx, cmd: ManifestCommand) -> Result<()> {
     }
 
     if let Some(dir) = &out_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        safe_fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
         for (path, report, xml) in &mut decoded {
             let out = dir.join(format!("{}.xml", file_stem(path)));
             write_new_file(&out, xml)?;

@@ -75,7 +75,7 @@ impl Ctx {
             serde_json::to_writer_pretty(&mut out, report)?;
             writeln!(out)?;
         } else {
-            write!(out, "{}", text())?;
+            write!(out, "{}", crate::output::terminal_safe(&text()))?;
         }
         Ok(())
     }

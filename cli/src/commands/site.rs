@@ -11,7 +11,7 @@ use servicing::site::execute::JobOutcome;
 use servicing::site::images::{self, ImageDetail, ImportRequest};
 use servicing::site::jobs::{self, JobView, ScheduleRequest};
 use servicing::site::runner::{self, TickReport};
-use servicing::site::schedule::When;
+use servicing::site::schedule::{Status, When};
 use servicing::site::Site;
 
 use super::Ctx;
@@ -115,7 +115,14 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
         }
         SiteCommand::Tick => {
             let report = runner::tick(&dir, &ctx.cancel)?;
-            ctx.print(&report, || tick_text(&report))
+            ctx.print(&report, || tick_text(&report))?;
+            // A failed run must fail the command, so a systemd timer's `OnFailure=` fires.
+            let failed: Vec<String> =
+                report.ran.iter().filter(|o| o.status == Status::Failed).map(|o| o.job.to_string()).collect();
+            if !failed.is_empty() {
+                return Err(anyhow!("servicing run(s) failed: job {} (see above)", failed.join(", job ")));
+            }
+            Ok(())
         }
         SiteCommand::Run => {
             Site::open(&dir)?;

@@ -58,6 +58,30 @@ pub enum Error {
         /// The path that is missing.
         missing: String,
     },
+    /// A package's sub-package or component-dependency graph loops back on itself: refused, with the
+    /// loop named, before anything is staged.
+    #[error("{package}: {graph} cycle {cycle}: refused")]
+    Cycle {
+        /// The package.
+        package: String,
+        /// `sub-package` or `component dependency`.
+        graph: &'static str,
+        /// The loop, `a -> b -> a`.
+        cycle: String,
+    },
+    /// A package's sub-package or component-dependency chain is deeper than the walk follows (it is
+    /// walked without recursion, but a chain this long is no real package).
+    #[error("{package}: {graph} chain deeper than {max} levels at {at}: refused")]
+    TooDeep {
+        /// The package.
+        package: String,
+        /// `sub-package` or `component dependency`.
+        graph: &'static str,
+        /// The limit.
+        max: usize,
+        /// Where the limit was passed.
+        at: String,
+    },
     /// A package names a file, manifest or sub-package that it does not contain.
     #[error("{package}: {what} {name} is named by the package but is not in it")]
     Missing {
@@ -154,6 +178,13 @@ impl Error {
             }
             other => other,
         }
+    }
+
+    /// What errors call the working copy of the image's hive `hive` (`Windows\System32\config\
+    /// SOFTWARE`) of `target`: the image and the hive's place in it, not the scratch copy, which is
+    /// deleted by the time anyone reads the message.
+    pub(crate) fn image_hive_name(target: &str, hive: &str) -> PathBuf {
+        PathBuf::from(format!("{hive} in {target}"))
     }
 
     pub(crate) fn hive(path: impl Into<PathBuf>) -> impl FnOnce(crate::hive::Error) -> Error {

@@ -63,7 +63,9 @@ pub fn get_packages(target: &Target, opts: &GetOptions, control: Control<'_>) ->
         target: label.clone(),
         missing: r"Windows\System32\config\SOFTWARE".into(),
     })?;
-    let mut packages = read_packages(&hive).map_err(Error::in_image(&label, r"Windows\System32\config\SOFTWARE"))?;
+    const SOFTWARE: &str = r"Windows\System32\config\SOFTWARE";
+    let mut packages =
+        read_packages(&hive, &Error::image_hive_name(&label, SOFTWARE)).map_err(Error::in_image(&label, SOFTWARE))?;
     packages.retain(|p| opts.all || p.visibility != Some(2));
     packages.sort_by_key(|p| p.identity.to_string().to_lowercase());
 

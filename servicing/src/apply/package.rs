@@ -12,14 +12,11 @@ use cbs::container::{self, member_key, Cabinet, ContainerKind, DirectorySource, 
 use cbs::manifest::ComponentManifest;
 use cbs::mum::PackageManifest;
 use cbs::name::{ends_with_ci, normalize_kb, strip_suffix_ci};
-use cbs::package::Error as PackageError;
+use cbs::package::{Error as PackageError, MetadataPass};
 use cbs::psf::{Psf, PSF_CIX_NAME};
 use cbs::PackageIdentity;
 
 use super::error::{Error, Result};
-
-/// Largest .mum or component manifest read.
-const MANIFEST_LIMIT: u64 = 16 << 20;
 
 /// The delta index of Windows 7-era hotfix cabs.
 const CIX_NAME: &str = "_manifest_.cix.xml";
@@ -30,8 +27,9 @@ pub(crate) struct ManifestEntry {
     pub member: String,
     /// Parsed.
     pub manifest: ComponentManifest,
-    /// The bytes, copied as they are into `WinSxS\Manifests`.
-    pub bytes: Vec<u8>,
+    /// SHA-256 of its bytes: recorded in the registry, and checked when staging reads them again
+    /// to copy them into `WinSxS\Manifests` (the bytes are not kept: issue 17, memory).
+    pub sha256: [u8; 32],
 }
 
 /// One CBS package, open and parsed.
@@ -96,11 +94,6 @@ pub(crate) enum Loaded {
 }
 
 impl Unit {
-    /// A reader of a member.
-    pub fn open(&mut self, member: &str) -> Result<Box<dyn Read + '_>> {
-        Ok(self.source.open(member).map_err(PackageError::from)?)
-    }
-
     /// Reads `members` in the order the source reads fastest (see
     /// [`PackageSource::read_each`]).
     pub fn read_each(
@@ -181,6 +174,12 @@ pub(crate) fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| Error::BadInput { path: p.clone(), reason: e.to_string() })?;
+        if !meta.is_dir() {
+            // Before any lock is taken: a FIFO or a device given as a package is refused here,
+            // without blocking, instead of hanging the run with the image locked (issue 17).
+            cbs::regular_file::open_regular(p)
+                .map_err(|e| Error::BadInput { path: p.clone(), reason: e.to_string() })?;
+        }
         if meta.is_dir() && !has_update_mum(p) {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(Error::io(p, "cannot list package folder"))?
@@ -284,13 +283,24 @@ pub(crate) fn load(path: &Path, limits: Limits, scratch: &Path) -> Result<Loaded
 
 fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_kb: Option<String>) -> Result<Unit> {
     let package = src.package().to_owned();
-    let xml_err = |source| PackageError::Xml { package: package.clone(), source };
     let entries = src.list().map_err(PackageError::from)?;
     let members: HashMap<String, String> = entries.iter().map(|e| (member_key(&e.path), e.path.clone())).collect();
     let top_member =
         members.get("update.mum").cloned().ok_or_else(|| PackageError::NoUpdateMum { package: package.clone() })?;
-    let top = PackageManifest::parse(&src.read(&top_member, MANIFEST_LIMIT).map_err(PackageError::from)?, &top_member)
-        .map_err(xml_err)?;
+    // Every top-level .mum and manifest and the indexes, read in one pass (each solid folder
+    // decoded once) and kept parsed, not as bytes.
+    let indexes = [member_key(CIX_NAME), member_key(PSF_CIX_NAME)];
+    let meta_names: Vec<String> = entries
+        .iter()
+        .map(|e| &e.path)
+        .filter(|n| {
+            !n.contains(['/', '\\'])
+                && (ends_with_ci(n, ".mum") || ends_with_ci(n, ".manifest") || indexes.contains(&member_key(n)))
+        })
+        .cloned()
+        .collect();
+    let mut meta = MetadataPass::read(src.as_mut(), &meta_names);
+    let top = meta.package_manifest(src.as_mut(), &top_member)?;
     let top_id = PackageIdentity::from_assembly(&top.identity).map_err(|e| PackageError::Identity {
         package: package.clone(),
         member: top_member.clone(),
@@ -305,8 +315,7 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
             continue;
         }
         if ends_with_ci(name, ".mum") {
-            let mum = PackageManifest::parse(&src.read(name, MANIFEST_LIMIT).map_err(PackageError::from)?, name)
-                .map_err(xml_err)?;
+            let mum = meta.package_manifest(src.as_mut(), name)?;
             let id = PackageIdentity::from_assembly(&mum.identity).map_err(|e| PackageError::Identity {
                 package: package.clone(),
                 member: name.clone(),
@@ -314,14 +323,16 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
             })?;
             mums.insert(id.to_string().to_lowercase(), (name.clone(), mum));
         } else if ends_with_ci(name, ".manifest") {
-            let bytes = src.read(name, MANIFEST_LIMIT).map_err(PackageError::from)?;
-            let manifest = ComponentManifest::parse(&bytes, name).map_err(xml_err)?;
+            let parsed = meta.component_manifest(src.as_mut(), name)?;
             let key_form = strip_suffix_ci(name, ".manifest").unwrap_or(name).to_ascii_lowercase();
-            let computed = cbs::key_form(&manifest.identity);
+            let computed = cbs::key_form(&parsed.manifest.identity);
             if computed != key_form {
                 return Err(PackageError::KeyFormMismatch { package, member: name.clone(), expected: computed }.into());
             }
-            manifests.insert(key_form, ManifestEntry { member: name.clone(), manifest, bytes });
+            manifests.insert(
+                key_form,
+                ManifestEntry { member: name.clone(), manifest: parsed.manifest, sha256: parsed.sha256 },
+            );
         }
     }
 
@@ -329,9 +340,7 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
     let mut renamed = HashMap::new();
     let mut index = None;
     if let Some(cix_member) = members.get(&member_key(CIX_NAME)).cloned() {
-        let cix =
-            ContainerIndex::parse(&src.read(&cix_member, MANIFEST_LIMIT).map_err(PackageError::from)?, &cix_member)
-                .map_err(xml_err)?;
+        let cix = meta.index(src.as_mut(), &cix_member)?;
         for f in &cix.files {
             let Some(d) = &f.delta else { continue };
             match &d.source {
@@ -353,8 +362,7 @@ fn parse_unit(mut src: Box<dyn PackageSource>, label: String, input: &Path, msu_
     let mut psf_index = None;
     let mut psf_payloads = HashSet::new();
     if let Some(member) = members.get(&member_key(PSF_CIX_NAME)).cloned() {
-        let cix = ContainerIndex::parse(&src.read(&member, MANIFEST_LIMIT).map_err(PackageError::from)?, &member)
-            .map_err(xml_err)?;
+        let cix = meta.index(src.as_mut(), &member)?;
         psf_payloads = cix.files.iter().filter(|f| cbs::psf::stored_in_psf(f)).map(|f| member_key(&f.name)).collect();
         psf_index = Some(cix);
     }

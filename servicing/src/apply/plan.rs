@@ -19,6 +19,18 @@ use super::state::ImageState;
 /// Deepest sub-package nesting followed (real packages nest three or four levels).
 const MAX_DEPTH: usize = 16;
 
+/// Longest chain of deployment dependencies followed (real deployments install components, rarely
+/// other deployments: two or three levels). The chain is walked with an explicit stack, so the limit
+/// is about hostile input, not the call stack.
+const MAX_DEPENDENCY_DEPTH: usize = 64;
+
+/// `a -> b -> a`.
+fn cycle_text<'a>(path: impl IntoIterator<Item = &'a str>, back_to: &str) -> String {
+    let mut parts: Vec<&str> = path.into_iter().collect();
+    parts.push(back_to);
+    parts.join(" -> ")
+}
+
 /// A package to register in the CBS store.
 #[derive(Debug, Clone)]
 pub(crate) struct PackageInstall {
@@ -123,8 +135,8 @@ pub(crate) fn evaluate(unit: &Unit, state: &ImageState, log: &mut Vec<String>) -
     let mut plan = InstallPlan::default();
     plan.packages.push(PackageInstall { identity: id.clone(), mum_member: unit.top_member.clone(), visibility: 1 });
     let mut seen_components = BTreeSet::new();
-    let mut walk = Walk { unit, state, log, plan: &mut plan, seen: &mut seen_components };
-    walk.package(id, &unit.top, 0)?;
+    let mut walk = Walk { unit, state, log, plan: &mut plan, seen: &mut seen_components, path: vec![id.clone()] };
+    walk.package(id, &unit.top)?;
 
     if plan.components.is_empty() && plan.packages.len() == 1 && has_conditions(&unit.top) {
         // Every update was conditional and none applied: nothing of this package is in the image.
@@ -177,24 +189,28 @@ struct Walk<'a> {
     log: &'a mut Vec<String>,
     plan: &'a mut InstallPlan,
     seen: &'a mut BTreeSet<String>,
+    /// The sub-packages from the top package down to the one being walked (for cycles and depth;
+    /// the nesting is bounded by `MAX_DEPTH`, so the recursion is too).
+    path: Vec<PackageIdentity>,
 }
 
 impl Walk<'_> {
-    fn package(&mut self, id: &PackageIdentity, mum: &PackageManifest, depth: usize) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(Error::Missing {
+    fn package(&mut self, id: &PackageIdentity, mum: &PackageManifest) -> Result<()> {
+        if self.path.len() > MAX_DEPTH + 1 {
+            return Err(Error::TooDeep {
                 package: self.unit.label.clone(),
-                what: "sub-package nesting deeper than 16 levels at",
-                name: id.to_string(),
+                graph: "sub-package",
+                max: MAX_DEPTH,
+                at: id.to_string(),
             });
         }
         for update in &mum.package.updates {
-            self.update(id, update, depth)?;
+            self.update(id, update)?;
         }
         Ok(())
     }
 
-    fn update(&mut self, owner: &PackageIdentity, update: &Update, depth: usize) -> Result<()> {
+    fn update(&mut self, owner: &PackageIdentity, update: &Update) -> Result<()> {
         if let Some(reason) = self.update_not_applicable(update) {
             self.log.push(format!("Appl: update {} of {owner}: {reason}", update.name));
             return Ok(());
@@ -205,6 +221,14 @@ impl Walk<'_> {
                 what: "sub-package with a valid identity",
                 name: format!("{} ({e})", pref.identity.name),
             })?;
+            if let Some(at) = self.path.iter().position(|p| *p == sub_id) {
+                let names: Vec<String> = self.path[at..].iter().map(ToString::to_string).collect();
+                return Err(Error::Cycle {
+                    package: self.unit.label.clone(),
+                    graph: "sub-package",
+                    cycle: cycle_text(names.iter().map(String::as_str), &sub_id.to_string()),
+                });
+            }
             if self.plan.packages.iter().any(|p| p.identity == sub_id) {
                 continue;
             }
@@ -220,7 +244,10 @@ impl Walk<'_> {
                         mum_member: member.clone(),
                         visibility: 2,
                     });
-                    self.package(&sub_id, sub, depth + 1)?;
+                    self.path.push(sub_id.clone());
+                    let walked = self.package(&sub_id, sub);
+                    self.path.pop();
+                    walked?;
                 }
                 Err(reason) => self.plan.skipped.push((sub_id.to_string(), reason)),
             }
@@ -269,16 +296,66 @@ impl Walk<'_> {
         Some(format!("not applicable: {}", reasons.join("; ")))
     }
 
-    /// Adds a component (and, for a deployment, what it installs) to the plan.
+    /// Adds a component (and, for a deployment, what it installs, and so on down) to the plan.
+    /// Dependencies are walked depth first with an explicit stack (an 8000-deep chain overflowed
+    /// the call stack: issue 17); a dependency back onto the chain being walked is a cycle, refused
+    /// with the chain named; one reached again by another way is installed once.
     fn component(
         &mut self,
         owner: &PackageIdentity,
         id: &AssemblyIdentity,
         deployed_by: Option<&AssemblyIdentity>,
     ) -> Result<()> {
+        /// A component on the chain being walked, and the next of its dependencies to visit.
+        struct Frame {
+            id: AssemblyIdentity,
+            key_form: String,
+            dependencies: Vec<AssemblyIdentity>,
+            next: usize,
+        }
+        let Some(dependencies) = self.add_component(owner, id, deployed_by)? else { return Ok(()) };
+        let mut chain = vec![Frame { id: id.clone(), key_form: cbs::key_form(id), dependencies, next: 0 }];
+        while let Some(top) = chain.last_mut() {
+            let Some(dep) = top.dependencies.get(top.next).cloned() else {
+                chain.pop();
+                continue;
+            };
+            top.next += 1;
+            let parent = top.id.clone();
+            let key_form = cbs::key_form(&dep);
+            if let Some(at) = chain.iter().position(|f| f.key_form == key_form) {
+                return Err(Error::Cycle {
+                    package: self.unit.label.clone(),
+                    graph: "component dependency",
+                    cycle: cycle_text(chain[at..].iter().map(|f| f.key_form.as_str()), &key_form),
+                });
+            }
+            if chain.len() >= MAX_DEPENDENCY_DEPTH {
+                return Err(Error::TooDeep {
+                    package: self.unit.label.clone(),
+                    graph: "component dependency",
+                    max: MAX_DEPENDENCY_DEPTH,
+                    at: key_form,
+                });
+            }
+            if let Some(dependencies) = self.add_component(owner, &dep, Some(&parent))? {
+                chain.push(Frame { id: dep, key_form, dependencies, next: 0 });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds one component to the plan; returns the install dependencies to walk next (a
+    /// deployment's), or `None` when it was planned already.
+    fn add_component(
+        &mut self,
+        owner: &PackageIdentity,
+        id: &AssemblyIdentity,
+        deployed_by: Option<&AssemblyIdentity>,
+    ) -> Result<Option<Vec<AssemblyIdentity>>> {
         let key_form = cbs::key_form(id);
         if !self.seen.insert(key_form.clone()) {
-            return Ok(());
+            return Ok(None);
         }
         let entry = self.unit.manifests.get(&key_form).ok_or_else(|| Error::Missing {
             package: self.unit.label.clone(),
@@ -311,15 +388,16 @@ impl Walk<'_> {
                 deployed_by: deployed_by.cloned(),
             });
         }
-        if m.deployment {
-            for dep in &m.dependencies {
-                let install = dep.dependency_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case("install"));
-                if install {
-                    self.component(owner, &dep.identity, Some(id))?;
-                }
-            }
+        if !m.deployment {
+            return Ok(Some(Vec::new()));
         }
-        Ok(())
+        Ok(Some(
+            m.dependencies
+                .iter()
+                .filter(|dep| dep.dependency_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case("install")))
+                .map(|dep| dep.identity.clone())
+                .collect(),
+        ))
     }
 }
 

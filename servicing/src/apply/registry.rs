@@ -7,7 +7,6 @@ use std::path::Path;
 
 use cbs::rules::{self, PackageState};
 use cbs::PackageIdentity;
-use sha2::{Digest, Sha256};
 
 use super::error::{Error, Result};
 use super::package::Unit;
@@ -139,7 +138,7 @@ pub(crate) fn record_components(store: &mut Hive, path: &Path, unit: &Unit, plan
             Some(k) => k,
             None => store.add_child(derived, &comp.key_form).map_err(err(path))?,
         };
-        let digest: [u8; 32] = Sha256::digest(&entry.bytes).into();
+        let digest = entry.sha256;
         let mut values = vec![
             ("identity".to_owned(), Value::Binary(comp.identity.appid_string().into_bytes())),
             ("S256H".to_owned(), Value::Binary(digest.to_vec())),

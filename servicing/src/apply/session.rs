@@ -65,7 +65,7 @@ impl Servicing {
             .ok_or_else(|| Error::NotWindows { target: label.clone(), missing: r"Windows\WinSxS\Manifests".into() })?;
         let mode = if read_only { Mode::ReadOnly } else { Mode::Write };
         const SOFTWARE: &str = r"Windows\System32\config\SOFTWARE";
-        let software = Hive::open(&software_path, mode)
+        let software = Hive::open_as(&software_path, mode, &Error::image_hive_name(&label, SOFTWARE))
             .map_err(Error::hive(&software_path))
             .map_err(Error::in_image(&label, SOFTWARE))?;
         let packages =
@@ -81,7 +81,7 @@ impl Servicing {
             })?;
         let components = match fetched[1].clone() {
             Some(p) => Some((
-                Hive::open(&p, mode)
+                Hive::open_as(&p, mode, &Error::image_hive_name(&label, r"Windows\System32\config\COMPONENTS"))
                     .map_err(Error::hive(&p))
                     .map_err(Error::in_image(&label, r"Windows\System32\config\COMPONENTS"))?,
                 p,

@@ -74,6 +74,11 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
     let mut delta_wanted: HashMap<String, String> = HashMap::new();
     // Payloads of the `.psf`: member key of `<key-form>/<file>` → job key.
     let mut psf_wanted: HashMap<String, String> = HashMap::new();
+    // Metadata copied as it is (component manifests into `WinSxS\Manifests`, `.mum`/`.cat` into
+    // `servicing\Packages`), member → (destination, digest): read in the payloads' pass, since the
+    // unit keeps parsed manifests, not their bytes, and opening members one by one decodes a solid
+    // folder once per member.
+    let mut metadata: HashMap<String, (PathBuf, Option<[u8; 32]>)> = HashMap::new();
     for comp in &plan.components {
         let entry = unit.manifests.get(&comp.key_form).ok_or_else(|| Error::Missing {
             package: unit.label.clone(),
@@ -83,9 +88,7 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
         let manifest_member = entry.member.clone();
         let manifest_path = sxs.join("Manifests").join(format!("{}.manifest", comp.key_form));
         create_parent(&manifest_path)?;
-        safe_fs::write_fresh(&manifest_path, &entry.bytes)
-            .map_err(Error::io(&manifest_path, "cannot stage manifest"))?;
-        log.push(format!("CSI: staged manifest {}.manifest", comp.key_form));
+        metadata.insert(manifest_member.clone(), (manifest_path, Some(entry.sha256)));
 
         for f in &comp.files {
             let name = format!("{}/{}", comp.key_form, f.name);
@@ -150,11 +153,27 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
     let label = unit.label.clone();
     let mut copied: HashMap<String, ([u8; 32], u64)> = HashMap::new();
     let mut write_error: Option<Error> = None;
-    let plain: Vec<String> =
+    let packages_dir = root.join("Windows/servicing/Packages");
+    safe_fs::create_dir_all(&packages_dir).map_err(Error::io(&packages_dir, "cannot create staging directory"))?;
+    for p in &plan.packages {
+        let id = p.identity.to_string();
+        metadata.insert(p.mum_member.clone(), (packages_dir.join(format!("{id}.mum")), None));
+        if let Some(cat) = unit.catalog_for(&p.mum_member) {
+            metadata.insert(cat, (packages_dir.join(format!("{id}.cat")), None));
+        } else {
+            log.push(format!("CBS: {id} has no catalog (.cat) in the package"));
+        }
+    }
+    let mut plain: Vec<String> =
         order.iter().filter(|k| !k.starts_with(DELTA_PREFIX) && !k.starts_with(PSF_PREFIX)).cloned().collect();
+    plain.extend(metadata.keys().filter(|m| !jobs.contains_key(*m)).cloned());
     let pass = unit.read_each(&plain, &mut |member, reader| {
-        let Some(job) = jobs.get(member) else { return Ok(()) };
-        match copy_hashing(reader, &job.dest, &label, member) {
+        let dest = match (jobs.get(member), metadata.get(member)) {
+            (Some(job), _) => &job.dest,
+            (None, Some((dest, _))) => dest,
+            (None, None) => return Ok(()),
+        };
+        match copy_hashing(reader, dest, &label, member) {
             Ok(Ok(done)) => {
                 copied.insert(member.to_owned(), done);
                 Ok(())
@@ -207,6 +226,28 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
         log.push(format!("CSI: expanded {} payload(s) of {label} from its .psf", psf_wanted.len()));
     }
 
+    let mut staged_metadata: Vec<&String> = metadata.keys().collect();
+    staged_metadata.sort();
+    for member in staged_metadata {
+        let (dest, want) = &metadata[member];
+        let (digest, _) = copied.get(member).copied().ok_or_else(|| Error::Missing {
+            package: unit.label.clone(),
+            what: "package file",
+            name: member.clone(),
+        })?;
+        // The manifest read again must be the one parsed (the source could have changed since).
+        if let Some(want) = want.filter(|w| *w != digest) {
+            return Err(PackageError::DigestMismatch {
+                package: unit.label.clone(),
+                member: member.clone(),
+                expected: hex(&want),
+                actual: hex(&digest),
+            }
+            .into());
+        }
+        log.push(format!("CSI: staged {}", dest.strip_prefix(root).unwrap_or(dest).display()));
+    }
+
     for member in &order {
         let job = &jobs[member];
         let (digest, len) = copied.get(member).copied().ok_or_else(|| PackageError::MissingPayload {
@@ -239,18 +280,6 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
         }
     }
 
-    let packages_dir = root.join("Windows/servicing/Packages");
-    safe_fs::create_dir_all(&packages_dir).map_err(Error::io(&packages_dir, "cannot create staging directory"))?;
-    for p in &plan.packages {
-        let id = p.identity.to_string();
-        let mum = packages_dir.join(format!("{id}.mum"));
-        copy_plain(unit, &p.mum_member, &mum)?;
-        if let Some(cat) = unit.catalog_for(&p.mum_member) {
-            copy_plain(unit, &cat, &packages_dir.join(format!("{id}.cat")))?;
-        } else {
-            log.push(format!("CBS: {id} has no catalog (.cat) in the package"));
-        }
-    }
     Ok(stats)
 }
 
@@ -280,15 +309,6 @@ fn stage_from_psf(
         }
     })?;
     Ok(())
-}
-
-fn copy_plain(unit: &mut Unit, member: &str, dest: &Path) -> Result<()> {
-    let label = unit.label.clone();
-    let mut reader = unit.open(member)?;
-    match copy_hashing(&mut reader, dest, &label, member)? {
-        Ok(_) => Ok(()),
-        Err(read_error) => Err(PackageError::from(read_error).into()),
-    }
 }
 
 /// Copies `reader` to `dest`, returning its SHA-256 and length. The outer error is a write error (it

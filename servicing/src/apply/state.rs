@@ -44,10 +44,11 @@ pub struct InstalledPackage {
     pub owners: Vec<String>,
 }
 
-/// Reads every package key of the SOFTWARE hive at `path`. Keys whose names are not package identities
-/// are skipped with a warning (they cannot take part in applicability).
-pub fn read_packages(path: &Path) -> Result<Vec<InstalledPackage>> {
-    let hive = Hive::open(path, Mode::ReadOnly).map_err(Error::hive(path))?;
+/// Reads every package key of the SOFTWARE hive at `path`, called `shown` in errors. Keys whose
+/// names are not package identities are skipped with a warning (they cannot take part in
+/// applicability).
+pub fn read_packages(path: &Path, shown: &Path) -> Result<Vec<InstalledPackage>> {
+    let hive = Hive::open_as(path, Mode::ReadOnly, shown).map_err(Error::hive(path))?;
     read_packages_from(&hive, path)
 }
 

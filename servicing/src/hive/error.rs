@@ -109,3 +109,21 @@ pub enum Error {
         source: io::Error,
     },
 }
+
+impl Error {
+    /// The same error, naming the hive `shown` instead of the file it was read from.
+    pub(super) fn renamed(self, shown: &std::path::Path) -> Error {
+        let shown = shown.to_path_buf();
+        match self {
+            Error::Open { source, .. } => Error::Open { path: shown, source },
+            Error::TooLarge { size, limit, .. } => Error::TooLarge { path: shown, size, limit },
+            Error::NotFound { key, .. } => Error::NotFound { path: shown, key },
+            Error::ReadOnly { op, .. } => Error::ReadOnly { path: shown, op },
+            Error::Call { op, key, source, .. } => Error::Call { path: shown, op, key, source },
+            Error::InvalidData { what, .. } => Error::InvalidData { path: shown, what },
+            Error::InvalidInput { what, .. } => Error::InvalidInput { path: shown, what },
+            Error::Encode { key, name, source, .. } => Error::Encode { path: shown, key, name, source },
+            Error::Commit { source, .. } => Error::Commit { path: shown, source },
+        }
+    }
+}

@@ -40,6 +40,9 @@ impl Node {
 pub struct Hive {
     handle: NonNull<sys::hive_h>,
     pub(super) path: PathBuf,
+    /// What errors call the hive: the file itself, or (for a working copy of an image's hive) the
+    /// image and the hive's path in it, since the copy is gone by the time the error is read.
+    pub(super) shown: PathBuf,
     pub(super) mode: Mode,
     pub(super) root: Node,
 }
@@ -64,18 +67,27 @@ impl Hive {
     /// The file is untrusted input: it is refused before libhivex sees it if it is larger than
     /// [`MAX_HIVE_BYTES`] or if its base block is malformed, and libhivex then validates every cell.
     pub fn open(path: &Path, mode: Mode) -> Result<Hive, Error> {
-        let owned = path.to_path_buf();
-        let meta = std::fs::metadata(path).map_err(|source| Error::Open { path: owned.clone(), source })?;
+        Hive::open_as(path, mode, path)
+    }
+
+    /// Opens the hive file `path`, called `shown` in every error (`install.wim:1:\Windows\System32\
+    /// config\SOFTWARE` for the working copy of an image's hive), as [`open`](Hive::open) does.
+    /// A symbolic link (what a reparse point in the image is extracted as) is refused, not followed.
+    pub fn open_as(path: &Path, mode: Mode, shown: &Path) -> Result<Hive, Error> {
+        let owned = shown.to_path_buf();
+        let meta = std::fs::symlink_metadata(path).map_err(|source| Error::Open { path: owned.clone(), source })?;
         if !meta.is_file() {
-            return Err(Error::Open {
-                path: owned,
-                source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-            });
+            let what = if meta.file_type().is_symlink() {
+                "a symbolic link or reparse point, not a regular file"
+            } else {
+                "not a regular file"
+            };
+            return Err(Error::Open { path: owned, source: io::Error::new(io::ErrorKind::InvalidInput, what) });
         }
         if meta.len() > MAX_HIVE_BYTES {
             return Err(Error::TooLarge { path: owned, size: meta.len(), limit: MAX_HIVE_BYTES });
         }
-        header::check(path, meta.len())?;
+        header::check(path, meta.len()).map_err(|e| e.renamed(shown))?;
 
         let c_path = c_path(path)?;
         let flags = match mode {
@@ -92,12 +104,12 @@ impl Hive {
                 Error::Open { path: owned, source: errno }
             });
         };
-        let mut hive = Hive { handle, path: owned, mode, root: Node(0) };
+        let mut hive = Hive { handle, path: path.to_path_buf(), shown: owned, mode, root: Node(0) };
         // SAFETY: the handle is live; hivex_root only reads the handle's header fields.
         let root = unsafe { sys::hivex_root(hive.raw()) };
         if root == 0 {
             // `hive` is dropped here, which closes the handle.
-            return Err(Error::InvalidData { path: hive.path.clone(), what: "the root key cell is not valid".into() });
+            return Err(Error::InvalidData { path: hive.shown.clone(), what: "the root key cell is not valid".into() });
         }
         hive.root = Node(root);
         tracing::debug!(path = %hive.path.display(), ?mode, "opened registry hive");
@@ -127,22 +139,22 @@ impl Hive {
     pub(super) fn require_writable(&self, op: &'static str) -> Result<(), Error> {
         match self.mode {
             Mode::Write => Ok(()),
-            Mode::ReadOnly => Err(Error::ReadOnly { path: self.path.clone(), op }),
+            Mode::ReadOnly => Err(Error::ReadOnly { path: self.shown.clone(), op }),
         }
     }
 
     /// A [`Error::Call`] for a failed libhivex call on `node`; `source` must be captured right after
     /// the call, before anything else can touch errno.
     pub(super) fn call_error(&self, op: &'static str, node: Node, source: io::Error) -> Error {
-        Error::Call { path: self.path.clone(), op, key: self.describe(node), source }
+        Error::Call { path: self.shown.clone(), op, key: self.describe(node), source }
     }
 
     pub(super) fn invalid_data(&self, what: String) -> Error {
-        Error::InvalidData { path: self.path.clone(), what }
+        Error::InvalidData { path: self.shown.clone(), what }
     }
 
     pub(super) fn invalid_input(&self, what: String) -> Error {
-        Error::InvalidInput { path: self.path.clone(), what }
+        Error::InvalidInput { path: self.shown.clone(), what }
     }
 
     /// The key path of `node` for a message, or its offset when the path cannot be read.

@@ -25,7 +25,7 @@ impl Hive {
             None => {
                 let errno = last_errno();
                 Err(Error::Call {
-                    path: self.path.clone(),
+                    path: self.shown.clone(),
                     op: "read key name",
                     key: format!("node@{:#x}", node.0),
                     source: errno,
@@ -72,7 +72,7 @@ impl Hive {
         if parent == 0 {
             let errno = last_errno();
             return Err(Error::Call {
-                path: self.path.clone(),
+                path: self.shown.clone(),
                 op: "find parent key",
                 key: format!("node@{:#x}", node.0),
                 source: errno,
@@ -97,7 +97,7 @@ impl Hive {
     /// The key at `path`, or [`Error::NotFound`].
     pub fn require(&self, path: &str) -> Result<Node, Error> {
         self.lookup(path)?
-            .ok_or_else(|| Error::NotFound { path: self.path.clone(), key: format!("\\{}", path.trim_matches('\\')) })
+            .ok_or_else(|| Error::NotFound { path: self.shown.clone(), key: format!("\\{}", path.trim_matches('\\')) })
     }
 
     /// The path of `node` from the root, with a leading backslash (`\` for the root itself).

@@ -133,7 +133,7 @@ impl Hive {
         let rc = unsafe { sys::hivex_node_delete_child(self.raw(), node.0) };
         if rc != 0 {
             let errno = last_errno();
-            return Err(Error::Call { path: self.path.clone(), op: "delete key", key, source: errno });
+            return Err(Error::Call { path: self.shown.clone(), op: "delete key", key, source: errno });
         }
         Ok(())
     }
@@ -141,7 +141,7 @@ impl Hive {
     fn prepare(&self, node: Node, name: &str, value: &Value) -> Result<Pending, Error> {
         check_value_name(name).map_err(|what| self.invalid_input(what))?;
         let data = value.encode().map_err(|source| Error::Encode {
-            path: self.path.clone(),
+            path: self.shown.clone(),
             key: self.describe(node),
             name: name.to_owned(),
             source,

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use cbs::regular_file::BoundedFile;
 use sha2::{Digest, Sha256};
 
 use super::error::{Error, Result};
@@ -15,7 +16,9 @@ pub use cbs::hex::hex;
 
 /// SHA-256 (hex) and length of a file.
 pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let mut f = File::open(path).map_err(Error::io(path, "cannot open to hash"))?;
+    // A blob planted as a FIFO or a link to `/dev/zero` is refused, and a file is read no further
+    // than its size at open (issue 17: `site tick` hung on an endless blob).
+    let mut f = BoundedFile::open(path).map_err(Error::io(path, "cannot open to hash"))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; BUF];
     let mut len = 0u64;
@@ -33,7 +36,7 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
 /// Copies `src` to `dest` (created or truncated), hashing what is written, and syncs `dest`.
 /// Returns the SHA-256 and length of the bytes written.
 pub fn copy_hashed(src: &Path, dest: &Path) -> Result<(String, u64)> {
-    let mut input = File::open(src).map_err(Error::io(src, "cannot open to copy"))?;
+    let mut input = BoundedFile::open(src).map_err(Error::io(src, "cannot open to copy"))?;
     let mut out = safe_fs::create_fresh(dest).map_err(Error::io(dest, "cannot create"))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; BUF];
@@ -91,6 +94,22 @@ impl ContentLibrary {
         self.root.join(sha256.get(..2).unwrap_or("00")).join(sha256)
     }
 
+    /// The path of the blob named `sha256`, which must be a regular file of its own: the library
+    /// only ever stores blobs by renaming a plain file into place, so a symbolic link (to
+    /// `/dev/zero`, say), a FIFO or a device there is refused, never read or linked.
+    fn blob(&self, sha256: &str) -> Result<PathBuf> {
+        let path = self.blob_path(sha256);
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::MissingBlob { path }),
+            Err(e) => Err(Error::io(&path, "cannot read metadata")(e)),
+            Ok(meta) if meta.file_type().is_file() => Ok(path),
+            Ok(_) => Err(Error::io(&path, "content library blob refused")(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a symbolic link, FIFO or device was put in the library's place)",
+            ))),
+        }
+    }
+
     /// Whether the blob exists with the given size (a cheap check; reads verify the bytes).
     pub fn has(&self, sha256: &str, size: u64) -> bool {
         std::fs::metadata(self.blob_path(sha256)).is_ok_and(|m| m.len() == size)
@@ -135,10 +154,7 @@ impl ContentLibrary {
 
     /// Reads the whole blob and checks it hashes to its name.
     pub fn verify(&self, sha256: &str) -> Result<()> {
-        let path = self.blob_path(sha256);
-        if !path.exists() {
-            return Err(Error::MissingBlob { path });
-        }
+        let path = self.blob(sha256)?;
         let (actual, _) = sha256_file(&path)?;
         if actual != sha256 {
             return Err(Error::CorruptBlob { path, expected: sha256.to_owned(), actual });
@@ -149,10 +165,7 @@ impl ContentLibrary {
     /// Copies the blob to `dest`, verifying the bytes written: on a mismatch `dest` is removed and
     /// the error names the blob. The engine then reads exactly the bytes that were verified.
     pub fn copy_verified(&self, sha256: &str, dest: &Path) -> Result<u64> {
-        let path = self.blob_path(sha256);
-        if !path.exists() {
-            return Err(Error::MissingBlob { path });
-        }
+        let path = self.blob(sha256)?;
         if let Some(dir) = dest.parent() {
             safe_fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create directory"))?;
         }
@@ -173,10 +186,7 @@ impl ContentLibrary {
     /// Hard-links the blob to `dest` (copying where linking is not possible), then verifies it. For
     /// read-only uses (applicability checks) where copying every binary would cost too much.
     pub fn link_verified(&self, sha256: &str, dest: &Path) -> Result<()> {
-        let path = self.blob_path(sha256);
-        if !path.exists() {
-            return Err(Error::MissingBlob { path });
-        }
+        let path = self.blob(sha256)?;
         if let Some(dir) = dest.parent() {
             safe_fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create directory"))?;
         }

@@ -212,8 +212,25 @@ impl Db {
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         let mut db = Db { conn, path };
+        db.quick_check()?;
         db.migrate()?;
         Ok(db)
+    }
+
+    /// `PRAGMA quick_check` (the O(N) subset of `integrity_check`): a damaged database is refused at
+    /// open, naming the file, instead of being read silently. A file that is not a database at all
+    /// fails here too ("file is not a database").
+    fn quick_check(&self) -> Result<()> {
+        let corrupt = |detail: String| Error::Corrupt { path: self.path.clone(), detail };
+        let mut stmt = self.conn.prepare("PRAGMA quick_check(5)").map_err(|e| corrupt(e.to_string()))?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| corrupt(e.to_string()))?;
+        if rows.len() == 1 && rows[0] == "ok" {
+            return Ok(());
+        }
+        Err(corrupt(rows.join("; ")))
     }
 
     /// The database file.

@@ -30,6 +30,15 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// The database fails SQLite's quick check (torn pages, broken indexes): it is not used, so a
+    /// damaged catalog or job table is never read as if it were whole.
+    #[error("site database {} is corrupted ({detail}); restore it from a backup or re-create the site", path.display())]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// The first problems `PRAGMA quick_check` reported.
+        detail: String,
+    },
     /// A filesystem operation failed.
     #[error("{}: {action}: {source}", path.display())]
     Io {

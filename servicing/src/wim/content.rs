@@ -4,6 +4,11 @@
 //! wimlib has no call that reads one file into memory, so a file is extracted into a private
 //! scratch folder and read back from there; its size, known from the listing, is checked against
 //! the caller's limit before anything is extracted, and the copy is removed once read.
+//!
+//! The package is untrusted: like a cabinet's folders, every file is judged by the
+//! [`Limits`](container::Limits) before it is extracted: its size, the compression ratio of the
+//! WIM resource holding it (a 21 KB WIM can hold gigabytes of zeros), and the running total of
+//! bytes extracted from the package.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -11,7 +16,7 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use cbs::container::{self, member_key, LimitKind, Spooled, WimContent, SPOOL_IN_MEMORY_MAX};
+use cbs::container::{self, member_key, LimitKind, Limits, Spooled, WimContent, SPOOL_IN_MEMORY_MAX};
 
 use super::error::Error;
 use super::handle::{OpenMode, Wim};
@@ -21,16 +26,22 @@ use crate::progress::Control;
 /// The name of the image that holds a WIM-format MSU's files.
 pub const CONTENT_IMAGE: &str = "content";
 
+/// One file: path in the image without its leading `/`, size, and the `(uncompressed,
+/// compressed)` sizes of the WIM resource holding it.
+type ContentFile = (String, u64, Option<(u64, u64)>);
+
 /// The regular files of one image of a WIM, readable one at a time.
 #[derive(Debug)]
 pub struct PackageContent {
     wim: RefCell<Wim>,
     image: u32,
-    /// Path in the image without its leading `/`, and size.
-    files: Vec<(String, u64)>,
+    files: Vec<ContentFile>,
     by_key: HashMap<String, usize>,
     scratch: Scratch,
     package: String,
+    limits: Limits,
+    /// Bytes extracted so far (against `limits.max_total_bytes`).
+    extracted: Cell<u64>,
 }
 
 impl PackageContent {
@@ -52,12 +63,21 @@ impl PackageContent {
             }
             let rel = entry.path.trim_start_matches('/').to_owned();
             by_key.insert(member_key(&rel), files.len());
-            files.push((rel, entry.size));
+            files.push((rel, entry.size, entry.compressed_resource));
         }
         let base = scratch_dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
         let scratch = Scratch::create(&base).map_err(|e| Error::io(&base, "create a scratch folder", e))?;
         let package = path.display().to_string();
-        Ok(PackageContent { wim: RefCell::new(wim), image, files, by_key, scratch, package })
+        Ok(PackageContent {
+            wim: RefCell::new(wim),
+            image,
+            files,
+            by_key,
+            scratch,
+            package,
+            limits: Limits::DEFAULT,
+            extracted: Cell::new(0),
+        })
     }
 
     /// The image read (1-based).
@@ -84,16 +104,41 @@ impl PackageContent {
             package: self.package.clone(),
             member: path.to_owned(),
         })?;
-        let (stored, size) = &self.files[index];
+        let (stored, size, resource) = &self.files[index];
+        let too_large = |kind, max| container::Error::TooLarge {
+            package: self.package.clone(),
+            member: Some(path.to_owned()),
+            limit: kind,
+            size: *size,
+            max,
+        };
         if *size > limit {
+            return Err(too_large(LimitKind::ReadLimit, limit));
+        }
+        if *size > self.limits.max_member_bytes {
+            return Err(too_large(LimitKind::MemberBytes, self.limits.max_member_bytes));
+        }
+        if let Some((uncompressed, compressed)) = *resource {
+            if self.limits.ratio_exceeded(uncompressed, compressed) {
+                return Err(container::Error::Ratio {
+                    package: self.package.clone(),
+                    member: Some(path.to_owned()),
+                    ratio: uncompressed / compressed.max(1),
+                    max: self.limits.max_ratio,
+                });
+            }
+        }
+        let total = self.extracted.get().saturating_add(*size);
+        if total > self.limits.max_total_bytes {
             return Err(container::Error::TooLarge {
                 package: self.package.clone(),
                 member: Some(path.to_owned()),
-                limit: LimitKind::ReadLimit,
-                size: *size,
-                max: limit,
+                limit: LimitKind::TotalBytes,
+                size: total,
+                max: self.limits.max_total_bytes,
             });
         }
+        self.extracted.set(total);
         let folder = self.scratch.fresh().map_err(|e| self.io(path, e))?;
         let in_image = format!("/{stored}");
         self.wim
@@ -115,7 +160,7 @@ impl PackageContent {
 
 impl WimContent for PackageContent {
     fn list(&self) -> container::Result<Vec<String>> {
-        Ok(self.files.iter().map(|(p, _)| p.clone()).collect())
+        Ok(self.files.iter().map(|(p, ..)| p.clone()).collect())
     }
 
     fn read(&self, path: &str, limit: u64) -> container::Result<Vec<u8>> {

@@ -129,16 +129,22 @@ impl Wim {
     /// Opens a WIM file.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Wim> {
         call::init();
+        // Checked before the lock is taken, and without blocking: a FIFO given as the WIM would make
+        // wimlib wait for a writer forever, holding the lock (issue 17).
+        if let Err(e) = cbs::regular_file::open_regular(path) {
+            return Err(match e.kind() {
+                std::io::ErrorKind::InvalidInput => {
+                    Error::Invalid { path: path.to_path_buf(), message: format!("is not a WIM file: {e}") }
+                }
+                _ => Error::io(path, "cannot open", e),
+            });
+        }
         let lock = match mode {
             OpenMode::ReadOnly => None,
             OpenMode::ReadWrite(wait) => Some(WimLock::acquire(path, wait)?),
         };
         if let Some(_held) = &lock {
             super::atomic::sweep_stale(path);
-        }
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot open", e))?;
-        if meta.is_dir() {
-            return Err(Error::Invalid { path: path.to_path_buf(), message: "is a directory, not a WIM file".into() });
         }
         let flags = match mode {
             OpenMode::ReadOnly => 0,

@@ -30,6 +30,10 @@ pub struct DirEntry {
     pub reparse_tag: u32,
     /// Depth below the starting path.
     pub depth: usize,
+    /// `(uncompressed, compressed)` bytes of the compressed WIM resource the data is read from: the
+    /// file's own resource, or the whole solid resource holding it. `None` when the data is stored
+    /// uncompressed (or there is none). What a ratio limit judges before anything is extracted.
+    pub compressed_resource: Option<(u64, u64)>,
 }
 
 impl DirEntry {
@@ -65,6 +69,13 @@ unsafe extern "C" fn dir_callback(dentry: *const wim_sys::wimlib_dir_entry, ctx:
         hard_link_group: d.hard_link_group_id,
         reparse_tag: d.reparse_tag,
         depth: d.depth,
+        compressed_resource: if unnamed.resource.packed() != 0 {
+            Some((unnamed.resource.raw_resource_uncompressed_size, unnamed.resource.raw_resource_compressed_size))
+        } else if unnamed.resource.is_compressed() != 0 {
+            Some((unnamed.resource.uncompressed_size, unnamed.resource.compressed_size))
+        } else {
+            None
+        },
     };
     match catch_unwind(AssertUnwindSafe(|| (state.f)(&entry))) {
         Ok(ControlFlow::Continue(())) => 0,

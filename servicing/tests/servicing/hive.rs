@@ -200,3 +200,23 @@ fn hive_handles_can_move_between_threads() {
     let name = std::thread::spawn(move || hive.node_name(hive.root()).expect("name")).join().expect("thread");
     assert_eq!(name, ROOT);
 }
+
+/// Regression (issue 17 item 11): errors about an image's hive named the scratch copy (deleted by
+/// the time the message is read); a hive that is a link (a reparse point in the image) was
+/// followed. Opened as the image's hive, the error names the image and the hive in it, and a link
+/// is refused without being followed.
+#[test]
+fn hive_errors_name_the_image_not_the_scratch_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let shown = Path::new(r"Windows\System32\config\SOFTWARE in /images/install.wim image 1");
+    let copy = dir.path().join("SOFTWARE");
+    std::fs::write(&copy, vec![0x5a; 8192]).unwrap();
+    let err = Hive::open_as(&copy, Mode::ReadOnly, shown).expect_err("not a hive").to_string();
+    assert!(err.contains(&shown.display().to_string()), "{err}");
+    assert!(!err.contains(&dir.path().display().to_string()), "{err}");
+
+    let link = dir.path().join("SYSTEM");
+    std::os::unix::fs::symlink(&copy, &link).unwrap();
+    let err = Hive::open_as(&link, Mode::ReadOnly, shown).expect_err("a link").to_string();
+    assert!(err.contains(&shown.display().to_string()) && err.contains("symbolic link"), "{err}");
+}

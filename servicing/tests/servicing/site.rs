@@ -270,3 +270,27 @@ fn catalog_sync_is_incremental_and_records_metadata_and_supersedence() {
     // The entry now holding KB5000003 supersedes KB5000002.
     assert_eq!(list.iter().find(|u| u.id == kb2.id).unwrap().superseded_by, Some(kb1.id));
 }
+
+/// Regression (issue 17 item 12): a site database with a damaged b-tree page was opened and used
+/// silently; it is now refused at open, naming the file.
+#[test]
+fn corrupted_site_database_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (site, _) = Site::init(dir.path()).unwrap();
+    let conn = site.db.conn();
+    let page_size: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).unwrap();
+    let root: u64 =
+        conn.query_row("SELECT rootpage FROM sqlite_master WHERE name = 'updates'", [], |r| r.get(0)).unwrap();
+    let db_path = site.db.path().to_path_buf();
+    drop(site);
+    assert!(root > 1);
+    // The table's root page gets a page type SQLite does not know: the header check still passes,
+    // the b-tree does not.
+    let mut bytes = std::fs::read(&db_path).unwrap();
+    let at = ((root - 1) * page_size) as usize;
+    bytes[at..at + 12].fill(0xee);
+    std::fs::write(&db_path, &bytes).unwrap();
+    let err = Site::open(dir.path()).map(|_| ()).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains(&db_path.display().to_string()), "{err}");
+}

@@ -211,5 +211,13 @@ pub fn cases() -> Vec<Case> {
             add_path(sb, &dir).mentioning(&name(&cab))
         }),
         fail("cab/package-path-missing", |sb| add_path(sb, &sb.path("no-such-update.cab"))),
+        // Issue 17: a FIFO given as the package: refused at once (it blocked forever, holding the
+        // WIM lock).
+        fail("cab/fifo-as-package", |sb| {
+            let fifo = sb.path("Windows10.0-KB5000095-x64.cab");
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+            assert!(made.success());
+            add_path(sb, &fifo).mentioning("FIFO")
+        }),
     ]
 }

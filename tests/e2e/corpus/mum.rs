@@ -165,5 +165,15 @@ pub fn cases() -> Vec<Case> {
             let members: Vec<_> = members(5_000_092).into_iter().filter(|(n, _)| !n.ends_with(".manifest")).collect();
             cab(sb, 5_000_092, &members)
         }),
+        // Issue 17: control characters (invalid in XML 1.0) in package metadata, raw and as a
+        // character reference; they were stored in the registry and printed raw.
+        fail("mum/escape-in-description", |sb| {
+            with_mum(sb, 5_000_093, |t| {
+                t.replacen("<package ", "<package description=\"\u{1b}]0;owned\u{7}\" ", 1).into_bytes()
+            })
+        }),
+        fail("mum/character-reference-to-bel", |sb| {
+            with_mum(sb, 5_000_094, |t| t.replacen("<package ", "<package description=\"ring&#7;\" ", 1).into_bytes())
+        }),
     ]
 }
