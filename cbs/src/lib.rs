@@ -18,7 +18,9 @@ pub mod mum;
 pub mod package;
 pub mod package_id;
 pub mod psf;
+pub mod registry;
 pub mod rules;
+pub mod runtime;
 pub mod xml;
 
 pub use identity::{AssemblyIdentity, ParseVersionError, Version};

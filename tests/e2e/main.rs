@@ -32,5 +32,6 @@ mod package;
 mod package_extract;
 mod psf;
 mod reduce;
+mod registry_values;
 mod site;
 mod util;

@@ -16,8 +16,12 @@ pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
     let scratch = ctx.global.scratch_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("wimpatch"));
     let opener = package_content_opener(Some(scratch));
     match cmd {
-        PackageCommand::Info { path } => {
-            let reports = inspect_path_with(&path, Limits::default(), Some(&opener))?;
+        PackageCommand::Info { path, registry } => {
+            let mut reports = inspect_path_with(&path, Limits::default(), Some(&opener))?;
+            if !registry {
+                // The count stays; the per-value listing is what --registry asks for.
+                reports.iter_mut().for_each(clear_registry_lists);
+            }
             if ctx.global.json {
                 // One input gives one object; a folder gives an array.
                 if reports.len() == 1 {
@@ -25,13 +29,54 @@ pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
                 }
                 return ctx.print(&reports, String::new);
             }
-            ctx.print(&reports, || reports.iter().map(text).collect::<Vec<_>>().join("\n"))
+            ctx.print(&reports, || {
+                reports
+                    .iter()
+                    .map(|r| if registry { format!("{}{}", text(r), registry_text(r)) } else { text(r) })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
         }
         PackageCommand::Extract { path, dest } => {
             let report = extract_path(&path, &dest, Limits::default(), Some(&opener))?;
             ctx.print(&report, || extract_text(&report))
         }
     }
+}
+
+fn clear_registry_lists(r: &mut PackageReport) {
+    r.components.iter_mut().for_each(|c| c.registry.clear());
+    r.inner.iter_mut().for_each(clear_registry_lists);
+}
+
+/// `package info --registry`: each component's values with the hive path they are written to.
+fn registry_text(r: &PackageReport) -> String {
+    let mut s = String::new();
+    for c in r.components.iter().filter(|c| c.registry_values > 0) {
+        let _ = writeln!(s, "Registry     : {} ({} values)", c.keyform, c.registry_values);
+        for e in &c.registry {
+            let name = if e.name.is_empty() { "(default)" } else { e.name.as_str() };
+            let target = e.target.as_deref().unwrap_or("-");
+            match (&e.data, &e.error) {
+                (Some(data), _) => {
+                    let _ = writeln!(s, "               {target}: {name} = {data}");
+                }
+                (None, error) => {
+                    let _ = writeln!(
+                        s,
+                        "               {} [{}]: {name}: cannot be written: {}",
+                        e.key,
+                        target,
+                        error.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+    }
+    for inner in &r.inner {
+        s.push_str(&registry_text(inner));
+    }
+    s
 }
 
 fn extract_text(r: &ExtractReport) -> String {
@@ -88,6 +133,8 @@ fn text(r: &PackageReport) -> String {
         // Counted from the files: an MSU's own `verified_files` leaves its main package's to it.
         let verified = r.components.iter().flat_map(|c| &c.files).filter(|f| f.status == FileStatus::Verified).count();
         let _ = writeln!(s, "Components   : {} manifests, {} payload files", r.components.len(), files);
+        let values: usize = r.components.iter().map(|c| c.registry_values).sum();
+        let _ = writeln!(s, "Registry     : {values} values in component manifests (--registry lists them)");
         let _ = writeln!(
             s,
             "Verified     : {} of {} payload files (SHA-256 against the manifests; deltas expanded first)",

@@ -41,6 +41,7 @@ pub fn add_package(ctx: &Ctx, a: AddPackageArgs) -> Result<()> {
         log_dir: a.log_dir,
         wait: ctx.lock_wait(),
         limits: Default::default(),
+        windir: a.windir,
     };
     let report = apply::add_packages(&target(&a.target), &a.package_path, &opts, ctx.control())?;
     ctx.print(&report, || {
@@ -187,6 +188,7 @@ pub fn service(ctx: &Ctx, a: ServiceArgs) -> Result<()> {
             log_dir: a.log_dir,
             wait: ctx.lock_wait(),
             limits: Default::default(),
+            windir: None,
         },
     };
     let r = apply::service(&req, ctx.control())?;
