@@ -244,6 +244,10 @@ pub struct GetPackagesArgs {
     /// Also list hidden packages (the sub-packages updates bring; DISM hides them).
     #[arg(long)]
     pub all: bool,
+    /// Also list each package's components with the number of registry values their manifests
+    /// carry (reads the manifests from WinSxS\Manifests).
+    #[arg(long)]
+    pub components: bool,
 }
 
 /// `cleanup-image` options.

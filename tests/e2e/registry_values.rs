@@ -314,6 +314,22 @@ fn synthetic_values_land_under_every_mapped_root_once_and_a_newer_version_overwr
     assert!(detail.contains(r"CSI    Registry: created key SYSTEM\ControlSet002\Services\RegProbe"), "{detail}");
     assert!(detail.contains(r"CSI    Registry: SYSTEM\ControlSet002\Services\RegProbe: Start = REG_DWORD 0x00000001"));
 
+    // get-packages shows per component how many values its manifest carries.
+    let list: serde_json::Value =
+        serde_json::from_str(&run_ok(&["get-packages", "--json", "--components", "--dir", dir.to_str().unwrap()]))
+            .unwrap();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["identity"].as_str().unwrap().starts_with("Package_for_RegistryProbe"));
+    let components = row.expect("probe package listed")["components"].as_array().unwrap().clone();
+    let counts: Vec<(String, u64)> = components
+        .iter()
+        .map(|c| (c["key_form"].as_str().unwrap()[..4].to_owned(), c["registry_values"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(counts, [("amd6".to_owned(), 16), ("x86_".to_owned(), 4)], "{components:?}");
+
     // Again: already installed, not one byte changes.
     let before = tree_snapshot(&dir);
     let out = add(&target, &v1, &[], &logs);

@@ -98,7 +98,7 @@ fn package_lines(packages: &[PackageOutcome]) -> String {
 }
 
 pub fn get_packages(ctx: &Ctx, a: GetPackagesArgs) -> Result<()> {
-    let opts = GetOptions { all: a.all, scratch_dir: ctx.global.scratch_dir.clone() };
+    let opts = GetOptions { all: a.all, scratch_dir: ctx.global.scratch_dir.clone(), components: a.components };
     let rows = apply::get_packages(&target(&a.target), &opts, ctx.control())?;
     ctx.print(&rows, || {
         let mut s = String::new();
