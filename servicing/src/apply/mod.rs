@@ -381,14 +381,6 @@ pub(crate) fn apply_inputs(
             .map(|(identity, reason)| SkippedSubPackage { identity: identity.clone(), reason: reason.clone() })
             .collect();
 
-        if opts.dry_run {
-            simulate(&mut svc.state, &plan, filetime);
-            out.outcome = Outcome::WouldInstall;
-            logs.manager.info(&format!("Update {kb} would be applied (dry run)"));
-            outcomes.push(out);
-            continue;
-        }
-
         // Registry data is mapped and decoded before anything is staged: a refused key or a
         // malformed value fails the package with nothing written.
         let windir = opts.windir.as_deref().unwrap_or(cbs::runtime::DEFAULT_WINDIR);
@@ -401,6 +393,15 @@ pub(crate) fn apply_inputs(
                 continue;
             }
         };
+        out.registry_values = registry_keys.iter().map(|k| k.values.len() as u64).sum();
+
+        if opts.dry_run {
+            simulate(&mut svc.state, &plan, filetime);
+            out.outcome = Outcome::WouldInstall;
+            logs.manager.info(&format!("Update {kb} would be applied (dry run)"));
+            outcomes.push(out);
+            continue;
+        }
 
         let stage_root = work.join(format!("stage-{n}"));
         let staged = stage::stage(&mut unit, &plan, &stage_root, &mut lines);
