@@ -14,6 +14,8 @@ use servicing::cbs::manifest::ComponentManifest;
 use servicing::cbs::registry::{entries, RegistryData};
 use servicing::cbs::runtime::DEFAULT_WINDIR;
 
+use crate::apply::run;
+
 /// What the registry scenario needs.
 pub struct RegistryInputs {
     /// A directory image (the image's hives and an empty `WinSxS\Manifests`), copied before each run.
@@ -24,11 +26,6 @@ pub struct RegistryInputs {
     pub reg_file: PathBuf,
     /// Values in the package.
     pub values: usize,
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Generates (or reuses) the inputs for `values` values against the hives of `image`.
