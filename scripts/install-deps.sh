@@ -4,13 +4,14 @@
 #   wimtools     wimlib-imagex: the reference the tests and benches compare against
 #   libhivex-dev libhivex (registry hives), linked by hivex-sys
 #   libhivex-bin hivexget/hivexsh: the tests read generated hives back with them
+#   libwin-hivex-perl hivexregedit: the registry benchmark's floor (--merge of a .reg file)
 #   gcc          the -sys layout tests compile a C probe against the installed headers
 #   pkg-config   the build scripts try it first
 #   time         /usr/bin/time -f %M gives the benchmarks peak RSS of each run
 #   cabextract   an independent cab reader the fixture tests check the generated cabs against
 set -euo pipefail
 
-packages=(libwim-dev wimtools libhivex-dev libhivex-bin gcc pkg-config time cabextract)
+packages=(libwim-dev wimtools libhivex-dev libhivex-bin libwin-hivex-perl gcc pkg-config time cabextract)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

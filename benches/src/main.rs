@@ -3,11 +3,13 @@
 //! harness; package-application scenarios join it when those verbs exist.
 //!
 //! Usage: `wimpatch-bench [--quick] [--runs N] [--size tiny|small|large] [--package-mb N] [--packages-only]
-//! [--no-capture-baseline]`. Writes a Markdown table to stdout and `target/bench/results.json`.
+//! [--no-capture-baseline] [--registry-values N] [--only TEXT]` (`--only`: run just the scenarios whose
+//! name contains TEXT). Writes a Markdown table to stdout and `target/bench/results.json`.
 
 #![forbid(unsafe_code)]
 
 mod apply;
+mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -189,6 +191,12 @@ fn main() {
         .into_iter()
         .filter(|p| p.strip_prefix(&inputs.package_dir).map(|r| r.components().count() > 1).unwrap_or(false))
         .collect();
+    // The registry scenario's inputs (declared before the scenarios that borrow them).
+    let registry_values: usize =
+        get("--registry-values").and_then(|v| v.parse().ok()).unwrap_or(if quick { 2_000 } else { 20_000 });
+    let reg = registry::prepare(&cache, &inputs.image, size, registry_values);
+    let reg_dir = work.join("registry-image");
+    let reg_software = reg_dir.join("Windows/System32/config/SOFTWARE");
     let mut scenarios = vec![
         Scenario {
             name: "export-image (lzx, same compression)".into(),
@@ -322,6 +330,42 @@ fn main() {
             c
         }),
     });
+
+    // Component registry data: a package of many values on the image's hives, against
+    // `hivexregedit --merge` of the same values into the same SOFTWARE hive (the floor; ours is the
+    // whole add-package on a directory image holding those hives, so it includes reading and staging
+    // the package too).
+    scenarios.push(Scenario {
+        name: format!("registry values via add-package --dir ({} values)", reg.values),
+        baseline: "hivexregedit --merge of the same values (.reg) into the same SOFTWARE".into(),
+        bytes: None,
+        prepare: Box::new(|| {
+            let _ = std::fs::remove_dir_all(&reg_dir);
+            let ok = Command::new("cp").arg("-a").arg(&reg.template).arg(&reg_dir).status().expect("cp").success();
+            assert!(ok, "copy the registry template");
+        }),
+        ours: Box::new(|| {
+            wp(vec![
+                "add-package".into(),
+                "--dir".into(),
+                s(&reg_dir),
+                "--package-path".into(),
+                s(&reg.package),
+                "--log-dir".into(),
+                s(&logs),
+                "--scratch-dir".into(),
+                s(&work),
+            ])
+        }),
+        theirs: Box::new(|| {
+            let mut c = Command::new("hivexregedit");
+            c.arg("--merge").arg("--prefix").arg(r"HKEY_LOCAL_MACHINE\SOFTWARE").arg(&reg_software).arg(&reg.reg_file);
+            c
+        }),
+    });
+    if let Some(only) = get("--only") {
+        scenarios.retain(|sc| sc.name.contains(&only));
+    }
 
     let mut rows = Vec::new();
     for sc in &mut scenarios {

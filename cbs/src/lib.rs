@@ -22,8 +22,10 @@ pub mod package;
 pub mod package_id;
 pub mod pe_resource;
 pub mod psf;
+pub mod registry;
 pub mod regular_file;
 pub mod rules;
+pub mod runtime;
 pub mod xml;
 
 pub use identity::{AssemblyIdentity, ParseVersionError, Version};

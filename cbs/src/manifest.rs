@@ -6,8 +6,10 @@
 //! components it brings in. Driver manifests (`type="driverUpdate"`) mark the `.inf` with
 //! `<infFile/>`.
 //!
-//! Only the parts the servicing engine acts on are modelled; other sections (`migration`,
-//! `taskScheduler`, `trustInfo`, `localization`, …) are ignored. Compressed (`DCM\x01`) manifests
+//! Only the parts the servicing engine acts on are modelled (of `trustInfo`, the security descriptor
+//! definitions registry keys name); other sections (`migration`, `taskScheduler`, `localization`, …)
+//! are ignored. Registry data is bounded ([`MAX_REGISTRY_KEYS`], [`MAX_REGISTRY_VALUES`]) on top of
+//! the XML reader's own limits. Compressed (`DCM\x01`) manifests
 //! must be expanded before they reach this parser.
 
 use base64::Engine as _;
@@ -34,6 +36,25 @@ pub struct ComponentManifest {
     pub files: Vec<ManifestFile>,
     /// `<registryKey>` elements (inside `<registryKeys>`), in document order.
     pub registry_keys: Vec<RegistryKey>,
+    /// `trustInfo/security/accessControl/securityDescriptorDefinitions/securityDescriptorDefinition`
+    /// elements, which `securityDescriptor` references of keys and files name.
+    pub security_descriptors: Vec<SecurityDescriptorDefinition>,
+}
+
+/// Most `<registryKey>` elements read from one manifest.
+pub const MAX_REGISTRY_KEYS: usize = 1 << 16;
+/// Most `<registryValue>` elements read from one manifest (all keys together).
+pub const MAX_REGISTRY_VALUES: usize = 1 << 17;
+
+/// One `<securityDescriptorDefinition>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityDescriptorDefinition {
+    /// `name`, as `securityDescriptor[@name]` references it.
+    pub name: String,
+    /// `sddl`, the descriptor in SDDL.
+    pub sddl: String,
+    /// `operationHint` (`replace`, …).
+    pub operation_hint: Option<String>,
 }
 
 /// One `<dependency><dependentAssembly>`.
@@ -101,10 +122,12 @@ pub struct RegistryValue {
     pub value_type: Option<String>,
     /// `value` as written (hex for binary and DWORD values).
     pub value: Option<String>,
-    /// `operationHint` (`replace`, …).
+    /// `operationHint` (`replace`, `append` for a REG_MULTI_SZ that adds to an existing list).
     pub operation_hint: Option<String>,
     /// `owner`.
     pub owner: Option<bool>,
+    /// `mutable`.
+    pub mutable: Option<bool>,
 }
 
 impl ComponentManifest {
@@ -137,6 +160,7 @@ impl ComponentManifest {
             copyright: owned(root, "copyright"),
             ..Default::default()
         };
+        let mut value_count = 0usize;
         for child in &root.children {
             match child.name.as_str() {
                 "deployment" => manifest.deployment = true,
@@ -159,9 +183,18 @@ impl ComponentManifest {
                 "file" => manifest.files.push(parse_file(file, child)?),
                 "registryKeys" => {
                     for key in child.children_named("registryKey") {
-                        manifest.registry_keys.push(parse_key(file, key)?);
+                        if manifest.registry_keys.len() == MAX_REGISTRY_KEYS {
+                            return Err(too_many(file, key, "registryKey", MAX_REGISTRY_KEYS));
+                        }
+                        let parsed = parse_key(file, key)?;
+                        value_count += parsed.values.len();
+                        manifest.registry_keys.push(parsed);
+                        if value_count > MAX_REGISTRY_VALUES {
+                            return Err(too_many(file, key, "registryValue", MAX_REGISTRY_VALUES));
+                        }
                     }
                 }
+                "trustInfo" => read_security_descriptors(file, child, &mut manifest.security_descriptors)?,
                 _ => {}
             }
         }
@@ -176,6 +209,16 @@ impl ComponentManifest {
     /// True for a driver manifest (`type="driverUpdate"`).
     pub fn is_driver(&self) -> bool {
         self.identity.type_name.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("driverUpdate"))
+    }
+
+    /// The number of registry values of all its keys.
+    pub fn registry_value_count(&self) -> usize {
+        self.registry_keys.iter().map(|k| k.values.len()).sum()
+    }
+
+    /// The SDDL of the security descriptor definition called `name`.
+    pub fn security_descriptor(&self, name: &str) -> Option<&SecurityDescriptorDefinition> {
+        self.security_descriptors.iter().find(|d| d.name.eq_ignore_ascii_case(name))
     }
 
     /// The files marked `<infFile/>`.
@@ -282,11 +325,38 @@ fn parse_key(file: &str, e: &Element) -> Result<RegistryKey, XmlError> {
                 value: owned(child, "value"),
                 operation_hint: owned(child, "operationHint"),
                 owner: flag(file, child, "owner")?,
+                mutable: flag(file, child, "mutable")?,
             }),
             _ => {}
         }
     }
     Ok(key)
+}
+
+fn too_many(file: &str, at: &Element, what: &str, limit: usize) -> XmlError {
+    XmlError::invalid_value(file, at, "registryKeys", "", format!("more than the limit of {limit} <{what}> elements"))
+}
+
+/// Reads `trustInfo/security/accessControl/securityDescriptorDefinitions/securityDescriptorDefinition`.
+fn read_security_descriptors(
+    file: &str,
+    trust: &Element,
+    out: &mut Vec<SecurityDescriptorDefinition>,
+) -> Result<(), XmlError> {
+    for security in trust.children_named("security") {
+        for access in security.children_named("accessControl") {
+            for defs in access.children_named("securityDescriptorDefinitions") {
+                for def in defs.children_named("securityDescriptorDefinition") {
+                    out.push(SecurityDescriptorDefinition {
+                        name: def.required_attr(file, "name")?.to_owned(),
+                        sddl: def.required_attr(file, "sddl")?.to_owned(),
+                        operation_hint: owned(def, "operationHint"),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Decodes exactly `N` bytes of hex (either case).

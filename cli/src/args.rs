@@ -192,6 +192,10 @@ pub enum PackageCommand {
     Info {
         /// A .cab, .msu, an extracted package folder, or a folder of packages.
         path: PathBuf,
+        /// List every registry value of every component with the hive path it is written to (on an
+        /// image of the package's architecture), its decoded data, or why it cannot be written.
+        #[arg(long)]
+        registry: bool,
     },
     /// Write the verified payload tree of a package to a new folder: <key form>/<file> for every
     /// component payload, the manifests, .mum and .cat files at the root (an MSU with several inner
@@ -340,6 +344,10 @@ pub struct AddPackageArgs {
     /// Where OfflineServicingMgr.log and dism.log go (default: <scratch>/OfflineImageServicing/logs).
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// The Windows folder the image is deployed to, for `$(runtime.*)` paths in component registry
+    /// values (default: C:\Windows).
+    #[arg(long, value_name = "PATH")]
+    pub windir: Option<String>,
 }
 
 /// `get-packages` options.
@@ -350,6 +358,10 @@ pub struct GetPackagesArgs {
     /// Also list hidden packages (the sub-packages updates bring; DISM hides them).
     #[arg(long)]
     pub all: bool,
+    /// Also list each package's components with the number of registry values their manifests
+    /// carry (reads the manifests from WinSxS\Manifests).
+    #[arg(long)]
+    pub components: bool,
 }
 
 /// `cleanup-image` options.

@@ -39,5 +39,6 @@ mod package_extract;
 mod package_names;
 mod psf;
 mod reduce;
+mod registry_values;
 mod site;
 mod util;

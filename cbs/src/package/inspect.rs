@@ -317,7 +317,9 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
         report.psf = Some(index_report(name, &index, stored_in_psf));
         psf_index = Some(index);
     }
-    let lookup = Lookup { by_key: &by_key, delta_of: &delta_of, raw_member_of: &raw_member_of, psf_of: &psf_of };
+    let arch = report.identity.as_ref().and_then(|i| i.arch.clone()).unwrap_or_default();
+    let lookup =
+        Lookup { by_key: &by_key, delta_of: &delta_of, raw_member_of: &raw_member_of, psf_of: &psf_of, arch: &arch };
 
     // Component and deployment manifests, and their payloads.
     let manifests: Vec<String> = entries
@@ -358,6 +360,9 @@ struct Lookup<'a> {
     raw_member_of: &'a HashMap<String, String>,
     /// `express.psf.cix.xml`: file key → (format, id) of files stored in the `.psf`.
     psf_of: &'a HashMap<String, (String, u32)>,
+    /// The package's architecture: the image it applies to (x86 components of an amd64 package are
+    /// wow64 components).
+    arch: &'a str,
 }
 
 /// One component or deployment manifest: its report, its payloads present in the package, and
@@ -428,7 +433,14 @@ fn scan_manifest(
         });
     }
     Ok((
-        ComponentReport { keyform, identity: IdentityReport::from(&m.identity), deployment: m.deployment, files },
+        ComponentReport {
+            keyform,
+            identity: IdentityReport::from(&m.identity),
+            deployment: m.deployment,
+            files,
+            registry_values: m.registry_value_count(),
+            registry: crate::registry::entries(m, lookup.arch, crate::runtime::DEFAULT_WINDIR),
+        },
         payloads,
         indexed,
     ))

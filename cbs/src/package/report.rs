@@ -116,6 +116,12 @@ pub struct ComponentReport {
     pub deployment: bool,
     /// Payload files.
     pub files: Vec<FileReport>,
+    /// How many registry values its `<registryKeys>` carry.
+    pub registry_values: usize,
+    /// Those values, mapped onto the hives of an image of the package's architecture and decoded
+    /// (`package info --registry` shows them; other callers may clear the list).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registry: Vec<crate::registry::RegistryEntry>,
 }
 
 /// The delta index of a package whose payloads are PA30 members (`_manifest_.cix.xml`), or the

@@ -53,6 +53,7 @@ mod package_id;
 mod package_read;
 mod psf;
 mod real_names;
+mod registry;
 mod rules;
 mod xml;
 

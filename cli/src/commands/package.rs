@@ -16,13 +16,23 @@ pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
     let scratch = ctx.global.scratch_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("wimpatch"));
     let opener = package_content_opener(Some(scratch));
     match cmd {
-        PackageCommand::Info { path } => {
-            let reports = inspect_path_with(&path, Limits::default(), Some(&opener))?;
+        PackageCommand::Info { path, registry } => {
+            let mut reports = inspect_path_with(&path, Limits::default(), Some(&opener))?;
+            if !registry {
+                // The count stays; the per-value listing is what --registry asks for.
+                reports.iter_mut().for_each(clear_registry_lists);
+            }
             if ctx.global.json && reports.len() == 1 {
                 // One input gives one object; a folder gives an array.
                 ctx.print(&reports[0], String::new)?;
             } else {
-                ctx.print(&reports, || reports.iter().map(text).collect::<Vec<_>>().join("\n"))?;
+                ctx.print(&reports, || {
+                    reports
+                        .iter()
+                        .map(|r| if registry { format!("{}{}", text(r), registry_text(r)) } else { text(r) })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })?;
             }
             // A folder is reported whole; any file that could not be read still fails the command.
             let unreadable: Vec<&str> = reports.iter().filter(|r| r.error.is_some()).map(|r| r.path.as_str()).collect();
@@ -41,6 +51,41 @@ pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
             ctx.print(&report, || extract_text(&report))
         }
     }
+}
+
+fn clear_registry_lists(r: &mut PackageReport) {
+    r.components.iter_mut().for_each(|c| c.registry.clear());
+    r.inner.iter_mut().for_each(clear_registry_lists);
+}
+
+/// `package info --registry`: each component's values with the hive path they are written to.
+fn registry_text(r: &PackageReport) -> String {
+    let mut s = String::new();
+    for c in r.components.iter().filter(|c| c.registry_values > 0) {
+        let _ = writeln!(s, "Registry     : {} ({} values)", c.keyform, c.registry_values);
+        for e in &c.registry {
+            let name = if e.name.is_empty() { "(default)" } else { e.name.as_str() };
+            let target = e.target.as_deref().unwrap_or("-");
+            match (&e.data, &e.error) {
+                (Some(data), _) => {
+                    let _ = writeln!(s, "               {target}: {name} = {data}");
+                }
+                (None, error) => {
+                    let _ = writeln!(
+                        s,
+                        "               {} [{}]: {name}: cannot be written: {}",
+                        e.key,
+                        target,
+                        error.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+    }
+    for inner in &r.inner {
+        s.push_str(&registry_text(inner));
+    }
+    s
 }
 
 fn extract_text(r: &ExtractReport) -> String {
@@ -100,6 +145,8 @@ fn text(r: &PackageReport) -> String {
         // Counted from the files: an MSU's own `verified_files` leaves its main package's to it.
         let verified = r.components.iter().flat_map(|c| &c.files).filter(|f| f.status == FileStatus::Verified).count();
         let _ = writeln!(s, "Components   : {} manifests, {} payload files", r.components.len(), files);
+        let values: usize = r.components.iter().map(|c| c.registry_values).sum();
+        let _ = writeln!(s, "Registry     : {values} values in component manifests (--registry lists them)");
         let _ = writeln!(
             s,
             "Verified     : {} of {} payload files (SHA-256 against the manifests; deltas expanded first)",

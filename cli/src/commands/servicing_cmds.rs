@@ -46,6 +46,7 @@ pub fn add_package(ctx: &Ctx, a: AddPackageArgs) -> Result<()> {
         log_dir: a.log_dir,
         wait: ctx.lock_wait(),
         limits: Default::default(),
+        windir: a.windir,
     };
     let report = apply::add_packages(&target(&a.target), &a.package_path, &opts, ctx.control())?;
     ctx.print(&report, || {
@@ -120,7 +121,7 @@ fn package_lines(packages: &[PackageOutcome]) -> String {
 }
 
 pub fn get_packages(ctx: &Ctx, a: GetPackagesArgs) -> Result<()> {
-    let opts = GetOptions { all: a.all, scratch_dir: ctx.global.scratch_dir.clone() };
+    let opts = GetOptions { all: a.all, scratch_dir: ctx.global.scratch_dir.clone(), components: a.components };
     let rows = apply::get_packages(&target(&a.target), &opts, ctx.control())?;
     ctx.print(&rows, || {
         let mut s = String::new();
@@ -210,6 +211,7 @@ pub fn service(ctx: &Ctx, a: ServiceArgs) -> Result<()> {
             log_dir: a.log_dir,
             wait: ctx.lock_wait(),
             limits: Default::default(),
+            windir: None,
         },
     };
     let r = apply::service(&req, ctx.control())?;

@@ -112,6 +112,19 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A component's registry data cannot be written: a key the root mapping refuses, a value that
+    /// does not decode as its type, a hive the image lacks.
+    #[error("{package}: manifest {manifest}: registry key {key}: {reason}; nothing was written")]
+    Registry {
+        /// The package.
+        package: String,
+        /// The component manifest.
+        manifest: String,
+        /// The key as the manifest names it.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The input is not a package wimpatch can apply (an .exe, .msi, Defender cab …); the message holds
     /// ConfigMgr's wording.
     #[error("{package}: Not applying this update binary, it is not supported: {reason}")]

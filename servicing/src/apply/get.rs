@@ -1,13 +1,15 @@
 //! `get-packages`: the packages of an image's CBS store with their state, release type, KB and
 //! install time, like DISM `/Get-Packages`.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
+use cbs::manifest::ComponentManifest;
 use cbs::mum::PackageManifest;
 
 use super::error::{Error, Result};
 use super::scratch::Scratch;
-use super::state::{read_packages, PACKAGES_DIR, SOFTWARE_HIVE};
+use super::state::{read_packages, MANIFESTS_DIR, PACKAGES_DIR, SOFTWARE_HIVE};
 use super::target::{Session, Target};
 use crate::log::civil_from_unix;
 use crate::progress::Control;
@@ -23,6 +25,19 @@ pub struct GetOptions {
     pub all: bool,
     /// Scratch directory (as for `add-package`).
     pub scratch_dir: Option<PathBuf>,
+    /// Also list each package's components with the number of registry values their manifests
+    /// carry (reads the component manifests from `WinSxS\Manifests`).
+    pub components: bool,
+}
+
+/// A component of a listed package (`get-packages --components`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ComponentRow {
+    /// Key form (names the manifest in `WinSxS\Manifests`).
+    pub key_form: String,
+    /// Registry values its manifest carries; `None` when the manifest is absent from the image or
+    /// cannot be read (compressed manifests of Windows 8 and later are not expanded here).
+    pub registry_values: Option<usize>,
 }
 
 /// One package, as listed.
@@ -44,6 +59,9 @@ pub struct PackageRow {
     pub visibility: Option<u32>,
     /// Whether it is permanent (cannot be uninstalled).
     pub permanent: bool,
+    /// Its components (those its updates name, deployments followed), with `--components`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<ComponentRow>>,
 }
 
 /// FILETIME → ISO 8601 UTC.
@@ -98,7 +116,84 @@ pub fn get_packages(target: &Target, opts: &GetOptions, control: Control<'_>) ->
             install_time: p.install_time.and_then(filetime_iso),
             visibility: p.visibility,
             permanent,
+            components: opts.components.then(|| named_components(manifest.as_ref())),
         });
     }
+    if opts.components {
+        count_registry_values(&mut session, &mut rows, &work, control)?;
+    }
     Ok(rows)
+}
+
+/// Reads the manifests of `key_forms` not read yet into `parsed` (`None`: absent or unreadable).
+fn fetch_manifests(
+    session: &mut Session,
+    parsed: &mut HashMap<String, Option<ComponentManifest>>,
+    key_forms: Vec<String>,
+    work: &Path,
+    control: Control<'_>,
+) -> Result<()> {
+    let mut wanted: Vec<String> = key_forms.into_iter().filter(|k| !parsed.contains_key(k)).collect();
+    wanted.sort();
+    wanted.dedup();
+    let paths: Vec<String> = wanted.iter().map(|k| format!("{MANIFESTS_DIR}/{k}.manifest")).collect();
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    for (kf, file) in wanted.into_iter().zip(session.fetch(&refs, work, control)?) {
+        let m = file.and_then(|path| {
+            let bytes = std::fs::read(&path).ok().filter(|b| b.len() as u64 <= MUM_LIMIT)?;
+            ComponentManifest::parse(&bytes, &path.display().to_string()).ok()
+        });
+        parsed.insert(kf, m);
+    }
+    Ok(())
+}
+
+/// Key forms of the components a package's updates name.
+fn named_components(manifest: Option<&PackageManifest>) -> Vec<ComponentRow> {
+    let mut out: Vec<ComponentRow> = Vec::new();
+    for update in manifest.iter().flat_map(|m| &m.package.updates) {
+        for id in &update.components {
+            let key_form = cbs::key_form(id);
+            if !out.iter().any(|c| c.key_form == key_form) {
+                out.push(ComponentRow { key_form, registry_values: None });
+            }
+        }
+    }
+    out
+}
+
+/// Reads the manifests of every row's components (a deployment is replaced by the components it
+/// installs) and fills in their registry value counts.
+fn count_registry_values(
+    session: &mut Session,
+    rows: &mut [PackageRow],
+    work: &Path,
+    control: Control<'_>,
+) -> Result<()> {
+    let mut parsed: HashMap<String, Option<ComponentManifest>> = HashMap::new();
+    let first: Vec<String> =
+        rows.iter().flat_map(|r| r.components.iter().flatten().map(|c| c.key_form.clone())).collect();
+    fetch_manifests(session, &mut parsed, first.clone(), work, control)?;
+    let installs = |parsed: &HashMap<String, Option<ComponentManifest>>, kf: &str| -> Option<Vec<String>> {
+        let m = parsed.get(kf)?.as_ref()?;
+        m.is_deployment().then(|| m.install_dependencies().map(|d| cbs::key_form(&d.identity)).collect())
+    };
+    let second: Vec<String> = first.iter().filter_map(|kf| installs(&parsed, kf)).flatten().collect();
+    fetch_manifests(session, &mut parsed, second, work, control)?;
+    for row in rows.iter_mut() {
+        let Some(list) = row.components.take() else { continue };
+        let mut out: Vec<ComponentRow> = Vec::new();
+        for c in list {
+            let expanded = installs(&parsed, &c.key_form).unwrap_or_else(|| vec![c.key_form.clone()]);
+            for kf in expanded {
+                if out.iter().any(|o| o.key_form == kf) {
+                    continue;
+                }
+                let registry_values = parsed.get(&kf).and_then(|m| m.as_ref()).map(|m| m.registry_value_count());
+                out.push(ComponentRow { key_form: kf, registry_values });
+            }
+        }
+        row.components = Some(out);
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@ pub mod inventory;
 mod package;
 mod plan;
 mod registry;
+mod registry_values;
 mod scratch;
 mod service;
 mod session;
@@ -71,6 +72,9 @@ pub struct AddOptions {
     pub wait: LockWait,
     /// Limits for reading packages.
     pub limits: Limits,
+    /// The Windows folder of the deployed system, for `$(runtime.*)` variables in registry values;
+    /// `None` = `C:\Windows`.
+    pub windir: Option<String>,
 }
 
 /// What happened to one package.
@@ -136,6 +140,8 @@ pub struct PackageOutcome {
     pub skipped_sub_packages: Vec<SkippedSubPackage>,
     /// Components installed, by key form.
     pub components: Vec<String>,
+    /// Registry values of its components written to the image's hives.
+    pub registry_values: u64,
     /// Payload files staged and verified.
     pub files: u64,
     /// Their bytes.
@@ -159,6 +165,7 @@ impl PackageOutcome {
             packages: Vec::new(),
             skipped_sub_packages: Vec::new(),
             components: Vec::new(),
+            registry_values: 0,
             files: 0,
             bytes: 0,
         }
@@ -376,6 +383,20 @@ pub(crate) fn apply_inputs(
             .map(|(identity, reason)| SkippedSubPackage { identity: identity.clone(), reason: reason.clone() })
             .collect();
 
+        // Registry data is mapped and decoded before anything is staged: a refused key or a
+        // malformed value fails the package with nothing written.
+        let windir = opts.windir.as_deref().unwrap_or(cbs::runtime::DEFAULT_WINDIR);
+        let registry_keys = registry_values::prepare(&unit, &plan, &svc.state, windir, &mut lines);
+        route(logs, std::mem::take(&mut lines));
+        let registry_keys = match registry_keys {
+            Ok(k) => k,
+            Err(e) => {
+                failed(logs, opts, &kb, out, e, &mut outcomes)?;
+                continue;
+            }
+        };
+        out.registry_values = registry_keys.iter().map(|k| k.values.len() as u64).sum();
+
         if opts.dry_run {
             simulate(&mut svc.state, &plan, filetime);
             out.outcome = Outcome::WouldInstall;
@@ -410,6 +431,10 @@ pub(crate) fn apply_inputs(
         if let Some((hive, path)) = svc.components.as_mut() {
             registry::record_components(hive, path, &unit, &plan)?;
         }
+        // The components' own registry data, in the same hive edit.
+        let written = registry_values::apply(svc, &registry_keys, control, &mut lines);
+        route(logs, std::mem::take(&mut lines));
+        out.registry_values = written? as u64;
         svc.hives_changed = true;
         for c in &plan.components {
             if let Some(k) = parse_key_form(&c.key_form) {
@@ -420,10 +445,12 @@ pub(crate) fn apply_inputs(
             logs.detail.cbs(&format!("Package {} registered: CurrentState 0x70 (Installed)", p.identity));
         }
         logs.manager.info(&format!(
-            "Update {kb} was applied successfully: {} package(s), {} component(s), {} file(s) verified",
+            "Update {kb} was applied successfully: {} package(s), {} component(s), {} file(s) verified, {} registry \
+             value(s) written",
             plan.packages.len(),
             plan.components.len(),
-            stats.files
+            stats.files,
+            out.registry_values
         ));
         out.outcome = Outcome::Installed;
         svc.stages.push(stage_root);

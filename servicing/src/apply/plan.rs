@@ -419,10 +419,7 @@ fn project(
             return None;
         }
     }
-    let image_arch = image_arch.to_ascii_lowercase();
-    let wow = (comp_arch == "x86" && image_arch == "amd64") || comp_arch == "wow64";
-    let system = if wow { "Windows/SysWOW64" } else { "Windows/System32" };
-    let program_files = if wow { "Program Files (x86)" } else { "Program Files" };
+    let wow = cbs::runtime::is_wow64(&comp_arch, image_arch);
     let dest = dest.replace('\\', "/");
     let (var, rest) = match dest.strip_prefix("$(") {
         Some(r) => match r.split_once(')') {
@@ -431,23 +428,15 @@ fn project(
         },
         None => (None, dest.clone()),
     };
-    let base = match var.as_deref() {
-        Some("runtime.system32") | Some("runtime.system") => system.to_owned(),
-        Some("runtime.drivers") => "Windows/System32/drivers".to_owned(),
-        Some("runtime.windows") | Some("runtime.systemroot") => "Windows".to_owned(),
-        Some("runtime.inf") => "Windows/INF".to_owned(),
-        Some("runtime.fonts") => "Windows/Fonts".to_owned(),
-        Some("runtime.help") => "Windows/Help".to_owned(),
-        Some("runtime.wbem") => format!("{system}/wbem"),
-        Some("runtime.bootdrive") => String::new(),
-        Some("runtime.programfiles") => program_files.to_owned(),
-        Some("runtime.commonfiles") => format!("{program_files}/Common Files"),
-        Some("runtime.programdata") => "ProgramData".to_owned(),
-        Some(other) => {
+    let folder =
+        var.as_deref().and_then(|v| v.strip_prefix("runtime.")).and_then(|n| cbs::runtime::runtime_folder(n, wow));
+    let base = match (folder, var.as_deref()) {
+        (Some(folder), _) => folder.image_path(),
+        (None, Some(other)) => {
             log.push(format!("CSI: destinationPath variable $({other}) of {file} is not known; not projected"));
             return None;
         }
-        None => {
+        (None, None) => {
             log.push(format!("CSI: destinationPath {dest:?} of {file} has no $(runtime.*) variable; not projected"));
             return None;
         }

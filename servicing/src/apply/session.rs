@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::error::{Error, Result};
 use super::inventory::Inventory;
+use super::registry_values::ExtraHives;
 use super::state::{self, ImageState, COMPONENTS_HIVE, MANIFESTS_DIR, SOFTWARE_HIVE};
 use super::target::{Session, Target};
 use crate::hive::{Hive, Mode, Value};
@@ -44,6 +45,8 @@ pub(crate) struct Servicing {
     pub deletes: Vec<String>,
     /// Whether the hives were changed.
     pub hives_changed: bool,
+    /// SYSTEM and the user hives, opened when component registry data needs them.
+    pub registry: ExtraHives,
     /// The update build revision (UBR) a cumulative update of this run brings, recorded at commit in
     /// the SOFTWARE hive (`CurrentVersion\UBR`) and in the WIM XML (`SPBUILD`), where DISM and
     /// ConfigMgr read an image's version from.
@@ -104,6 +107,7 @@ impl Servicing {
             stages: Vec::new(),
             deletes: Vec::new(),
             hives_changed: false,
+            registry: ExtraHives::default(),
             new_ubr: None,
         })
     }
@@ -126,6 +130,7 @@ impl Servicing {
             stages,
             deletes,
             mut hives_changed,
+            registry,
             new_ubr,
             ..
         } = self;
@@ -146,6 +151,10 @@ impl Servicing {
                 hive.commit().map_err(Error::hive(&path))?;
                 files.push((path, COMPONENTS_HIVE.to_owned()));
             }
+        }
+        for (which, mut hive, path) in registry.into_changed() {
+            hive.commit().map_err(Error::hive(&path))?;
+            files.push((path, which.image_path().to_owned()));
         }
         drop(software);
         super::commit::commit(session, &stages, &files, &deletes, how, control)

@@ -19,7 +19,7 @@ mod write;
 
 pub use error::Error;
 pub use handle::{Hive, Mode, Node};
-pub use name::{compare_names, names_equal, MAX_KEY_NAME_LEN, MAX_VALUE_NAME_LEN};
+pub use name::{compare_names, fold_name, names_equal, MAX_KEY_NAME_LEN, MAX_VALUE_NAME_LEN};
 pub use value::{kind, EncodeError, Value};
 
 /// Largest hive file [`Hive::open`] accepts. Real SOFTWARE and COMPONENTS hives stay well below it.

@@ -20,6 +20,12 @@ pub fn compare_names(a: &str, b: &str) -> Ordering {
     a.encode_utf16().map(upcase).cmp(b.encode_utf16().map(upcase))
 }
 
+/// A name folded so that two names are equal to Windows exactly when their folded forms are equal
+/// (for hash maps of names).
+pub fn fold_name(name: &str) -> Vec<u16> {
+    name.encode_utf16().map(upcase).collect()
+}
+
 fn upcase(unit: u16) -> u16 {
     if unit < 0x80 {
         return if (u16::from(b'a')..=u16::from(b'z')).contains(&unit) { unit - 0x20 } else { unit };

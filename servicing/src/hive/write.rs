@@ -108,6 +108,42 @@ impl Hive {
         self.write_values(node, &pending)
     }
 
+    /// Sets each of `values` on `node` in one rewrite of its value list: a value of the same name
+    /// (compared case-insensitively) is replaced where it stands, keeping its stored spelling; the
+    /// others are added at the end; every other value is kept byte for byte. When a name is given
+    /// twice the later one wins. Nothing is written when every value already holds exactly that type
+    /// and data. Returns whether the key changed.
+    pub fn merge_values(&mut self, node: Node, values: &[(String, Value)]) -> Result<bool, Error> {
+        self.require_writable("set values")?;
+        let mut new: Vec<Option<(String, Pending)>> = Vec::with_capacity(values.len());
+        for (i, (name, value)) in values.iter().enumerate() {
+            if values[i + 1..].iter().any(|(later, _)| names_equal(later, name)) {
+                continue;
+            }
+            new.push(Some((name.clone(), self.prepare(node, name, value)?)));
+        }
+        let mut changed = false;
+        let mut all = Vec::new();
+        for (stored, kind, data) in self.raw_values(node)? {
+            let slot = new.iter_mut().find(|n| n.as_ref().is_some_and(|(name, _)| names_equal(name, &stored)));
+            match slot.and_then(Option::take) {
+                Some((_, p)) => {
+                    changed |= p.kind != kind || p.data != data;
+                    all.push(self.pending(node, &stored, p.kind, p.data)?);
+                }
+                None => all.push(self.kept(node, &stored, kind, data)?),
+            }
+        }
+        for (_, p) in new.into_iter().flatten() {
+            changed = true;
+            all.push(p);
+        }
+        if changed {
+            self.write_values(node, &all)?;
+        }
+        Ok(changed)
+    }
+
     /// Deletes the value `name` of `node`; returns whether it existed. The other values are kept
     /// byte for byte.
     pub fn delete_value(&mut self, node: Node, name: &str) -> Result<bool, Error> {

@@ -342,6 +342,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
                 log_dir: Some(site.log_dir()),
                 wait: LockWait::NoWait,
                 limits: Default::default(),
+                windir: None,
             },
         };
         let report = match apply::service(&req, control) {

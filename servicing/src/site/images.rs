@@ -302,7 +302,7 @@ pub(crate) fn read_facts(
     let mut installed = Vec::new();
     for e in &editions {
         let target = Target::Image { wim: wim.to_path_buf(), image: ImageRef::Index(e.index) };
-        let opts = GetOptions { all: false, scratch_dir: Some(site.scratch_dir()) };
+        let opts = GetOptions { all: false, scratch_dir: Some(site.scratch_dir()), components: false };
         for row in apply::get_packages(&target, &opts, control)? {
             installed.push((e.index, row));
         }

@@ -220,3 +220,29 @@ fn hive_errors_name_the_image_not_the_scratch_copy() {
     let err = Hive::open_as(&link, Mode::ReadOnly, shown).expect_err("a link").to_string();
     assert!(err.contains(&shown.display().to_string()) && err.contains("symbolic link"), "{err}");
 }
+
+#[test]
+fn merge_values_replaces_and_adds_keeps_the_rest_byte_for_byte_and_skips_a_no_op() {
+    use servicing::hive::{kind, Value};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "MERGE", &minimal_hive());
+    let mut hive = Hive::open(&path, Mode::Write).expect("open");
+    let root = hive.root();
+    // A REG_SZ with junk after its terminator, as Windows often leaves: it must survive untouched.
+    let junk = Value::Other { kind: kind::REG_SZ, data: vec![0x41, 0, 0, 0, 0x5A, 0] };
+    hive.set_values(root, &[("Kept".into(), junk), ("Start".into(), Value::Dword(1))]).expect("set");
+    let merged = hive
+        .merge_values(root, &[("START".into(), Value::Dword(2)), ("New".into(), Value::Sz("x".into()))])
+        .expect("merge");
+    assert!(merged);
+    assert_eq!(hive.value_names(root).expect("names"), ["Kept", "Start", "New"], "replaced in place, spelling kept");
+    assert_eq!(hive.raw_value(root, "Kept").expect("raw"), Some((kind::REG_SZ, vec![0x41, 0, 0, 0, 0x5A, 0])));
+    assert_eq!(hive.value(root, "start").expect("read"), Some(Value::Dword(2)));
+    let again = hive
+        .merge_values(root, &[("Start".into(), Value::Dword(2)), ("new".into(), Value::Sz("x".into()))])
+        .expect("merge");
+    assert!(!again, "the same data again changes nothing");
+    // The later of two values of one name wins.
+    assert!(hive.merge_values(root, &[("n".into(), Value::Dword(1)), ("N".into(), Value::Dword(3))]).expect("merge"));
+    assert_eq!(hive.value(root, "n").expect("read"), Some(Value::Dword(3)));
+}
