@@ -331,7 +331,7 @@ fn extract_source(
                 // Only the files asked for are handed out.
                 None => Ok(()),
             },
-            Outcome::Unsupported { name, reason, .. } => {
+            Outcome::Unsupported { name, reason, .. } | Outcome::Failed { name, reason, .. } => {
                 Err(Error::Unexpandable { package: label.clone(), file: name, reason })
             }
         }

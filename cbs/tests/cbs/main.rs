@@ -5,10 +5,20 @@ use std::path::PathBuf;
 /// `shared/testdata/real-cbs` (`WIMPATCH_TESTDATA`, default `../shared/testdata` from the workspace
 /// root), or `None` when absent.
 pub fn real_cbs() -> Option<PathBuf> {
+    testdata("real-cbs")
+}
+
+/// `shared/testdata/real-delta` (genuine deltas with their bases and targets), or `None`.
+pub fn real_delta() -> Option<PathBuf> {
+    testdata("real-delta")
+}
+
+/// A folder of the shared test data, or `None` when absent.
+fn testdata(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("WIMPATCH_TESTDATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata")));
-    let dir = dir.join("real-cbs");
+    let dir = dir.join(name);
     dir.is_dir().then_some(dir)
 }
 
@@ -28,6 +38,7 @@ macro_rules! real_or_skip {
 mod cix;
 mod container;
 mod delta;
+mod delta_real;
 mod identity;
 mod keyform;
 mod manifest;

@@ -18,14 +18,18 @@ pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
     match cmd {
         PackageCommand::Info { path } => {
             let reports = inspect_path_with(&path, Limits::default(), Some(&opener))?;
-            if ctx.global.json {
+            if ctx.global.json && reports.len() == 1 {
                 // One input gives one object; a folder gives an array.
-                if reports.len() == 1 {
-                    return ctx.print(&reports[0], String::new);
-                }
-                return ctx.print(&reports, String::new);
+                ctx.print(&reports[0], String::new)?;
+            } else {
+                ctx.print(&reports, || reports.iter().map(text).collect::<Vec<_>>().join("\n"))?;
             }
-            ctx.print(&reports, || reports.iter().map(text).collect::<Vec<_>>().join("\n"))
+            // Everything is reported first; a payload that failed to expand makes the exit 1.
+            let failed: Vec<&str> = reports.iter().filter(|r| r.any_failed()).map(|r| r.path.as_str()).collect();
+            if !failed.is_empty() {
+                anyhow::bail!("payload files failed to expand in {} (see the report)", failed.join(", "));
+            }
+            Ok(())
         }
         PackageCommand::Extract { path, dest } => {
             let report = extract_path(&path, &dest, Limits::default(), Some(&opener))?;
@@ -107,9 +111,14 @@ fn text(r: &PackageReport) -> String {
             }
         }
         for c in &r.components {
-            for f in c.files.iter().filter(|f| f.status == FileStatus::Unsupported) {
+            for f in &c.files {
+                let label = match f.status {
+                    FileStatus::Unsupported => "Unsupported  :",
+                    FileStatus::Failed => "Failed       :",
+                    _ => continue,
+                };
                 let reason = f.reason.as_deref().unwrap_or("-");
-                let _ = writeln!(s, "Unsupported  : {}\\{}: {reason}", c.keyform, f.name);
+                let _ = writeln!(s, "{label} {}\\{}: {reason}", c.keyform, f.name);
             }
         }
     }
