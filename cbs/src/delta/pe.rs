@@ -15,7 +15,8 @@
 //! the CLI4 file types (`0x10`–`0x80`, which include the only ARM/ARM64 ones), the classic .NET
 //! transforms (a preprocessing that carries CLI metadata, or a managed source whose output does
 //! not match) and the IA-64 transforms (an IA-64 delta decodes only when its hash matches without
-//! them). Output that does not match the target hash is never returned.
+//! them). Output that does not match the target hash is never returned: it is reported as an
+//! executable-transform case not reproduced.
 
 use super::header::{Parsed, FILE_TYPE_AMD64, FILE_TYPE_I386};
 use super::image::{Image, DIR_CLR};
@@ -82,16 +83,15 @@ pub(crate) fn apply(
         Err(DeltaError::HashMismatch { .. }) if parsed.header.flags & FLAGS_CLI != 0 && has_clr_header(source) => {
             Err(cli_unsupported())
         }
-        // The i386 and AMD64 transforms are implemented: other bytes than the hash mean a corrupt
-        // delta or a wrong source, which is an error, not a gap of the decoder.
-        Err(DeltaError::HashMismatch { .. }) if file_type != FILE_TYPE_I386 && file_type != FILE_TYPE_AMD64 => {
-            Err(DeltaError::Unsupported {
-                format: format!(
-                    "PA30 executable transforms (file type {}, flags 0x{:x}) that rewrite copied source bytes",
-                    parsed.header.file_type, parsed.header.flags
-                ),
-            })
-        }
+        // Other bytes than the hash: a transform case this decoder does not reproduce (or a
+        // damaged delta, which the index's hash of the stored member usually catches first).
+        Err(DeltaError::HashMismatch { algorithm, .. }) => Err(DeltaError::Unsupported {
+            format: format!(
+                "PA30 executable transforms (file type {}, flags 0x{:x}) that rewrite copied source bytes: the \
+                 output does not match the {algorithm} target hash",
+                parsed.header.file_type, parsed.header.flags
+            ),
+        }),
         Err(e) => Err(e),
     }
 }

@@ -271,8 +271,12 @@ fn wim_format_msu_is_read_through_the_injected_reader() {
 
 /// What `package info` reports of a Windows 7 MSU's delta payloads today: (MSU, payload files,
 /// how many the decoder expands today). Asserted as a floor, so the test holds as more expand.
-pub const MSU_DELTAS: [(&str, usize, usize); 2] =
-    [("Windows6.1-KB2584475-x64.msu", 12, 12), ("Windows6.1-KB2465285-x64.msu", 16, 16)];
+pub const MSU_DELTAS: [(&str, usize, usize); 4] = [
+    ("Windows6.1-KB2584475-x64.msu", 12, 12),
+    ("Windows6.1-KB2465285-x64.msu", 16, 16),
+    ("Windows6.1-KB2584475-x86.msu", 12, 10),
+    ("Windows6.1-KB2465285-x86.msu", 16, 16),
+];
 
 /// Every payload of `report` (and of its inner packages) either verified against the manifest's
 /// digest (the expanded bytes' SHA-256 equal to it) or unsupported with a reason; returns
