@@ -64,6 +64,7 @@ pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<V
     let parsed = header::parse(delta, limits.max_delta_bytes)?;
     let head = &parsed.header;
     check_size("target size", head.target_size, limits.max_target_bytes)?;
+    pe::refuse_cli4(head.file_type)?;
     let mut work = Work::new(limits);
     let output = if head.file_type == FILE_TYPE_RAW || parsed.preprocess.is_empty() {
         let mut out = lzx::decode(source, parsed.patch, head.target_size, &[], limits, &mut work)?;

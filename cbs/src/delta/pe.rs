@@ -73,10 +73,6 @@ pub(crate) fn apply(
     limits: &DeltaLimits,
     work: &mut Work,
 ) -> Result<Vec<u8>, DeltaError> {
-    let file_type = parsed.header.file_type;
-    if let Some(name) = cli4_name(file_type) {
-        return Err(DeltaError::Unsupported { format: format!("CLI4 executable transforms (file type {name})") });
-    }
     let out = decode(source, parsed, limits, work)?;
     match hash::check_target(&parsed.header, &out) {
         Ok(()) => Ok(out),
@@ -96,7 +92,15 @@ pub(crate) fn apply(
     }
 }
 
-/// The name of a CLI4 file type (`DELTA_FILE_TYPE_CLI4_*`), the only ones with ARM/ARM64 code.
+/// Refuses the CLI4 file types (`DELTA_FILE_TYPE_CLI4_*`, the only ones with ARM/ARM64 code) by
+/// name, before anything is decoded.
+pub(crate) fn refuse_cli4(file_type: u64) -> Result<(), DeltaError> {
+    match cli4_name(file_type) {
+        Some(name) => Err(DeltaError::Unsupported { format: format!("CLI4 executable transforms (file type {name})") }),
+        None => Ok(()),
+    }
+}
+
 fn cli4_name(file_type: u64) -> Option<&'static str> {
     match file_type {
         0x10 => Some("CLI4_I386"),

@@ -231,6 +231,11 @@ fn other_delta_formats_are_named() {
 
 /// The header stream of a delta declaring `size` target bytes (RAW, no hash), then `rest`.
 fn header_with_size(size: u64) -> Vec<u8> {
+    header_with(1, size)
+}
+
+/// [`header_with_size`] with another file type.
+fn header_with(file_type: u64, size: u64) -> Vec<u8> {
     // Bits: 3 padding-count bits, then numbers: width prefix (k zeros, a one), 4(k+1) value bits.
     fn number(bits: &mut Vec<bool>, v: u64) {
         let nibbles = (64 - v.leading_zeros()).div_ceil(4).max(1);
@@ -239,7 +244,7 @@ fn header_with_size(size: u64) -> Vec<u8> {
         bits.extend((0..4 * nibbles).map(|i| (v >> i) & 1 == 1));
     }
     let mut bits: Vec<bool> = vec![false; 3];
-    for v in [1, 1, 0x20000, size, 0] {
+    for v in [1, file_type, 0x20000, size, 0] {
         number(&mut bits, v);
     }
     // Three empty buffers (hash, preprocessing, patch): a size, then alignment to a byte.
@@ -250,6 +255,16 @@ fn header_with_size(size: u64) -> Vec<u8> {
     let mut out = b"PA30\0\0\0\0\0\0\0\0".to_vec();
     out.extend(bits.chunks(8).map(|c| c.iter().enumerate().map(|(i, &b)| u8::from(b) << i).sum::<u8>()));
     out
+}
+
+/// CLI4 (.NET 4) file types, which include the only ARM and ARM64 ones, are refused by name
+/// before anything is decoded: never wrong bytes.
+#[test]
+fn cli4_file_types_are_unsupported_by_name() {
+    for (file_type, name) in [(0x10, "CLI4_I386"), (0x20, "CLI4_AMD64"), (0x40, "CLI4_ARM"), (0x80, "CLI4_ARM64")] {
+        let err = apply_pa30(&[], &header_with(file_type, 100), &DeltaLimits::default()).unwrap_err();
+        assert!(matches!(&err, DeltaError::Unsupported { format } if format.contains(name)), "{err}");
+    }
 }
 
 #[test]
