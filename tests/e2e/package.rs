@@ -397,16 +397,8 @@ fn a_corrupt_delta_is_reported_failed_with_the_others_verified_and_exit_1() {
     let index =
         servicing::cbs::cix::ContainerIndex::parse(&std::fs::read(dir.join("_manifest_.cix.xml")).unwrap(), "cix")
             .unwrap();
-    let bases: Vec<u32> = index.files.iter().filter_map(|f| f.delta.as_ref()).flat_map(|d| d.basis.clone()).collect();
-    let (victim, member) = index
-        .files
-        .iter()
-        .filter(|f| !bases.contains(&f.id))
-        .find_map(|f| {
-            let source = f.delta.as_ref()?.source.as_ref().filter(|s| s.source_type.is_delta())?;
-            Some((f.name.clone(), source.name.clone()?))
-        })
-        .unwrap();
+    let (file, member) = index.leaf_delta().expect("a PA30 file no other is made from");
+    let (victim, member) = (file.name.clone(), member.to_owned());
     let path = dir.join(&member);
     let mut bytes = std::fs::read(&path).unwrap();
     let middle = bytes.len() / 2;

@@ -7,19 +7,6 @@ use std::path::Path;
 
 use cbs::delta::{apply_pa30, parse_header, DeltaLimits, CALG_SHA_256, FILE_TYPE_AMD64, FILE_TYPE_I386, FILE_TYPE_RAW};
 
-/// The real-delta folder, or return from the test after printing "skipped".
-macro_rules! real_delta_or_skip {
-    ($name:literal) => {
-        match crate::real_delta() {
-            Some(dir) => dir,
-            None => {
-                eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA/real-delta not found)"));
-                return;
-            }
-        }
-    };
-}
-
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -39,7 +26,7 @@ fn decodes_to(base: &Path, delta: &Path, target: &Path) -> cbs::delta::Pa30Heade
 
 #[test]
 fn wow64_i386_delta_decodes_byte_exact_with_its_sha256() {
-    let dir = real_delta_or_skip!("wow64_i386_delta_decodes_byte_exact_with_its_sha256");
+    let dir = real_or_skip!(crate::real_delta(), "wow64_i386_delta_decodes_byte_exact_with_its_sha256");
     let case = dir.join("pe-decode/wow64_kbdmaori");
     let h = decodes_to(&case.join("base.bin"), &case.join("delta.pa30"), &case.join("target.bin"));
     assert_eq!((h.file_type_set, h.file_type, h.flags), (0xf, FILE_TYPE_I386, 0xe1fe));
@@ -48,7 +35,7 @@ fn wow64_i386_delta_decodes_byte_exact_with_its_sha256() {
 
 #[test]
 fn amd64_delta_decodes_byte_exact_with_its_sha256() {
-    let dir = real_delta_or_skip!("amd64_delta_decodes_byte_exact_with_its_sha256");
+    let dir = real_or_skip!(crate::real_delta(), "amd64_delta_decodes_byte_exact_with_its_sha256");
     let case = dir.join("pe-decode/amd64_kbdwol");
     let h = decodes_to(&case.join("base.bin"), &case.join("delta.pa30"), &case.join("target.bin"));
     assert_eq!((h.file_type, h.flags), (FILE_TYPE_AMD64, 0xe63e));
@@ -57,7 +44,7 @@ fn amd64_delta_decodes_byte_exact_with_its_sha256() {
 
 #[test]
 fn create_delta_b_deltas_decode_byte_exact() {
-    let dir = real_delta_or_skip!("create_delta_b_deltas_decode_byte_exact");
+    let dir = real_or_skip!(crate::real_delta(), "create_delta_b_deltas_decode_byte_exact");
     let made = dir.join("msdelta-created");
     let src = made.join("sources");
     let cases = [

@@ -22,10 +22,14 @@ fn testdata(name: &str) -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// The real packages' folder, or return from the test after printing "skipped: <test>".
+/// The real packages' folder (or the folder `$dir` gives), or return from the test after printing
+/// "skipped: <test>".
 macro_rules! real_or_skip {
     ($name:literal) => {
-        match crate::real_cbs() {
+        real_or_skip!(crate::real_cbs(), $name)
+    };
+    ($dir:expr, $name:literal) => {
+        match $dir {
             Some(dir) => dir,
             None => {
                 eprintln!(concat!("skipped: ", $name, " (WIMPATCH_TESTDATA not found)"));

@@ -464,16 +464,8 @@ pub fn with_a_corrupt_pa30_member(dir: &Path, msu: &str) -> (Vec<(String, Vec<u8
     let mut members = inner_members(&dir.join(msu));
     let cix = &members.iter().find(|(n, _)| n == "_manifest_.cix.xml").unwrap().1;
     let index = cbs::cix::ContainerIndex::parse(cix, "_manifest_.cix.xml").unwrap();
-    let bases: Vec<u32> = index.files.iter().filter_map(|f| f.delta.as_ref()).flat_map(|d| d.basis.clone()).collect();
-    let (name, member) = index
-        .files
-        .iter()
-        .filter(|f| !bases.contains(&f.id))
-        .find_map(|f| {
-            let source = f.delta.as_ref()?.source.as_ref().filter(|s| s.source_type.is_delta())?;
-            Some((f.name.clone(), source.name.clone()?))
-        })
-        .expect("a PA30 file no other is made from");
+    let (file, member) = index.leaf_delta().expect("a PA30 file no other is made from");
+    let (name, member) = (file.name.clone(), member.to_owned());
     let stored = &mut members.iter_mut().find(|(n, _)| *n == member).expect("the PA30 member").1;
     let middle = stored.len() / 2;
     for b in &mut stored[middle..middle + 16] {
