@@ -250,6 +250,16 @@ impl ContainerIndex {
         self.files.iter().find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
+    /// The first file stored as a delta (PA30, …) that no other file is made from, with the
+    /// member holding its delta: (file, member). Damaging that member touches this file alone.
+    pub fn leaf_delta(&self) -> Option<(&CixFile, &str)> {
+        let is_basis = |id: u32| self.files.iter().filter_map(|f| f.delta.as_ref()).any(|d| d.basis.contains(&id));
+        self.files.iter().filter(|f| !is_basis(f.id)).find_map(|f| {
+            let source = f.delta.as_ref()?.source.as_ref().filter(|s| s.source_type.is_delta())?;
+            Some((f, source.name.as_deref()?))
+        })
+    }
+
     /// The basis chain of a file: its id, then its basis, then the basis's basis, … down to a file
     /// whose bytes need no other file. Expanding the files in reverse order of the chain rebuilds
     /// the first one. Fails on an unknown id, a loop, or a delta with several bases.

@@ -372,3 +372,56 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Regression (issue 12): one bad delta made `package info` fail without a report. Now the report
+/// is printed with the bad file `failed` (and its reason), every other payload verified, and the
+/// exit status is 1.
+#[test]
+fn a_corrupt_delta_is_reported_failed_with_the_others_verified_and_exit_1() {
+    let msu = real_or_skip!(
+        "Windows6.1-KB2465285-x64.msu",
+        "a_corrupt_delta_is_reported_failed_with_the_others_verified_and_exit_1"
+    );
+    let work = Work::new();
+    let dir = work.path("pkg");
+    // The MSU's inner cab unpacked into a package folder, one PA30 member no other file is made
+    // from damaged in the middle.
+    let mut m = servicing::cbs::container::Msu::open(&msu, Limits::default()).unwrap();
+    let inner = m.inner_cab_names()[0].clone();
+    let mut cab = m.open_inner(&inner, None).unwrap();
+    for e in cab.list().unwrap() {
+        let out = dir.join(&e.path);
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        std::fs::write(out, cab.read(&e.path, 1 << 30).unwrap()).unwrap();
+    }
+    let index =
+        servicing::cbs::cix::ContainerIndex::parse(&std::fs::read(dir.join("_manifest_.cix.xml")).unwrap(), "cix")
+            .unwrap();
+    let (file, member) = index.leaf_delta().expect("a PA30 file no other is made from");
+    let (victim, member) = (file.name.clone(), member.to_owned());
+    let path = dir.join(&member);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 16].iter_mut().for_each(|b| *b ^= 0x5a);
+    std::fs::write(&path, bytes).unwrap();
+
+    let out = run(&["package", "info", "--json", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the report is printed");
+    let files = payload_files(&v);
+    let statuses: Vec<(&String, &str)> = files.iter().map(|(k, f)| (k, f["status"].as_str().unwrap())).collect();
+    let failed: Vec<_> = files.iter().filter(|(_, f)| f["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{statuses:?}");
+    let (keyform, f) = failed[0];
+    assert!(victim.to_ascii_lowercase().starts_with(&keyform.to_ascii_lowercase()), "{victim} vs {keyform}");
+    assert!(!f["reason"].as_str().unwrap().is_empty(), "{f}");
+    assert_eq!(files.iter().filter(|(_, f)| f["status"] == "verified").count(), 15, "{statuses:?}");
+    assert_eq!(v["failed_files"], 1);
+    assert!(stderr(&out).contains("failed to expand"), "{}", stderr(&out));
+
+    // The text report names the file and the reason.
+    let out = run(&["package", "info", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("Failed       :").count(), 1, "{text}");
+}

@@ -102,6 +102,24 @@ pub enum ExpandError {
     },
 }
 
+impl ExpandError {
+    /// The one file of the index this error is about, when the rest of the index can still be
+    /// expanded without it: a delta that cannot be applied, or bytes with the wrong length or
+    /// hash. Errors of the package as a whole (reading the cab, a broken `<Basis>`) give `None`.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            ExpandError::Delta { file, .. }
+            | ExpandError::Unsupported { file, .. }
+            | ExpandError::LengthMismatch { file, .. } => Some(file),
+            // `what` is written by `check_hash` in one of its two forms.
+            ExpandError::HashMismatch { what, .. } => {
+                what.strip_prefix("file ").or_else(|| what.split_once(" (stored bytes of ")?.1.strip_suffix(')'))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Expands every file of `index` from `src` and returns them in dependency order.
 pub fn expand_index(
     src: &mut dyn PackageSource,

@@ -15,6 +15,12 @@ pub(crate) const DIR_EXCEPTION: usize = 3;
 pub(crate) const DIR_BASERELOC: usize = 5;
 pub(crate) const DIR_DEBUG: usize = 6;
 pub(crate) const DIR_BOUND_IMPORT: usize = 11;
+pub(crate) const DIR_CLR: usize = 14;
+
+/// `IMAGE_SCN_MEM_EXECUTE`.
+pub(crate) const SCN_MEM_EXECUTE: u32 = 0x2000_0000;
+/// `IMAGE_FILE_MACHINE_I386`.
+pub(crate) const MACHINE_I386: u16 = 0x14c;
 
 /// One section header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +30,8 @@ pub(crate) struct Section {
     pub(crate) virtual_size: u32,
     pub(crate) raw_offset: u32,
     pub(crate) raw_size: u32,
+    /// `Characteristics` as the file had them when parsed.
+    pub(crate) characteristics: u32,
     /// File offset of this header's `Characteristics` field.
     pub(crate) characteristics_at: usize,
 }
@@ -35,6 +43,10 @@ pub(crate) struct Image {
     pe_offset: usize,
     /// PE32+ (64-bit optional header).
     pub(crate) is_64: bool,
+    /// `Machine` of the file header.
+    pub(crate) machine: u16,
+    /// `SizeOfImage` of the optional header.
+    pub(crate) size_of_image: u32,
     /// `ImageBase` of the optional header.
     pub(crate) image_base: u64,
     pub(crate) sections: Vec<Section>,
@@ -54,6 +66,7 @@ impl Image {
         if data.get(pe_offset..pe_offset.checked_add(4)?)? != b"PE\0\0" {
             return None;
         }
+        let machine = u16_at(data, pe_offset + 4)?;
         let sections_count = usize::from(u16_at(data, pe_offset + 6)?);
         let optional_size = usize::from(u16_at(data, pe_offset + 20)?);
         let optional = pe_offset + 24;
@@ -62,6 +75,7 @@ impl Image {
             0x20b => (true, u64_at(data, optional + 24)?, optional + 112, optional + 108),
             _ => return None,
         };
+        let size_of_image = u32_at(data, optional + 56)?;
         let directories_count = (u32_at(data, count_at)? as usize).min(16);
         let directories = (0..directories_count)
             .map_while(|i| Some((u32_at(data, directories_at + 8 * i)?, u32_at(data, directories_at + 8 * i + 4)?)))
@@ -76,11 +90,12 @@ impl Image {
                     virtual_address: u32_at(data, at + 12)?,
                     raw_size: u32_at(data, at + 16)?,
                     raw_offset: u32_at(data, at + 20)?,
+                    characteristics: u32_at(data, at + 36)?,
                     characteristics_at: at + 36,
                 })
             })
             .collect();
-        Some(Image { pe_offset, is_64, image_base, sections, directories, directories_at })
+        Some(Image { pe_offset, is_64, machine, size_of_image, image_base, sections, directories, directories_at })
     }
 
     pub(crate) fn checksum_offset(&self) -> usize {

@@ -8,11 +8,12 @@
 //! - [`expand_index`] / [`for_each_expanded`] expand every file of a container index from a
 //!   [`PackageSource`](crate::container::PackageSource), checking each against the index's SHA-1.
 //!
-//! Stages of a delta: header ([`header`]), preprocessing of PE sources ([`pe`]: the AMD64
-//! executable transforms of [`transform`] and its `transform_*` steps, with the x64 length
-//! decoder [`x64_length`], and the copy map, inverted exactly by [`rift_inverse`]), then the
-//! compressed stream ([`lzx`]) of Huffman-coded literals and copies from the source and the target
-//! so far, positioned by rift tables ([`rift`]).
+//! Stages of a delta: header ([`header`]), preprocessing of PE sources ([`pe`]: the i386 and
+//! AMD64 executable transforms of [`transform`] and its `transform_*` steps, with the x64 length
+//! decoder [`x64_length`], the ownership map [`marks`] of the i386 branch scans, and the copy
+//! map, inverted exactly by [`rift_inverse`]), then the compressed stream ([`lzx`]) of
+//! Huffman-coded literals and copies from the source and the target so far, positioned by rift
+//! tables ([`rift`]), and last the E8 post-process of i386 targets ([`transform_e8`]).
 //!
 //! Everything read is untrusted: sizes are checked against [`DeltaLimits`] before allocating,
 //! every loop spends from a work budget, and a bad delta is a [`DeltaError`], never a panic.
@@ -29,6 +30,7 @@ pub(crate) mod image;
 pub(crate) mod le;
 mod limits;
 mod lzx;
+mod marks;
 mod names;
 mod pa31;
 mod pe;
@@ -37,6 +39,8 @@ mod rift;
 mod rift_inverse;
 mod transform;
 mod transform_dirs;
+mod transform_e8;
+mod transform_i386;
 mod transform_pdata;
 mod transform_reloc;
 mod transform_resources;
@@ -73,6 +77,7 @@ pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<V
     let parsed = header::parse(delta, limits.max_delta_bytes)?;
     let head = &parsed.header;
     check_size("target size", head.target_size, limits.max_target_bytes)?;
+    pe::refuse_cli4(head.file_type)?;
     let mut work = Work::new(limits);
     if let Some(reversal) = parsed.reversal {
         let output = reverse::apply_reversal(source, reversal, head.target_size, limits, &mut work)?;
@@ -88,7 +93,9 @@ pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<V
         }
     }
     let output = if head.file_type == FILE_TYPE_RAW || parsed.preprocess.is_empty() {
-        lzx::decode(source, parsed.patch, head.target_size, &[], limits, &mut work)?
+        let mut out = lzx::decode(source, parsed.patch, head.target_size, &[], limits, &mut work)?;
+        transform_e8::post_process(head.flags, &mut out, &mut work)?;
+        out
     } else {
         pe::apply(source, &parsed, limits, &mut work)?
     };

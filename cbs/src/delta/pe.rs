@@ -8,18 +8,30 @@
 //! and time stamp, a map of target RVAs to file offsets, a map of source RVAs to target RVAs, and
 //! (for .NET images) CLI metadata maps.
 //!
-//! Implemented: reading all of it, the checksum normalisation, the AMD64 transforms
-//! ([`transform`](super::transform)) and the copy map (source file offset → target file offset,
-//! inverted exactly where layouts overlap or leave gaps). Other executable types (i386, IA-64) are
-//! decoded without their transforms; when that gives other bytes than the target hash, the delta
-//! is reported as unsupported rather than returned wrong.
+//! Implemented: reading all of it, the checksum normalisation, the i386 and AMD64 transforms
+//! ([`transform`](super::transform)), the copy map (source file offset → target file offset,
+//! inverted exactly where layouts overlap or leave gaps) and the E8 post-process of the output
+//! ([`transform_e8`](super::transform_e8)). Not implemented, and reported as unsupported by name:
+//! the CLI4 file types (`0x10`–`0x80`, which include the only ARM/ARM64 ones), the classic .NET
+//! transforms (a preprocessing that carries CLI metadata, or a managed source whose output does
+//! not match) and the IA-64 transforms (an IA-64 delta decodes only when its hash matches without
+//! them). Output that does not match the target hash is never returned: it is reported as an
+//! executable-transform case not reproduced.
 
-use super::header::{Parsed, FILE_TYPE_AMD64};
-use super::image::Image;
+use super::header::{Parsed, FILE_TYPE_AMD64, FILE_TYPE_I386};
+use super::image::{Image, DIR_CLR};
 use super::le::{put_u32, u32_at};
 use super::limits::Work;
 use super::rift::{RiftEntry, RiftTable};
-use super::{bits::BitReader, hash, lzx, transform, DeltaError, DeltaLimits};
+use super::{bits::BitReader, hash, lzx, transform, transform_e8, DeltaError, DeltaLimits};
+
+/// `DELTA_FLAG_CLI_DISASM | DELTA_FLAG_CLI_METADATA`.
+const FLAGS_CLI: u64 = 0x4000 | 0x8000;
+
+/// Why a classic .NET delta is refused.
+fn cli_unsupported() -> DeltaError {
+    DeltaError::Unsupported { format: "CLI transforms (CLI_DISASM, CLI_METADATA) of a managed (.NET) image".into() }
+}
 
 /// The preprocessing data of a PE delta.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,11 +56,11 @@ impl PeInfo {
         let time_stamp = r.bits(32, "target time stamp")? as u32;
         let target_layout = RiftTable::read(&mut r, limits, work)?;
         if r.bit("CLI metadata flag")? {
-            return Err(DeltaError::Unsupported { format: "PA30 transforms of managed (.NET) images".into() });
+            return Err(cli_unsupported());
         }
         let moves = RiftTable::read(&mut r, limits, work)?;
         if r.remaining() > 0 && r.bit("CLI map flag")? {
-            return Err(DeltaError::Unsupported { format: "PA30 transforms of managed (.NET) images".into() });
+            return Err(cli_unsupported());
         }
         Ok(PeInfo { image_base, checksum, time_stamp, target_layout, moves })
     }
@@ -64,14 +76,44 @@ pub(crate) fn apply(
     let out = decode(source, parsed, limits, work)?;
     match hash::check_target(&parsed.header, &out) {
         Ok(()) => Ok(out),
-        Err(DeltaError::HashMismatch { .. }) => Err(DeltaError::Unsupported {
+        Err(DeltaError::HashMismatch { .. }) if parsed.header.flags & FLAGS_CLI != 0 && has_clr_header(source) => {
+            Err(cli_unsupported())
+        }
+        // Other bytes than the hash: a transform case this decoder does not reproduce (or a
+        // damaged delta, which the index's hash of the stored member usually catches first).
+        Err(DeltaError::HashMismatch { algorithm, .. }) => Err(DeltaError::Unsupported {
             format: format!(
-                "PA30 executable transforms (file type {}, flags 0x{:x}) that rewrite copied source bytes",
+                "PA30 executable transforms (file type {}, flags 0x{:x}) that rewrite copied source bytes: the \
+                 output does not match the {algorithm} target hash",
                 parsed.header.file_type, parsed.header.flags
             ),
         }),
         Err(e) => Err(e),
     }
+}
+
+/// Refuses the CLI4 file types (`DELTA_FILE_TYPE_CLI4_*`, the only ones with ARM/ARM64 code) by
+/// name, before anything is decoded.
+pub(crate) fn refuse_cli4(file_type: u64) -> Result<(), DeltaError> {
+    match cli4_name(file_type) {
+        Some(name) => Err(DeltaError::Unsupported { format: format!("CLI4 executable transforms (file type {name})") }),
+        None => Ok(()),
+    }
+}
+
+fn cli4_name(file_type: u64) -> Option<&'static str> {
+    match file_type {
+        0x10 => Some("CLI4_I386"),
+        0x20 => Some("CLI4_AMD64"),
+        0x40 => Some("CLI4_ARM"),
+        0x80 => Some("CLI4_ARM64"),
+        _ => None,
+    }
+}
+
+/// Whether `source` is a PE image with a CLR (.NET) header.
+fn has_clr_header(source: &[u8]) -> bool {
+    Image::parse(source).is_some_and(|image| image.directory(DIR_CLR).is_some())
 }
 
 /// Decodes the target of a PE delta (its hash not checked yet).
@@ -82,8 +124,9 @@ fn decode(source: &[u8], parsed: &Parsed<'_>, limits: &DeltaLimits, work: &mut W
     let mut copy_map = Vec::new();
     if let Some(image) = &image {
         put_u32(&mut normalised, image.checksum_offset(), 0);
-        if parsed.header.file_type == FILE_TYPE_AMD64 && image.is_64 {
-            transform::amd64(&mut normalised, image, &info, parsed.header.flags, work)?;
+        let file_type = parsed.header.file_type;
+        if file_type == FILE_TYPE_AMD64 || file_type == FILE_TYPE_I386 {
+            transform::run(&mut normalised, image, &info, file_type, parsed.header.flags, work)?;
         }
         // Source file offset → source RVA → target RVA → target file offset, turned around: the
         // decoder asks, for a target position, where the matching source bytes are.
@@ -97,6 +140,7 @@ fn decode(source: &[u8], parsed: &Parsed<'_>, limits: &DeltaLimits, work: &mut W
             .collect();
     }
     let mut out = lzx::decode(&normalised, parsed.patch, parsed.header.target_size, &copy_map, limits, work)?;
+    transform_e8::post_process(parsed.header.flags, &mut out, work)?;
     if let (Some(image), Some(target)) = (&image, Image::parse(&out)) {
         let old = u32_at(source, image.time_stamp_offset()).unwrap_or(0);
         if old != 0 && old != info.time_stamp {

@@ -4,21 +4,23 @@
 use super::image::{DIR_EXPORT, DIR_IMPORT};
 use super::le::{put_u32, put_u64, u32_at, u64_at};
 use super::limits::Work;
+use super::marks::Marks;
 use super::transform::Context;
 use super::DeltaError;
 
-/// Moves the RVA stored at `at` (zero stays zero: it means "none").
-fn map_field(buf: &mut [u8], at: usize, cx: &Context<'_>) {
+/// Moves the RVA stored at `at` (zero stays zero: it means "none") and claims the field.
+fn map_field(buf: &mut [u8], at: usize, cx: &Context<'_>, marks: &mut Marks) {
     if let Some(rva) = u32_at(buf, at).filter(|v| *v != 0) {
         put_u32(buf, at, cx.map_rva(i64::from(rva)) as u32);
     }
+    marks.mark(at, 4);
 }
 
 /// Imports: per descriptor (until the all-zero one), the lookup table's entries imported by name
 /// hold an RVA of the name; the address table is walked the same way, except that in a bound
 /// image it holds addresses, which move like relocated pointers; then the descriptor's own
 /// `Name`, `OriginalFirstThunk` and `FirstThunk`.
-pub(crate) fn imports(buf: &mut [u8], cx: &Context<'_>, work: &mut Work) -> Result<(), DeltaError> {
+pub(crate) fn imports(buf: &mut [u8], cx: &Context<'_>, marks: &mut Marks, work: &mut Work) -> Result<(), DeltaError> {
     let image = cx.image;
     let Some(mut at) = image.directory(DIR_IMPORT).and_then(|(rva, _)| image.rva_offset(i64::from(rva))) else {
         return Ok(());
@@ -30,18 +32,25 @@ pub(crate) fn imports(buf: &mut [u8], cx: &Context<'_>, work: &mut Work) -> Resu
         if lookup == 0 && name == 0 && address == 0 {
             break;
         }
-        thunks(buf, cx, lookup, false, work)?;
-        thunks(buf, cx, address, stamp != 0, work)?;
+        thunks(buf, cx, lookup, false, marks, work)?;
+        thunks(buf, cx, address, stamp != 0, marks, work)?;
         for field in [12, 0, 16] {
-            map_field(buf, at + field, cx);
+            map_field(buf, at + field, cx, marks);
         }
         at += 20;
     }
     Ok(())
 }
 
-/// One thunk array, up to its zero entry.
-fn thunks(buf: &mut [u8], cx: &Context<'_>, rva: u32, bound: bool, work: &mut Work) -> Result<(), DeltaError> {
+/// One thunk array, up to its zero entry; every entry is claimed, by ordinal ones included.
+fn thunks(
+    buf: &mut [u8],
+    cx: &Context<'_>,
+    rva: u32,
+    bound: bool,
+    marks: &mut Marks,
+    work: &mut Work,
+) -> Result<(), DeltaError> {
     let image = cx.image;
     let Some(mut at) = Some(rva).filter(|r| *r != 0).and_then(|r| image.rva_offset(i64::from(r))) else {
         return Ok(());
@@ -62,15 +71,16 @@ fn thunks(buf: &mut [u8], cx: &Context<'_>, rva: u32, bound: bool, work: &mut Wo
             }
         } else if value & ordinal == 0 {
             // By name: the low 32 bits are the RVA of the hint and name.
-            map_field(buf, at, cx);
+            map_field(buf, at, cx, marks);
         }
+        marks.mark(at, width);
         at += width;
     }
 }
 
 /// Exports: the RVAs of `AddressOfFunctions` and `AddressOfNames`, then the directory's `Name`
 /// and three table RVAs. Counts are cut to the entries the file holds.
-pub(crate) fn exports(buf: &mut [u8], cx: &Context<'_>, work: &mut Work) -> Result<(), DeltaError> {
+pub(crate) fn exports(buf: &mut [u8], cx: &Context<'_>, marks: &mut Marks, work: &mut Work) -> Result<(), DeltaError> {
     let image = cx.image;
     let Some(dir) = image.directory(DIR_EXPORT).and_then(|(rva, _)| image.rva_offset(i64::from(rva))) else {
         return Ok(());
@@ -91,11 +101,11 @@ pub(crate) fn exports(buf: &mut [u8], cx: &Context<'_>, work: &mut Work) -> Resu
         let count = (count as usize).min(fits);
         work.spend(count as u64)?;
         for i in 0..count {
-            map_field(buf, start + 4 * i, cx);
+            map_field(buf, start + 4 * i, cx, marks);
         }
     }
     for field in [12, 28, 32, 36] {
-        map_field(buf, dir + field, cx);
+        map_field(buf, dir + field, cx, marks);
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 use super::image::DIR_BASERELOC;
 use super::le::{put_u16, put_u32, put_u64, u16_at, u32_at, u64_at};
 use super::limits::Work;
+use super::marks::Marks;
 use super::transform::Context;
 use super::DeltaError;
 
@@ -26,7 +27,7 @@ struct Entry {
     extra: u16,
 }
 
-pub(crate) fn run(buf: &mut [u8], cx: &Context<'_>, work: &mut Work) -> Result<(), DeltaError> {
+pub(crate) fn run(buf: &mut [u8], cx: &Context<'_>, marks: &mut Marks, work: &mut Work) -> Result<(), DeltaError> {
     let image = cx.image;
     let Some((rva, size)) = image.directory(DIR_BASERELOC) else {
         return Ok(());
@@ -64,15 +65,18 @@ pub(crate) fn run(buf: &mut [u8], cx: &Context<'_>, work: &mut Work) -> Result<(
                             // Sign-extended, as the creator reads a 32-bit pointer.
                             let moved = cx.map_va(i64::from(v as i32) as u64);
                             put_u32(buf, at, moved as u32);
+                            marks.mark(at, 4);
                         }
                     }
                     10 => {
                         if let Some(v) = u64_at(buf, at) {
                             put_u64(buf, at, cx.map_va(v));
+                            marks.mark(at, 8);
                         }
                     }
-                    1 | 2 => {}
+                    1 | 2 => marks.mark(at, 2),
                     4 => {
+                        marks.mark(at, 2);
                         if j + 1 < count {
                             entry.extra = u16_at(buf, block + 8 + 2 * (j + 1)).unwrap_or(0);
                         }

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use super::image::DIR_RESOURCE;
 use super::le::{put_u32, u16_at, u32_at};
 use super::limits::Work;
+use super::marks::Marks;
 use super::transform::Context;
 use super::DeltaError;
 
@@ -19,7 +20,7 @@ const HIGH: u32 = 0x8000_0000;
 /// `IMAGE_RESOURCE_DIRECTORY` before its entries.
 const HEADER: usize = 16;
 
-pub(crate) fn run(buf: &mut [u8], cx: &Context<'_>, work: &mut Work) -> Result<(), DeltaError> {
+pub(crate) fn run(buf: &mut [u8], cx: &Context<'_>, marks: &mut Marks, work: &mut Work) -> Result<(), DeltaError> {
     let image = cx.image;
     let Some((rva, size)) = image.directory(DIR_RESOURCE) else {
         return Ok(());
@@ -54,13 +55,16 @@ pub(crate) fn run(buf: &mut [u8], cx: &Context<'_>, work: &mut Work) -> Result<(
                     pending.push(target);
                 }
                 put_u32(buf, entry + 4, HIGH | (remap(offset & !HIGH) & !HIGH));
+                marks.mark(entry + 4, 4);
             } else if target.saturating_add(16) <= end {
                 if let Some(data) = u32_at(buf, target) {
                     put_u32(buf, target, remap(data));
+                    marks.mark(target, 4);
                 }
             }
             if name & HIGH != 0 {
                 put_u32(buf, entry, HIGH | (remap(name & !HIGH) & !HIGH));
+                marks.mark(entry, 4);
             }
         }
     }

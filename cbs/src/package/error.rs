@@ -78,8 +78,9 @@ pub enum Error {
     #[error(transparent)]
     Psf(#[from] PsfError),
     /// A payload file is stored in a way this tool cannot expand yet (a PA30 transform not
-    /// implemented, PA19, PA31), so the package cannot be extracted.
-    #[error("{package}: {file} cannot be expanded: {reason}; nothing was extracted")]
+    /// implemented, PA19, PA31) or its delta is bad, so the package cannot be extracted. Every
+    /// such file is named: the first here, the others in `others`.
+    #[error("{package}: {file} cannot be expanded: {reason}{}; nothing was extracted", also(.others))]
     Unexpandable {
         /// The package.
         package: String,
@@ -87,6 +88,8 @@ pub enum Error {
         file: String,
         /// Why.
         reason: String,
+        /// The other payload files that cannot be expanded: (package, file, why).
+        others: Vec<(String, String, String)>,
     },
     /// An express package whose `.psf` (which holds its payloads) was not found.
     #[error("{package}: its payloads are in a .psf, and {expected} was not found")]
@@ -142,4 +145,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `; also <package>: <file>: <reason>` for each further file that cannot be expanded.
+fn also(others: &[(String, String, String)]) -> String {
+    others.iter().map(|(package, file, reason)| format!("; also {package}: {file}: {reason}")).collect()
 }

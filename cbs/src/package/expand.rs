@@ -4,8 +4,10 @@
 //!
 //! A file stored in a way this tool cannot expand yet (a PA30 executable transform not implemented,
 //! PA19/PA31, a delta against a file installed in the image) is an [`Outcome::Unsupported`] with
-//! the reason, and so is every file made from it; the other files are still expanded. Any other
-//! failure (a length or hash the index does not give, a corrupt delta) is an error.
+//! the reason, and a file whose own delta or bytes are bad (a corrupt delta, a length or hash the
+//! index does not give) is an [`Outcome::Failed`] with the reason; so is every file made from
+//! either, and the other files are still expanded. A failure of the package as a whole (reading
+//! the cab, a broken `<Basis>`) is an error.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Seek};
@@ -30,6 +32,25 @@ pub(crate) enum Outcome {
         /// Why (`unsupported delta format: PA30 executable transforms …`).
         reason: String,
     },
+    /// Its delta or bytes are wrong: it cannot be expanded from this package.
+    Failed {
+        /// `id` in the index.
+        id: u32,
+        /// Its name in the index.
+        name: String,
+        /// Why (the delta error, or the length or hash that does not match).
+        reason: String,
+    },
+}
+
+impl Outcome {
+    fn left_out(id: u32, name: String, reason: String, failed: bool) -> Self {
+        if failed {
+            Outcome::Failed { id, name, reason }
+        } else {
+            Outcome::Unsupported { id, name, reason }
+        }
+    }
 }
 
 /// Takes each file a round of expansion builds.
@@ -41,9 +62,10 @@ type Round<'a> = dyn FnMut(&HashSet<u32>, &mut Hand<'_>) -> Result<(), Stop> + '
 
 /// Why one round of expansion stopped.
 enum Stop {
-    /// `file` cannot be expanded, for `reason`: retry without it.
-    Unsupported { file: String, reason: String },
-    /// A real failure.
+    /// `file` cannot be expanded, for `reason` (`failed`: its data is bad, rather than
+    /// unsupported): retry without it.
+    LeaveOut { file: String, reason: String, failed: bool },
+    /// A failure of the whole package.
     Fail(Error),
 }
 
@@ -83,8 +105,8 @@ pub(crate) fn expand_cix(
         if let Some(err) = stopped {
             return Err(Stop::Fail(err));
         }
-        result.map(drop).map_err(|err| match unsupported_cix(&err) {
-            Some((file, reason)) => Stop::Unsupported { file, reason },
+        result.map(drop).map_err(|err| match left_out_cix(&err) {
+            Some((file, reason, failed)) => Stop::LeaveOut { file, reason, failed },
             None => Stop::Fail(err.into()),
         })
     };
@@ -121,8 +143,8 @@ pub(crate) fn expand_psf<R: Read + Seek>(
         match pass {
             Ok(_) => Ok(()),
             Err(PassError::Sink(err)) => Err(Stop::Fail(err)),
-            Err(PassError::Psf(err)) => match unsupported_psf(&err) {
-                Some((file, reason)) => Err(Stop::Unsupported { file, reason }),
+            Err(PassError::Psf(err)) => match left_out_psf(&err) {
+                Some((file, reason, failed)) => Err(Stop::LeaveOut { file, reason, failed }),
                 None => Err(Stop::Fail(err.into())),
             },
         }
@@ -131,7 +153,7 @@ pub(crate) fn expand_psf<R: Read + Seek>(
 }
 
 /// Runs `run` over the files still pending until every wanted file has an outcome: after a file
-/// turns out unsupported, the next round leaves it (and the files made from it) out.
+/// turns out unsupported or failed, the next round leaves it (and the files made from it) out.
 fn drive(
     index: &ContainerIndex,
     wanted: &HashSet<u32>,
@@ -140,7 +162,8 @@ fn drive(
     sink: &mut dyn FnMut(Outcome) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut handed: HashSet<u32> = HashSet::new();
-    let mut failed: HashMap<u32, String> = HashMap::new();
+    // Files left out: why, and whether they failed (rather than being unsupported).
+    let mut failed: HashMap<u32, (String, bool)> = HashMap::new();
     loop {
         let mut selected = HashSet::new();
         // In index order, so that outcomes (and errors) come in a stable order.
@@ -149,25 +172,29 @@ fn drive(
         for f in pending {
             let reason = match index.basis_chain(f.id) {
                 Ok(chain) => chain.iter().find_map(|id| {
-                    let reason = failed.get(id)?;
+                    let (reason, bad) = failed.get(id)?;
                     Some(if *id == f.id {
-                        reason.clone()
+                        (reason.clone(), *bad)
                     } else {
                         let basis = index.file(*id).map_or_else(|| format!("file id {id}"), |b| b.name.clone());
-                        format!("made from {basis}, which cannot be expanded: {reason}")
+                        let state = if *bad { "failed" } else { "cannot be expanded" };
+                        (format!("made from {basis}, which {state}: {reason}"), *bad)
                     })
                 }),
-                Err(BasisError::UnknownFile(id)) => Some(format!(
-                    "a delta against file id {id}, which is not in the package (a file installed in the image)"
+                Err(BasisError::UnknownFile(id)) => Some((
+                    format!(
+                        "a delta against file id {id}, which is not in the package (a file installed in the image)"
+                    ),
+                    false,
                 )),
                 Err(source) => {
                     return Err(ExpandError::Basis { package: package.to_owned(), file: f.name.clone(), source }.into())
                 }
             };
             match reason {
-                Some(reason) => {
+                Some((reason, bad)) => {
                     handed.insert(f.id);
-                    sink(Outcome::Unsupported { id: f.id, name: f.name.clone(), reason })?;
+                    sink(Outcome::left_out(f.id, f.name.clone(), reason, bad))?;
                 }
                 None => {
                     selected.insert(f.id);
@@ -186,7 +213,7 @@ fn drive(
         match run(&selected, &mut hand) {
             Ok(()) => return Ok(()),
             Err(Stop::Fail(err)) => return Err(err),
-            Err(Stop::Unsupported { file, reason }) => {
+            Err(Stop::LeaveOut { file, reason, failed: bad }) => {
                 let id = match index.file_named(&file) {
                     Some(f) if !failed.contains_key(&f.id) => f.id,
                     // Unknown, or already left out: retrying cannot help (never loop).
@@ -194,36 +221,49 @@ fn drive(
                         return Err(ExpandError::Unsupported { package: package.to_owned(), file, what: reason }.into())
                     }
                 };
-                failed.insert(id, reason);
+                failed.insert(id, (reason, bad));
             }
         }
     }
 }
 
-/// The file and reason of an expansion error that says "not supported" (rather than "wrong").
-fn unsupported_cix(err: &ExpandError) -> Option<(String, String)> {
+/// The file, reason and "failed" (rather than "not supported") of an expansion error about one
+/// file; `None` for an error of the whole package.
+fn left_out_cix(err: &ExpandError) -> Option<(String, String, bool)> {
+    let file = err.file()?.to_owned();
     match err {
-        ExpandError::Unsupported { file, what, .. } => Some((file.clone(), what.clone())),
-        ExpandError::Delta { file, source, .. } if matches!(**source, DeltaError::Unsupported { .. }) => {
-            Some((file.clone(), source.to_string()))
+        ExpandError::Unsupported { what, .. } => Some((file, what.clone(), false)),
+        ExpandError::Delta { source, .. } => {
+            Some((file, source.to_string(), !matches!(**source, DeltaError::Unsupported { .. })))
+        }
+        // The message without the package, which the report already names.
+        ExpandError::HashMismatch { what, algorithm, expected, actual, .. } => {
+            Some((file, format!("{what} has {algorithm} {actual}, the index says {expected}"), true))
+        }
+        ExpandError::LengthMismatch { expected, actual, .. } => {
+            Some((file, format!("expanded to {actual} bytes, the index says {expected}"), true))
         }
         _ => None,
     }
 }
 
-/// [`unsupported_cix`] for the errors of a `.psf`.
-fn unsupported_psf(err: &PsfError) -> Option<(String, String)> {
+/// [`left_out_cix`] for the errors of a `.psf`.
+fn left_out_psf(err: &PsfError) -> Option<(String, String, bool)> {
     match err {
         PsfError::Unsupported { file, format, reason, .. } => {
-            Some((file.clone(), format!("{format} delta is not supported ({reason})")))
+            Some((file.clone(), format!("{format} delta is not supported ({reason})"), false))
         }
-        PsfError::Delta { file, source, .. } if matches!(**source, DeltaError::Unsupported { .. }) => {
-            Some((file.clone(), source.to_string()))
+        PsfError::Delta { file, source, .. } => {
+            Some((file.clone(), source.to_string(), !matches!(**source, DeltaError::Unsupported { .. })))
         }
         PsfError::InstalledBasis { file, basis, .. } => Some((
             file.clone(),
             format!("a delta against file id {basis}, which is not in the package (a file installed in the image)"),
+            false,
         )),
+        PsfError::LengthMismatch { file, expected, actual, .. } => {
+            Some((file.clone(), format!("expanded to {actual} bytes, the index says {expected}"), true))
+        }
         _ => None,
     }
 }

@@ -62,7 +62,8 @@ pub struct ExtractedPackage {
 /// Extracts the package at `path` (cab, MSU, combined MSU, WIM-format MSU through `wim`, package
 /// folder) into `dest`, which must not exist or be an empty folder. Payloads stored as deltas (PA30
 /// members, ranges of the `.psf` of an express package) are expanded and verified like the
-/// others; a payload that cannot be expanded yet ([`Error::Unexpandable`]), an express package
+/// others; payloads that cannot be expanded ([`Error::Unexpandable`], naming every one, in every
+/// inner package), an express package
 /// without its `.psf`, or a payload nothing gives a digest for fails the extraction, and nothing
 /// is left at `dest`.
 pub fn extract_path(
@@ -92,11 +93,13 @@ pub fn extract_path(
         .map_err(|e| io_err(&parent, e))?;
     let root = fs::canonicalize(staging.path()).map_err(|e| io_err(staging.path(), e))?;
     let mut out = Staging { root, dirs: HashSet::new() };
+    // Payloads that cannot be expanded, in every package: all are named, then nothing is written.
+    let mut unexpandable: Vec<(String, String, String)> = Vec::new();
 
     let (kind, packages) = match input {
         Input::Package { kind, mut source } => {
             let mut site = PsfSite::Beside(path);
-            (kind, vec![extract_source(&mut *source, shown.clone(), kind, &mut out, "", &mut site)?])
+            (kind, vec![extract_source(&mut *source, shown.clone(), kind, &mut out, "", &mut site, &mut unexpandable)?])
         }
         Input::Msu(mut msu) => {
             let mut packages = Vec::new();
@@ -113,7 +116,15 @@ pub fn extract_path(
                 let (kind, mut source) = msu.open_inner(&inner, wim)?;
                 let label = format!("{shown}!{inner}");
                 let mut site = PsfSite::Msu { msu: &mut msu, inner: &inner };
-                packages.push(extract_source(&mut *source, label, kind, &mut out, &folder, &mut site)?);
+                packages.push(extract_source(
+                    &mut *source,
+                    label,
+                    kind,
+                    &mut out,
+                    &folder,
+                    &mut site,
+                    &mut unexpandable,
+                )?);
             }
             (msu.kind, packages)
         }
@@ -129,6 +140,10 @@ pub fn extract_path(
     };
     if packages.is_empty() {
         return Err(Error::NotExtractable { package: shown, reason: "it holds no CBS package".into() });
+    }
+    if !unexpandable.is_empty() {
+        let (package, file, reason) = unexpandable.remove(0);
+        return Err(Error::Unexpandable { package, file, reason, others: unexpandable });
     }
 
     // Everything is written and verified: make it durable, then put it in place in one rename.
@@ -229,6 +244,7 @@ fn extract_source(
     out: &mut Staging,
     folder: &str,
     site: &mut PsfSite<'_>,
+    unexpandable: &mut Vec<(String, String, String)>,
 ) -> Result<ExtractedPackage, Error> {
     let scan = scan_source(src, label.clone(), kind)?;
     if let Some(err) = scan.deferred {
@@ -331,8 +347,10 @@ fn extract_source(
                 // Only the files asked for are handed out.
                 None => Ok(()),
             },
-            Outcome::Unsupported { name, reason, .. } => {
-                Err(Error::Unexpandable { package: label.clone(), file: name, reason })
+            // Noted, and the other payloads still expanded, so that every one is named.
+            Outcome::Unsupported { name, reason, .. } | Outcome::Failed { name, reason, .. } => {
+                unexpandable.push((label.clone(), name, reason));
+                Ok(())
             }
         }
     };

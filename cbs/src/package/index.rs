@@ -65,6 +65,7 @@ pub(crate) fn index_report(index_name: String, index: &ContainerIndex, counted: 
         expansion: "not expanded".into(),
         verified: 0,
         unsupported: 0,
+        failed: 0,
         not_expanded: 0,
         psf: None,
         psf_found: None,

@@ -79,6 +79,9 @@ pub enum FileStatus {
     /// Stored in a way this tool cannot expand yet (a PA30 transform not implemented, PA19, PA31):
     /// not verified; `reason` says why.
     Unsupported,
+    /// Its delta or expanded bytes are wrong (a corrupt delta, a length or hash the index does not
+    /// give): not verified; `reason` says why. `package info` exits 1 when any payload failed.
+    Failed,
 }
 
 /// One payload file of a component.
@@ -101,7 +104,7 @@ pub struct FileReport {
     /// What a verified payload was checked against: `manifest SHA-256`, or (where the manifest
     /// gives no digest) the index's hash, `index SHA1` / `index SHA256`.
     pub verified_by: Option<String>,
-    /// Why an [`FileStatus::Unsupported`] payload could not be expanded.
+    /// Why an [`FileStatus::Unsupported`] or [`FileStatus::Failed`] payload could not be expanded.
     pub reason: Option<String>,
 }
 
@@ -143,6 +146,8 @@ pub struct DeltaReport {
     pub verified: usize,
     /// Payload files that cannot be expanded yet ([`FileStatus::Unsupported`]).
     pub unsupported: usize,
+    /// Payload files whose expansion failed ([`FileStatus::Failed`]).
+    pub failed: usize,
     /// Payload files not expanded at all ([`FileStatus::Delta`]: the `.psf` was not found).
     pub not_expanded: usize,
     /// For an express index: the `.psf` read, or where it was looked for.
@@ -189,6 +194,8 @@ pub struct PackageReport {
     pub psf: Option<DeltaReport>,
     /// Payload files verified against their digests.
     pub verified_files: usize,
+    /// Payload files whose expansion failed ([`FileStatus::Failed`]).
+    pub failed_files: usize,
     /// For an MSU: its inner CBS packages, servicing stack first.
     pub inner: Vec<PackageReport>,
     /// In a folder of packages: why this file could not be read (the others are still reported).
@@ -197,6 +204,11 @@ pub struct PackageReport {
 }
 
 impl PackageReport {
+    /// Whether any payload of this package or of its inner packages failed.
+    pub fn any_failed(&self) -> bool {
+        self.failed_files > 0 || self.inner.iter().any(PackageReport::any_failed)
+    }
+
     pub(crate) fn empty(path: String, kind: &'static str) -> Self {
         PackageReport {
             path,
@@ -216,6 +228,7 @@ impl PackageReport {
             delta: None,
             psf: None,
             verified_files: 0,
+            failed_files: 0,
             inner: Vec::new(),
             error: None,
         }

@@ -1,7 +1,8 @@
 //! `package info` for payloads stored through an index: each is expanded, its SHA-256 checked
 //! against its manifest's digest (or, where the manifest gives none, only the index's hash, which
-//! the expansion checks), and its entry in the report updated: verified, or unsupported with the
-//! reason. An express package whose `.psf` is not found is reported, not failed.
+//! the expansion checks), and its entry in the report updated: verified, unsupported with the
+//! reason, or failed with the reason (a corrupt delta, wrong bytes: the other payloads are still
+//! reported). An express package whose `.psf` is not found is reported, not failed.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -23,6 +24,8 @@ enum Got {
     Expanded([u8; 32]),
     /// Cannot be expanded, for this reason.
     Unsupported(String),
+    /// Its delta or bytes are wrong, for this reason.
+    Failed(String),
 }
 
 /// Expands the indexed payloads of `scan`, checks them and updates its report. A digest that does
@@ -103,6 +106,12 @@ pub(crate) fn verify_indexed(
                     t.unsupported += 1;
                     t.reasons.insert(root_reason(reason).to_owned());
                 }
+                Some((_, Got::Failed(reason))) => {
+                    f.status = FileStatus::Failed;
+                    f.reason = Some(reason.clone());
+                    t.failed += 1;
+                    t.failures.insert(root_reason(reason).to_owned());
+                }
                 Some((p, Got::Expanded(got))) => {
                     f.expanded_sha256 = Some(hex(got));
                     let by = match p.sha256 {
@@ -128,6 +137,7 @@ pub(crate) fn verify_indexed(
     for stored in [Stored::Cix, Stored::Psf] {
         let t = tally.remove(&stored).unwrap_or_default();
         report.verified_files += t.verified;
+        report.failed_files += t.failed;
         let delta = match stored {
             Stored::Cix => report.delta.as_mut(),
             Stored::Psf => report.psf.as_mut(),
@@ -160,6 +170,7 @@ fn settle(outcome: Outcome) -> (u32, Got) {
     match outcome {
         Outcome::Expanded(file) => (file.id, Got::Expanded(Sha256::digest(&file.bytes).into())),
         Outcome::Unsupported { id, reason, .. } => (id, Got::Unsupported(reason)),
+        Outcome::Failed { id, reason, .. } => (id, Got::Failed(reason)),
     }
 }
 
@@ -169,8 +180,10 @@ struct Tally {
     verified: usize,
     verified_length_only: usize,
     unsupported: usize,
+    failed: usize,
     not_expanded: usize,
     reasons: BTreeSet<String>,
+    failures: BTreeSet<String>,
 }
 
 /// `index SHA1` when the index gives a hash for the file (which the expansion checked).
@@ -179,18 +192,22 @@ fn index_hash(index: Option<&ContainerIndex>, id: u32) -> Option<String> {
     Some(format!("index {}", hash.algorithm()))
 }
 
-/// The reason a file made from an unsupported file inherits is its basis's.
+/// The reason a file made from an unsupported or failed file inherits is its basis's.
 fn root_reason(reason: &str) -> &str {
     match reason.strip_prefix("made from ") {
-        Some(rest) => rest.split_once(", which cannot be expanded: ").map_or(reason, |(_, r)| r),
+        Some(rest) => [", which cannot be expanded: ", ", which failed: "]
+            .iter()
+            .find_map(|sep| rest.split_once(sep).map(|(_, r)| r))
+            .unwrap_or(reason),
         None => reason,
     }
 }
 
-/// `N expanded and verified, M unsupported: <reason>`.
+/// `N expanded and verified, M unsupported: <reason>, K failed: <reason>`.
 fn summarize(d: &mut DeltaReport, t: &Tally) {
     d.verified = t.verified;
     d.unsupported = t.unsupported;
+    d.failed = t.failed;
     d.not_expanded = t.not_expanded;
     let mut text = format!("{} expanded and verified", t.verified);
     if t.verified_length_only > 0 {
@@ -202,6 +219,10 @@ fn summarize(d: &mut DeltaReport, t: &Tally) {
     if t.unsupported > 0 {
         let reasons: Vec<&str> = t.reasons.iter().map(String::as_str).collect();
         text.push_str(&format!(", {} unsupported: {}", t.unsupported, reasons.join("; ")));
+    }
+    if t.failed > 0 {
+        let reasons: Vec<&str> = t.failures.iter().map(String::as_str).collect();
+        text.push_str(&format!(", {} failed: {}", t.failed, reasons.join("; ")));
     }
     d.expansion = text;
 }

@@ -44,6 +44,7 @@ mod dcm;
 mod delta;
 mod delta_encode;
 mod delta_pa31;
+mod delta_real;
 mod identity;
 mod keyform;
 mod manifest;

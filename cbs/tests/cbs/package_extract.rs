@@ -166,7 +166,9 @@ fn package_extract_expands_windows7_delta_payloads_or_fails_naming_one() {
             std::fs::remove_dir_all(&dest).unwrap();
         } else {
             let err = result.unwrap_err();
-            let Error::Unexpandable { file: named, reason, .. } = &err else { panic!("{file}: {err}") };
+            let Error::Unexpandable { file: named, reason, others, .. } = &err else { panic!("{file}: {err}") };
+            // Every payload that cannot be expanded is named, not only the first.
+            assert_eq!(1 + others.len(), unsupported, "{file}: {err}");
             let listed = report.components.iter().flat_map(|c| c.files.iter().map(move |f| (c, f))).any(|(c, f)| {
                 format!("{}\\{}", c.keyform, f.name).eq_ignore_ascii_case(named) && f.reason.as_ref() == Some(reason)
             });
@@ -186,7 +188,7 @@ fn package_extract_fails_naming_an_unsupported_delta_and_leaves_nothing() {
     let dest = tmp.path().join("out");
     let err = extract_path(&cab, &dest, Limits::default(), None).unwrap_err();
     match &err {
-        Error::Unexpandable { package, file, reason } => {
+        Error::Unexpandable { package, file, reason, .. } => {
             assert!(package.ends_with("pa31.cab"), "{err}");
             assert!(file.eq_ignore_ascii_case(&victim) || reason.starts_with("made from"), "{err}");
             assert!(reason.contains("PA31"), "{err}");

@@ -271,8 +271,12 @@ fn wim_format_msu_is_read_through_the_injected_reader() {
 
 /// What `package info` reports of a Windows 7 MSU's delta payloads today: (MSU, payload files,
 /// how many the decoder expands today). Asserted as a floor, so the test holds as more expand.
-pub const MSU_DELTAS: [(&str, usize, usize); 2] =
-    [("Windows6.1-KB2584475-x64.msu", 12, 12), ("Windows6.1-KB2465285-x64.msu", 16, 16)];
+pub const MSU_DELTAS: [(&str, usize, usize); 4] = [
+    ("Windows6.1-KB2584475-x64.msu", 12, 12),
+    ("Windows6.1-KB2465285-x64.msu", 16, 16),
+    ("Windows6.1-KB2584475-x86.msu", 12, 10),
+    ("Windows6.1-KB2465285-x86.msu", 16, 16),
+];
 
 /// Every payload of `report` (and of its inner packages) either verified against the manifest's
 /// digest (the expanded bytes' SHA-256 equal to it) or unsupported with a reason; returns
@@ -452,4 +456,71 @@ fn package_info_verifies_psf_payloads_and_notes_a_missing_psf() {
     let err = inspect_path(&cab_path, Limits::default()).unwrap_err();
     assert!(matches!(err, Error::Psf(_)), "{err}");
     assert!(err.to_string().contains("kb2938772-x64.PSF"), "{err}");
+}
+
+/// The inner cab of a Windows 7 MSU with the patch data of one PA30 member damaged (bytes in the
+/// middle turned over), a delta no other file is made from: (members, that file's name).
+pub fn with_a_corrupt_pa30_member(dir: &Path, msu: &str) -> (Vec<(String, Vec<u8>)>, String) {
+    let mut members = inner_members(&dir.join(msu));
+    let cix = &members.iter().find(|(n, _)| n == "_manifest_.cix.xml").unwrap().1;
+    let index = cbs::cix::ContainerIndex::parse(cix, "_manifest_.cix.xml").unwrap();
+    let (file, member) = index.leaf_delta().expect("a PA30 file no other is made from");
+    let (name, member) = (file.name.clone(), member.to_owned());
+    let stored = &mut members.iter_mut().find(|(n, _)| *n == member).expect("the PA30 member").1;
+    let middle = stored.len() / 2;
+    for b in &mut stored[middle..middle + 16] {
+        *b ^= 0x5a;
+    }
+    (members, name)
+}
+
+/// Regression (issue 12): one bad delta aborted `package info` for the whole package and for
+/// every package after it. Now the bad file is reported failed with the reason, the files made
+/// from it too, every other payload is still verified, and a good package beside it is reported
+/// as before.
+#[test]
+fn one_failed_delta_no_longer_hides_the_other_files_and_packages() {
+    let dir = real_or_skip!("one_failed_delta_no_longer_hides_the_other_files_and_packages");
+    let (members, victim) = with_a_corrupt_pa30_member(&dir, MSUS[1]);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("a-corrupt.cab"), mszip_cab(&members)).unwrap();
+    std::fs::copy(dir.join(KB2938772), tmp.path().join(KB2938772)).unwrap();
+
+    let reports = inspect_path(tmp.path(), Limits::default()).unwrap();
+    assert_eq!(reports.len(), 2, "both packages reported");
+    let (bad, good): (Vec<_>, Vec<_>) = reports.iter().partition(|r| r.path.ends_with("a-corrupt.cab"));
+    let (bad, good) = (bad[0], good[0]);
+
+    let files: Vec<(String, &cbs::package::FileReport)> = bad
+        .components
+        .iter()
+        .flat_map(|c| c.files.iter().map(move |f| (format!("{}\\{}", c.keyform, f.name), f)))
+        .collect();
+    let (_, f) = files.iter().find(|(n, _)| n.eq_ignore_ascii_case(&victim)).expect("the damaged file");
+    assert_eq!(f.status, FileStatus::Failed);
+    assert_eq!(f.verified, None);
+    assert!(!f.reason.as_deref().unwrap().is_empty());
+    let (mut verified, mut failed) = (0, 0);
+    for (name, f) in &files {
+        match f.status {
+            FileStatus::Verified => verified += 1,
+            FileStatus::Failed => {
+                failed += 1;
+                let reason = f.reason.as_deref().unwrap();
+                assert!(
+                    name.eq_ignore_ascii_case(&victim) || reason.starts_with(&format!("made from {victim}")),
+                    "{name}: {reason}"
+                );
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert_eq!((verified, failed), (15, 1), "the other payloads are still verified");
+    assert!(bad.any_failed() && bad.failed_files == failed);
+    let delta = bad.delta.as_ref().unwrap();
+    assert_eq!((delta.verified, delta.unsupported, delta.failed), (verified, 0, failed));
+    assert!(delta.expansion.contains(&format!("{failed} failed: ")), "{}", delta.expansion);
+
+    assert!(!good.any_failed());
+    assert_eq!(good.verified_files, 3);
 }

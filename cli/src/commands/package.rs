@@ -34,7 +34,8 @@ pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
                         .join("\n")
                 })?;
             }
-            // A folder is reported whole; any file that could not be read still fails the command.
+            // Everything is reported first: a folder whole, a package with all its files. A file of
+            // a folder that could not be read, or a payload that failed to expand, makes the exit 1.
             let unreadable: Vec<&str> = reports.iter().filter(|r| r.error.is_some()).map(|r| r.path.as_str()).collect();
             if !unreadable.is_empty() {
                 anyhow::bail!(
@@ -43,6 +44,10 @@ pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
                     reports.len(),
                     unreadable.join(", ")
                 );
+            }
+            let failed: Vec<&str> = reports.iter().filter(|r| r.any_failed()).map(|r| r.path.as_str()).collect();
+            if !failed.is_empty() {
+                anyhow::bail!("payload files failed to expand in {} (see the report)", failed.join(", "));
             }
             Ok(())
         }
@@ -166,9 +171,14 @@ fn text(r: &PackageReport) -> String {
             }
         }
         for c in &r.components {
-            for f in c.files.iter().filter(|f| f.status == FileStatus::Unsupported) {
+            for f in &c.files {
+                let label = match f.status {
+                    FileStatus::Unsupported => "Unsupported  :",
+                    FileStatus::Failed => "Failed       :",
+                    _ => continue,
+                };
                 let reason = f.reason.as_deref().unwrap_or("-");
-                let _ = writeln!(s, "Unsupported  : {}\\{}: {reason}", c.keyform, f.name);
+                let _ = writeln!(s, "{label} {}\\{}: {reason}", c.keyform, f.name);
             }
         }
     }

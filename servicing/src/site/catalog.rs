@@ -214,6 +214,16 @@ fn read_meta(path: &Path, file_name: &str) -> Meta {
         };
     }
     let report = match inspect_path(path, limits) {
+        // A payload that failed to expand makes the package as unusable as an unreadable one.
+        Ok(r) if r.first().is_some_and(PackageReport::any_failed) => {
+            return Meta {
+                kind: "unreadable".into(),
+                problem: Some(first_failure(&r[0])),
+                title: file_name.to_owned(),
+                arch: arch_from_name(file_name),
+                ..Meta::default()
+            }
+        }
         Ok(mut r) if !r.is_empty() => r.remove(0),
         Ok(_) => {
             return Meta {
@@ -519,4 +529,14 @@ pub fn matches_filter(u: &Update, filter: &str) -> bool {
         Some(u.sha256.as_str()),
     ];
     fields.iter().flatten().any(|f| f.to_lowercase().contains(&needle))
+}
+
+/// `<file>: <reason>` of the first payload of `report` (or of its inner packages) that failed.
+fn first_failure(report: &PackageReport) -> String {
+    let own = report.components.iter().find_map(|c| {
+        let f = c.files.iter().find(|f| f.status == cbs::package::FileStatus::Failed)?;
+        Some(format!("{}\\{}: {}", c.keyform, f.name, f.reason.as_deref().unwrap_or("failed")))
+    });
+    own.or_else(|| report.inner.iter().find(|r| r.any_failed()).map(first_failure))
+        .unwrap_or_else(|| "a payload failed to expand".into())
 }

@@ -1,0 +1,59 @@
+//! Genuine deltas of `shared/testdata/real-delta` with their bases and targets: i386 (file type 2,
+//! relative jumps and calls, the marker map) and AMD64 executables from Windows Server 2025, and
+//! deltas made by `CreateDeltaB` (PE and RAW). Each must decode byte for byte to its target with
+//! the delta's own hash checked when it carries one.
+
+use std::path::Path;
+
+use cbs::delta::{apply_pa30, parse_header, DeltaLimits, CALG_SHA_256, FILE_TYPE_AMD64, FILE_TYPE_I386, FILE_TYPE_RAW};
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Applies `delta` to `base`, expecting `target`; returns the header for further checks.
+fn decodes_to(base: &Path, delta: &Path, target: &Path) -> cbs::delta::Pa30Header {
+    let delta_bytes = read(delta);
+    let header = parse_header(&delta_bytes).unwrap();
+    let out = apply_pa30(&read(base), &delta_bytes, &DeltaLimits::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", delta.display()));
+    let want = read(target);
+    assert_eq!(out.len(), want.len(), "{}", delta.display());
+    let first_difference = out.iter().zip(&want).position(|(a, b)| a != b);
+    assert_eq!(first_difference, None, "{}: first differing byte", delta.display());
+    header
+}
+
+#[test]
+fn wow64_i386_delta_decodes_byte_exact_with_its_sha256() {
+    let dir = real_delta_or_skip!("wow64_i386_delta_decodes_byte_exact_with_its_sha256");
+    let case = dir.join("pe-decode/wow64_kbdmaori");
+    let h = decodes_to(&case.join("base.bin"), &case.join("delta.pa30"), &case.join("target.bin"));
+    assert_eq!((h.file_type_set, h.file_type, h.flags), (0xf, FILE_TYPE_I386, 0xe1fe));
+    assert_eq!((h.hash_alg_id, h.target_hash.len()), (CALG_SHA_256, 32), "the hash was checked by apply_pa30");
+}
+
+#[test]
+fn amd64_delta_decodes_byte_exact_with_its_sha256() {
+    let dir = real_delta_or_skip!("amd64_delta_decodes_byte_exact_with_its_sha256");
+    let case = dir.join("pe-decode/amd64_kbdwol");
+    let h = decodes_to(&case.join("base.bin"), &case.join("delta.pa30"), &case.join("target.bin"));
+    assert_eq!((h.file_type, h.flags), (FILE_TYPE_AMD64, 0xe63e));
+    assert_eq!((h.hash_alg_id, h.target_hash.len()), (CALG_SHA_256, 32));
+}
+
+#[test]
+fn create_delta_b_deltas_decode_byte_exact() {
+    let dir = real_delta_or_skip!("create_delta_b_deltas_decode_byte_exact");
+    let made = dir.join("msdelta-created");
+    let src = made.join("sources");
+    let cases = [
+        ("genuine/advapi32_pe_genuine.pa30", "advapi32_old.dll", "advapi32_new.dll", FILE_TYPE_AMD64),
+        ("genuine/cmd_pe_genuine.pa30", "cmd.exe", "cmd_patched.exe", FILE_TYPE_AMD64),
+        ("cmd__to__where__raw.pa30", "cmd.exe", "where.exe", FILE_TYPE_RAW),
+    ];
+    for (delta, base, target, file_type) in cases {
+        let h = decodes_to(&src.join(base), &made.join(delta), &src.join(target));
+        assert_eq!(h.file_type, file_type, "{delta}");
+    }
+}
