@@ -154,23 +154,21 @@ fn sub_mum(name: &str, next: &str) -> (String, Vec<u8>) {
     (format!("{pid}.mum"), text.into_bytes())
 }
 
+/// `add-package` of `cab` into image 1 of `wim`, logs and scratch in `work`.
+fn add_package_args(wim: &Path, cab: &Path, work: &Work) -> Vec<String> {
+    // A scratch folder of the test's own, not the shared automatic one.
+    std::fs::create_dir_all(work.path("scratch")).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    ["add-package", "--image", &s(wim), "--index", "1", "--package-path", &s(cab)]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(["--log-dir".into(), s(&work.path("logs")), "--scratch-dir".into(), s(&work.path("scratch"))])
+        .collect()
+}
+
 fn add_package(wim: &Path, cab: &Path, work: &Work) -> Output {
-    run_within(
-        &[
-            "add-package",
-            "--image",
-            wim.to_str().unwrap(),
-            "--index",
-            "1",
-            "--package-path",
-            cab.to_str().unwrap(),
-            "--log-dir",
-            work.path("logs").to_str().unwrap(),
-            "--scratch-dir",
-            work.path("scratch").to_str().unwrap(),
-        ],
-        Duration::from_secs(300),
-    )
+    let args = add_package_args(wim, cab, work);
+    run_within(&args.iter().map(String::as_str).collect::<Vec<_>>(), Duration::from_secs(300))
 }
 
 fn write_package(work: &Work, name: &str, members: &[(String, Vec<u8>)]) -> PathBuf {
@@ -264,4 +262,40 @@ fn control_characters_are_printed_escaped() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
     assert!(err.contains("evil\\u{1b}]0;owned\\u{7}.cab"), "{err}");
+}
+
+/// Regression (issue 17: "a 5 MB cab of manifests padded with 15 MB comments takes 3 GB in
+/// `add-package` because every manifest's bytes are kept"): 48 manifests, each padded with a 12 MiB
+/// comment (576 MiB of manifest text, a few MiB compressed), parsed and dropped one at a time: the
+/// run stays under 512 MiB whatever it concludes, and a failure names the package.
+#[test]
+fn manifests_padded_with_huge_comments_stay_under_512_mib_in_add_package() {
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win10", "win10.wim");
+    let before = sha256(&wim);
+    let ids: Vec<AssemblyIdentity> = (0..48).map(|i| identity(&format!("Padded-Deployment-{i:02}"))).collect();
+    let padding = format!("<!--{}-->", " ".repeat(12 << 20));
+    let mut members = vec![(
+        "update.mum".to_owned(),
+        update_mum(5099005, &format!("<component>{}</component>", identity_xml(&ids[0]))).into_bytes(),
+    )];
+    for id in &ids {
+        let text = deployment_manifest(id, &[]);
+        // After the XML declaration, so the document stays well-formed.
+        let at = text.find("?>").map_or(0, |i| i + 2);
+        let padded = format!("{}\n{padding}{}", &text[..at], &text[at..]);
+        members.push((format!("{}.manifest", servicing::cbs::key_form(id)), padded.into_bytes()));
+    }
+    let cab = write_package(&work, "Windows10.0-KB5099005-x64.cab", &members);
+    assert!(std::fs::metadata(&cab).unwrap().len() < 16 << 20, "the cab itself is small");
+    let args = add_package_args(&wim, &cab, &work);
+    let (out, rss) = run_measured(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let err = stderr(&out);
+    eprintln!("padded manifests: exit {:?}, peak RSS {rss} KiB; {err}", out.status.code());
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+    if out.status.code() == Some(1) {
+        assert!(err.contains("KB5099005"), "a failure names the package: {err}");
+        assert_eq!(sha256(&wim), before);
+    }
+    assert!(rss < RSS_MAX_KIB, "peak RSS {rss} KiB");
 }
