@@ -331,9 +331,10 @@ pub struct TargetArgs {
 pub struct AddPackageArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// A .cab, .msu, a package folder, or a folder of packages; repeat for more. Servicing stack
-    /// updates go first, checkpoint cumulative updates in order, the rest as given.
-    #[arg(long = "package-path", value_name = "PATH", required = true)]
+    /// A .cab, .msu, a package folder, or a folder of packages; several after one flag, or the flag
+    /// repeated. Servicing stack updates go first, checkpoint cumulative updates in order, the rest
+    /// as given.
+    #[arg(long = "package-path", value_name = "PATH", required = true, num_args = 1..)]
     pub package_path: Vec<PathBuf>,
     /// Go on when a package fails or is not supported; exit status 3 then reports partial success.
     #[arg(long)]
@@ -394,8 +395,9 @@ pub struct ServiceArgs {
     /// /Index or /Name). With --reduce-to, the kept image is serviced.
     #[arg(long, value_name = "N|NAME", conflicts_with = "reduce_to")]
     pub index: Option<ImageRef>,
-    /// Packages: .cab, .msu, package folders, or folders of them.
-    #[arg(long = "package-path", value_name = "PATH", required = true)]
+    /// Packages: .cab, .msu, package folders, or folders of them; several after one flag, or the flag
+    /// repeated.
+    #[arg(long = "package-path", value_name = "PATH", required = true, num_args = 1..)]
     pub package_path: Vec<PathBuf>,
     /// After applying: StartComponentCleanup + ResetBase, then export into a new WIM replacing the
     /// original. Single-index images only (see --reduce-to).
@@ -544,10 +546,10 @@ pub struct SiteScheduleArgs {
     #[arg(long)]
     pub now: bool,
     /// Run once at this time (RFC 3339, e.g. 2026-11-10T02:00:00Z).
-    #[arg(long, value_name = "RFC3339")]
+    #[arg(long, value_name = "RFC3339", value_parser = checked(servicing::site::schedule::When::parse_at))]
     pub at: Option<String>,
     /// Run repeatedly: monthly:second-tuesday@02:00 (UTC) or a five-field cron expression.
-    #[arg(long, value_name = "RECURRENCE")]
+    #[arg(long, value_name = "RECURRENCE", value_parser = checked(servicing::site::schedule::When::parse_every))]
     pub every: Option<String>,
     /// Go on with the other updates when one fails.
     #[arg(long)]
@@ -559,4 +561,10 @@ pub struct SiteScheduleArgs {
     /// export; single-index images only).
     #[arg(long)]
     pub remove_superseded: bool,
+}
+
+/// A value parser that keeps the text but lets clap refuse it (a usage error, exit status 2) when
+/// `parse` does, with `parse`'s words.
+fn checked<T>(parse: fn(&str) -> Result<T, String>) -> impl Fn(&str) -> Result<String, String> + Clone {
+    move |text| parse(text).map(|_| text.to_owned())
 }

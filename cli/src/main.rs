@@ -30,6 +30,11 @@ fn main() -> ExitCode {
                 let _ = writeln!(stderr, "warning: {}", output::terminal_safe(&partial.to_string()));
                 return ExitCode::from(3);
             }
+            if let Some(usage) = err.downcast_ref::<commands::UsageError>() {
+                let _ = writeln!(stderr, "error: {}", output::terminal_safe(&usage.to_string()));
+                let _ = writeln!(stderr, "\nFor more information, try '--help'.");
+                return ExitCode::from(2);
+            }
             if err.downcast_ref::<commands::Interrupted>().is_some() {
                 // The context is the flag; the engine's own words say what was left as it was.
                 for cause in err.chain().skip(1) {

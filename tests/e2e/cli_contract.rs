@@ -104,3 +104,64 @@ fn exit_codes_say_not_applicable_already_installed_and_partial() {
     let out = add(&[&lcu], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn several_package_paths_after_one_flag_are_accepted() {
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win10", "win10.wim");
+    let pkgs = write_all(&work.path("packages"), &Profile::win10_amd64()).unwrap();
+    let path = |name: &str| pkgs.iter().find(|p| p.package.file_name == name).unwrap().path.clone();
+    let (one, two) = (path("Windows10.0-KB5000001-x64.cab"), path("Windows10.0-KB5000002-x64.cab"));
+    let logs = work.path("logs");
+    let out = run_ok(&[
+        "add-package",
+        "--image",
+        wim.to_str().unwrap(),
+        "--index",
+        "1",
+        "--package-path",
+        one.to_str().unwrap(),
+        two.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--json",
+        "--no-progress",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["packages"].as_array().unwrap().len(), 2, "{v}");
+}
+
+#[test]
+fn invalid_values_found_after_parsing_are_usage_errors() {
+    let work = Work::new();
+    let site = work.path("site");
+    let s = site.to_str().unwrap();
+    for bad in [
+        vec!["site", "--site", s, "schedule", "--image", "1", "--updates", "KB1", "--at", "next tuesday"],
+        vec!["site", "--site", s, "schedule", "--image", "1", "--updates", "KB1", "--every", "fortnightly"],
+    ] {
+        let out = run(&bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+    let out = wimpatch().args(["site", "image", "list"]).env_remove("WIMPATCH_SITE").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--site"), "{}", stderr(&out));
+
+    // --compress on an append that would keep another compression.
+    let wim = three_image_wim(&work, "three.wim", 1, 64, "lzx");
+    let dest = three_image_wim(&work, "dest.wim", 1, 64, "lzx");
+    let before = sha256(&dest);
+    let out = run(&[
+        "export-image",
+        "--source",
+        wim.to_str().unwrap(),
+        "--index",
+        "1",
+        "--dest",
+        dest.to_str().unwrap(),
+        "--compress",
+        "xpress",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(sha256(&dest), before);
+}

@@ -16,6 +16,19 @@ pub fn info(ctx: &Ctx, wim: &Path) -> Result<()> {
 }
 
 pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
+    if let (Some(c), true) = (a.compress, a.dest.exists()) {
+        // An append keeps the destination's compression: --compress other than it cannot be done.
+        let existing = ops::info(&a.dest)?.header.compression;
+        if existing != Some(c) {
+            return Err(super::UsageError(format!(
+                "--compress {} applies to a new destination only; {} exists with {} compression and an append keeps it",
+                c.name(),
+                a.dest.display(),
+                existing.map_or("unknown", |e| e.name())
+            ))
+            .into());
+        }
+    }
     let req = ops::ExportRequest {
         source: a.source,
         image: a.index,

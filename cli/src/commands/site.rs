@@ -43,7 +43,9 @@ fn or_dash(v: Option<impl ToString>) -> String {
 }
 
 fn site_dir(a: &SiteArgs) -> Result<PathBuf> {
-    a.site.clone().ok_or_else(|| anyhow!("no site given: pass --site <DIR> or set WIMPATCH_SITE"))
+    a.site
+        .clone()
+        .ok_or_else(|| super::UsageError("no site given: pass --site <DIR> or set WIMPATCH_SITE".into()).into())
 }
 
 pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
