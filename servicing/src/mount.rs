@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::wim::{self, ImageRef, LockWait, OpenMode, Wim};
+use crate::wim::{self, ImageRef, LockWait, OpenMode, Wim, WimLock};
 
 /// The FUSE device wimlib's mount needs.
 pub const FUSE_DEVICE: &str = "/dev/fuse";
@@ -168,7 +168,13 @@ pub fn mount(req: &MountRequest, helper: &Path, helper_args: &[String]) -> Resul
 /// exits inside the call; the daemon returns here after unmount. Returns the exit code to use.
 pub fn run_helper(req: &MountRequest) -> Result<(), MountError> {
     let mode = if req.read_write { OpenMode::ReadWrite(LockWait::NoWait) } else { OpenMode::ReadOnly };
+    // A read-only mount takes the writer lock too: a writer that rebuilt the WIM under it (delete-image,
+    // optimize) would pull the data out from under the mount. The daemon inherits the lock either way.
+    let read_only_lock = if req.read_write { None } else { Some(WimLock::acquire(&req.wim, LockWait::NoWait)?) };
     let mut wim = Wim::open(&req.wim, mode)?;
+    if let Some(lock) = read_only_lock.as_ref().or(wim.writer_lock()) {
+        lock.held_by_mount(&req.dir, req.read_write);
+    }
     let index = wim.resolve(&req.image)?;
     if req.read_write {
         // We hold the writer lock, so no live mount of this WIM exists: whatever is left in its

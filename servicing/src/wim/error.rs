@@ -51,7 +51,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// Another process holds the writer lock.
-    #[error("{} is locked by another writer ({holder}); wait for it to finish (lock file {})", path.display(), lock.display())]
+    #[error("{} is locked by another writer ({holder}); {hint} (lock file {})", path.display(), lock.display())]
     Locked {
         /// The WIM file.
         path: PathBuf,
@@ -59,6 +59,8 @@ pub enum Error {
         lock: PathBuf,
         /// What the lock file says about its holder.
         holder: String,
+        /// What to do about it: unmount a mount, or wait (`--wait-lock`) for a writer.
+        hint: String,
     },
     /// The cancel flag was raised; wimlib rolled the operation back.
     #[error("{}: {op} was cancelled; the file was left as it was", path.display())]

@@ -126,9 +126,11 @@ impl WimLock {
                         LockWait::For(limit) => started.elapsed() >= limit,
                     };
                     if give_up {
+                        let holder = read_holder(&lock_path);
                         return Err(Error::Locked {
                             path: wim.to_path_buf(),
-                            holder: read_holder(&lock_path),
+                            hint: hint_for(&holder),
+                            holder,
                             lock: lock_path,
                         });
                     }
@@ -146,10 +148,35 @@ impl WimLock {
 
     /// Records who holds the lock, for the message another writer sees.
     fn write_holder(&mut self) {
-        let text = format!("pid {} ({})\n", std::process::id(), std::env::args().next().unwrap_or_default());
-        let _ = self.file.set_len(0);
-        let _ = self.file.seek(SeekFrom::Start(0));
-        let _ = self.file.write_all(text.as_bytes());
+        let text = format!("pid {} ({})", std::process::id(), std::env::args().next().unwrap_or_default());
+        self.describe(&text);
+    }
+
+    /// Records that a mount holds the lock: its daemon is a fork whose pid nobody knows, so the
+    /// record names the mount directory and what it is, which is what another writer needs to hear.
+    pub fn held_by_mount(&self, dir: &Path, read_write: bool) {
+        let mode = if read_write { "read-write" } else { "read-only" };
+        self.describe(&format!("{MOUNT_HOLDER}{mode} mount on {}", dir.display()));
+    }
+
+    fn describe(&self, text: &str) {
+        let mut file = &self.file;
+        let _ = file.set_len(0);
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = file.write_all(format!("{text}\n").as_bytes());
+    }
+}
+
+/// How a mount's holder record starts.
+const MOUNT_HOLDER: &str = "a ";
+
+/// What another writer is told to do about `holder`.
+fn hint_for(holder: &str) -> String {
+    match holder.strip_prefix(MOUNT_HOLDER).and_then(|rest| rest.split_once(" mount on ")) {
+        Some((_, dir)) => format!(
+            "the image is mounted: unmount it first with `wimpatch unmount --mount-dir {dir} --commit` (or --discard)"
+        ),
+        None => "wait for it to finish, or let this command wait with --wait-lock <SECONDS>".into(),
     }
 }
 
