@@ -120,6 +120,11 @@ fn sweep(base: &Path) {
         if !e.file_name().to_string_lossy().starts_with("run-") || !path.is_dir() {
             continue;
         }
+        // A run whose process is alive is never swept: between making its folder and locking it, a
+        // starting run looks exactly like a dead one (two concurrent runs saw WIMLIB_ERR_MKDIR).
+        if owner_alive(&e.file_name().to_string_lossy()) {
+            continue;
+        }
         let lock_path = path.join(".lock");
         let free = match safe_fs::open_regular(&lock_path) {
             Ok(f) => f.try_lock().is_ok(),
@@ -137,5 +142,38 @@ fn sweep(base: &Path) {
             tracing::info!(path = %path.display(), "removing scratch directory left by an interrupted run");
             let _ = std::fs::remove_dir_all(&path);
         }
+    }
+}
+
+/// Whether the process named in a run folder's name (`run-<pid>-<n>`) is alive.
+fn owner_alive(name: &str) -> bool {
+    let pid = name.strip_prefix("run-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        // Linux: a live process has its /proc entry (pid reuse only keeps a stale folder a while longer).
+        Some(pid) => Path::new("/proc").join(pid.to_string()).exists(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a run that has made its folder but not yet locked it (empty, no `.lock`) looked
+    /// dead to another run's sweep, which removed it (the first run then failed with
+    /// WIMLIB_ERR_MKDIR). A folder whose owner process is alive is left alone; a dead owner's is swept.
+    #[test]
+    fn sweep_keeps_a_starting_run_of_a_live_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join(FOLDER);
+        safe_fs::create_dir(&base).unwrap();
+        let starting = base.join(format!("run-{}-999", std::process::id()));
+        safe_fs::create_dir(&starting).unwrap();
+        // No process has pid u32::MAX - 1 on Linux (pid_max is at most 2^22).
+        let dead = base.join(format!("run-{}-0", u32::MAX - 1));
+        safe_fs::create_dir(&dead).unwrap();
+        sweep(&base);
+        assert!(starting.is_dir(), "a live run's folder was swept");
+        assert!(!dead.exists(), "a dead run's empty folder was kept");
     }
 }
