@@ -71,7 +71,8 @@ fn export_with_a_different_compression_into_an_existing_destination_is_refused()
         "--compress",
         "xpress",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    // A --compress that an append cannot honour is a usage error (issue 16 item 3): exit 2.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("lzx compression"), "{}", stderr(&out));
     assert_eq!(sha256(&dest), before);
 }
