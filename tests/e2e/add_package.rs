@@ -126,6 +126,52 @@ fn kb2938772_applies_to_win81_by_index_and_by_name_and_again_is_already_installe
     assert!(detail.contains("Appl: detectParent: no parent found, go absent"));
 }
 
+/// `add-package` refused WIM-format MSUs ("not wired up yet") though `package info` read them: the
+/// engine now opens packages through the one package model, WIM-MSUs included.
+#[test]
+fn wim_format_msu_installs_like_the_cab_it_holds() {
+    let cab = real_or_skip!(KB, "wim_format_msu_installs_like_the_cab_it_holds");
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win81", "win81.wim");
+    let logs = work.path("logs");
+    let msu = crate::package::wim_msu(&work, &cab);
+    let scratch = work.path("scratch");
+    let out = add(&wim, "1", &[&msu], &["--json", "--scratch-dir", scratch.to_str().unwrap()], &logs);
+    assert!(out.status.success(), "add-package: {}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["committed"], true, "{r}");
+    assert_eq!(r["packages"][0]["outcome"], "installed", "{r}");
+    assert_eq!(r["packages"][0]["identity"], TOP);
+    let x = work.path("x");
+    let amd64 = cab_member(&cab, &format!("{AMD64_DIR}\\netcfgx.dll"));
+    assert_eq!(extract_one(&wim, "1", "/Windows/System32/netcfgx.dll", &x), amd64, "System32 copy");
+    let hive_dir = work.path("hive");
+    let _ = extract_one(&wim, "1", "/Windows/System32/config/SOFTWARE", &hive_dir);
+    let key = format!(r"Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages\{TOP}");
+    assert_eq!(hivexget(&hive_dir.join("SOFTWARE"), &key, "CurrentState"), "112");
+    assert!(imagex_verifies(&wim));
+    // The cab itself is now already installed: the MSU installed exactly what the cab holds.
+    let before = sha256(&wim);
+    let out = add(&wim, "1", &[&cab], &["--json"], &logs);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["packages"][0]["outcome"], "already-installed", "{r}");
+    assert_eq!(sha256(&wim), before);
+    // Nothing of the WIM's content is left in scratch.
+    fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files_under(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut left = Vec::new();
+    files_under(&scratch, &mut left);
+    assert!(left.is_empty(), "left in scratch: {left:?}");
+}
+
 #[test]
 fn dry_run_reports_and_changes_nothing() {
     let cab = real_or_skip!(KB, "dry_run_reports_and_changes_nothing");

@@ -211,7 +211,7 @@ fn unsupported_inputs_are_classified_with_a_reason() {
 
 /// A WIM-format MSU as Microsoft builds them (one uncompressed image named "content" holding the
 /// MSU's files), around the real KB2938772 cab.
-fn wim_msu(work: &Work, cab: &std::path::Path) -> PathBuf {
+pub(crate) fn wim_msu(work: &Work, cab: &std::path::Path) -> PathBuf {
     let content = work.path("content");
     std::fs::create_dir_all(&content).unwrap();
     std::fs::copy(cab, content.join("Windows8.1-KB2938772-x64.cab")).unwrap();

@@ -113,7 +113,7 @@ pub fn extract_path(
                         reason: format!("two inner packages would share the folder {folder:?}"),
                     });
                 }
-                let (kind, mut source) = msu.open_inner(&inner, wim)?;
+                let (kind, mut source) = msu.open_inner(&inner, None, wim)?;
                 let label = format!("{shown}!{inner}");
                 let mut site = PsfSite::Msu { msu: &mut msu, inner: &inner };
                 packages.push(extract_source(

@@ -33,26 +33,12 @@ pub(crate) enum Input {
 pub(crate) fn open_input(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>) -> Result<Input, Error> {
     let shown = path.display().to_string();
     if path.is_dir() {
-        if path.join("update.mum").exists() || has_update_mum_any_case(path) {
+        if has_update_mum(path) {
             let source = DirectorySource::open(path, limits)?;
             return Ok(Input::Package { kind: "package-folder", source: Box::new(source) });
         }
-        let mut files: Vec<_> = std::fs::read_dir(path)
-            .map_err(|e| Error::Io { path: shown.clone(), source: e })?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        // A `.psf` beside its `.cab` is that package's payload, not a package.
-        let lower = |p: &Path| p.to_string_lossy().to_ascii_lowercase();
-        let payloads: std::collections::HashSet<String> = files
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("cab")))
-            .map(|p| lower(&psf_beside(p)))
-            .collect();
-        files.retain(|p| !payloads.contains(&lower(p)));
-        return Ok(Input::Folder(files));
+        let files = folder_packages(path)?;
+        return Ok(Input::Folder(without_psf_payloads(files)));
     }
     let kind = detect_path(path, limits)?;
     Ok(match kind {
@@ -82,10 +68,56 @@ pub(crate) fn open_input(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>
     })
 }
 
-fn has_update_mum_any_case(dir: &Path) -> bool {
+/// Whether `dir` is an extracted package (holds `update.mum`, in any case).
+fn has_update_mum(dir: &Path) -> bool {
     std::fs::read_dir(dir)
         .map(|it| it.flatten().any(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case("update.mum")))
         .unwrap_or(false)
+}
+
+/// The packages of a folder that is not one itself, sorted by name (DISM `/PackagePath:<folder>`):
+/// its files and its package subfolders.
+fn folder_packages(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| Error::Io { path: dir.display().to_string(), source })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|f| f.is_file() || (f.is_dir() && has_update_mum(f)))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Drops a `.psf` that sits beside its `.cab` (or package folder): it is that package's payload,
+/// not a package.
+fn without_psf_payloads(mut inputs: Vec<PathBuf>) -> Vec<PathBuf> {
+    let lower = |p: &Path| p.to_string_lossy().to_lowercase();
+    let is_ext = |p: &Path, ext: &str| p.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext));
+    let payloads: std::collections::HashSet<String> =
+        inputs.iter().filter(|p| p.is_dir() || is_ext(p, "cab")).map(|p| lower(&psf_beside(p))).collect();
+    inputs.retain(|p| !(is_ext(p, "psf") && payloads.contains(&lower(p))));
+    inputs
+}
+
+/// The package inputs the paths given stand for: a file is itself; a package folder (holding
+/// `update.mum`) is one input; any other folder gives its files and package subfolders, sorted by
+/// name. A `.psf` beside its package is not an input. A path that is neither a folder nor a regular
+/// file (a FIFO, a device) is refused here, without blocking, before any lock is taken.
+pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    for p in paths {
+        let io = |source| Error::Io { path: p.display().to_string(), source };
+        let meta = std::fs::metadata(p).map_err(io)?;
+        if !meta.is_dir() {
+            crate::regular_file::open_regular(p).map_err(io)?;
+            out.push(p.clone());
+        } else if has_update_mum(p) {
+            out.push(p.clone());
+        } else {
+            out.extend(folder_packages(p)?);
+        }
+    }
+    Ok(without_psf_payloads(out))
 }
 
 /// A WIM read through the engine: an MSU (classic or combined layout), or a CBS package held
@@ -182,11 +214,12 @@ impl MsuInput {
     pub(crate) fn open_inner(
         &mut self,
         name: &str,
+        scratch: Option<&Path>,
         wim: Option<WimOpener<'_>>,
     ) -> Result<(&'static str, Box<dyn PackageSource>), Error> {
         let package = format!("{}!{name}", self.package);
         match &mut self.container {
-            Container::Cab(msu) => Ok(("cbs-cab", Box::new(msu.open_inner(name, None)?))),
+            Container::Cab(msu) => Ok(("cbs-cab", Box::new(msu.open_inner(name, scratch)?))),
             Container::Wim(content) => {
                 let spooled = content.spool(name, self.limits.max_member_bytes)?;
                 if !crate::name::ends_with_ci(name, ".wim") {

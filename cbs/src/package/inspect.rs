@@ -62,7 +62,7 @@ pub fn inspect_path_with(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>
             let mut report = PackageReport::empty(shown.clone(), msu.kind);
             report.kb = msu.kb.as_deref().map(normalize_kb);
             for name in msu.inner.clone() {
-                let (kind, mut inner) = msu.open_inner(&name, wim)?;
+                let (kind, mut inner) = msu.open_inner(&name, None, wim)?;
                 let mut site = PsfSite::Msu { msu: &mut msu, inner: &name };
                 report.inner.push(inspect_source_at(&mut *inner, format!("{shown}!{name}"), kind, &mut site)?);
             }

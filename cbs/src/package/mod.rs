@@ -14,14 +14,16 @@ mod index;
 mod input;
 mod inspect;
 mod metadata;
+mod model;
 mod psf_site;
 mod report;
 mod verify_indexed;
 
 pub use error::Error;
 pub use extract::{extract_path, ExtractReport, ExtractedPackage};
-pub use input::WimOpener;
+pub use input::{expand_inputs, WimOpener};
 pub use inspect::{inspect_path, inspect_path_with, inspect_source};
+pub use model::{open_packages, ManifestEntry, OpenOptions, Opened, Package};
 pub use metadata::{MetadataPass, ParsedManifest, METADATA_LIMIT};
 pub use report::{
     ComponentReport, DeltaReport, FileReport, FileStatus, IdentityReport, PackageReport, ParentReport, SubPackageReport,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use cbs::rules::PackageState;
 
 use super::error::{Error, Result};
-use super::scratch::Scratch;
+use super::run_context::RunContext;
 use super::session::{Finish, Servicing};
 use super::state::{CBS_KEY, CBS_PACKAGES, PACKAGES_DIR};
 use super::target::Target;
@@ -68,16 +68,16 @@ pub struct CleanupReport {
 
 /// Runs StartComponentCleanup (and ResetBase) on `target` and commits it.
 pub fn cleanup_image(target: &Target, opts: &CleanupOptions, control: Control<'_>) -> Result<CleanupReport> {
-    let (scratch, _warning) = Scratch::create(opts.scratch_dir.as_deref())?;
-    let log_dir = scratch.log_dir(opts.log_dir.as_deref())?;
-    let mut logs = ServicingLogs::open(&log_dir).map_err(Error::io(&log_dir, "cannot open the log files"))?;
-    logs.detail.dism(&format!(
-        "DISM.EXE: <----- Starting wimpatch cleanup-image session -----> {target} /StartComponentCleanup{}",
+    let mut ctx =
+        RunContext::open("cleanup-image", &target.to_string(), opts.scratch_dir.as_deref(), opts.log_dir.as_deref())?;
+    ctx.logs.detail.dism(&format!(
+        "DISM.EXE: Executing command line: wimpatch cleanup-image {target} /StartComponentCleanup{}",
         if opts.reset_base { " /ResetBase" } else { "" }
     ));
+    let (scratch, log_dir, logs) = (&ctx.scratch, ctx.log_dir.clone(), &mut ctx.logs);
     let result = (|| {
         let mut svc = Servicing::open(target, false, opts.wait, scratch.path().to_path_buf(), control)?;
-        let summary = plan_cleanup(&mut svc, opts.reset_base, &mut logs)?;
+        let summary = plan_cleanup(&mut svc, opts.reset_base, logs)?;
         let label = svc.label.clone();
         let committed = svc.has_changes();
         if committed {
@@ -92,7 +92,13 @@ pub fn cleanup_image(target: &Target, opts: &CleanupOptions, control: Control<'_
             r.summary.removed_packages.len(),
             r.summary.permanent_packages.len()
         )),
-        Err(e) => logs.detail.error(&format!("DISM.EXE: {e}")),
+        Err(e) => {
+            logs.manager.error(&format!("Processing failed for image {target}: {e}; the image was not changed"));
+            logs.detail.error(&format!("DISM.EXE: {e}"));
+        }
+    }
+    if result.is_ok() {
+        ctx.end("cleanup-image");
     }
     result
 }

@@ -13,7 +13,7 @@ use cbs::{AssemblyIdentity, PackageIdentity};
 
 use super::error::{Error, Result};
 use super::inventory::{family_of, Inventory};
-use super::package::Unit;
+use cbs::package::Package;
 use super::state::ImageState;
 
 /// Deepest sub-package nesting followed (real packages nest three or four levels).
@@ -95,7 +95,7 @@ pub(crate) enum Decision {
 }
 
 /// Evaluates `unit` against `state`, appending CBS-style applicability lines to `log`.
-pub(crate) fn evaluate(unit: &Unit, state: &ImageState, log: &mut Vec<String>) -> Result<Decision> {
+pub(crate) fn evaluate(unit: &Package, state: &ImageState, log: &mut Vec<String>) -> Result<Decision> {
     let id = &unit.top_id;
     let image_arch = state.arch.to_ascii_lowercase();
     let pkg_arch = id.arch.to_ascii_lowercase();
@@ -184,7 +184,7 @@ fn parents_found(pkg: &str, groups: &[ParentGroup], state: &ImageState, log: &mu
 }
 
 struct Walk<'a> {
-    unit: &'a Unit,
+    unit: &'a Package,
     state: &'a ImageState,
     log: &'a mut Vec<String>,
     plan: &'a mut InstallPlan,

@@ -9,7 +9,7 @@ use cbs::rules::{self, PackageState};
 use cbs::PackageIdentity;
 
 use super::error::{Error, Result};
-use super::package::Unit;
+use cbs::package::Package;
 use super::plan::InstallPlan;
 use super::state::{ImageState, InstalledPackage, CBS_PACKAGES};
 use crate::hive::{Hive, Value};
@@ -128,7 +128,7 @@ pub(crate) fn supersede(
 /// Adds COMPONENTS hive entries for the components of `plan`: `DerivedData\Components\<key-form>`
 /// (identity, SHA-256 of the manifest, flags, owning deployment) and
 /// `CanonicalData\Deployments\<short form>` for deployments (appid and the installing package).
-pub(crate) fn record_components(store: &mut Hive, path: &Path, unit: &Unit, plan: &InstallPlan) -> Result<()> {
+pub(crate) fn record_components(store: &mut Hive, path: &Path, unit: &Package, plan: &InstallPlan) -> Result<()> {
     let err = Error::hive;
     let derived = store.ensure_path(r"DerivedData\Components").map_err(err(path))?;
     let deployments = store.ensure_path(r"CanonicalData\Deployments").map_err(err(path))?;

@@ -16,7 +16,7 @@ use cbs::registry::{self, MappedKey, RegistryData, TargetHive, ValueContext, Vie
 
 use super::error::{Error, Result};
 use super::inventory::family_of;
-use super::package::Unit;
+use cbs::package::Package;
 use super::plan::InstallPlan;
 use super::session::Servicing;
 use super::state::ImageState;
@@ -55,7 +55,7 @@ pub(crate) struct ValueWrite {
 /// written: a key the mapping refuses or a value that does not decode fails the package, naming the
 /// manifest and the key. `windir` is the deployed system's Windows folder.
 pub(crate) fn prepare(
-    unit: &Unit,
+    unit: &Package,
     plan: &InstallPlan,
     state: &ImageState,
     windir: &str,

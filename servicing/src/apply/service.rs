@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::cleanup::{plan_cleanup, CleanupSummary};
 use super::error::{Error, Result};
-use super::package;
+use super::run_context::RunContext;
 use super::scratch::Scratch;
 use super::session::{Finish, Servicing};
 use super::target::Target;
@@ -84,15 +84,14 @@ fn size(p: &Path) -> Result<u64> {
 /// Runs the pipeline.
 pub fn service(req: &ServiceRequest, control: Control<'_>) -> Result<ServiceReport> {
     let size_before = size(&req.wim)?;
-    let (scratch, warning) = Scratch::create(req.add.scratch_dir.as_deref())?;
-    let log_dir = scratch.log_dir(req.add.log_dir.as_deref())?;
-    let mut logs = ServicingLogs::open(&log_dir).map_err(Error::io(&log_dir, "cannot open the log files"))?;
-    logs.detail.dism(&format!("DISM.EXE: <----- Starting wimpatch service session -----> {}", req.wim.display()));
-    logs.manager.info(&format!("Processing started for image {}", req.wim.display()));
-    if let Some(w) = &warning {
-        logs.manager.warn(w);
-    }
-    let result = run(req, control, &scratch, &mut logs, size_before);
+    let mut ctx = RunContext::open(
+        "service",
+        &req.wim.display().to_string(),
+        req.add.scratch_dir.as_deref(),
+        req.add.log_dir.as_deref(),
+    )?;
+    let logs = &mut ctx.logs;
+    let result = run(req, control, &ctx.scratch, logs, size_before);
     match &result {
         Ok(r) => logs.manager.info(&format!(
             "Processing completed for image {} index {} ({}, edition {}): size {} -> {} bytes, committed: {}",
@@ -108,8 +107,11 @@ pub fn service(req: &ServiceRequest, control: Control<'_>) -> Result<ServiceRepo
             .manager
             .error(&format!("Processing failed for image {}: {e}; the image was not changed", req.wim.display())),
     }
+    if result.is_ok() {
+        ctx.end("service");
+    }
     result.map(|mut r| {
-        r.log_dir = log_dir;
+        r.log_dir = ctx.log_dir.clone();
         r
     })
 }
@@ -127,7 +129,7 @@ fn run(
         phases.push(PhaseTime { phase, seconds: clock.elapsed().as_secs_f64() });
         clock = Instant::now();
     };
-    let files = package::expand_inputs(&req.packages)?;
+    let files = cbs::package::expand_inputs(&req.packages)?;
     super::no_packages_is_an_error(&req.packages, &files)?;
 
     // The original stays locked for the whole run; with --reduce-to the work happens on a temp copy

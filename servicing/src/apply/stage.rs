@@ -13,7 +13,7 @@ use cbs::package::Error as PackageError;
 use sha2::{Digest, Sha256};
 
 use super::error::{Error, Result};
-use super::package::Unit;
+use cbs::package::Package;
 use super::plan::InstallPlan;
 
 /// What staging wrote.
@@ -31,7 +31,7 @@ use cbs::hex::hex;
 
 /// A relative path under the image root built from package-controlled text, refused if it could
 /// leave the root.
-fn safe_join(root: &Path, rel: &str, unit: &Unit, manifest: &str) -> Result<PathBuf> {
+fn safe_join(root: &Path, rel: &str, unit: &Package, manifest: &str) -> Result<PathBuf> {
     let normal = normalize_member_name(rel).map_err(|reason| Error::UnsafePath {
         package: unit.label.clone(),
         manifest: manifest.to_owned(),
@@ -65,7 +65,13 @@ struct Job {
 
 /// Stages `plan` of `unit` under `root`. Payloads are read in one pass in the package's storage order
 /// (a solid cabinet folder is decoded once, not once per file). On error the caller discards `root`.
-pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut Vec<String>) -> Result<StageStats> {
+pub(crate) fn stage(
+    unit: &mut Package,
+    plan: &InstallPlan,
+    root: &Path,
+    scratch: &Path,
+    log: &mut Vec<String>,
+) -> Result<StageStats> {
     let mut stats = StageStats::default();
     let sxs = root.join("Windows/WinSxS");
     let mut jobs: HashMap<String, Job> = HashMap::new();
@@ -222,7 +228,7 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
         log.push(format!("CSI: expanded {} delta payload(s) of {label}", delta_wanted.len()));
     }
     if !psf_wanted.is_empty() {
-        stage_from_psf(unit, &psf_wanted, &jobs, &mut copied)?;
+        stage_from_psf(unit, scratch, &psf_wanted, &jobs, &mut copied)?;
         log.push(format!("CSI: expanded {} payload(s) of {label} from its .psf", psf_wanted.len()));
     }
 
@@ -287,13 +293,16 @@ pub(crate) fn stage(unit: &mut Unit, plan: &InstallPlan, root: &Path, log: &mut 
 /// order over only those files (and the files they are deltas against), each checked against the
 /// express index's hash before it is written; the manifest digest is checked by the caller.
 fn stage_from_psf(
-    unit: &Unit,
+    unit: &Package,
+    scratch: &Path,
     wanted: &HashMap<String, String>,
     jobs: &HashMap<String, Job>,
     copied: &mut HashMap<String, ([u8; 32], u64)>,
 ) -> Result<()> {
     let Some(index) = unit.psf_index.as_ref() else { return Ok(()) };
-    let mut psf = unit.open_psf()?;
+    // A WIM-format MSU is reopened through the engine's WIM reader, its files spooled in scratch.
+    let opener = crate::wim::package_content_opener(Some(scratch.to_path_buf()));
+    let mut psf = unit.open_psf(Some(&opener))?;
     let label = psf.name().to_owned();
     let limits = cbs::delta::DeltaLimits::default();
     let is_wanted = |f: &cbs::cix::CixFile| wanted.contains_key(&cbs::container::member_key(&f.name));
