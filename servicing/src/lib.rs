@@ -14,6 +14,7 @@ pub use cbs;
 pub mod apply;
 #[allow(unsafe_code)]
 pub mod hive;
+pub mod io_error;
 pub mod log;
 pub mod mount;
 pub mod ops;

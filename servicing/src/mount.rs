@@ -6,6 +6,7 @@
 //! is up. The daemon keeps the lock until unmount. Mounting needs FUSE (`/dev/fuse` and the right to
 //! mount); where it is missing the error names the mount-free alternative.
 
+use crate::io_error::IoError;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -48,16 +49,8 @@ pub enum MountError {
     #[error(transparent)]
     Wim(#[from] wim::Error),
     /// A filesystem error.
-    #[error("{}: {action}: {source}", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 /// What to mount.
@@ -111,7 +104,7 @@ fn check_mount_dir(dir: &Path) -> Result<(), MountError> {
         ),
         Err(_) if !dir.exists() => bad("does not exist (create an empty directory first)"),
         Err(_) if !dir.is_dir() => bad("is not a directory"),
-        Err(e) => Err(MountError::Io { path: dir.to_path_buf(), action: "cannot read", source: e }),
+        Err(e) => Err(MountError::Io(IoError { path: dir.to_path_buf(), action: "cannot read", source: e })),
         Ok(mut entries) => {
             if entries.next().is_some() {
                 bad("is not empty")
@@ -132,26 +125,26 @@ pub fn mount(req: &MountRequest, helper: &Path, helper_args: &[String]) -> Resul
     probe.resolve(&req.image)?;
     drop(probe);
     let staging = req.staging_dir();
-    safe_fs::create_dir_all(&staging).map_err(|e| MountError::Io {
+    safe_fs::create_dir_all(&staging).map_err(|e| MountError::Io(IoError {
         path: staging.clone(),
         action: "cannot create the staging directory",
         source: e,
-    })?;
+    }))?;
     // The helper's stderr goes to a file: the daemon it leaves behind keeps stderr open until libfuse
     // redirects it, so a pipe might never reach EOF.
     let err_path = req.scratch_dir.join(format!("mount-helper-{}.err", std::process::id()));
-    let err_file = safe_fs::create_fresh(&err_path).map_err(|e| MountError::Io {
+    let err_file = safe_fs::create_fresh(&err_path).map_err(|e| MountError::Io(IoError {
         path: err_path.clone(),
         action: "cannot create",
         source: e,
-    })?;
+    }))?;
     let status = Command::new(helper)
         .args(helper_args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err_file)
         .status()
-        .map_err(|e| MountError::Io { path: helper.to_path_buf(), action: "cannot run the mount helper", source: e })?;
+        .map_err(|e| MountError::Io(IoError { path: helper.to_path_buf(), action: "cannot run the mount helper", source: e }))?;
     let detail = std::fs::read_to_string(&err_path).unwrap_or_default();
     let _ = std::fs::remove_file(&err_path);
     if status.success() {

@@ -425,3 +425,26 @@ fn a_corrupt_delta_is_reported_failed_with_the_others_verified_and_exit_1() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("Failed       :").count(), 1, "{text}");
 }
+
+/// `package info` on the real test data folder exited 1: its README.md was "unreadable: not a
+/// cabinet file". A file that does not claim to be a package (by name) and has no known package
+/// type is reported not supported, as DISM does; a `.cab` of no known type is still broken.
+#[test]
+fn a_readme_beside_the_packages_is_not_supported_not_broken() {
+    let cab = real_or_skip!("Windows8.1-KB2938772-x64.cab", "a_readme_beside_the_packages_is_not_supported_not_broken");
+    let work = Work::new();
+    let dir = work.path("updates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&cab, dir.join("Windows8.1-KB2938772-x64.cab")).unwrap();
+    std::fs::write(dir.join("README.md"), "# updates of December\n").unwrap();
+    let v = info_json(&dir);
+    let list = v.as_array().cloned().unwrap_or_else(|| v["packages"].as_array().cloned().unwrap_or_default());
+    let readme = list.iter().find(|p| p["path"].as_str().is_some_and(|s| s.ends_with("README.md"))).expect("README");
+    assert_eq!(readme["kind"], "unsupported", "{readme}");
+    assert!(readme["reason"].as_str().unwrap().contains(".md file"), "{readme}");
+    // A file named like a package that is not one stays a failure.
+    std::fs::write(dir.join("Windows8.1-KB9999999-x64.cab"), "# not a cabinet\n").unwrap();
+    let out = run(&["package", "info", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("KB9999999-x64.cab"), "{}", stderr(&out));
+}

@@ -86,8 +86,8 @@ fn package_info_folder_reports_every_package_despite_a_truncated_cab_and_non_asc
     let broken = reports.iter().find(|r| r["path"].as_str().unwrap().ends_with("truncated.cab")).unwrap();
     assert_eq!(broken["kind"], "unreadable");
     assert!(broken["error"].as_str().unwrap().contains("truncated.cab"), "{broken}");
-    // A file that is no package is reported the way `package info FILE` fails on it.
+    // A text file is no package: reported not supported with its reason, as `package info FILE` does.
     let text = reports.iter().find(|r| r["path"].as_str().unwrap().ends_with(".txt")).unwrap();
-    assert_eq!(text["kind"], "unreadable");
-    assert!(text["error"].as_str().unwrap().contains("not a cabinet"), "{text}");
+    assert_eq!(text["kind"], "unsupported");
+    assert!(text["reason"].as_str().unwrap().contains(".txt file of no known package type"), "{text}");
 }

@@ -1,5 +1,6 @@
 //! What can go wrong applying packages; every variant names the image, package or file concerned.
 
+use crate::io_error::IoError;
 use std::path::PathBuf;
 
 /// An error of package application or of reading an image's servicing state.
@@ -40,16 +41,8 @@ pub enum Error {
     #[error(transparent)]
     Psf(#[from] cbs::psf::PsfError),
     /// A filesystem operation failed.
-    #[error("{}: {action}: {source}", path.display())]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// The target does not look like an offline Windows installation.
     #[error("{target}: not an offline Windows image: {missing} is missing")]
     NotWindows {
@@ -179,8 +172,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-        let path = path.into();
-        move |source| Error::Io { path, action, source }
+        IoError::at(path, action)
     }
 
     /// Turns a hive error met while reading the image's own hive `hive` into one naming the image.

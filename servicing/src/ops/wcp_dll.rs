@@ -3,6 +3,7 @@
 //! `\Windows\WinSxS\<arch>_microsoft-windows-servicingstack_…\wcp.dll`, not in System32; with
 //! several servicing-stack versions the newest is the one that services the image.
 
+use crate::io_error::IoError;
 use std::path::{Path, PathBuf};
 
 use cbs::identity::Version;
@@ -29,11 +30,11 @@ const MAX_WCP_BYTES: u64 = 64 << 20;
 pub fn servicing_stack_wcp_dll(path: &Path, image: &ImageRef, scratch: Option<&Path>) -> Result<ImageWcpDll> {
     let mut wim = Wim::open(path, OpenMode::ReadOnly)?;
     let index = wim.resolve(image)?;
-    let not_found = |what: String| Error::Io {
+    let not_found = |what: String| Error::Io(IoError {
         path: path.to_path_buf(),
         action: "find the servicing stack's wcp.dll",
         source: std::io::Error::new(std::io::ErrorKind::NotFound, what),
-    };
+    });
     let winsxs = wim
         .children(index, "/Windows/WinSxS")?
         .ok_or_else(|| not_found(format!("image {index} has no \\Windows\\WinSxS")))?;
@@ -57,11 +58,11 @@ pub fn servicing_stack_wcp_dll(path: &Path, image: &ImageRef, scratch: Option<&P
         }
     }
     let (_, image_path) = best.ok_or_else(|| not_found(format!("image {index} has no servicing-stack wcp.dll")))?;
-    let (temp, _) = Scratch::create(scratch).map_err(|e| Error::Io {
+    let (temp, _) = Scratch::create(scratch).map_err(|e| Error::Io(IoError {
         path: scratch.map_or_else(std::env::temp_dir, Path::to_path_buf),
         action: "create the scratch folder",
         source: std::io::Error::other(e.to_string()),
-    })?;
+    }))?;
     wim.extract_paths(index, temp.path(), &[image_path.as_str()], Control::none())?;
     let local = temp.path().join(image_path.trim_start_matches('/'));
     let bytes = std::fs::read(&local).map_err(|e| io(&local, "read the extracted wcp.dll", e))?;
@@ -69,5 +70,5 @@ pub fn servicing_stack_wcp_dll(path: &Path, image: &ImageRef, scratch: Option<&P
 }
 
 fn io(path: &Path, action: &'static str, source: std::io::Error) -> Error {
-    Error::Io { path: PathBuf::from(path), action, source }
+    Error::Io(IoError { path: PathBuf::from(path), action, source })
 }

@@ -9,6 +9,7 @@
 //! and the whole-file hash at the end makes any mistake (a weak or strong collision, a wrong base)
 //! fail loudly instead of producing a wrong image.
 
+use crate::io_error::IoError;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -270,11 +271,11 @@ pub fn make_delta(new: &Path, sig: &Signature, out: &Path, control: Control<'_>)
         tail.map_err(Error::io(out, "cannot write the delta"))?;
         em.stats
     };
-    let file = w.into_inner().map_err(|e| Error::Io {
+    let file = w.into_inner().map_err(|e| Error::Io(IoError {
         path: out.to_path_buf(),
         action: "cannot write the delta",
         source: e.into_error(),
-    })?;
+    }))?;
     file.sync_all().map_err(Error::io(out, "cannot sync the delta"))?;
     let delta_bytes = file.metadata().map_err(Error::io(out, "cannot read metadata"))?.len();
     Ok(DeltaStats { delta_bytes, ..stats })
@@ -292,8 +293,8 @@ fn scan(new: &Path, sig: &Signature, em: &mut Emitter<'_>, control: Control<'_>)
         filter[(*weak ^ (*weak >> 16)) as usize & 0xffff] = true;
     }
     let mut f = File::open(new).map_err(Error::io(new, "cannot open"))?;
-    let rerr = |e| Error::Io { path: new.to_path_buf(), action: "cannot read", source: e };
-    let werr = |e| Error::Io { path: new.to_path_buf(), action: "cannot write the delta for", source: e };
+    let rerr = |e| Error::Io(IoError { path: new.to_path_buf(), action: "cannot read", source: e });
+    let werr = |e| Error::Io(IoError { path: new.to_path_buf(), action: "cannot write the delta for", source: e });
     let mut buf: Vec<u8> = Vec::with_capacity(WINDOW + bs);
     let mut eof = false;
     let mut pos = 0usize; // window start in buf
@@ -400,7 +401,7 @@ pub fn apply_delta(base: &Path, delta: &Path, out: &Path, control: Control<'_>) 
     let mut h = Sha256::new();
     let mut written = 0u64;
     let mut buf = vec![0u8; 1 << 20];
-    let werr = |e| Error::Io { path: out.to_path_buf(), action: "cannot write", source: e };
+    let werr = |e| Error::Io(IoError { path: out.to_path_buf(), action: "cannot write", source: e });
     loop {
         if control.cancelled() {
             drop(w);
@@ -451,11 +452,11 @@ pub fn apply_delta(base: &Path, delta: &Path, out: &Path, control: Control<'_>) 
             return Err(bad("the rebuilt file is longer than announced".into()));
         }
     }
-    let file = w.into_inner().map_err(|e| Error::Io {
+    let file = w.into_inner().map_err(|e| Error::Io(IoError {
         path: out.to_path_buf(),
         action: "cannot write",
         source: e.into_error(),
-    })?;
+    }))?;
     file.sync_all().map_err(Error::io(out, "cannot sync"))?;
     let actual = hex(&h.finalize());
     let expected = hex(&digest);

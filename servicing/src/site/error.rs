@@ -1,5 +1,6 @@
 //! What can go wrong in the site; every variant names the site file, image, update or DP concerned.
 
+use crate::io_error::IoError;
 use std::path::PathBuf;
 
 /// An error of the site (database, content library, images, schedules, runner, distribution points).
@@ -40,16 +41,8 @@ pub enum Error {
         detail: String,
     },
     /// A filesystem operation failed.
-    #[error("{}: {action}: {source}", path.display())]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// The WIM layer failed (open, lock, reduce); the message names the WIM.
     #[error(transparent)]
     Wim(#[from] crate::wim::Error),
@@ -158,8 +151,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-        let path = path.into();
-        move |source| Error::Io { path, action, source }
+        IoError::at(path, action)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Errors of the safe wimlib layer: wimlib's code and message plus the file, image and operation.
 
+use crate::io_error::IoError;
 use std::path::{Path, PathBuf};
 
 /// An error from a WIM operation. Every variant names the file it concerns.
@@ -71,16 +72,8 @@ pub enum Error {
         op: &'static str,
     },
     /// A filesystem operation around wimlib failed.
-    #[error("{}: {action}: {source}", path.display())]
-    Io {
-        /// The file or directory concerned.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// A path or name cannot be passed to C because it contains a NUL byte.
     #[error("{what} {value:?} contains a NUL byte")]
     Nul {
@@ -105,7 +98,7 @@ fn image_suffix(image: Option<u32>) -> String {
 
 impl Error {
     pub(crate) fn io(path: &Path, action: &'static str, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), action, source }
+        Error::Io(IoError { path: path.to_path_buf(), action, source })
     }
 
     /// The wimlib error code, when the error came from wimlib.
