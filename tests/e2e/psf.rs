@@ -127,6 +127,41 @@ fn combined_msu_with_ssu_lcu_and_psf_applies() {
     assert!(imagex_verifies(&wim));
 }
 
+/// `add-package` refused WIM-format MSUs (Windows 11 24H2+ LCUs are shipped that way): the same
+/// SSU + PSFX LCU + `.psf` as the combined MSU above, in an MSWIM container, installs the same.
+#[test]
+fn wim_format_msu_with_ssu_lcu_and_psf_applies() {
+    let samples = samples_or_skip!("wim_format_msu_with_ssu_lcu_and_psf_applies");
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win10", "win10.wim");
+    let p = package(5_000_044, 944, &samples, PsfOptions::default());
+    let ssu = updates::servicing_stack_update(&Profile::win10_amd64(), 5_000_144, 170, PayloadSize::Tiny).unwrap();
+    let ssu_name = "SSU-19041.170-x64.cab".to_owned();
+    let ssu_cab = ssu.cab(&ssu_name, Compression::MsZip).unwrap();
+    let cab_msu = work.path("combined.msu");
+    std::fs::write(&cab_msu, p.combined_msu((ssu_name, ssu_cab)).unwrap()).unwrap();
+    // The same members, in the WIM form Microsoft uses: one image named "content".
+    let content = work.path("content");
+    std::fs::create_dir_all(&content).unwrap();
+    let x = std::process::Command::new("cabextract")
+        .args(["-q", "-d", content.to_str().unwrap(), cab_msu.to_str().unwrap()])
+        .status()
+        .expect("cabextract");
+    assert!(x.success());
+    let msu = work.path(&format!("{}.msu", p.stem));
+    imagex(&["capture", content.to_str().unwrap(), msu.to_str().unwrap(), "content", "--compress=none"]);
+    assert_eq!(&std::fs::read(&msu).unwrap()[..5], b"MSWIM");
+
+    let out = add(&wim, &msu, &work);
+    assert!(out.status.success(), "add-package: {}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outcomes: Vec<&str> =
+        r["packages"].as_array().unwrap().iter().map(|x| x["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["installed", "installed"], "{r}");
+    assert_payloads_installed(&wim, &p, &work);
+    assert!(imagex_verifies(&wim));
+}
+
 #[test]
 fn a_flipped_byte_in_the_psf_fails_naming_the_file_and_leaves_the_image() {
     let samples = samples_or_skip!("a_flipped_byte_in_the_psf_fails_naming_the_file_and_leaves_the_image");
