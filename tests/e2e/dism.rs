@@ -121,11 +121,12 @@ fn add_package_get_packages_and_cleanup_match_the_native_verbs() {
     both(&native, &by_dism, &a, &b, "/Get-Packages");
     assert!(String::from_utf8_lossy(&by_dism.stdout).contains("KB5000002"));
 
-    let native = run(&["cleanup-image", "--image", s(&a), "--index", "1", "--analyze-component-store"]);
+    let name = image_name(&b);
+    let native = run(&["cleanup-image", "--image", s(&a), "--index", &name, "--analyze-component-store"]);
     let by_dism = dism(&[
         "/Cleanup-Image".into(),
         format!("/ImageFile:{}", s(&b)),
-        "/Name:".to_owned() + &image_name(&b),
+        format!("/Name:{name}"),
         "/AnalyzeComponentStore".into(),
     ]);
     both(&native, &by_dism, &a, &b, "/AnalyzeComponentStore");
