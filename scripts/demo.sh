@@ -20,11 +20,11 @@ KB_CAB=Windows8.1-KB2938772-x64.cab
 export WIMPATCH_NO_PROGRESS=1
 
 rm -rf "$DEMO"
-mkdir -p "$DEMO/updates"
+mkdir -p "$DEMO/updates" "$DEMO/scratch"
 DEMO=$(cd "$DEMO" && pwd)
 W() { "$BIN/wimpatch" --scratch-dir "$DEMO/scratch" "$@"; }
 size_of() { stat -c %s "$1"; }
-human() { numfmt --to=iec-i --suffix=B "$1" 2>/dev/null || echo "$1 bytes"; }
+human() { numfmt --to=iec-i --suffix=B --format=%.1f "$1" 2>/dev/null || echo "$1 bytes"; }
 now() { date +%s.%N; }
 phases=()
 phase_start=0
@@ -36,7 +36,7 @@ step() {
 }
 phase_end() {
   if [ "$phase_start" != 0 ]; then
-    phases+=("$(awk -v a="$phase_start" -v b="$(now)" -v n="$phase_name" 'BEGIN { printf "%-62s %6.2f s", n, b - a }')")
+    phases+=("$(awk -v a="$phase_start" -v b="$(now)" -v n="$phase_name" 'BEGIN { printf "%7.2f s  %s", b - a, n }')")
   fi
   phase_start=0
 }
@@ -104,7 +104,8 @@ W site image show 1
 step "10. Check the distribution point's copy against the site's content"
 W site dp list
 dp_copy=$(find "$DEMO/dp1" -name '*.wim' -type f | head -n 1)
-site_sha=$(W --json site image show 1 | grep -m1 '"sha256"' | sed 's/.*"sha256": *"\([0-9a-f]*\)".*/\1/')
+show_json=$(W --json site image show 1)
+site_sha=$(printf '%s\n' "$show_json" | sed -n 's/.*"sha256": *"\([0-9a-f]*\)".*/\1/p' | head -n 1)
 dp_sha=$(sha256sum "$dp_copy" | cut -d' ' -f1)
 if [ -n "$dp_copy" ] && [ "$dp_sha" = "$site_sha" ]; then
   echo "DP copy verified: ${dp_copy#"$DEMO"/} has SHA-256 $dp_sha, the site's current content"
