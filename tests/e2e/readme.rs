@@ -128,7 +128,7 @@ fn every_readme_command_line_runs() {
             // `export NAME=VALUE` lasts for the rest of the session, as in a shell.
             if let Some(assign) = line.text.strip_prefix("export ") {
                 let name = assign.split('=').next().unwrap().to_owned();
-                let probe = Line { at: line.at, text: format!("export {assign}; printf %s \"${name}\"") };
+                let probe = Line { at: line.at, text: format!("export {assign}\nprintf %s \"${name}\"") };
                 let out = run_line(&probe, &cwd, &path, &env);
                 assert!(out.status.success(), "README.md:{}: {}", line.at, line.text);
                 env.push((name, String::from_utf8(out.stdout).unwrap()));
