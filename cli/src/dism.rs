@@ -210,16 +210,16 @@ pub fn translate(args: &[String]) -> Result<Translated, String> {
     let log_dir = o.value("logpath")?.map(|p| log_dir_of(PathBuf::from(p)));
     let command = match verb.as_str() {
         "get-imageinfo" => {
-            let wim = o
-                .value_of_any(&["imagefile", "wimfile"])?
-                .ok_or("/Get-ImageInfo needs /ImageFile:WIM")?;
+            let wim = o.value_of_any(&["imagefile", "wimfile"])?.ok_or("/Get-ImageInfo needs /ImageFile:WIM")?;
             // DISM shows one image with /Index or /Name; wimpatch's info shows them all, the one included.
             o.image("index", "name")?;
             Command::Info { wim: wim.into() }
         }
         "export-image" => {
             let source = o.required("sourceimagefile", "Export-Image")?;
-            let index = o.image("sourceindex", "sourcename")?.ok_or("/Export-Image needs /SourceIndex:N or /SourceName:NAME")?;
+            let index = o
+                .image("sourceindex", "sourcename")?
+                .ok_or("/Export-Image needs /SourceIndex:N or /SourceName:NAME")?;
             let dest = o.required("destinationimagefile", "Export-Image")?;
             let compress = match o.value("compress")? {
                 Some(c) => Some(c.parse::<Compression>()?),
@@ -249,18 +249,24 @@ pub fn translate(args: &[String]) -> Result<Translated, String> {
                 windir: None,
             })
         }
-        "get-packages" => {
-            Command::GetPackages(GetPackagesArgs { target: target(&mut o, "Get-Packages")?, all: false, components: false })
-        }
+        "get-packages" => Command::GetPackages(GetPackagesArgs {
+            target: target(&mut o, "Get-Packages")?,
+            all: false,
+            components: false,
+        }),
         "cleanup-image" => {
             let target = target(&mut o, "Cleanup-Image")?;
             let start = o.flag("startcomponentcleanup")?;
             let analyze = o.flag("analyzecomponentstore")?;
             let reset_base = o.flag("resetbase")?;
             match (start, analyze) {
-                (true, true) => return Err("/StartComponentCleanup and /AnalyzeComponentStore are separate runs".into()),
+                (true, true) => {
+                    return Err("/StartComponentCleanup and /AnalyzeComponentStore are separate runs".into())
+                }
                 (false, false) => {
-                    return Err("/Cleanup-Image needs /StartComponentCleanup [/ResetBase] or /AnalyzeComponentStore".into())
+                    return Err(
+                        "/Cleanup-Image needs /StartComponentCleanup [/ResetBase] or /AnalyzeComponentStore".into()
+                    )
                 }
                 _ => {}
             }
@@ -276,9 +282,7 @@ pub fn translate(args: &[String]) -> Result<Translated, String> {
             })
         }
         "mount-image" => {
-            let wim = o
-                .value_of_any(&["imagefile", "wimfile"])?
-                .ok_or("/Mount-Image needs /ImageFile:WIM")?;
+            let wim = o.value_of_any(&["imagefile", "wimfile"])?.ok_or("/Mount-Image needs /ImageFile:WIM")?;
             let index = o.image("index", "name")?.ok_or("/Mount-Image needs /Index:N or /Name:NAME")?;
             let mount_dir = o.required("mountdir", "Mount-Image")?;
             Command::Mount(MountArgs {
@@ -315,7 +319,9 @@ fn target(o: &mut Opts, verb: &str) -> Result<TargetArgs, String> {
         (None, Some(_), None) => Err(format!("/{verb} on /ImageFile: needs /Index:N or /Name:NAME")),
         (Some(_), Some(_), _) => Err("give /Image:DIR (an offline Windows folder) or /ImageFile:WIM, not both".into()),
         (Some(_), None, Some(_)) => Err("/Index and /Name go with /ImageFile:WIM; /Image:DIR is a folder".into()),
-        (None, None, _) => Err(format!("/{verb} needs /Image:DIR (an offline Windows folder) or /ImageFile:WIM /Index:N")),
+        (None, None, _) => {
+            Err(format!("/{verb} needs /Image:DIR (an offline Windows folder) or /ImageFile:WIM /Index:N"))
+        }
     }
 }
 

@@ -21,7 +21,10 @@ fn main() -> ExitCode {
         Ok(Some(cli)) => cli,
         Ok(None) => return ExitCode::SUCCESS,
         Err(usage) => {
-            eprintln!("error: {}\n\nFor the DISM options wimpatch maps, try 'wimpatch dism /?'.", output::terminal_safe(&usage));
+            eprintln!(
+                "error: {}\n\nFor the DISM options wimpatch maps, try 'wimpatch dism /?'.",
+                output::terminal_safe(&usage)
+            );
             return ExitCode::from(2);
         }
     };

@@ -44,7 +44,8 @@ fn make_demo_shows_the_whole_job() {
         .expect("demo.sh");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed: {}\n{text}\n{}", out.status, stderr(&out));
-    let real = testdata::find("real-cbs/Windows8.1-KB2938772-x64.cab", "make_demo_shows_the_whole_job (KB2938772 part)");
+    let real =
+        testdata::find("real-cbs/Windows8.1-KB2938772-x64.cab", "make_demo_shows_the_whole_job (KB2938772 part)");
     if real.is_some() {
         assert!(text.contains("real package: Windows8.1-KB2938772-x64.cab"), "{text}");
         assert!(text.lines().any(|l| l.starts_with("installed") && l.contains("KB2938772")), "{text}");

@@ -68,11 +68,20 @@ fn get_imageinfo_and_export_image_match_info_and_export() {
     both(&native, &by_dism, &a, &b, "/Export-Image");
     assert_eq!(imagex_dir(&a, 1), imagex_dir(&b, 1));
     assert_eq!(
-        String::from_utf8_lossy(&run(&["info", s(&a)]).stdout).replace(s(&a), "W").lines().filter(|l| !l.contains("GUID")).collect::<Vec<_>>(),
-        String::from_utf8_lossy(&run(&["info", s(&b)]).stdout).replace(s(&b), "W").lines().filter(|l| !l.contains("GUID")).collect::<Vec<_>>(),
+        String::from_utf8_lossy(&run(&["info", s(&a)]).stdout)
+            .replace(s(&a), "W")
+            .lines()
+            .filter(|l| !l.contains("GUID"))
+            .collect::<Vec<_>>(),
+        String::from_utf8_lossy(&run(&["info", s(&b)]).stdout)
+            .replace(s(&b), "W")
+            .lines()
+            .filter(|l| !l.contains("GUID"))
+            .collect::<Vec<_>>(),
     );
     // /SourceName: and /DestinationName: appending to the same destination, as DISM does.
-    let native = run(&["export-image", "--source", s(&wim), "--index", "Windows 8.1", "--dest", s(&a), "--dest-name", "Core"]);
+    let native =
+        run(&["export-image", "--source", s(&wim), "--index", "Windows 8.1", "--dest", s(&a), "--dest-name", "Core"]);
     let by_dism = dism(&[
         "/Export-Image".into(),
         format!("/SourceImageFile:{}", s(&wim)),
@@ -101,8 +110,16 @@ fn add_package_get_packages_and_cleanup_match_the_native_verbs() {
 
     // Two packages: the flag repeated in DISM's form; /LogPath: names a file, its folder gets the logs.
     let native = run(&[
-        "add-package", "--image", s(&a), "--index", "1", "--package-path", s(&month(1)), s(&month(2)),
-        "--log-dir", s(&logs),
+        "add-package",
+        "--image",
+        s(&a),
+        "--index",
+        "1",
+        "--package-path",
+        s(&month(1)),
+        s(&month(2)),
+        "--log-dir",
+        s(&logs),
     ]);
     let by_dism = dism(&[
         "/Add-Package".into(),
@@ -131,8 +148,7 @@ fn add_package_get_packages_and_cleanup_match_the_native_verbs() {
     ]);
     both(&native, &by_dism, &a, &b, "/AnalyzeComponentStore");
 
-    let native =
-        run(&["cleanup-image", "--image", s(&a), "--index", "1", "--start-component-cleanup", "--reset-base"]);
+    let native = run(&["cleanup-image", "--image", s(&a), "--index", "1", "--start-component-cleanup", "--reset-base"]);
     let by_dism = dism(&[
         format!("/ImageFile:{}", s(&b)),
         "/Index:1".into(),
@@ -209,7 +225,15 @@ fn dism_usage_errors_exit_2_and_slash_question_mark_lists_the_mapping() {
     let help = run(&["dism", "/?"]);
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for verb in ["/Get-ImageInfo", "/Export-Image", "/Add-Package", "/Get-Packages", "/Cleanup-Image", "/Mount-Image", "/Unmount-Image"] {
+    for verb in [
+        "/Get-ImageInfo",
+        "/Export-Image",
+        "/Add-Package",
+        "/Get-Packages",
+        "/Cleanup-Image",
+        "/Mount-Image",
+        "/Unmount-Image",
+    ] {
         assert!(text.contains(verb), "{verb} in {text}");
     }
     for (args, says) in [

@@ -98,8 +98,10 @@ fn expected_pages(parents: &mut Vec<String>, out: &mut Vec<String>) {
 }
 
 fn pages_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).expect("man dir").map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("man dir")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -140,9 +142,11 @@ fn make_install_under_prefix_and_destdir() {
     // Man pages, one per command, and completions where the shells look for them.
     let man = pages_in(&dest.join("usr/share/man/man1"));
     assert!(man.contains(&"wimpatch.1".to_owned()) && man.contains(&"wimpatch-site-tick.1".to_owned()), "{man:?}");
-    for c in
-        ["bash-completion/completions/wimpatch", "zsh/site-functions/_wimpatch", "fish/vendor_completions.d/wimpatch.fish"]
-    {
+    for c in [
+        "bash-completion/completions/wimpatch",
+        "zsh/site-functions/_wimpatch",
+        "fish/vendor_completions.d/wimpatch.fish",
+    ] {
         let p = dest.join("usr/share").join(c);
         assert!(std::fs::metadata(&p).map(|m| m.len() > 100).unwrap_or(false), "{}", p.display());
     }

@@ -177,7 +177,8 @@ fn readme_first_lines_say_what_it_does_today() {
     }
     // Each verb the intro claims exists in the binary's help.
     let help = run_ok(&["--help"]);
-    for verb in ["info", "add-package", "get-packages", "cleanup-image", "service", "delta", "manifest", "site", "dism"] {
+    for verb in ["info", "add-package", "get-packages", "cleanup-image", "service", "delta", "manifest", "site", "dism"]
+    {
         assert!(help.contains(&format!("  {verb}")), "{verb} in --help");
     }
 }
