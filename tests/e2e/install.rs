@@ -187,4 +187,48 @@ fn make_install_under_prefix_and_destdir() {
         let text = std::fs::read_to_string(&sysusers).unwrap();
         assert!(text.lines().any(|l| l.starts_with("u wimpatch ")), "{text}");
     }
+
+    // `make uninstall` with the same variables removes every file install put there.
+    let out = Command::new("make")
+        .current_dir(repo_root())
+        .args(["--no-print-directory", "uninstall", "PREFIX=/usr"])
+        .arg(format!("DESTDIR={}", dest.display()))
+        .output()
+        .expect("make");
+    assert!(out.status.success(), "make uninstall: {}", stderr(&out));
+    let left: Vec<_> = crate::util::tree_snapshot(&dest.join("usr"))
+        .into_iter()
+        .filter(|(_, what)| what != "dir")
+        .map(|(p, _)| p)
+        .collect();
+    assert!(left.is_empty(), "left after uninstall: {left:?}");
+}
+
+#[test]
+fn installed_units_pass_systemd_analyze_verify() {
+    if !Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: installed_units_pass_systemd_analyze_verify (no systemd-analyze)");
+        return;
+    }
+    // PREFIX inside the work folder, no DESTDIR: ExecStart then names a binary that exists, which
+    // `verify` checks, as it checks every key and section.
+    let work = Work::new();
+    let prefix = work.path("usr");
+    let out = Command::new("make")
+        .current_dir(repo_root())
+        .args(["--no-print-directory", "install"])
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("WIMPATCH_BIN={}", env!("CARGO_BIN_EXE_wimpatch")))
+        .output()
+        .expect("make");
+    assert!(out.status.success(), "make install: {}", stderr(&out));
+    let units = prefix.join("lib/systemd/system");
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(
+            ["wimpatch-site.service", "wimpatch-site-tick.service", "wimpatch-site-tick.timer"].map(|u| units.join(u)),
+        )
+        .output()
+        .expect("systemd-analyze");
+    assert!(verify.status.success() && verify.stderr.is_empty(), "systemd-analyze verify: {}", stderr(&verify));
 }
