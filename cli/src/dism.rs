@@ -10,26 +10,46 @@ use crate::args::{
     AddPackageArgs, CleanupArgs, Command, ExportArgs, GetPackagesArgs, MountArgs, TargetArgs, UnmountArgs,
 };
 
-/// The mapping, printed by `wimpatch dism /?` (the README carries the same table).
-pub const MAPPING: &str = "\
-DISM command line                                            wimpatch verb
-/Get-ImageInfo /ImageFile:WIM [/Index:N|/Name:NAME]         info WIM (every image is shown)
-/Export-Image /SourceImageFile:WIM /SourceIndex:N|/SourceName:NAME
-   /DestinationImageFile:WIM [/DestinationName:NAME] [/Compress:max|fast|none|recovery] [/CheckIntegrity]
-                                                             export-image --source --index --dest [--dest-name] [--compress] [--check-integrity]
-/Image:DIR | /ImageFile:WIM (or /WimFile:WIM) /Index:N|/Name:NAME, then one of:
-   /Add-Package /PackagePath:PATH [/PackagePath:PATH …]     add-package --dir DIR | --image WIM --index N --package-path PATH…
-   /Get-Packages                                             get-packages
-   /Cleanup-Image /StartComponentCleanup [/ResetBase]       cleanup-image --start-component-cleanup [--reset-base]
-   /Cleanup-Image /AnalyzeComponentStore                     cleanup-image --analyze-component-store
-/Mount-Image /ImageFile:WIM /Index:N|/Name:NAME /MountDir:DIR [/ReadOnly]
-                                                             mount --image WIM --index N --mount-dir DIR [--read-only]
-/Unmount-Image /MountDir:DIR /Commit|/Discard               unmount --mount-dir DIR --commit|--discard
-Everywhere: /LogPath:FILE (the logs go to FILE's folder; a path without an extension is the folder),
-/ScratchDir:DIR (--scratch-dir), /Quiet (-q); /English and /NoRestart are accepted and change nothing.
-Not supported: /Online (wimpatch services offline images only) and every other DISM option.
-wimpatch's own options (--json, -v, --wait-lock …) go before `dism`.
-";
+/// The mapping, printed by `wimpatch dism /?` (the README carries the same table): DISM's command
+/// line and the native verb it runs.
+const MAPPING: &[(&str, &str)] = &[
+    ("/Get-ImageInfo /ImageFile:WIM [/Index:N|/Name:NAME]", "info WIM (shows every image)"),
+    (
+        "/Export-Image /SourceImageFile:WIM /SourceIndex:N|/SourceName:NAME /DestinationImageFile:WIM \
+         [/DestinationName:NAME] [/Compress:max|fast|none|recovery] [/CheckIntegrity]",
+        "export-image --source WIM --index N --dest WIM [--dest-name] [--compress] [--check-integrity]",
+    ),
+    ("/Image:DIR", "--dir DIR (an offline Windows folder, changed in place)"),
+    ("/ImageFile:WIM (or /WimFile:WIM) /Index:N|/Name:NAME", "--image WIM --index N|NAME (no mount)"),
+    ("/Add-Package /PackagePath:PATH [/PackagePath:PATH …]", "add-package --package-path PATH…"),
+    ("/Get-Packages", "get-packages"),
+    ("/Cleanup-Image /StartComponentCleanup [/ResetBase]", "cleanup-image --start-component-cleanup [--reset-base]"),
+    ("/Cleanup-Image /AnalyzeComponentStore", "cleanup-image --analyze-component-store"),
+    (
+        "/Mount-Image /ImageFile:WIM /Index:N|/Name:NAME /MountDir:DIR [/ReadOnly]",
+        "mount --image WIM --index N --mount-dir DIR [--read-only]",
+    ),
+    ("/Unmount-Image /MountDir:DIR /Commit|/Discard", "unmount --mount-dir DIR --commit|--discard"),
+    ("/LogPath:FILE", "--log-dir of FILE's folder (a path without an extension is the folder)"),
+    ("/ScratchDir:DIR, /Quiet", "--scratch-dir DIR, -q"),
+    ("/English, /NoRestart", "accepted; nothing to do offline"),
+    ("/Online, any other option", "refused (exit status 2)"),
+];
+
+/// The `/?` text: one DISM line, then the wimpatch verb indented below it.
+fn mapping_text() -> String {
+    let mut s = String::from(
+        "wimpatch dism runs DISM command lines as these wimpatch verbs (option names in any case;\n\
+                              wimpatch's own options, such as --json or --wait-lock, go before `dism`):\n\n",
+    );
+    for (dism, native) in MAPPING {
+        s.push_str(dism);
+        s.push_str("\n    -> ");
+        s.push_str(native);
+        s.push('\n');
+    }
+    s
+}
 
 /// What a DISM command line becomes: the native command, plus the global options it sets.
 #[derive(Debug)]
@@ -44,7 +64,7 @@ pub struct Translated {
 pub fn rewrite(mut cli: crate::args::Cli) -> Result<Option<crate::args::Cli>, String> {
     let Command::Dism { args } = &cli.command else { return Ok(Some(cli)) };
     if args.is_empty() || args.iter().any(|a| a == "/?" || a == "-?") {
-        print!("{MAPPING}");
+        print!("{}", mapping_text());
         return Ok(None);
     }
     let t = translate(args)?;
