@@ -24,6 +24,7 @@ mod bad_input;
 mod bounds;
 mod cleanup;
 mod cli_contract;
+mod closed_stdout;
 mod concurrency;
 mod corpus;
 mod delta_cli;

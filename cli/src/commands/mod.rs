@@ -87,7 +87,8 @@ impl Ctx {
         self.reporter.finish();
         let mut out = std::io::stdout().lock();
         if self.global.json {
-            serde_json::to_writer_pretty(&mut out, report)?;
+            // As an io::Error, so that a closed stdout (`| grep -m1`) is recognised as such by main.
+            serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::from)?;
             writeln!(out)?;
         } else {
             write!(out, "{}", crate::output::terminal_safe(&text()))?;
