@@ -3,7 +3,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build demo test lint fmt bindings bench faults clean
+.PHONY: all deps build demo test lint fmt bindings bench faults clean install uninstall
 
 all: build
 
@@ -40,3 +40,44 @@ faults: build
 
 clean:
 	$(CARGO) clean
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary, one man page per command, shell
+# completions, the systemd units of contrib/systemd (their paths rewritten for PREFIX) and the
+# sysusers.d/tmpfiles.d entries that create the `wimpatch` user and /srv/wimpatch they expect.
+# WIMPATCH_BIN names another binary to install (the tests install the debug build); the default
+# builds the release binary first.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+WIMPATCH_BIN ?= target/release/wimpatch
+
+ifeq ($(WIMPATCH_BIN),target/release/wimpatch)
+install: build
+endif
+install:
+	install -Dm755 $(WIMPATCH_BIN) $(DESTDIR)$(BINDIR)/wimpatch
+	$(WIMPATCH_BIN) --no-progress --quiet manpages $(DESTDIR)$(MANDIR)/man1 >/dev/null
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions \
+	  $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	$(WIMPATCH_BIN) completions bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/wimpatch
+	$(WIMPATCH_BIN) completions zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_wimpatch
+	$(WIMPATCH_BIN) completions fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/wimpatch.fish
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in contrib/systemd/*.service contrib/systemd/*.timer; do \
+	  sed 's|/usr/local/bin/wimpatch|$(BINDIR)/wimpatch|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	  chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	done
+	install -Dm644 contrib/systemd/wimpatch.sysusers $(DESTDIR)$(SYSUSERSDIR)/wimpatch.conf
+	install -Dm644 contrib/systemd/wimpatch.tmpfiles $(DESTDIR)$(TMPFILESDIR)/wimpatch.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/wimpatch $(DESTDIR)$(MANDIR)/man1/wimpatch.1 $(DESTDIR)$(MANDIR)/man1/wimpatch-*.1
+	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/wimpatch $(DESTDIR)$(DATADIR)/zsh/site-functions/_wimpatch
+	rm -f $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/wimpatch.fish
+	rm -f $(DESTDIR)$(UNITDIR)/wimpatch-site.service $(DESTDIR)$(UNITDIR)/wimpatch-site-tick.service
+	rm -f $(DESTDIR)$(UNITDIR)/wimpatch-site-tick.timer
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/wimpatch.conf $(DESTDIR)$(TMPFILESDIR)/wimpatch.conf

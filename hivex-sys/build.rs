@@ -2,11 +2,14 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    sys_support::link::link(&sys_support::link::Library {
+    let lib = sys_support::link::Library {
         pkg_config_name: "hivex",
         min_version: "1.3",
         link_name: "hivex",
         env_prefix: "HIVEX",
         debian_package: "libhivex-dev",
-    });
+    };
+    sys_support::link::link(&lib);
+    // libhivex has no version function: the version pkg-config saw is the best that is knowable.
+    sys_support::link::record_build_version(&lib);
 }

@@ -120,6 +120,28 @@ pub enum Command {
     /// The site: update catalog, content library, OS images, scheduled servicing and distribution
     /// points (ConfigMgr's offline servicing of OS images).
     Site(SiteArgs),
+    /// DISM's syntax, e.g. `wimpatch dism /Image:DIR /Add-Package /PackagePath:X.cab` or `wimpatch dism
+    /// /Get-ImageInfo /ImageFile:install.wim`, run as the native verb (`wimpatch dism /?` lists the
+    /// mapping). Option names are case-insensitive; wimpatch's own options go before `dism`.
+    Dism {
+        /// DISM options: /Get-ImageInfo, /Export-Image, /Add-Package, /Get-Packages, /Cleanup-Image,
+        /// /Mount-Image, /Unmount-Image with /Image:, /ImageFile:, /Index:, /PackagePath: …
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0.., value_name = "DISM-OPTION")]
+        args: Vec<String>,
+    },
+    /// Print the completion script of a shell on stdout, e.g. `wimpatch completions bash >
+    /// /usr/share/bash-completion/completions/wimpatch`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write one man page per command and subcommand (wimpatch.1, wimpatch-add-package.1 …) into DIR
+    /// (created if missing).
+    Manpages {
+        /// The folder, e.g. /usr/local/share/man/man1.
+        dir: PathBuf,
+    },
     /// Internal: the helper process that performs a mount (wimlib's mount exits its caller).
     #[command(hide = true)]
     MountHelper(MountArgs),

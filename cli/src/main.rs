@@ -4,16 +4,30 @@
 
 mod args;
 mod commands;
+mod dism;
 mod output;
 mod reporter;
+mod version;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches as _;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse(); // usage errors exit with status 2 inside clap
+    // Usage errors exit with status 2 inside clap.
+    let cli = args::Cli::from_arg_matches(&version::command().get_matches()).unwrap_or_else(|e| e.exit());
+    let cli = match dism::rewrite(cli) {
+        Ok(Some(cli)) => cli,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(usage) => {
+            eprintln!(
+                "error: {}\n\nFor the DISM options wimpatch maps, try 'wimpatch dism /?'.",
+                output::terminal_safe(&usage)
+            );
+            return ExitCode::from(2);
+        }
+    };
     init_tracing(&cli.global);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,3 +8,7 @@
 
 mod bindings;
 pub use bindings::*;
+
+/// The libhivex version pkg-config reported when this crate was built ("unknown" without
+/// pkg-config). libhivex exports no version function, so the run-time version cannot be asked.
+pub const BUILD_VERSION: &str = env!("HIVEX_BUILD_VERSION");

@@ -62,6 +62,20 @@ pub fn link(lib: &Library<'_>) -> Found {
     Found::Bare
 }
 
+/// Records the version pkg-config reports for `lib` at build time as the compile-time environment
+/// variable `<PREFIX>_BUILD_VERSION` of the crate being built ("unknown" when pkg-config cannot say),
+/// for libraries that have no run-time version call (libhivex): `--version` prints it, labelled as
+/// the build-time version.
+pub fn record_build_version(lib: &Library<'_>) {
+    let version = pkg_config::Config::new()
+        .cargo_metadata(false)
+        .env_metadata(false)
+        .probe(lib.pkg_config_name)
+        .map(|l| l.version)
+        .unwrap_or_else(|_| "unknown".to_owned());
+    println!("cargo:rustc-env={}_BUILD_VERSION={version}", lib.env_prefix);
+}
+
 /// Looks for a shared library in the directories a Debian linker searches by default.
 fn system_has(file: &str) -> bool {
     let mut dirs = vec!["/usr/lib".to_string(), "/usr/lib64".to_string(), "/usr/local/lib".to_string()];

@@ -1,8 +1,10 @@
 //! Dispatch from parsed arguments to the engine, and printing of the results.
 
+mod completions;
 mod delta;
 mod image;
 mod manifest;
+mod manpages;
 mod mount;
 mod package;
 mod servicing_cmds;
@@ -85,7 +87,8 @@ impl Ctx {
         self.reporter.finish();
         let mut out = std::io::stdout().lock();
         if self.global.json {
-            serde_json::to_writer_pretty(&mut out, report)?;
+            // As an io::Error, so that a closed stdout (`| grep -m1`) is recognised as such by main.
+            serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::from)?;
             writeln!(out)?;
         } else {
             write!(out, "{}", crate::output::terminal_safe(&text()))?;
@@ -125,6 +128,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::CleanupImage(a) => servicing_cmds::cleanup_image(&ctx, a),
         Command::Service(a) => servicing_cmds::service(&ctx, a),
         Command::Site(a) => site::run(&ctx, a),
+        // main replaced it by the native command it maps to.
+        Command::Dism { .. } => Err(anyhow::anyhow!("the DISM options were not translated")),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Manpages { dir } => manpages::manpages(&ctx, &dir),
     };
     ctx.reporter.finish();
     match result {

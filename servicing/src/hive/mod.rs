@@ -40,3 +40,29 @@ pub const MAX_VALUES: usize = 1 << 20;
 
 /// Deepest key nesting followed when building a key path (Windows allows 512 levels).
 pub const MAX_DEPTH: usize = 512;
+
+/// What can be known of the libhivex in use. libhivex exports no version function, so this is the
+/// version pkg-config reported at build time and the shared object the process actually loaded
+/// (from `/proc/self/maps`; its file name carries the soname version, not the release).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LibhivexVersion {
+    /// `pkg-config --modversion hivex` when the build ran ("unknown" without pkg-config).
+    pub build_version: &'static str,
+    /// The libhivex shared object mapped into this process, resolved (e.g.
+    /// `/usr/lib/x86_64-linux-gnu/libhivex.so.0.0.0`); `None` where /proc is not available.
+    pub loaded: Option<std::path::PathBuf>,
+}
+
+/// The libhivex version as far as it is knowable; see [`LibhivexVersion`].
+pub fn libhivex_version() -> LibhivexVersion {
+    LibhivexVersion { build_version: hivex_sys::BUILD_VERSION, loaded: loaded_object("libhivex.so") }
+}
+
+/// The resolved path of the mapped shared object whose file name starts with `prefix`.
+fn loaded_object(prefix: &str) -> Option<std::path::PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| std::path::Path::new(p).file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.into()))
+}

@@ -42,3 +42,15 @@ pub fn wimlib_version() -> (u32, u32, u32) {
     let v = unsafe { wim_sys::wimlib_get_version() };
     (v >> 20, (v >> 10) & 0x3ff, v & 0x3ff)
 }
+
+/// The version string the linked wimlib reports. It can disagree with [`wimlib_version`]: Debian's
+/// wimlib 1.13.6 says "1.13.5" here (upstream left the string behind), so callers show both.
+pub fn wimlib_version_string() -> String {
+    // SAFETY: takes no arguments; returns a pointer to a static string owned by the library.
+    let p = unsafe { wim_sys::wimlib_get_version_string() };
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-null, NUL-terminated and static for the life of the process (wimlib.h).
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
