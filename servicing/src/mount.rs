@@ -125,26 +125,23 @@ pub fn mount(req: &MountRequest, helper: &Path, helper_args: &[String]) -> Resul
     probe.resolve(&req.image)?;
     drop(probe);
     let staging = req.staging_dir();
-    safe_fs::create_dir_all(&staging).map_err(|e| MountError::Io(IoError {
-        path: staging.clone(),
-        action: "cannot create the staging directory",
-        source: e,
-    }))?;
+    safe_fs::create_dir_all(&staging).map_err(|e| {
+        MountError::Io(IoError { path: staging.clone(), action: "cannot create the staging directory", source: e })
+    })?;
     // The helper's stderr goes to a file: the daemon it leaves behind keeps stderr open until libfuse
     // redirects it, so a pipe might never reach EOF.
     let err_path = req.scratch_dir.join(format!("mount-helper-{}.err", std::process::id()));
-    let err_file = safe_fs::create_fresh(&err_path).map_err(|e| MountError::Io(IoError {
-        path: err_path.clone(),
-        action: "cannot create",
-        source: e,
-    }))?;
+    let err_file = safe_fs::create_fresh(&err_path)
+        .map_err(|e| MountError::Io(IoError { path: err_path.clone(), action: "cannot create", source: e }))?;
     let status = Command::new(helper)
         .args(helper_args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err_file)
         .status()
-        .map_err(|e| MountError::Io(IoError { path: helper.to_path_buf(), action: "cannot run the mount helper", source: e }))?;
+        .map_err(|e| {
+            MountError::Io(IoError { path: helper.to_path_buf(), action: "cannot run the mount helper", source: e })
+        })?;
     let detail = std::fs::read_to_string(&err_path).unwrap_or_default();
     let _ = std::fs::remove_file(&err_path);
     if status.success() {

@@ -102,9 +102,9 @@ pub fn detect_path(path: impl AsRef<Path>, limits: Limits) -> Result<ContainerKi
         // A `.cab`/`.msu` that is not one is broken; any other file of no known type (a README
         // beside the packages, a checksum list) is simply not an update package, as DISM reports it.
         Err(Error::NotACabinet { .. }) if !claims_to_be_a_package(path) => {
-            let what = path.extension().map_or("a file without extension".to_owned(), |e| {
-                format!("a .{} file", e.to_string_lossy())
-            });
+            let what = path
+                .extension()
+                .map_or("a file without extension".to_owned(), |e| format!("a .{} file", e.to_string_lossy()));
             Ok(ContainerKind::Unsupported(format!("{what} of no known package type: not a CBS package")))
         }
         other => other,
@@ -114,8 +114,7 @@ pub fn detect_path(path: impl AsRef<Path>, limits: Limits) -> Result<ContainerKi
 /// Whether the name says update package (`.cab`, `.msu`, `.wim`, `.psf`): then content of no known
 /// type means a broken package, not another kind of file.
 fn claims_to_be_a_package(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| ["cab", "msu", "wim", "psf"].iter().any(|x| e.eq_ignore_ascii_case(x)))
+    path.extension().is_some_and(|e| ["cab", "msu", "wim", "psf"].iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
 /// Detects the kind of the package in `reader` (named `package` in errors). A cabinet is opened

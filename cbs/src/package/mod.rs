@@ -23,8 +23,8 @@ pub use error::Error;
 pub use extract::{extract_path, ExtractReport, ExtractedPackage};
 pub use input::{expand_inputs, WimOpener};
 pub use inspect::{inspect_path, inspect_path_with, inspect_source};
-pub use model::{open_packages, ManifestEntry, OpenOptions, Opened, Package};
 pub use metadata::{MetadataPass, ParsedManifest, METADATA_LIMIT};
+pub use model::{open_packages, ManifestEntry, OpenOptions, Opened, Package};
 pub use report::{
     ComponentReport, DeltaReport, FileReport, FileStatus, IdentityReport, PackageReport, ParentReport, SubPackageReport,
 };

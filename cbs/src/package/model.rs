@@ -128,7 +128,8 @@ pub fn open_packages(path: &Path, opts: OpenOptions<'_>) -> Result<Opened, Error
                 let (kind, source) = msu.open_inner(&name, opts.scratch, opts.wim)?;
                 let mut package = Package::parse(source, kind, format!("{shown}!{name}"), path, kb.clone())?;
                 if package.psf_index.is_some() {
-                    package.psf = Some(PsfPlace::MsuMember { msu: path.to_path_buf(), inner: name, limits: opts.limits });
+                    package.psf =
+                        Some(PsfPlace::MsuMember { msu: path.to_path_buf(), inner: name, limits: opts.limits });
                 }
                 packages.push(package);
             }
@@ -190,7 +191,8 @@ impl Package {
             }
             if ends_with_ci(name, ".mum") {
                 let mum = meta.package_manifest(src.as_mut(), name)?;
-                let id = PackageIdentity::from_assembly(&mum.identity).map_err(|e| identity_error(name, e.to_string()))?;
+                let id =
+                    PackageIdentity::from_assembly(&mum.identity).map_err(|e| identity_error(name, e.to_string()))?;
                 mums.insert(id.to_string().to_lowercase(), (name.clone(), mum));
             } else if ends_with_ci(name, ".manifest") {
                 let parsed = meta.component_manifest(src.as_mut(), name)?;

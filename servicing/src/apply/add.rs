@@ -14,8 +14,8 @@ use super::scratch::Scratch;
 use super::session::{Finish, Servicing};
 use super::state::{self, ImageState};
 use super::{
-    registry, registry_values, stage, AddOptions, AddReport, Error, Outcome, PackageOutcome, Result, Target,
-    SkippedSubPackage, INSTALL_CLIENT, NOT_SUPPORTED_MESSAGE,
+    registry, registry_values, stage, AddOptions, AddReport, Error, Outcome, PackageOutcome, Result, SkippedSubPackage,
+    Target, INSTALL_CLIENT, NOT_SUPPORTED_MESSAGE,
 };
 use crate::log::{filetime_from_unix, now_unix, ServicingLogs};
 use crate::progress::Control;

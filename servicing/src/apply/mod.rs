@@ -192,4 +192,3 @@ impl AddReport {
         self.packages.iter().any(|p| matches!(p.outcome, Outcome::Failed | Outcome::NotSupported))
     }
 }
-

@@ -13,8 +13,8 @@ use cbs::{AssemblyIdentity, PackageIdentity};
 
 use super::error::{Error, Result};
 use super::inventory::{family_of, Inventory};
-use cbs::package::Package;
 use super::state::ImageState;
+use cbs::package::Package;
 
 /// Deepest sub-package nesting followed (real packages nest three or four levels).
 const MAX_DEPTH: usize = 16;

@@ -9,10 +9,10 @@ use cbs::rules::{self, PackageState};
 use cbs::PackageIdentity;
 
 use super::error::{Error, Result};
-use cbs::package::Package;
 use super::plan::InstallPlan;
 use super::state::{ImageState, InstalledPackage, CBS_PACKAGES};
 use crate::hive::{Hive, Value};
+use cbs::package::Package;
 
 /// What DISM writes as `InstallClient` for offline `/Add-Package`.
 pub const INSTALL_CLIENT: &str = "DISM Package Manager Provider";

@@ -16,12 +16,12 @@ use cbs::registry::{self, MappedKey, RegistryData, TargetHive, ValueContext, Vie
 
 use super::error::{Error, Result};
 use super::inventory::family_of;
-use cbs::package::Package;
 use super::plan::InstallPlan;
 use super::session::Servicing;
 use super::state::ImageState;
 use crate::hive::{fold_name, Hive, Node, Value};
 use crate::progress::Control;
+use cbs::package::Package;
 
 /// One manifest key to write, mapped, with its values decoded.
 #[derive(Debug, Clone)]

@@ -13,8 +13,8 @@ use cbs::package::Error as PackageError;
 use sha2::{Digest, Sha256};
 
 use super::error::{Error, Result};
-use cbs::package::Package;
 use super::plan::InstallPlan;
+use cbs::package::Package;
 
 /// What staging wrote.
 #[derive(Debug, Clone, Copy, Default)]

@@ -25,11 +25,9 @@ use crate::wim::{Error, Result};
 
 /// Size of a file in bytes, with an error naming it.
 pub(crate) fn file_size(path: &Path) -> Result<u64> {
-    std::fs::metadata(path).map(|m| m.len()).map_err(|e| Error::Io(IoError {
-        path: path.to_path_buf(),
-        action: "cannot read file size",
-        source: e,
-    }))
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| Error::Io(IoError { path: path.to_path_buf(), action: "cannot read file size", source: e }))
 }
 
 /// Whether two paths name the same existing file.

@@ -30,11 +30,13 @@ const MAX_WCP_BYTES: u64 = 64 << 20;
 pub fn servicing_stack_wcp_dll(path: &Path, image: &ImageRef, scratch: Option<&Path>) -> Result<ImageWcpDll> {
     let mut wim = Wim::open(path, OpenMode::ReadOnly)?;
     let index = wim.resolve(image)?;
-    let not_found = |what: String| Error::Io(IoError {
-        path: path.to_path_buf(),
-        action: "find the servicing stack's wcp.dll",
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, what),
-    });
+    let not_found = |what: String| {
+        Error::Io(IoError {
+            path: path.to_path_buf(),
+            action: "find the servicing stack's wcp.dll",
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, what),
+        })
+    };
     let winsxs = wim
         .children(index, "/Windows/WinSxS")?
         .ok_or_else(|| not_found(format!("image {index} has no \\Windows\\WinSxS")))?;
@@ -58,11 +60,13 @@ pub fn servicing_stack_wcp_dll(path: &Path, image: &ImageRef, scratch: Option<&P
         }
     }
     let (_, image_path) = best.ok_or_else(|| not_found(format!("image {index} has no servicing-stack wcp.dll")))?;
-    let (temp, _) = Scratch::create(scratch).map_err(|e| Error::Io(IoError {
-        path: scratch.map_or_else(std::env::temp_dir, Path::to_path_buf),
-        action: "create the scratch folder",
-        source: std::io::Error::other(e.to_string()),
-    }))?;
+    let (temp, _) = Scratch::create(scratch).map_err(|e| {
+        Error::Io(IoError {
+            path: scratch.map_or_else(std::env::temp_dir, Path::to_path_buf),
+            action: "create the scratch folder",
+            source: std::io::Error::other(e.to_string()),
+        })
+    })?;
     wim.extract_paths(index, temp.path(), &[image_path.as_str()], Control::none())?;
     let local = temp.path().join(image_path.trim_start_matches('/'));
     let bytes = std::fs::read(&local).map_err(|e| io(&local, "read the extracted wcp.dll", e))?;

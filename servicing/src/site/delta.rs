@@ -271,11 +271,9 @@ pub fn make_delta(new: &Path, sig: &Signature, out: &Path, control: Control<'_>)
         tail.map_err(Error::io(out, "cannot write the delta"))?;
         em.stats
     };
-    let file = w.into_inner().map_err(|e| Error::Io(IoError {
-        path: out.to_path_buf(),
-        action: "cannot write the delta",
-        source: e.into_error(),
-    }))?;
+    let file = w.into_inner().map_err(|e| {
+        Error::Io(IoError { path: out.to_path_buf(), action: "cannot write the delta", source: e.into_error() })
+    })?;
     file.sync_all().map_err(Error::io(out, "cannot sync the delta"))?;
     let delta_bytes = file.metadata().map_err(Error::io(out, "cannot read metadata"))?.len();
     Ok(DeltaStats { delta_bytes, ..stats })
@@ -452,11 +450,9 @@ pub fn apply_delta(base: &Path, delta: &Path, out: &Path, control: Control<'_>) 
             return Err(bad("the rebuilt file is longer than announced".into()));
         }
     }
-    let file = w.into_inner().map_err(|e| Error::Io(IoError {
-        path: out.to_path_buf(),
-        action: "cannot write",
-        source: e.into_error(),
-    }))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| Error::Io(IoError { path: out.to_path_buf(), action: "cannot write", source: e.into_error() }))?;
     file.sync_all().map_err(Error::io(out, "cannot sync"))?;
     let actual = hex(&h.finalize());
     let expected = hex(&digest);

@@ -127,6 +127,13 @@ impl WimLock {
                     };
                     if give_up {
                         let holder = read_holder(&lock_path);
+                        // A mount whose directory is no longer mounted is being torn down: its daemon
+                        // releases the lock a moment after `unmount` returns. Wait for that (bounded)
+                        // instead of telling the user to unmount what is already unmounted.
+                        if unmounting(&holder) && started.elapsed() < UNMOUNT_GRACE {
+                            std::thread::sleep(Duration::from_millis(50));
+                            continue;
+                        }
                         return Err(Error::Locked {
                             path: wim.to_path_buf(),
                             hint: hint_for(&holder),
@@ -170,10 +177,28 @@ impl WimLock {
 /// How a mount's holder record starts.
 const MOUNT_HOLDER: &str = "a ";
 
+/// How long a writer waits for the daemon of a mount that was just unmounted to let the lock go.
+const UNMOUNT_GRACE: Duration = Duration::from_secs(15);
+
+/// The mount directory a holder record names, when the holder is a mount.
+fn mount_dir_of(holder: &str) -> Option<&str> {
+    holder.strip_prefix(MOUNT_HOLDER).and_then(|rest| rest.split_once(" mount on ")).map(|(_, dir)| dir)
+}
+
+/// Whether `holder` is a mount whose directory is no longer a mount point (its daemon is exiting).
+fn unmounting(holder: &str) -> bool {
+    let Some(dir) = mount_dir_of(holder) else { return false };
+    let dir = Path::new(dir);
+    let (Ok(here), Some(Ok(parent))) = (std::fs::metadata(dir), dir.parent().map(std::fs::metadata)) else {
+        return false;
+    };
+    here.dev() == parent.dev()
+}
+
 /// What another writer is told to do about `holder`.
 fn hint_for(holder: &str) -> String {
-    match holder.strip_prefix(MOUNT_HOLDER).and_then(|rest| rest.split_once(" mount on ")) {
-        Some((_, dir)) => format!(
+    match mount_dir_of(holder) {
+        Some(dir) => format!(
             "the image is mounted: unmount it first with `wimpatch unmount --mount-dir {dir} --commit` (or --discard)"
         ),
         None => "wait for it to finish, or let this command wait with --wait-lock <SECONDS>".into(),
