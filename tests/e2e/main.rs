@@ -40,5 +40,7 @@ mod package_names;
 mod psf;
 mod reduce;
 mod registry_values;
+mod servers;
 mod site;
+mod site_remote;
 mod util;

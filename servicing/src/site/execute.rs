@@ -531,16 +531,17 @@ fn finish(
             let text = match &d.message {
                 Some(m) => format!("Distribution point {}: {} ({})", d.dp, d.status, m),
                 None => format!(
-                    "Distribution point {}: {} by {} ({} of {} bytes sent, {:.1}%)",
+                    "Distribution point {}: {} by {} ({} of {} bytes sent, {:.1}%; verified by {})",
                     d.dp,
                     d.status,
-                    d.method.as_deref().unwrap_or("-"),
+                    d.method.map_or("-", |m| m.as_str()),
                     d.bytes_sent,
-                    d.full_size,
-                    d.percent_sent
+                    d.image_bytes,
+                    d.percent_sent,
+                    d.verification.as_deref().unwrap_or("-")
                 ),
             };
-            log_line(site, &text, d.status != "Success");
+            log_line(site, &text, d.status != dp::DpStatus::Success);
         }
         distribution = Some(report);
     }

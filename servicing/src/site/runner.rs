@@ -77,7 +77,7 @@ fn start_time(pid: u32) -> Option<u64> {
 
 /// Whether the holder of a lease is certainly gone: same host and its process is not running (or
 /// the PID now belongs to a process that started later).
-fn holder_dead(holder: &str) -> bool {
+pub(crate) fn holder_dead(holder: &str) -> bool {
     let Some((pid, rest)) = holder.split_once('@') else { return false };
     let (host, start) = rest.split_once('#').unwrap_or((rest, "0"));
     if host != hostname() {
