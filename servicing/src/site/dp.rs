@@ -499,8 +499,7 @@ fn distribute_one(site: &mut Site, dp: &Dp, img: &images::ImageRow, control: Con
             outcome.bytes_sent = sent.bytes_sent;
             outcome.bytes_received = sent.bytes_received;
             outcome.verification = Some(sent.verification.into());
-            outcome.percent_sent =
-                if img.size == 0 { 0.0 } else { sent.bytes_sent as f64 * 100.0 / img.size as f64 };
+            outcome.percent_sent = if img.size == 0 { 0.0 } else { sent.bytes_sent as f64 * 100.0 / img.size as f64 };
             tracing::info!(dp = %dp.name, image = img.id, version = img.content_version, method = %sent.method,
                 bytes_sent = sent.bytes_sent, image_bytes = img.size, "distribution point updated");
             Finished {
@@ -634,11 +633,10 @@ pub(crate) fn recover(site: &mut Site) -> Result<usize> {
     let stuck: Vec<Dp> = all(site)?;
     let rows: Vec<(i64, i64, Option<String>)> = {
         let db = &site.db;
-        let mut stmt = db
-            .conn()
-            .prepare("SELECT dp_id, image_id, holder FROM dp_content WHERE status = ?1")
-            .map_err(db.err())?;
-        let rows = stmt.query_map([DpStatus::InProgress], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db.err())?;
+        let mut stmt =
+            db.conn().prepare("SELECT dp_id, image_id, holder FROM dp_content WHERE status = ?1").map_err(db.err())?;
+        let rows =
+            stmt.query_map([DpStatus::InProgress], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db.err())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
     };
     let mut n = 0;

@@ -95,9 +95,9 @@ fn clean_path(p: &str, url: &str) -> Result<String, String> {
 impl Location {
     /// Parses a DP URL (`file:`, `rsync:` or `ssh:`); the error says what is wrong with it.
     pub fn parse_url(url: &str) -> Result<Location, String> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| format!("{url}: not a URL (file:///dir, rsync://host[:port]/module/path or ssh://[user@]host[:port]/path)"))?;
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            format!("{url}: not a URL (file:///dir, rsync://host[:port]/module/path or ssh://[user@]host[:port]/path)")
+        })?;
         match scheme.to_ascii_lowercase().as_str() {
             "file" => {
                 // file:///dir (empty authority) or file://localhost/dir.

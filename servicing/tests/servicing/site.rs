@@ -5,7 +5,6 @@ use std::path::Path;
 
 use fixtures::packages::write_all;
 use fixtures::profile::Profile;
-use servicing::progress::Control;
 use servicing::site::catalog;
 use servicing::site::content::{sha256_file, ContentLibrary};
 use servicing::site::db::{Db, SCHEMA_VERSION};
