@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, OptionalExtension};
 
 use super::content::{copy_hashed, sync_dir, temp_in};
@@ -25,83 +24,7 @@ use crate::wim::{LockWait, WimLock};
 /// File name of an image on a DP.
 pub const DP_FILE: &str = "install.wim";
 
-/// Where a DP stands for one image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum DpStatus {
-    /// Holds the content version it was last sent.
-    Success,
-    /// A distribution is running.
-    #[serde(rename = "In Progress")]
-    InProgress,
-    /// The last distribution failed; the DP keeps what it held.
-    Failed,
-}
-
-impl DpStatus {
-    /// The stored (and shown) word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DpStatus::Success => "Success",
-            DpStatus::InProgress => "In Progress",
-            DpStatus::Failed => "Failed",
-        }
-    }
-}
-
-impl std::fmt::Display for DpStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a DP got its copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DpMethod {
-    /// A whole, verified copy (directory DPs).
-    Copy,
-    /// rsync's delta transfer (remote DPs).
-    Rsync,
-    /// The DP held this very file already (directory DPs).
-    Unchanged,
-}
-
-impl DpMethod {
-    /// The stored (and shown) word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DpMethod::Copy => "copy",
-            DpMethod::Rsync => "rsync",
-            DpMethod::Unchanged => "unchanged",
-        }
-    }
-}
-
-impl std::fmt::Display for DpMethod {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-macro_rules! sql_word {
-    ($t:ty, [$($v:expr),*]) => {
-        impl ToSql for $t {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
-            }
-        }
-        impl FromSql for $t {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                let s = value.as_str()?;
-                [$($v),*].into_iter().find(|v: &$t| v.as_str() == s).ok_or_else(|| {
-                    FromSqlError::Other(format!("unknown {} {s:?}", stringify!($t)).into())
-                })
-            }
-        }
-    };
-}
-sql_word!(DpStatus, [DpStatus::Success, DpStatus::InProgress, DpStatus::Failed]);
-sql_word!(DpMethod, [DpMethod::Copy, DpMethod::Rsync, DpMethod::Unchanged]);
+pub use super::store::{DpMethod, DpStatus};
 
 /// A distribution point.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -21,6 +21,7 @@ pub mod location;
 pub mod rsync;
 pub mod runner;
 pub mod schedule;
+pub mod store;
 pub mod time;
 
 pub use error::{Error, Result};
