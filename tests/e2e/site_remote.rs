@@ -203,3 +203,26 @@ fn killing_an_ssh_transfer_midway_leaves_the_dp_serving_the_previous_version() {
     f.ok(&["dp", "add", "slow", "--url", &sshd.url(&dp_dir), "--bwlimit", "1"]);
     kill_midway(&f, &[("WIMPATCH_SSH", &sshd.ssh_command)], &dp_dir, &previous);
 }
+
+#[test]
+fn dp_add_needs_a_path_or_a_url_and_refuses_a_bad_url_or_a_bwlimit_on_a_directory() {
+    let work = Work::new();
+    let site = work.path("site");
+    let s = site.to_str().unwrap();
+    run_ok(&["site", "--site", s, "init"]);
+    let out = run(&["site", "--site", s, "dp", "add", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    for (args, why) in [
+        (vec!["--url", "http://dp/x"], "unknown scheme"),
+        (vec!["--url", "rsync://dp"], "no rsync module"),
+        (vec!["--path", work.path("d").to_str().unwrap(), "--bwlimit", "10"], "--bwlimit applies to rsync"),
+    ] {
+        let mut a = vec!["site", "--site", s, "dp", "add", "x"];
+        a.extend(args);
+        let out = run(&a);
+        assert_eq!(out.status.code(), Some(1), "{a:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{a:?}: {}", stderr(&out));
+    }
+    let list = run_ok(&["site", "--site", s, "dp", "list", "--json"]);
+    assert_eq!(list.trim(), "[]", "a refused DP was recorded: {list}");
+}
