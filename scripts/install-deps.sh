@@ -9,9 +9,13 @@
 #   pkg-config   the build scripts try it first
 #   time         /usr/bin/time -f %M gives the benchmarks peak RSS of each run
 #   cabextract   an independent cab reader the fixture tests check the generated cabs against
+#   rsync        the site sends images to rsync:// and ssh:// distribution points with it; the tests
+#                run an rsync daemon on loopback
+#   openssh-client, openssh-server  ssh:// distribution points; the tests run a throwaway sshd
 set -euo pipefail
 
-packages=(libwim-dev wimtools libhivex-dev libhivex-bin libwin-hivex-perl gcc pkg-config time cabextract)
+packages=(libwim-dev wimtools libhivex-dev libhivex-bin libwin-hivex-perl gcc pkg-config time cabextract
+  rsync openssh-client openssh-server)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -4,11 +4,13 @@
 //!
 //! Usage: `wimpatch-bench [--quick] [--runs N] [--size tiny|small|large] [--package-mb N] [--packages-only]
 //! [--no-capture-baseline] [--registry-values N] [--only TEXT]` (`--only`: run just the scenarios whose
-//! name contains TEXT). Writes a Markdown table to stdout and `target/bench/results.json`.
+//! name contains TEXT; `--only redistribution` runs just the redistribution of a month's update to an
+//! rsync DP). Writes a Markdown table to stdout and `target/bench/results.json`.
 
 #![forbid(unsafe_code)]
 
 mod apply;
+mod redistribute;
 mod registry;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +55,8 @@ struct Results {
     runs: usize,
     scenarios: Vec<Row>,
     growth: Vec<Growth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redistribution: Option<redistribute::Redistribution>,
 }
 
 pub(crate) fn bin_dir() -> PathBuf {
@@ -363,8 +367,14 @@ fn main() {
             c
         }),
     });
-    if let Some(only) = get("--only") {
-        scenarios.retain(|sc| sc.name.contains(&only));
+    // Redistribution of the month's update to a DP over rsync (its own figures: bytes and time).
+    let only = get("--only");
+    let redistribution = only
+        .as_deref()
+        .is_none_or(|o| "redistribution over rsync".contains(o))
+        .then(|| redistribute::measure(&work, &wimpatch, &inputs.image, &inputs.package, runs));
+    if let Some(only) = &only {
+        scenarios.retain(|sc| sc.name.contains(only));
     }
 
     let mut rows = Vec::new();
@@ -503,7 +513,21 @@ fn main() {
             g.change * 100.0
         );
     }
-    let results = Results { size: size.name().into(), input_bytes, runs, scenarios: rows, growth };
+    if let Some(r) = &redistribution {
+        println!(
+            "\nRedistribution over rsync (loopback daemon; the DP holds month 1, the site sends month 2, a \
+             --remove-superseded rewrite of {} bytes): wimpatch site distribute sent {} bytes ({:.1}% of \
+             rsync --whole-file's {} bytes) in {:.3} s against {:.3} s: time ratio {:.2}.",
+            r.image_bytes,
+            r.bytes_sent,
+            r.bytes_ratio * 100.0,
+            r.baseline_bytes_sent,
+            r.median_s,
+            r.baseline_median_s,
+            r.time_ratio
+        );
+    }
+    let results = Results { size: size.name().into(), input_bytes, runs, scenarios: rows, growth, redistribution };
     let json = root.join("results.json");
     std::fs::write(&json, serde_json::to_string_pretty(&results).expect("serialize")).expect("write results.json");
     eprintln!("wrote {}", json.display());

@@ -489,8 +489,8 @@ pub enum SiteCommand {
     /// Distribution points.
     #[command(subcommand)]
     Dp(SiteDpCommand),
-    /// Send an image's current content version to every distribution point (a delta where the DP
-    /// holds an earlier version).
+    /// Send an image's current content version to every distribution point (rsync's delta transfer
+    /// for rsync and ssh DPs, a verified copy for directories).
     Distribute {
         /// Image ID.
         #[arg(long, value_name = "ID")]
@@ -542,13 +542,22 @@ pub enum SiteImageCommand {
 /// `site dp` verbs.
 #[derive(Debug, Subcommand)]
 pub enum SiteDpCommand {
-    /// Add a distribution point: a local or mounted directory.
+    /// Add a distribution point: a local or mounted directory (`--path`), or a URL: `file:///dir`,
+    /// `rsync://host[:port]/module/path` (an rsync daemon) or `ssh://[user@]host[:port]/path` (rsync
+    /// over ssh, with the runner's ssh keys; `WIMPATCH_SSH` overrides the ssh command).
+    #[command(group(clap::ArgGroup::new("where").required(true).args(["path", "url"])))]
     Add {
         /// Its name.
         name: String,
         /// Its directory (created if missing).
         #[arg(long, value_name = "DIR")]
-        path: PathBuf,
+        path: Option<PathBuf>,
+        /// Its URL (file, rsync or ssh).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Bandwidth limit for rsync and ssh DPs, in KiB/s (rsync's --bwlimit).
+        #[arg(long, value_name = "KBPS", value_parser = clap::value_parser!(u32).range(1..))]
+        bwlimit: Option<u32>,
     },
     /// Every distribution point with the content version it holds per image.
     List,

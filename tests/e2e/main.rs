@@ -45,5 +45,7 @@ mod psf;
 mod readme;
 mod reduce;
 mod registry_values;
+mod servers;
 mod site;
+mod site_remote;
 mod util;

@@ -1,6 +1,6 @@
 //! The site (issue 6): catalog sync, content library, image import, applicable updates, scheduled
-//! servicing through `site tick` / `site run`, distribution points with atomic, verified switches
-//! and delta redistribution; cancel, kill, two runners at once, a corrupted content-library blob.
+//! servicing through `site tick` / `site run`, directory distribution points with atomic, verified
+//! switches; cancel, kill, two runners at once, a corrupted content-library blob.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -14,21 +14,21 @@ use crate::util::*;
 
 const KB1: &str = "Windows10.0-KB5000001-x64.cab";
 const KB2: &str = "Windows10.0-KB5000002-x64.cab";
-const KB3: &str = "Windows10.0-KB5000003-x64.cab";
+pub(crate) const KB3: &str = "Windows10.0-KB5000003-x64.cab";
 const EXE: &str = "ie11-setup.exe";
 const NOT_SUPPORTED_LINE: &str = "<![LOG[Not applying this update binary, it is not supported]LOG]!>";
 
 /// A site with the monthly series (KB5000001, KB5000002) and an .exe in its catalog, the 3-edition
 /// Windows 10 fixture imported with `--single-index`, and two distribution points.
-struct Fixture {
-    work: Work,
-    site: PathBuf,
-    all: PathBuf,
-    updates: PathBuf,
+pub(crate) struct Fixture {
+    pub(crate) work: Work,
+    pub(crate) site: PathBuf,
+    pub(crate) all: PathBuf,
+    pub(crate) updates: PathBuf,
 }
 
 impl Fixture {
-    fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let work = Work::new();
         let all = work.path("all");
         write_all(&all, &Profile::win10_amd64()).expect("catalogue");
@@ -50,17 +50,17 @@ impl Fixture {
         f
     }
 
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+    pub(crate) fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
         let mut v = vec!["site", "--site", self.site.to_str().unwrap()];
         v.extend_from_slice(args);
         v
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         run_ok(&self.args(args))
     }
 
-    fn json(&self, args: &[&str]) -> serde_json::Value {
+    pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut a = self.args(args);
         a.push("--json");
         let out = run_ok(&a);
@@ -88,19 +88,19 @@ impl Fixture {
         (a.join("image-1/install.wim"), b.join("image-1/install.wim"))
     }
 
-    fn show(&self) -> serde_json::Value {
+    pub(crate) fn show(&self) -> serde_json::Value {
         self.json(&["image", "show", "1"])
     }
 
-    fn image_path(&self) -> PathBuf {
+    pub(crate) fn image_path(&self) -> PathBuf {
         PathBuf::from(self.show()["path"].as_str().unwrap())
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.site.join("logs/OfflineServicingMgr.log")).unwrap_or_default()
     }
 
-    fn schedule_now(&self, updates: &[&str], extra: &[&str]) {
+    pub(crate) fn schedule_now(&self, updates: &[&str], extra: &[&str]) {
         let mut a = vec!["schedule", "--image", "1", "--updates"];
         a.extend_from_slice(updates);
         a.push("--now");
@@ -148,7 +148,7 @@ fn installed_kbs(show: &serde_json::Value) -> Vec<String> {
 }
 
 #[test]
-fn site_services_on_schedule_distributes_and_sends_a_small_delta_the_next_month() {
+fn site_services_on_schedule_and_distributes_verified_copies_each_month() {
     let f = Fixture::new();
     let (dp_a, dp_b) = f.add_dps();
 
@@ -203,14 +203,12 @@ fn site_services_on_schedule_distributes_and_sends_a_small_delta_the_next_month(
     assert_eq!(show["content_version"], 3);
     assert_eq!(installed_kbs(&show), ["KB5000003"]);
     let site_wim = PathBuf::from(show["path"].as_str().unwrap());
+    // A directory DP gets a plain verified copy: what is sent is the whole image, and says so.
     for d in dist["dps"].as_array().unwrap() {
-        assert_eq!(d["method"], "delta", "{d}");
-        let percent = d["percent_sent"].as_f64().unwrap();
-        println!(
-            "delta redistribution to {}: {} of {} bytes ({percent:.1}%)",
-            d["dp"], d["bytes_sent"], d["full_size"]
-        );
-        assert!(percent <= 25.0, "sent {percent:.1}% of the image: {d}");
+        assert_eq!(d["method"], "copy", "{d}");
+        assert_eq!(d["bytes_sent"], show["size"], "{d}");
+        assert_eq!(d["image_bytes"], show["size"], "{d}");
+        assert_eq!(d["verification"], "sha256", "{d}");
     }
     for dp in [&dp_a, &dp_b] {
         assert_eq!(sha256(dp), sha256(&site_wim), "{}", dp.display());

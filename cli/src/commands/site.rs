@@ -143,10 +143,15 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
             eprintln!("wimpatch site runner stopped");
             Ok(())
         }
-        SiteCommand::Dp(SiteDpCommand::Add { name, path }) => {
+        SiteCommand::Dp(SiteDpCommand::Add { name, path, url, bwlimit }) => {
             let mut site = Site::open(&dir)?;
-            let d = dp::add(&mut site, &name, &path)?;
-            ctx.print(&d, || format!("Added distribution point {} at {}\n", d.name, d.path.display()))
+            let target = match (path, url) {
+                (Some(p), _) => dp::DpTarget::Path(p),
+                (None, Some(u)) => dp::DpTarget::Url(u),
+                (None, None) => unreachable!("clap requires --path or --url"),
+            };
+            let d = dp::add(&mut site, &name, &target, bwlimit)?;
+            ctx.print(&d, || format!("Added distribution point {} at {} ({})\n", d.name, d.url, d.transport))
         }
         SiteCommand::Dp(SiteDpCommand::List) => {
             let site = Site::open(&dir)?;
@@ -155,27 +160,27 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 let mut rows = Vec::new();
                 for d in &list {
                     if d.images.is_empty() {
-                        rows.push(vec![
-                            d.dp.name.clone(),
-                            d.dp.path.display().to_string(),
-                            "-".into(),
-                            "-".into(),
-                            "-".into(),
-                            "-".into(),
-                        ]);
+                        let mut row = vec![d.dp.name.clone(), d.dp.url.clone()];
+                        row.extend(std::iter::repeat_n("-".to_owned(), 6));
+                        rows.push(row);
                     }
                     for i in &d.images {
                         rows.push(vec![
                             d.dp.name.clone(),
-                            d.dp.path.display().to_string(),
+                            d.dp.url.clone(),
                             i.image_id.to_string(),
-                            i.status.clone(),
+                            i.status.to_string(),
                             or_dash(i.content_version),
+                            or_dash(i.bytes_sent.map(thousands)),
+                            or_dash(i.image_bytes.map(thousands)),
                             i.message.clone().unwrap_or_default(),
                         ]);
                     }
                 }
-                table(&["Name", "Path", "Image", "Status", "Content Version", "Message"], &rows)
+                table(
+                    &["Name", "URL", "Image", "Status", "Content Version", "Bytes Sent", "Image Bytes", "Message"],
+                    &rows,
+                )
             })
         }
         SiteCommand::Distribute { image } => {
@@ -411,18 +416,19 @@ fn distribution_text(r: &DistributeReport) -> String {
             None => {
                 let _ = writeln!(
                     s,
-                    "  {:<12} {} by {}: {} of {} bytes sent ({:.1}%){}",
+                    "  {:<12} {} by {}: {} of {} bytes sent ({:.1}%){}; verified by {}",
                     d.dp,
                     d.status,
-                    d.method.as_deref().unwrap_or("-"),
+                    d.method.map_or("-", |m| m.as_str()),
                     thousands(d.bytes_sent),
-                    thousands(d.full_size),
+                    thousands(d.image_bytes),
                     d.percent_sent,
-                    if d.signature_bytes > 0 {
-                        format!(", signature {} bytes back", thousands(d.signature_bytes))
+                    if d.bytes_received > 0 {
+                        format!(", {} bytes back", thousands(d.bytes_received))
                     } else {
                         String::new()
-                    }
+                    },
+                    d.verification.as_deref().unwrap_or("-")
                 );
             }
         }

@@ -170,6 +170,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (dp_id, image_id)
     );
     "#,
+    // 2: remote distribution points (issue 15): a DP's URL and bandwidth limit; per transfer the
+    // image's size, the bytes rsync sent and received, how the copy was verified, and who is
+    // distributing (the lock of a remote DP).
+    r#"
+    ALTER TABLE dps ADD COLUMN url TEXT;
+    ALTER TABLE dps ADD COLUMN bwlimit INTEGER;
+    ALTER TABLE dp_content ADD COLUMN image_bytes INTEGER;
+    ALTER TABLE dp_content ADD COLUMN bytes_received INTEGER;
+    ALTER TABLE dp_content ADD COLUMN verification TEXT;
+    ALTER TABLE dp_content ADD COLUMN holder TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,8 +1,11 @@
-//! Distribution points: directories (local or mounted) that receive each image's current content
-//! version as `<dp>/image-<ID>/install.wim`. A new version is written beside the old one under a
-//! temporary name, its SHA-256 checked, and renamed over it, so a DP never serves a partial or mixed
-//! image and keeps the previous version until the switch. When the DP holds an older version, only a
-//! delta is sent ([`super::delta`]) and the new file is rebuilt and verified on the DP side.
+//! Distribution points: where each image's current content version is published as
+//! `image-<ID>/install.wim`. A DP is a directory (`--path`, `file:///dir`: a plain copy, SHA-256
+//! verified), an rsync daemon module (`rsync://`) or a directory over ssh (`ssh://`); remote DPs get
+//! the file with the system `rsync` ([`super::rsync`]), whose delta transfer sends only what
+//! changed. Every transport writes under a temporary name and switches by one rename once the copy
+//! is verified, so a DP never serves a partial or mixed image and keeps the previous version until
+//! the switch. A DP that fails (unreachable, refused, mismatch) is marked Failed with the reason; the
+//! others go on, and the site's content version is never touched by a distribution.
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +13,9 @@ use rusqlite::{params, OptionalExtension};
 
 use super::content::{copy_hashed, sync_dir, temp_in};
 use super::db::now;
-use super::delta::{self, Signature};
 use super::error::{Error, Result};
 use super::images;
+use super::location::{Location, Transport};
 use super::time::format_utc;
 use super::Site;
 use crate::progress::Control;
@@ -21,6 +24,8 @@ use crate::wim::{LockWait, WimLock};
 /// File name of an image on a DP.
 pub const DP_FILE: &str = "install.wim";
 
+pub use super::store::{DpMethod, DpStatus};
+
 /// A distribution point.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Dp {
@@ -28,10 +33,19 @@ pub struct Dp {
     pub id: i64,
     /// Name.
     pub name: String,
-    /// Its directory.
+    /// Where it is, as a URL (`file:///dir`, `rsync://…`, `ssh://…`).
+    pub url: String,
+    /// `file`, `rsync` or `ssh`.
+    pub transport: Transport,
+    /// Its directory (for a remote DP: the module and folder, or the path on the host).
     pub path: PathBuf,
+    /// rsync's `--bwlimit` in KiB/s (remote DPs).
+    pub bwlimit: Option<u32>,
     /// Added (UTC).
     pub added: String,
+    /// The parsed location.
+    #[serde(skip)]
+    pub location: Location,
 }
 
 /// Where one DP stands for one image.
@@ -41,20 +55,26 @@ pub struct DpImageStatus {
     pub dp: String,
     /// The image.
     pub image_id: i64,
-    /// `Success`, `In Progress`, `Failed`.
-    pub status: String,
+    /// Success, In Progress or Failed.
+    pub status: DpStatus,
     /// The content version the DP holds (none: nothing yet).
     pub content_version: Option<i64>,
     /// The version being (or last) sent.
     pub target_version: Option<i64>,
-    /// `full`, `delta` or `unchanged`.
-    pub method: Option<String>,
-    /// Bytes sent by the last distribution.
+    /// How the last distribution sent it.
+    pub method: Option<DpMethod>,
+    /// Bytes sent to the DP by the last distribution (rsync's statistics for remote DPs).
     pub bytes_sent: Option<u64>,
+    /// Bytes the DP sent back (rsync's block checksums).
+    pub bytes_received: Option<u64>,
+    /// Size of the image version sent.
+    pub image_bytes: Option<u64>,
+    /// How the copy was verified before the switch.
+    pub verification: Option<String>,
     /// Why it failed, or a note.
     pub message: Option<String>,
-    /// The file on the DP.
-    pub path: PathBuf,
+    /// The file on the DP (a path, or a URL for a remote DP).
+    pub path: String,
     /// When the status last changed (UTC).
     pub updated: String,
 }
@@ -74,20 +94,22 @@ pub struct DpRow {
 pub struct DpOutcome {
     /// DP name.
     pub dp: String,
-    /// The file on the DP.
-    pub path: PathBuf,
-    /// `Success` or `Failed`.
-    pub status: String,
-    /// `full`, `delta` or `unchanged`.
-    pub method: Option<String>,
-    /// Bytes sent to the DP (the delta, or the whole file).
+    /// The file on the DP (a path, or a URL for a remote DP).
+    pub path: String,
+    /// Success or Failed.
+    pub status: DpStatus,
+    /// How it was sent.
+    pub method: Option<DpMethod>,
+    /// Bytes sent to the DP: the whole file for a copy, rsync's "Total bytes sent" for a remote DP.
     pub bytes_sent: u64,
-    /// Bytes the DP sent back (its signature, for a delta).
-    pub signature_bytes: u64,
+    /// Bytes the DP sent back (rsync's block checksums and protocol).
+    pub bytes_received: u64,
     /// Size of the image.
-    pub full_size: u64,
-    /// `bytes_sent / full_size` in percent.
+    pub image_bytes: u64,
+    /// `bytes_sent / image_bytes` in percent.
     pub percent_sent: f64,
+    /// How the copy was verified before the switch.
+    pub verification: Option<String>,
     /// Why it failed.
     pub message: Option<String>,
 }
@@ -110,67 +132,135 @@ pub struct DistributeReport {
 impl DistributeReport {
     /// Whether every DP holds the version now.
     pub fn all_succeeded(&self) -> bool {
-        self.dps.iter().all(|d| d.status == "Success")
+        self.dps.iter().all(|d| d.status == DpStatus::Success)
     }
 }
 
+const DP_SELECT: &str = "SELECT id, name, path, added, url, bwlimit FROM dps";
+
 fn dp_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dp> {
-    Ok(Dp { id: r.get(0)?, name: r.get(1)?, path: PathBuf::from(r.get::<_, String>(2)?), added: format_utc(r.get(3)?) })
+    let path: String = r.get(2)?;
+    let url: Option<String> = r.get(4)?;
+    let location = match &url {
+        Some(u) => Location::parse_url(u)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into()))?,
+        None => Location::Dir(PathBuf::from(&path)),
+    };
+    Ok(Dp {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        url: location.url(),
+        transport: location.transport(),
+        path: location.path(),
+        bwlimit: r.get::<_, Option<i64>>(5)?.map(|b| b as u32),
+        added: format_utc(r.get(3)?),
+        location,
+    })
 }
 
-/// Adds a distribution point (its directory is created if missing).
-pub fn add(site: &mut Site, name: &str, path: &Path) -> Result<Dp> {
-    safe_fs::create_dir_all(path).map_err(Error::io(path, "cannot create the distribution point directory"))?;
-    let path = std::fs::canonicalize(path).map_err(Error::io(path, "cannot open the distribution point directory"))?;
+/// Where a new DP is: a directory (`--path`) or a URL (`--url`).
+#[derive(Debug, Clone)]
+pub enum DpTarget {
+    /// `--path DIR`.
+    Path(PathBuf),
+    /// `--url URL`.
+    Url(String),
+}
+
+/// Adds a distribution point. A directory is created if missing; a remote DP is contacted only
+/// when something is distributed.
+pub fn add(site: &mut Site, name: &str, target: &DpTarget, bwlimit: Option<u32>) -> Result<Dp> {
+    let location = match target {
+        DpTarget::Path(p) => Location::Dir(p.clone()),
+        DpTarget::Url(u) => Location::parse_url(u).map_err(|reason| Error::BadDp { reason })?,
+    };
+    let location = match location {
+        Location::Dir(path) => {
+            if bwlimit.is_some() {
+                return Err(Error::BadDp {
+                    reason: format!(
+                        "{}: --bwlimit applies to rsync:// and ssh:// DPs (a directory DP is a local copy)",
+                        path.display()
+                    ),
+                });
+            }
+            safe_fs::create_dir_all(&path)
+                .map_err(Error::io(&path, "cannot create the distribution point directory"))?;
+            let path = std::fs::canonicalize(&path)
+                .map_err(Error::io(&path, "cannot open the distribution point directory"))?;
+            Location::Dir(path)
+        }
+        remote => remote,
+    };
     if let Some(existing) = find(site, name)? {
         return Err(Error::DpExists { name: name.into(), path: existing.path });
     }
     let t = now();
-    let text = path.to_string_lossy().into_owned();
+    let path_text = location.path().to_string_lossy().into_owned();
+    let url = location.url();
     let id = site.db.tx(|tx| {
-        tx.execute("INSERT INTO dps (name, path, added) VALUES (?1, ?2, ?3)", params![name, text, t])?;
+        tx.execute(
+            "INSERT INTO dps (name, path, added, url, bwlimit) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, path_text, t, url, bwlimit.map(i64::from)],
+        )?;
         Ok(tx.last_insert_rowid())
     })?;
-    tracing::info!(dp = name, path = %path.display(), "distribution point added");
-    Ok(Dp { id, name: name.into(), path, added: format_utc(t) })
+    tracing::info!(dp = name, url = %url, "distribution point added");
+    Ok(Dp {
+        id,
+        name: name.into(),
+        url,
+        transport: location.transport(),
+        path: location.path(),
+        bwlimit,
+        added: format_utc(t),
+        location,
+    })
 }
 
 /// The DP named `name`.
 pub fn find(site: &Site, name: &str) -> Result<Option<Dp>> {
     let db = &site.db;
-    db.conn()
-        .query_row("SELECT id, name, path, added FROM dps WHERE name = ?1", [name], dp_row)
-        .optional()
-        .map_err(db.err())
+    db.conn().query_row(&format!("{DP_SELECT} WHERE name = ?1"), [name], dp_row).optional().map_err(db.err())
 }
 
 /// Every DP.
 pub fn all(site: &Site) -> Result<Vec<Dp>> {
     let db = &site.db;
-    let mut stmt = db.conn().prepare("SELECT id, name, path, added FROM dps ORDER BY id").map_err(db.err())?;
+    let mut stmt = db.conn().prepare(&format!("{DP_SELECT} ORDER BY id")).map_err(db.err())?;
     let rows = stmt.query_map([], dp_row).map_err(db.err())?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
 }
 
-/// Where `dp` keeps image `image`.
+/// Where directory DP `dp` keeps image `image`.
 pub fn dp_file(dp: &Path, image: i64) -> PathBuf {
     dp.join(format!("image-{image}")).join(DP_FILE)
 }
 
 const STATUS_SELECT: &str = "SELECT d.name, d.path, c.image_id, c.status, c.content_version, c.target_version, \
-    c.method, c.bytes_sent, c.message, c.updated FROM dp_content c JOIN dps d ON d.id = c.dp_id";
+    c.method, c.bytes_sent, c.message, c.updated, d.url, c.bytes_received, c.image_bytes, c.verification \
+    FROM dp_content c JOIN dps d ON d.id = c.dp_id";
 
 fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DpImageStatus> {
     let image_id: i64 = r.get(2)?;
+    let url: Option<String> = r.get(10)?;
+    let path = match url.as_deref().map(Location::parse_url) {
+        Some(Ok(loc)) => loc.image_file(image_id),
+        _ => dp_file(Path::new(&r.get::<_, String>(1)?), image_id).display().to_string(),
+    };
+    let bytes = |i: usize| r.get::<_, Option<i64>>(i).map(|b| b.map(|b| b as u64));
     Ok(DpImageStatus {
         dp: r.get(0)?,
-        path: dp_file(Path::new(&r.get::<_, String>(1)?), image_id),
+        path,
         image_id,
         status: r.get(3)?,
         content_version: r.get(4)?,
         target_version: r.get(5)?,
         method: r.get(6)?,
-        bytes_sent: r.get::<_, Option<i64>>(7)?.map(|b| b as u64),
+        bytes_sent: bytes(7)?,
+        bytes_received: bytes(11)?,
+        image_bytes: bytes(12)?,
+        verification: r.get(13)?,
         message: r.get(8)?,
         updated: format_utc(r.get(9)?),
     })
@@ -200,47 +290,93 @@ pub fn list(site: &Site) -> Result<Vec<DpRow>> {
     Ok(out)
 }
 
-fn set_status(site: &mut Site, dp: i64, image: i64, f: impl FnOnce(&mut StatusUpdate)) -> Result<()> {
-    let mut u = StatusUpdate::default();
-    f(&mut u);
+/// Marks a distribution as started, unless another live process is distributing the same image to
+/// the same DP (its holder is recorded in the row): the row is the lock for remote DPs.
+fn start(site: &mut Site, dp: i64, image: i64, version: i64, holder: &str) -> Result<Result<(), String>> {
     let t = now();
     site.db.tx(|tx| {
+        let row: Option<(DpStatus, Option<String>)> = tx
+            .query_row(
+                "SELECT status, holder FROM dp_content WHERE dp_id = ?1 AND image_id = ?2",
+                params![dp, image],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((DpStatus::InProgress, Some(h))) = &row {
+            if h != holder && !super::runner::holder_dead(h) {
+                return Ok(Err(format!("another distribution of this image to this DP is in progress ({h})")));
+            }
+        }
         tx.execute(
             "INSERT INTO dp_content (dp_id, image_id, status, updated) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (dp_id, image_id) DO UPDATE SET status = ?3, updated = ?4",
-            params![dp, image, u.status, t],
+            params![dp, image, DpStatus::InProgress, t],
         )?;
-        if let Some(v) = u.target_version {
-            tx.execute(
-                "UPDATE dp_content SET target_version = ?3 WHERE dp_id = ?1 AND image_id = ?2",
-                params![dp, image, v],
-            )?;
-        }
+        tx.execute(
+            "UPDATE dp_content SET target_version = ?3, holder = ?4 WHERE dp_id = ?1 AND image_id = ?2",
+            params![dp, image, version, holder],
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// Records how a distribution ended.
+fn finish(site: &mut Site, dp: i64, image: i64, u: &Finished) -> Result<()> {
+    let t = now();
+    site.db.tx(|tx| {
+        tx.execute(
+            "UPDATE dp_content SET status = ?3, updated = ?4, holder = NULL, method = ?5, bytes_sent = ?6, \
+             bytes_received = ?7, image_bytes = ?8, verification = ?9, message = ?10 WHERE dp_id = ?1 AND image_id = ?2",
+            params![
+                dp,
+                image,
+                u.status,
+                t,
+                u.method,
+                u.bytes_sent.map(|b| b as i64),
+                u.bytes_received.map(|b| b as i64),
+                u.image_bytes.map(|b| b as i64),
+                u.verification,
+                u.message
+            ],
+        )?;
         if let Some((v, sha, size)) = &u.holds {
             tx.execute(
                 "UPDATE dp_content SET content_version = ?3, sha256 = ?4, size = ?5 WHERE dp_id = ?1 AND image_id = ?2",
                 params![dp, image, v, sha, *size as i64],
             )?;
         }
-        tx.execute(
-            "UPDATE dp_content SET method = ?3, bytes_sent = ?4, message = ?5 WHERE dp_id = ?1 AND image_id = ?2",
-            params![dp, image, u.method, u.bytes_sent.map(|b| b as i64), u.message],
-        )?;
         Ok(())
     })
 }
 
-#[derive(Default)]
-struct StatusUpdate {
-    status: &'static str,
-    target_version: Option<i64>,
+struct Finished {
+    status: DpStatus,
     holds: Option<(i64, String, u64)>,
-    method: Option<String>,
+    method: Option<DpMethod>,
     bytes_sent: Option<u64>,
+    bytes_received: Option<u64>,
+    image_bytes: Option<u64>,
+    verification: Option<String>,
     message: Option<String>,
 }
 
-/// Sends the image's current content version to every DP.
+impl Finished {
+    fn failed(message: String, image_bytes: u64) -> Finished {
+        Finished {
+            status: DpStatus::Failed,
+            holds: None,
+            method: None,
+            bytes_sent: None,
+            bytes_received: None,
+            image_bytes: Some(image_bytes),
+            verification: None,
+            message: Some(message),
+        }
+    }
+}
+
+/// Sends the image's current content version to every DP. One DP failing does not stop the others.
 pub fn distribute(site: &mut Site, image: i64, control: Control<'_>) -> Result<DistributeReport> {
     let img = images::get(site, image)?;
     let mut report = DistributeReport {
@@ -258,63 +394,87 @@ pub fn distribute(site: &mut Site, image: i64, control: Control<'_>) -> Result<D
 }
 
 fn distribute_one(site: &mut Site, dp: &Dp, img: &images::ImageRow, control: Control<'_>) -> DpOutcome {
-    let dest = dp_file(&dp.path, img.id);
     let mut outcome = DpOutcome {
         dp: dp.name.clone(),
-        path: dest.clone(),
-        status: "Failed".into(),
+        path: dp.location.image_file(img.id),
+        status: DpStatus::Failed,
         method: None,
         bytes_sent: 0,
-        signature_bytes: 0,
-        full_size: img.size,
+        bytes_received: 0,
+        image_bytes: img.size,
         percent_sent: 0.0,
+        verification: None,
         message: None,
     };
-    let started = set_status(site, dp.id, img.id, |u| {
-        u.status = "In Progress";
-        u.target_version = Some(img.content_version);
-    });
-    let result = started.and_then(|()| send(&dest, img, control));
-    match result {
+    let holder = super::runner::holder_id();
+    let result = match start(site, dp.id, img.id, img.content_version, &holder) {
+        Ok(Ok(())) => send(dp, img, control),
+        Ok(Err(busy)) => {
+            outcome.message = Some(busy);
+            return outcome;
+        }
+        Err(e) => Err(e),
+    };
+    let record = match result {
         Ok(sent) => {
-            outcome.status = "Success".into();
-            outcome.method = Some(sent.method.into());
+            outcome.status = DpStatus::Success;
+            outcome.method = Some(sent.method);
             outcome.bytes_sent = sent.bytes_sent;
-            outcome.signature_bytes = sent.signature_bytes;
+            outcome.bytes_received = sent.bytes_received;
+            outcome.verification = Some(sent.verification.into());
             outcome.percent_sent = if img.size == 0 { 0.0 } else { sent.bytes_sent as f64 * 100.0 / img.size as f64 };
-            tracing::info!(dp = %dp.name, image = img.id, version = img.content_version, method = sent.method,
-                bytes_sent = sent.bytes_sent, full = img.size, "distribution point updated");
-            let r = set_status(site, dp.id, img.id, |u| {
-                u.status = "Success";
-                u.holds = Some((img.content_version, img.sha256.clone(), img.size));
-                u.method = Some(sent.method.into());
-                u.bytes_sent = Some(sent.bytes_sent);
-            });
-            if let Err(e) = r {
-                outcome.status = "Failed".into();
-                outcome.message = Some(e.to_string());
+            tracing::info!(dp = %dp.name, image = img.id, version = img.content_version, method = %sent.method,
+                bytes_sent = sent.bytes_sent, image_bytes = img.size, "distribution point updated");
+            Finished {
+                status: DpStatus::Success,
+                holds: Some((img.content_version, img.sha256.clone(), img.size)),
+                method: Some(sent.method),
+                bytes_sent: Some(sent.bytes_sent),
+                bytes_received: Some(sent.bytes_received),
+                image_bytes: Some(img.size),
+                verification: Some(sent.verification.into()),
+                message: None,
             }
         }
         Err(e) => {
             tracing::warn!(dp = %dp.name, image = img.id, error = %e, "distribution failed; the DP keeps its previous version");
             outcome.message = Some(e.to_string());
-            let _ = set_status(site, dp.id, img.id, |u| {
-                u.status = "Failed";
-                u.message = Some(e.to_string());
-            });
+            Finished::failed(e.to_string(), img.size)
         }
+    };
+    if let Err(e) = finish(site, dp.id, img.id, &record) {
+        outcome.status = DpStatus::Failed;
+        outcome.message = Some(e.to_string());
     }
     outcome
 }
 
 struct Sent {
-    method: &'static str,
+    method: DpMethod,
     bytes_sent: u64,
-    signature_bytes: u64,
+    bytes_received: u64,
+    verification: &'static str,
 }
 
-/// Puts the image's file at `dest`: unchanged, by delta against what is there, or whole.
-fn send(dest: &Path, img: &images::ImageRow, control: Control<'_>) -> Result<Sent> {
+fn send(dp: &Dp, img: &images::ImageRow, control: Control<'_>) -> Result<Sent> {
+    match &dp.location {
+        Location::Dir(root) => copy_to_dir(&dp_file(root, img.id), img),
+        remote => {
+            let t = super::rsync::send(&img.path, remote, img.id, &img.sha256, dp.bwlimit, control)?;
+            Ok(Sent {
+                method: DpMethod::Rsync,
+                bytes_sent: t.bytes_sent,
+                bytes_received: t.bytes_received,
+                verification: t.verification,
+            })
+        }
+    }
+}
+
+/// Puts the image's file at `dest` on a directory DP: unchanged when it is there already, else a
+/// whole copy under a temporary name, SHA-256 checked, renamed over the old one. (A delta buys
+/// nothing here: over a mounted share, reading the old file costs as much network as writing it.)
+fn copy_to_dir(dest: &Path, img: &images::ImageRow) -> Result<Sent> {
     let dir = dest.parent().expect("dp file has a parent").to_path_buf();
     // The DP is a share others may write to: its `image-<ID>` folder and file are never followed
     // through a planted link (the lock, the temps and the switch all happen inside that folder).
@@ -327,42 +487,19 @@ fn send(dest: &Path, img: &images::ImageRow, control: Control<'_>) -> Result<Sen
     // One distribution per DP file at a time (two runners, or a runner and a manual distribute).
     let _lock = WimLock::acquire(dest, LockWait::For(std::time::Duration::from_secs(600)))?;
     sweep_temps(&dir);
-    let source = &img.path;
+    const VERIFIED: &str = "sha256";
     if dest.is_file() {
         let meta = std::fs::metadata(dest).map_err(Error::io(dest, "cannot read metadata"))?;
         if meta.len() == img.size && super::content::sha256_file(dest)?.0 == img.sha256 {
-            return Ok(Sent { method: "unchanged", bytes_sent: 0, signature_bytes: 0 });
+            return Ok(Sent { method: DpMethod::Unchanged, bytes_sent: 0, bytes_received: 0, verification: VERIFIED });
         }
-        // The DP side: describe what it holds. The site side: find it in the new file.
-        let sig = Signature::compute(dest, delta::block_size_for(meta.len()), control)?;
-        let delta_file = temp_in(&dir, "install.wim.delta");
-        let rebuilt = temp_in(&dir, "install.wim.new");
-        let result = (|| -> Result<Option<Sent>> {
-            let stats = delta::make_delta(source, &sig, &delta_file, control)?;
-            // A delta as big as the file saves nothing; send the file.
-            if stats.delta_bytes >= img.size {
-                return Ok(None);
-            }
-            let sha = delta::apply_delta(dest, &delta_file, &rebuilt, control)?;
-            check(&rebuilt, &img.sha256, &sha, "delta rebuild")?;
-            switch(&rebuilt, dest)?;
-            Ok(Some(Sent { method: "delta", bytes_sent: stats.delta_bytes, signature_bytes: sig.encoded_len() }))
-        })();
-        let _ = std::fs::remove_file(&delta_file);
-        let _ = std::fs::remove_file(&rebuilt);
-        if let Some(sent) = result? {
-            return Ok(sent);
-        }
-    }
-    if control.cancelled() {
-        return Err(Error::Cancelled { what: format!("distribution to {}", dest.display()) });
     }
     let tmp = temp_in(&dir, "install.wim.new");
     let result = (|| -> Result<Sent> {
-        let (sha, size) = copy_hashed(source, &tmp)?;
+        let (sha, size) = copy_hashed(&img.path, &tmp)?;
         check(&tmp, &img.sha256, &sha, "copy")?;
         switch(&tmp, dest)?;
-        Ok(Sent { method: "full", bytes_sent: size, signature_bytes: 0 })
+        Ok(Sent { method: DpMethod::Copy, bytes_sent: size, bytes_received: 0, verification: VERIFIED })
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -412,34 +549,51 @@ fn sweep_temps(dir: &Path) {
     }
 }
 
-/// Marks DP rows left In Progress by a killed distribution as Failed (their files are untouched:
-/// the switch is a rename). Called by the runner's recovery.
+/// Marks DP rows left In Progress by a killed distribution as Failed (the DP's file is untouched:
+/// the switch is a rename). A directory DP's lock proves nobody distributes there now; for a remote
+/// DP the row's holder must be gone. Called by the runner's recovery.
 pub(crate) fn recover(site: &mut Site) -> Result<usize> {
-    let stuck: Vec<(i64, i64, String)> = {
+    let stuck: Vec<Dp> = all(site)?;
+    let rows: Vec<(i64, i64, Option<String>)> = {
         let db = &site.db;
-        let mut stmt = db
-            .conn()
-            .prepare("SELECT c.dp_id, c.image_id, d.path FROM dp_content c JOIN dps d ON d.id = c.dp_id WHERE c.status = 'In Progress'")
-            .map_err(db.err())?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db.err())?;
+        let mut stmt =
+            db.conn().prepare("SELECT dp_id, image_id, holder FROM dp_content WHERE status = ?1").map_err(db.err())?;
+        let rows =
+            stmt.query_map([DpStatus::InProgress], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db.err())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
     };
     let mut n = 0;
-    for (dp, image, path) in stuck {
-        let file = dp_file(Path::new(&path), image);
-        // Holding the lock proves nobody is distributing there now. A planted link is not locked
-        // through.
-        if refuse_link(&file).is_err() || file.parent().is_some_and(|d| refuse_link(d).is_err()) {
-            continue;
-        }
-        let Ok(_lock) = WimLock::acquire(&file, LockWait::NoWait) else { continue };
-        if let Some(dir) = file.parent() {
-            sweep_temps(dir);
-        }
-        set_status(site, dp, image, |u| {
-            u.status = "Failed";
-            u.message = Some("the distribution was interrupted; the DP kept its previous version".into());
-        })?;
+    for (dp_id, image, holder) in rows {
+        let Some(dp) = stuck.iter().find(|d| d.id == dp_id) else { continue };
+        let _lock = match &dp.location {
+            Location::Dir(root) => {
+                let file = dp_file(root, image);
+                // A planted link is not locked through.
+                if refuse_link(&file).is_err() || file.parent().is_some_and(|d| refuse_link(d).is_err()) {
+                    continue;
+                }
+                let Ok(lock) = WimLock::acquire(&file, LockWait::NoWait) else { continue };
+                if let Some(dir) = file.parent() {
+                    sweep_temps(dir);
+                }
+                Some(lock)
+            }
+            _ => {
+                if holder.as_deref().is_some_and(|h| !super::runner::holder_dead(h)) {
+                    continue;
+                }
+                None
+            }
+        };
+        let message = "the distribution was interrupted; the DP kept its previous version".to_owned();
+        let image_bytes: Option<i64> = {
+            let db = &site.db;
+            db.conn()
+                .query_row("SELECT size FROM images WHERE id = ?1", [image], |r| r.get(0))
+                .optional()
+                .map_err(db.err())?
+        };
+        finish(site, dp_id, image, &Finished::failed(message, image_bytes.unwrap_or(0) as u64))?;
         n += 1;
     }
     Ok(n)

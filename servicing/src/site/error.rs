@@ -133,12 +133,18 @@ pub enum Error {
         /// Actual digest.
         actual: String,
     },
-    /// A delta that cannot be applied (truncated, references past the base, wrong base).
-    #[error("delta {}: {reason}", path.display())]
-    BadDelta {
-        /// The delta file.
-        path: PathBuf,
-        /// What is wrong.
+    /// A distribution point location that cannot be used (bad URL, option that does not apply).
+    #[error("distribution point: {reason}")]
+    BadDp {
+        /// What is wrong (names the URL or path).
+        reason: String,
+    },
+    /// A transfer to a remote distribution point failed (unreachable, refused, interrupted).
+    #[error("distribution point {dp}: {reason}")]
+    Transfer {
+        /// The DP's URL.
+        dp: String,
+        /// rsync's or ssh's exit status and last messages.
         reason: String,
     },
     /// The operation was cancelled; nothing was switched.

@@ -20,6 +20,7 @@ use super::error::{Error, Result};
 use super::images::{self, update_id_of, ImageRow, WimFacts};
 use super::jobs::{self, JobUpdate};
 use super::schedule::{Status, When};
+use super::store::UpdateResult;
 use super::Site;
 use crate::apply::{self, AddOptions, Outcome, ServiceRequest, NOT_SUPPORTED_MESSAGE};
 use crate::log::{CmTraceLog, OFFLINE_SERVICING_COMPONENT, OFFLINE_SERVICING_LOG};
@@ -101,14 +102,14 @@ pub(crate) fn schedule_next(tx: &rusqlite::Transaction<'_>, job: i64, t: i64) ->
     match next {
         Some(next) if active => {
             let pending: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM jobs WHERE schedule_id = ?1 AND status = 'Scheduled'",
-                [schedule],
+                "SELECT COUNT(*) FROM jobs WHERE schedule_id = ?1 AND status = ?2",
+                params![schedule, Status::Scheduled],
                 |r| r.get(0),
             )?;
             if pending == 0 {
                 tx.execute(
-                    "INSERT INTO jobs (schedule_id, image_id, status, run_at, created) VALUES (?1, ?2, 'Scheduled', ?3, ?4)",
-                    params![schedule, image, next, t],
+                    "INSERT INTO jobs (schedule_id, image_id, status, run_at, created) VALUES (?1, ?2, ?5, ?3, ?4)",
+                    params![schedule, image, next, t, Status::Scheduled],
                 )?;
             }
         }
@@ -127,7 +128,7 @@ struct JobInfo {
     remove_superseded: bool,
 }
 
-type Results = Vec<(Update, &'static str, Option<String>)>;
+type Results = Vec<(Update, UpdateResult, Option<String>)>;
 
 enum Done {
     /// The run completed; `new` is the serviced copy when something was committed.
@@ -155,12 +156,12 @@ fn rank(o: Outcome) -> u8 {
     }
 }
 
-fn result_word(o: Outcome) -> &'static str {
+fn result_word(o: Outcome) -> UpdateResult {
     match o {
-        Outcome::Installed => "Applied",
-        Outcome::NotSupported => "Not Supported",
-        Outcome::Failed => "Failed",
-        _ => "Skipped",
+        Outcome::Installed => UpdateResult::Applied,
+        Outcome::NotSupported => UpdateResult::NotSupported,
+        Outcome::Failed => UpdateResult::Failed,
+        _ => UpdateResult::Skipped,
     }
 }
 
@@ -227,8 +228,8 @@ pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) 
         let image_id = image.id;
         site.db.tx(|tx| {
             tx.execute(
-                "UPDATE jobs SET status = 'Failed', finished = ?2, message = ?3 WHERE id = ?1 AND status = 'In Process'",
-                params![job, t, message],
+                "UPDATE jobs SET status = ?4, finished = ?2, message = ?3 WHERE id = ?1 AND status = ?5",
+                params![job, t, message, Status::Failed, Status::InProcess],
             )?;
             tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image_id, job])?;
             schedule_next(tx, job, t)
@@ -268,7 +269,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
         return Ok(Done::Cancelled { results: Vec::new() });
     };
     let updates = jobs::resolve(site, info.image, &info.selection, control)?;
-    let pending: Results = updates.iter().map(|u| (u.clone(), "Pending", None)).collect();
+    let pending: Results = updates.iter().map(|u| (u.clone(), UpdateResult::Pending, None)).collect();
     site.db.tx(|tx| jobs::set_job_updates(tx, job, &pending))?;
     let mut results: Results = Vec::new();
     if control.cancelled() {
@@ -298,7 +299,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
             let why = u.problem.clone().unwrap_or_else(|| "not a CBS package".into());
             log_line(site, NOT_SUPPORTED_MESSAGE, false);
             log_line(site, &format!("Update binary {} ({}) is not a CBS package: {why}", u.file_name, u.title), false);
-            results.push((u.clone(), "Not Supported", Some(why)));
+            results.push((u.clone(), UpdateResult::NotSupported, Some(why)));
             continue;
         }
         let dest = stage.join(u.id.to_string()).join(&u.file_name);
@@ -310,7 +311,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
                     &format!("Failed to stage update {} ({}): {e}", u.kb.as_deref().unwrap_or("-"), u.file_name),
                     true,
                 );
-                results.push((u.clone(), "Failed", Some(e.to_string())));
+                results.push((u.clone(), UpdateResult::Failed, Some(e.to_string())));
                 if !info.continue_on_error {
                     return Ok(Done::Failed { results, error: e.to_string() });
                 }
@@ -412,8 +413,8 @@ fn finish(
             None,
         ),
         Done::Completed { results, new } => {
-            let failed = results.iter().filter(|r| r.1 == "Failed").count();
-            let applied = results.iter().filter(|r| r.1 == "Applied").count();
+            let failed = results.iter().filter(|r| r.1 == UpdateResult::Failed).count();
+            let applied = results.iter().filter(|r| r.1 == UpdateResult::Applied).count();
             let (status, mut message) = if failed > 0 {
                 (Status::Failed, format!("{failed} update(s) failed (continue on error); {applied} applied"))
             } else {
@@ -452,9 +453,9 @@ fn finish(
     let outcome_status = status;
     let image_id = image.id;
     let recorded = site.db.tx(|tx| {
-        let current: Option<String> =
+        let current: Option<Status> =
             tx.query_row("SELECT status FROM jobs WHERE id = ?1", [job], |r| r.get(0)).optional()?;
-        if current.as_deref() != Some("In Process") {
+        if current != Some(Status::InProcess) {
             // Another runner closed this run (our lease expired): its verdict stands.
             return Ok(false);
         }
@@ -466,18 +467,21 @@ fn finish(
             )?;
         }
         if outcome_status == Status::Scheduled {
-            tx.execute("UPDATE job_updates SET result = 'Pending', reason = NULL WHERE job_id = ?1", [job])?;
             tx.execute(
-                "UPDATE jobs SET status = 'Scheduled', started = NULL, runner = NULL, version_before = NULL, message = ?2 WHERE id = ?1",
-                params![job, message],
+                "UPDATE job_updates SET result = ?2, reason = NULL WHERE job_id = ?1",
+                params![job, UpdateResult::Pending],
+            )?;
+            tx.execute(
+                "UPDATE jobs SET status = ?3, started = NULL, runner = NULL, version_before = NULL, message = ?2 WHERE id = ?1",
+                params![job, message, Status::Scheduled],
             )?;
             tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image_id, job])?;
             return Ok(true);
         }
         tx.execute(
-            "UPDATE job_updates SET result = 'Skipped', reason = 'not run: the run ended before this update' \
-             WHERE job_id = ?1 AND result = 'Pending'",
-            [job],
+            "UPDATE job_updates SET result = ?2, reason = 'not run: the run ended before this update' \
+             WHERE job_id = ?1 AND result = ?3",
+            params![job, UpdateResult::Skipped, UpdateResult::Pending],
         )?;
         if let Some((rel, facts)) = &switched {
             tx.execute(
@@ -493,7 +497,7 @@ fn finish(
         }
         tx.execute(
             "UPDATE jobs SET status = ?2, finished = ?3, message = ?4, version_after = ?5 WHERE id = ?1",
-            params![job, outcome_status.as_str(), t, message, version],
+            params![job, outcome_status, t, message, version],
         )?;
         tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image_id, job])?;
         schedule_next(tx, job, t)?;
@@ -531,16 +535,17 @@ fn finish(
             let text = match &d.message {
                 Some(m) => format!("Distribution point {}: {} ({})", d.dp, d.status, m),
                 None => format!(
-                    "Distribution point {}: {} by {} ({} of {} bytes sent, {:.1}%)",
+                    "Distribution point {}: {} by {} ({} of {} bytes sent, {:.1}%; verified by {})",
                     d.dp,
                     d.status,
-                    d.method.as_deref().unwrap_or("-"),
+                    d.method.map_or("-", |m| m.as_str()),
                     d.bytes_sent,
-                    d.full_size,
-                    d.percent_sent
+                    d.image_bytes,
+                    d.percent_sent,
+                    d.verification.as_deref().unwrap_or("-")
                 ),
             };
-            log_line(site, &text, d.status != "Success");
+            log_line(site, &text, d.status != dp::DpStatus::Success);
         }
         distribution = Some(report);
     }

@@ -9,6 +9,7 @@ use super::db::{now, Db};
 use super::error::{Error, Result};
 use super::images;
 use super::schedule::{Status, When};
+use super::store::UpdateResult;
 use super::time::format_utc;
 use super::Site;
 use crate::progress::Control;
@@ -44,8 +45,8 @@ pub struct JobUpdate {
     pub title: String,
     /// File name.
     pub file_name: String,
-    /// `Pending`, `Applied`, `Skipped`, `Not Supported`, `Failed`.
-    pub result: String,
+    /// Pending, Applied, Skipped, Not Supported, Failed or Cancelled.
+    pub result: UpdateResult,
     /// Why (skipped, not supported, failed).
     pub reason: Option<String>,
 }
@@ -106,12 +107,11 @@ const JOB_SELECT: &str = "SELECT id, schedule_id, image_id, status, run_at, star
     cancel_requested, version_before, version_after, runner FROM jobs";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobView> {
-    let status: String = r.get(3)?;
     Ok(JobView {
         id: r.get(0)?,
         schedule_id: r.get(1)?,
         image_id: r.get(2)?,
-        status: Status::parse(&status).unwrap_or(Status::Failed),
+        status: r.get(3)?,
         run_at: format_utc(r.get(4)?),
         started: r.get::<_, Option<i64>>(5)?.map(format_utc),
         finished: r.get::<_, Option<i64>>(6)?.map(format_utc),
@@ -263,7 +263,9 @@ pub struct ScheduleReport {
 /// The job of an image that is In Process, if any.
 pub(crate) fn in_process(db: &Db, image: i64) -> Result<Option<i64>> {
     db.conn()
-        .query_row("SELECT id FROM jobs WHERE image_id = ?1 AND status = 'In Process'", [image], |r| r.get(0))
+        .query_row("SELECT id FROM jobs WHERE image_id = ?1 AND status = ?2", params![image, Status::InProcess], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(db.err())
 }
@@ -272,7 +274,7 @@ pub(crate) fn in_process(db: &Db, image: i64) -> Result<Option<i64>> {
 pub(crate) fn set_job_updates(
     tx: &rusqlite::Transaction<'_>,
     job: i64,
-    updates: &[(Update, &str, Option<String>)],
+    updates: &[(Update, UpdateResult, Option<String>)],
 ) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM job_updates WHERE job_id = ?1", [job])?;
     for (u, result, reason) in updates {
@@ -307,11 +309,16 @@ pub fn schedule(site: &mut Site, req: &ScheduleRequest, control: Control<'_>) ->
     let (kind, spec) = req.when.to_stored();
     let selection = serde_json::to_string(&req.updates).unwrap_or_else(|_| "[]".into());
     let image_id = req.image;
-    let pending: Vec<(Update, &str, Option<String>)> = updates.into_iter().map(|u| (u, "Pending", None)).collect();
+    let pending: Vec<(Update, UpdateResult, Option<String>)> =
+        updates.into_iter().map(|u| (u, UpdateResult::Pending, None)).collect();
     let created = site.db.tx(|tx| {
         // Checked again inside the transaction: a runner may have claimed a run since.
         let running: Option<i64> = tx
-            .query_row("SELECT id FROM jobs WHERE image_id = ?1 AND status = 'In Process'", [image_id], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM jobs WHERE image_id = ?1 AND status = ?2",
+                params![image_id, Status::InProcess],
+                |r| r.get(0),
+            )
             .optional()?;
         if let Some(job) = running {
             return Ok(Err(job));
@@ -328,13 +335,13 @@ pub fn schedule(site: &mut Site, req: &ScheduleRequest, control: Control<'_>) ->
         for old in &replaced {
             tx.execute("UPDATE schedules SET active = 0 WHERE id = ?1", [old])?;
             tx.execute(
-                "UPDATE jobs SET status = 'Cancelled', finished = ?2, message = ?3 WHERE schedule_id = ?1 AND status = 'Scheduled'",
-                params![old, t, format!("replaced by schedule {id}")],
+                "UPDATE jobs SET status = ?4, finished = ?2, message = ?3 WHERE schedule_id = ?1 AND status = ?5",
+                params![old, t, format!("replaced by schedule {id}"), Status::Cancelled, Status::Scheduled],
             )?;
         }
         tx.execute(
-            "INSERT INTO jobs (schedule_id, image_id, status, run_at, created) VALUES (?1, ?2, 'Scheduled', ?3, ?4)",
-            params![id, image_id, run_at, t],
+            "INSERT INTO jobs (schedule_id, image_id, status, run_at, created) VALUES (?1, ?2, ?5, ?3, ?4)",
+            params![id, image_id, run_at, t, Status::Scheduled],
         )?;
         let job = tx.last_insert_rowid();
         set_job_updates(tx, job, &pending)?;
@@ -365,7 +372,11 @@ pub fn cancel(site: &mut Site, image: i64) -> Result<CancelReport> {
     let t = now();
     let found = site.db.tx(|tx| {
         if let Some(job) = tx
-            .query_row("SELECT id FROM jobs WHERE image_id = ?1 AND status = 'In Process'", [image], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT id FROM jobs WHERE image_id = ?1 AND status = ?2",
+                params![image, Status::InProcess],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()?
         {
             tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", [job])?;
@@ -373,17 +384,20 @@ pub fn cancel(site: &mut Site, image: i64) -> Result<CancelReport> {
         }
         if let Some((job, schedule)) = tx
             .query_row(
-                "SELECT id, schedule_id FROM jobs WHERE image_id = ?1 AND status = 'Scheduled' ORDER BY id DESC LIMIT 1",
-                [image],
+                "SELECT id, schedule_id FROM jobs WHERE image_id = ?1 AND status = ?2 ORDER BY id DESC LIMIT 1",
+                params![image, Status::Scheduled],
                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
             )
             .optional()?
         {
             tx.execute(
-                "UPDATE jobs SET status = 'Cancelled', finished = ?2, message = 'cancelled before it ran' WHERE id = ?1",
-                params![job, t],
+                "UPDATE jobs SET status = ?3, finished = ?2, message = 'cancelled before it ran' WHERE id = ?1",
+                params![job, t, Status::Cancelled],
             )?;
-            tx.execute("UPDATE job_updates SET result = 'Cancelled' WHERE job_id = ?1 AND result = 'Pending'", [job])?;
+            tx.execute(
+                "UPDATE job_updates SET result = ?2 WHERE job_id = ?1 AND result = ?3",
+                params![job, UpdateResult::Cancelled, UpdateResult::Pending],
+            )?;
             tx.execute("UPDATE schedules SET active = 0 WHERE id = ?1", [schedule])?;
             return Ok(Some((job, Status::Scheduled)));
         }

@@ -6,20 +6,22 @@
 //! The pieces: [`catalog`] (update metadata, incremental sync), [`content`] (single-instance store
 //! verified on read), [`images`] (import, installed updates, applicable updates), [`jobs`]
 //! (schedules, runs, cancel), [`schedule`] (when), [`runner`] (tick and run: leases, the image lock,
-//! the engine's `service` pipeline), [`dp`] (distribution points, atomic switch) and [`delta`]
-//! (rolling-checksum delta redistribution).
+//! the engine's `service` pipeline), [`dp`] (distribution points, atomic switch), [`location`]
+//! (where a DP is: directory, rsync daemon, ssh) and [`rsync`] (remote DPs through the system rsync).
 
 pub mod catalog;
 pub mod content;
 pub mod db;
-pub mod delta;
 pub mod dp;
 mod error;
 pub mod execute;
 pub mod images;
 pub mod jobs;
+pub mod location;
+pub mod rsync;
 pub mod runner;
 pub mod schedule;
+pub mod store;
 pub mod time;
 
 pub use error::{Error, Result};

@@ -15,6 +15,7 @@ use rusqlite::{params, OptionalExtension};
 use super::db::now;
 use super::error::{Error, Result};
 use super::execute::{self, JobOutcome};
+use super::store::{JobStatus, UpdateResult};
 use super::time::format_utc;
 use super::{dp, Site};
 
@@ -34,7 +35,7 @@ pub struct Recovered {
     /// Who held it.
     pub holder: Option<String>,
     /// Its status now.
-    pub status: String,
+    pub status: JobStatus,
 }
 
 /// What one pass did.
@@ -77,7 +78,7 @@ fn start_time(pid: u32) -> Option<u64> {
 
 /// Whether the holder of a lease is certainly gone: same host and its process is not running (or
 /// the PID now belongs to a process that started later).
-fn holder_dead(holder: &str) -> bool {
+pub(crate) fn holder_dead(holder: &str) -> bool {
     let Some((pid, rest)) = holder.split_once('@') else { return false };
     let (host, start) = rest.split_once('#').unwrap_or((rest, "0"));
     if host != hostname() {
@@ -109,11 +110,12 @@ pub fn recover(site: &mut Site) -> Result<(Vec<Recovered>, usize)> {
             .conn()
             .prepare(
                 "SELECT j.id, j.image_id, j.cancel_requested, l.holder, l.expires FROM jobs j \
-                 LEFT JOIN leases l ON l.image_id = j.image_id AND l.job_id = j.id WHERE j.status = 'In Process'",
+                 LEFT JOIN leases l ON l.image_id = j.image_id AND l.job_id = j.id WHERE j.status = ?1",
             )
             .map_err(db.err())?;
-        let rows =
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).map_err(db.err())?;
+        let rows = stmt
+            .query_map([JobStatus::InProcess], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .map_err(db.err())?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
     };
     let mut out = Vec::new();
@@ -125,7 +127,7 @@ pub fn recover(site: &mut Site) -> Result<(Vec<Recovered>, usize)> {
         if !dead {
             continue;
         }
-        let status = if cancel_requested { "Cancelled" } else { "Failed" };
+        let status = if cancel_requested { JobStatus::Cancelled } else { JobStatus::Failed };
         let message = format!(
             "the runner {} stopped during the run (killed or crashed); nothing was committed: the image and \
              the distribution points are as before the run",
@@ -133,12 +135,12 @@ pub fn recover(site: &mut Site) -> Result<(Vec<Recovered>, usize)> {
         );
         let closed = site.db.tx(|tx| {
             let n = tx.execute(
-                "UPDATE jobs SET status = ?2, finished = ?3, message = ?4 WHERE id = ?1 AND status = 'In Process'",
-                params![job, status, t, message],
+                "UPDATE jobs SET status = ?2, finished = ?3, message = ?4 WHERE id = ?1 AND status = ?5",
+                params![job, status, t, message, JobStatus::InProcess],
             )?;
             tx.execute(
-                "UPDATE job_updates SET result = 'Failed', reason = 'the run was interrupted' WHERE job_id = ?1 AND result = 'Pending'",
-                [job],
+                "UPDATE job_updates SET result = ?2, reason = 'the run was interrupted' WHERE job_id = ?1 AND result = ?3",
+                params![job, UpdateResult::Failed, UpdateResult::Pending],
             )?;
             tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image, job])?;
             if n == 1 {
@@ -150,7 +152,7 @@ pub fn recover(site: &mut Site) -> Result<(Vec<Recovered>, usize)> {
             tracing::warn!(job, image, holder = ?holder, "closed the run of a runner that stopped");
             execute::log_line(site, &format!("Servicing job {job} for image {image} was interrupted: {message}"), true);
             execute::sweep_job(site, job, image)?;
-            out.push(Recovered { job, image, holder, status: status.into() });
+            out.push(Recovered { job, image, holder, status });
         }
     }
     let dps = dp::recover(site)?;
@@ -162,15 +164,17 @@ pub fn recover(site: &mut Site) -> Result<(Vec<Recovered>, usize)> {
 fn claim(site: &mut Site, job: i64, holder: &str) -> Result<std::result::Result<i64, String>> {
     let t = now();
     site.db.tx(|tx| {
-        let row: Option<(i64, String)> = tx
+        let row: Option<(i64, JobStatus)> = tx
             .query_row("SELECT image_id, status FROM jobs WHERE id = ?1", [job], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((image, status)) = row else { return Ok(Err("gone".into())) };
-        if status != "Scheduled" {
+        if status != JobStatus::Scheduled {
             return Ok(Err(format!("job {job} is {status}")));
         }
         let lease: Option<(String, i64)> = tx
-            .query_row("SELECT holder, expires FROM leases WHERE image_id = ?1", [image], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT holder, expires FROM leases WHERE image_id = ?1", [image], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         if let Some((h, e)) = lease {
             if e >= t {
@@ -179,8 +183,8 @@ fn claim(site: &mut Site, job: i64, holder: &str) -> Result<std::result::Result<
         }
         let version: i64 = tx.query_row("SELECT content_version FROM images WHERE id = ?1", [image], |r| r.get(0))?;
         tx.execute(
-            "UPDATE jobs SET status = 'In Process', started = ?2, runner = ?3, version_before = ?4, message = NULL WHERE id = ?1",
-            params![job, t, holder, version],
+            "UPDATE jobs SET status = ?5, started = ?2, runner = ?3, version_before = ?4, message = NULL WHERE id = ?1",
+            params![job, t, holder, version, JobStatus::InProcess],
         )?;
         tx.execute(
             "INSERT OR REPLACE INTO leases (image_id, job_id, holder, expires) VALUES (?1, ?2, ?3, ?4)",
@@ -243,10 +247,10 @@ pub fn tick(dir: &Path, stop: &AtomicBool) -> Result<TickReport> {
             let db = &site.db;
             let placeholders = tried.iter().map(|id: &i64| id.to_string()).collect::<Vec<_>>().join(",");
             let sql = format!(
-                "SELECT id FROM jobs WHERE status = 'Scheduled' AND run_at <= ?1 {} ORDER BY run_at, id LIMIT 1",
+                "SELECT id FROM jobs WHERE status = ?2 AND run_at <= ?1 {} ORDER BY run_at, id LIMIT 1",
                 if tried.is_empty() { String::new() } else { format!("AND id NOT IN ({placeholders})") }
             );
-            db.conn().query_row(&sql, [t], |r| r.get(0)).optional().map_err(db.err())?
+            db.conn().query_row(&sql, params![t, JobStatus::Scheduled], |r| r.get(0)).optional().map_err(db.err())?
         };
         let Some(job) = due else { break };
         tried.push(job);
@@ -271,7 +275,9 @@ pub fn tick(dir: &Path, stop: &AtomicBool) -> Result<TickReport> {
     report.next_due = {
         let db = &site.db;
         db.conn()
-            .query_row("SELECT MIN(run_at) FROM jobs WHERE status = 'Scheduled'", [], |r| r.get::<_, Option<i64>>(0))
+            .query_row("SELECT MIN(run_at) FROM jobs WHERE status = ?1", [JobStatus::Scheduled], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
             .map_err(db.err())?
             .map(format_utc)
     };
@@ -293,7 +299,7 @@ pub fn run(dir: &Path, stop: &AtomicBool, mut on_tick: impl FnMut(&TickReport)) 
         }
         let next = Site::open(dir).ok().and_then(|s| {
             s.db.conn()
-                .query_row("SELECT MIN(run_at) FROM jobs WHERE status = 'Scheduled'", [], |r| {
+                .query_row("SELECT MIN(run_at) FROM jobs WHERE status = ?1", [JobStatus::Scheduled], |r| {
                     r.get::<_, Option<i64>>(0)
                 })
                 .ok()

@@ -321,44 +321,4 @@ impl Cron {
     }
 }
 
-/// The state of a servicing run, with ConfigMgr's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Status {
-    /// Waiting for its time.
-    Scheduled,
-    /// A runner is on it.
-    #[serde(rename = "In Process")]
-    InProcess,
-    /// Done; the image holds the applicable selected updates.
-    Successful,
-    /// Stopped with an error (or its runner died); the image is as before the run.
-    Failed,
-    /// Cancelled before it ran, or at a safe point while it ran; the image is as before.
-    Cancelled,
-}
-
-impl Status {
-    /// As stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Scheduled => "Scheduled",
-            Status::InProcess => "In Process",
-            Status::Successful => "Successful",
-            Status::Failed => "Failed",
-            Status::Cancelled => "Cancelled",
-        }
-    }
-
-    /// From the stored text.
-    pub fn parse(s: &str) -> Option<Status> {
-        [Status::Scheduled, Status::InProcess, Status::Successful, Status::Failed, Status::Cancelled]
-            .into_iter()
-            .find(|st| st.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use super::store::JobStatus as Status;

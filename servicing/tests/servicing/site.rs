@@ -1,15 +1,13 @@
-//! Tests of the site's parts on their own: schedules, the rsync-style delta, the content library,
+//! Tests of the site's parts on their own: schedules, the content library,
 //! the database migrations, and catalog sync over the real synthetic packages.
 
 use std::path::Path;
 
 use fixtures::packages::write_all;
 use fixtures::profile::Profile;
-use servicing::progress::Control;
 use servicing::site::catalog;
 use servicing::site::content::{sha256_file, ContentLibrary};
 use servicing::site::db::{Db, SCHEMA_VERSION};
-use servicing::site::delta::{apply_delta, make_delta, Signature};
 use servicing::site::schedule::{Recurrence, When};
 use servicing::site::time::{format_utc, parse_rfc3339};
 use servicing::site::{Error, Site};
@@ -78,70 +76,6 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
             x as u8
         })
         .collect()
-}
-
-fn delta_round_trip(dir: &Path, old: &[u8], new: &[u8]) -> (u64, u64) {
-    let (o, n, d, r) = (dir.join("old"), dir.join("new"), dir.join("delta"), dir.join("rebuilt"));
-    std::fs::write(&o, old).unwrap();
-    std::fs::write(&n, new).unwrap();
-    let sig = Signature::compute(&o, 1024, Control::none()).unwrap();
-    let mut wire = Vec::new();
-    sig.write_to(&mut wire).unwrap();
-    assert_eq!(wire.len() as u64, sig.encoded_len());
-    let sig = Signature::read_from(&mut wire.as_slice()).unwrap();
-    let stats = make_delta(&n, &sig, &d, Control::none()).unwrap();
-    let sha = apply_delta(&o, &d, &r, Control::none()).unwrap();
-    assert_eq!(std::fs::read(&r).unwrap(), new);
-    assert_eq!(sha, sha256_file(&n).unwrap().0);
-    (stats.delta_bytes, stats.copied_bytes)
-}
-
-#[test]
-fn delta_rebuilds_the_new_file_exactly_and_sends_only_what_changed() {
-    let dir = tempfile::tempdir().unwrap();
-    let old = noise(7, 400_000);
-    // Moved blocks, an insertion, a deletion and a changed tail.
-    let mut new = Vec::new();
-    new.extend_from_slice(&old[200_000..300_000]);
-    new.extend_from_slice(&noise(9, 5_000));
-    new.extend_from_slice(&old[0..150_000]);
-    new.extend_from_slice(&old[310_000..390_000]);
-    new.extend_from_slice(&noise(11, 3_333));
-    let (sent, copied) = delta_round_trip(dir.path(), &old, &new);
-    assert!(sent < new.len() as u64 / 10, "sent {sent} of {}", new.len());
-    assert!(copied > new.len() as u64 * 9 / 10);
-    // Nothing in common: everything is data, and still exact.
-    let (sent, copied) = delta_round_trip(dir.path(), &noise(1, 10_000), &noise(2, 20_000));
-    assert_eq!(copied, 0);
-    assert!(sent >= 20_000);
-    // Empty files either side.
-    delta_round_trip(dir.path(), b"", &noise(3, 5_000));
-    delta_round_trip(dir.path(), &noise(4, 5_000), b"");
-}
-
-#[test]
-fn a_delta_against_another_base_or_damaged_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |n: &str| dir.path().join(n);
-    std::fs::write(p("old"), noise(5, 100_000)).unwrap();
-    let mut new = noise(5, 100_000);
-    new[50_000] ^= 1;
-    std::fs::write(p("new"), &new).unwrap();
-    let sig = Signature::compute(&p("old"), 1024, Control::none()).unwrap();
-    make_delta(&p("new"), &sig, &p("delta"), Control::none()).unwrap();
-    // Same length, other bytes: the rebuild's SHA-256 does not match and the output is removed.
-    std::fs::write(p("other"), noise(6, 100_000)).unwrap();
-    let e = apply_delta(&p("other"), &p("delta"), &p("out"), Control::none()).unwrap_err();
-    assert!(matches!(e, Error::Mismatch { .. }), "{e}");
-    assert!(!p("out").exists());
-    // Another length: refused before anything is written.
-    std::fs::write(p("short"), noise(5, 90_000)).unwrap();
-    assert!(matches!(apply_delta(&p("short"), &p("delta"), &p("out"), Control::none()), Err(Error::BadDelta { .. })));
-    // A truncated delta.
-    let bytes = std::fs::read(p("delta")).unwrap();
-    std::fs::write(p("cut"), &bytes[..bytes.len() / 2]).unwrap();
-    assert!(apply_delta(&p("old"), &p("cut"), &p("out"), Control::none()).is_err());
-    assert!(!p("out").exists() || std::fs::read(p("out")).unwrap() != new);
 }
 
 #[test]

@@ -1,0 +1,201 @@
+//! The site store's vocabulary: every state the database records is a Rust enum here (a servicing
+//! run's status, each update's result in a run, a distribution point's status and transfer method),
+//! with the one word each is stored and shown as, and its SQL conversion. SQL statements bind these
+//! values; none spells a state as a string literal.
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+/// The state of a servicing run, with ConfigMgr's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum JobStatus {
+    /// Waiting for its time.
+    Scheduled,
+    /// A runner is on it.
+    #[serde(rename = "In Process")]
+    InProcess,
+    /// Done; the image holds the applicable selected updates.
+    Successful,
+    /// Stopped with an error (or its runner died); the image is as before the run.
+    Failed,
+    /// Cancelled before it ran, or at a safe point while it ran; the image is as before.
+    Cancelled,
+}
+
+impl JobStatus {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Scheduled => "Scheduled",
+            JobStatus::InProcess => "In Process",
+            JobStatus::Successful => "Successful",
+            JobStatus::Failed => "Failed",
+            JobStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    /// From the stored text.
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        [JobStatus::Scheduled, JobStatus::InProcess, JobStatus::Successful, JobStatus::Failed, JobStatus::Cancelled]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// The result of one update in a servicing run (the Update Status tab).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum UpdateResult {
+    /// Selected; the run has not reached it (or has not run).
+    Pending,
+    /// Installed into the image.
+    Applied,
+    /// Not applicable, already installed or superseded.
+    Skipped,
+    /// Not a CBS package (an .exe, .msi …), as ConfigMgr reports it.
+    #[serde(rename = "Not Supported")]
+    NotSupported,
+    /// Failed (the reason says why).
+    Failed,
+    /// The run was cancelled before it reached this update.
+    Cancelled,
+}
+
+impl UpdateResult {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateResult::Pending => "Pending",
+            UpdateResult::Applied => "Applied",
+            UpdateResult::Skipped => "Skipped",
+            UpdateResult::NotSupported => "Not Supported",
+            UpdateResult::Failed => "Failed",
+            UpdateResult::Cancelled => "Cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for UpdateResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Where a DP stands for one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum DpStatus {
+    /// Holds the content version it was last sent.
+    Success,
+    /// A distribution is running.
+    #[serde(rename = "In Progress")]
+    InProgress,
+    /// The last distribution failed; the DP keeps what it held.
+    Failed,
+}
+
+impl DpStatus {
+    /// The stored (and shown) word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpStatus::Success => "Success",
+            DpStatus::InProgress => "In Progress",
+            DpStatus::Failed => "Failed",
+        }
+    }
+}
+
+impl std::fmt::Display for DpStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// How a DP got its copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DpMethod {
+    /// A whole, verified copy (directory DPs).
+    Copy,
+    /// rsync's delta transfer (remote DPs).
+    Rsync,
+    /// The DP held this very file already (directory DPs).
+    Unchanged,
+}
+
+impl DpMethod {
+    /// The stored (and shown) word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpMethod::Copy => "copy",
+            DpMethod::Rsync => "rsync",
+            DpMethod::Unchanged => "unchanged",
+        }
+    }
+}
+
+impl std::fmt::Display for DpMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+macro_rules! sql_word {
+    ($t:ty, [$($v:expr),*]) => {
+        impl ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+        impl FromSql for $t {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let s = value.as_str()?;
+                [$($v),*].into_iter().find(|v: &$t| v.as_str() == s).ok_or_else(|| {
+                    FromSqlError::Other(format!("unknown {} {s:?}", stringify!($t)).into())
+                })
+            }
+        }
+    };
+}
+sql_word!(DpStatus, [DpStatus::Success, DpStatus::InProgress, DpStatus::Failed]);
+sql_word!(DpMethod, [DpMethod::Copy, DpMethod::Rsync, DpMethod::Unchanged]);
+sql_word!(
+    JobStatus,
+    [JobStatus::Scheduled, JobStatus::InProcess, JobStatus::Successful, JobStatus::Failed, JobStatus::Cancelled]
+);
+sql_word!(
+    UpdateResult,
+    [
+        UpdateResult::Pending,
+        UpdateResult::Applied,
+        UpdateResult::Skipped,
+        UpdateResult::NotSupported,
+        UpdateResult::Failed,
+        UpdateResult::Cancelled
+    ]
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_round_trips_through_its_stored_word() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for s in
+            [JobStatus::Scheduled, JobStatus::InProcess, JobStatus::Successful, JobStatus::Failed, JobStatus::Cancelled]
+        {
+            assert_eq!(conn.query_row("SELECT ?1", [s], |r| r.get::<_, JobStatus>(0)).unwrap(), s);
+        }
+        for s in [UpdateResult::NotSupported, UpdateResult::Pending, UpdateResult::Cancelled] {
+            assert_eq!(conn.query_row("SELECT ?1", [s], |r| r.get::<_, UpdateResult>(0)).unwrap(), s);
+        }
+        for s in [DpStatus::InProgress, DpStatus::Failed] {
+            assert_eq!(conn.query_row("SELECT ?1", [s], |r| r.get::<_, DpStatus>(0)).unwrap(), s);
+        }
+        assert!(conn.query_row("SELECT 'Unheard of'", [], |r| r.get::<_, JobStatus>(0)).is_err());
+    }
+}
