@@ -4,57 +4,67 @@
 
 mod args;
 mod commands;
+mod failure;
+mod help;
 mod output;
 mod reporter;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches as _;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse(); // usage errors exit with status 2 inside clap
+    let parsed = help::command().try_get_matches().and_then(|m| args::Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     init_tracing(&cli.global);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed stdout (e.g. `| head`) is not a failure of the operation.
+        Err(err) if failure::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            // A closed stdout (e.g. `| head`) is not a failure of the operation.
-            if err
-                .chain()
-                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
-            {
-                return ExitCode::SUCCESS;
-            }
+            let status = failure::exit_status(&err);
+            let lines = failure::lines(&err);
             let mut stderr = std::io::stderr().lock();
-            if let Some(partial) = err.downcast_ref::<commands::PartialSuccess>() {
-                let _ = writeln!(stderr, "warning: {}", output::terminal_safe(&partial.to_string()));
-                return ExitCode::from(3);
+            let first = match status {
+                3 => "warning",
+                _ => "error",
+            };
+            for (i, line) in lines.iter().enumerate() {
+                let lead = if i == 0 || status == 130 { format!("{first}: ") } else { "  caused by: ".into() };
+                let _ = writeln!(stderr, "{lead}{}", output::terminal_safe(line));
             }
-            if let Some(usage) = err.downcast_ref::<commands::UsageError>() {
-                let _ = writeln!(stderr, "error: {}", output::terminal_safe(&usage.to_string()));
+            if status == 2 {
                 let _ = writeln!(stderr, "\nFor more information, try '--help'.");
-                return ExitCode::from(2);
             }
-            if err.downcast_ref::<commands::Interrupted>().is_some() {
-                // The context is the flag; the engine's own words say what was left as it was.
-                for cause in err.chain().skip(1) {
-                    let _ = writeln!(stderr, "error: {}", output::terminal_safe(&cause.to_string()));
-                }
-                return ExitCode::from(130);
-            }
-            let _ = writeln!(stderr, "error: {}", output::terminal_safe(&err.to_string()));
-            // A cause whose words the message above already carries is not said twice.
-            let mut said = err.to_string();
-            for cause in err.chain().skip(1) {
-                let text = cause.to_string();
-                if !said.contains(&text) {
-                    let _ = writeln!(stderr, "  caused by: {}", output::terminal_safe(&text));
-                    said.push_str(&text);
-                }
-            }
-            ExitCode::from(1)
+            ExitCode::from(status)
         }
     }
+}
+
+/// A command line clap refuses (exit status 2; `--help` and `--version` exit 0 through here too).
+/// With `--json` on the line, stdout also gets the `{"error": …}` object every failure prints.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let is_usage = !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        && e.kind() != ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+    if is_usage && std::env::args_os().any(|a| a == "--json") {
+        let message = e.kind().as_str().map(str::to_owned).unwrap_or_else(|| {
+            e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned()
+        });
+        let detail = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+        let body = serde_json::json!({
+            "ok": false,
+            "error": { "message": if detail.is_empty() { message } else { detail }, "input": null, "code": "usage", "exit_status": 2 }
+        });
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut out, &body);
+        let _ = writeln!(out);
+    }
+    e.exit()
 }
 
 /// Diagnostics go to stderr through tracing; `RUST_LOG` overrides the `-v`/`-q` level.

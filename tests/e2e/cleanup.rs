@@ -87,7 +87,7 @@ fn start_component_cleanup_removes_exactly_the_superseded_versions_and_packages(
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| p["state"] == "Superseded")
+        .filter(|p| p["state"] == "superseded")
         .map(|p| p["identity"].as_str().unwrap().to_owned())
         .collect();
     assert!(superseded.len() >= 3, "{superseded:?}");
@@ -122,9 +122,9 @@ fn start_component_cleanup_removes_exactly_the_superseded_versions_and_packages(
     }
     // Registry and package store: no Superseded package left; the latest month Installed.
     let list = packages(&wim);
-    assert!(list.as_array().unwrap().iter().all(|p| p["state"] != "Superseded"));
+    assert!(list.as_array().unwrap().iter().all(|p| p["state"] != "superseded"));
     let latest = pkgs[2].package.identity.clone().unwrap();
-    assert!(list.as_array().unwrap().iter().any(|p| p["identity"] == latest.as_str() && p["state"] == "Installed"));
+    assert!(list.as_array().unwrap().iter().any(|p| p["identity"] == latest.as_str() && p["state"] == "installed"));
     for s in &superseded {
         assert!(!listing.iter().any(|l| l.eq_ignore_ascii_case(&format!("/Windows/servicing/Packages/{s}.mum"))));
     }
@@ -150,7 +150,7 @@ fn reset_base_makes_the_rest_permanent_and_records_the_date() {
     assert!(out.status.success(), "{}", stderr(&out));
     let list = packages(&wim);
     let states: BTreeSet<&str> = list.as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap()).collect();
-    assert_eq!(states, BTreeSet::from(["Permanent"]), "{list}");
+    assert_eq!(states, BTreeSet::from(["permanent"]), "{list}");
     assert!(list.as_array().unwrap().iter().all(|p| p["permanent"] == true));
     assert!(analyze(&wim)["last_cleanup"].as_str().is_some());
 }

@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, cmd: ManifestCommand) -> Result<()> {
         let base = base_from_wcp_dll(&dll, &path.display().to_string())?.to_vec();
         (base, format!("{} (resource 0x266/1)", path.display()))
     } else if let Some(wim) = &image {
-        let dll = servicing_stack_wcp_dll(wim, &index, ctx.global.scratch_dir.as_deref())?;
+        let dll = servicing_stack_wcp_dll(wim, &index, ctx.engine_scratch()?.as_deref())?;
         let label = format!("{}:{}", wim.display(), dll.image_path);
         let base = base_from_wcp_dll(&dll.bytes, &label)?.to_vec();
         (base, format!("{label} (resource 0x266/1)"))

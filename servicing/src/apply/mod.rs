@@ -34,10 +34,10 @@ pub use cleanup::{cleanup_image, CleanupOptions, CleanupReport, CleanupSummary};
 pub use error::{Error, Result};
 pub use get::{get_packages, GetOptions, PackageRow};
 pub use registry::INSTALL_CLIENT;
-pub use scratch::Scratch;
+pub use scratch::{default_scratch_dir, prepare_default_scratch_dir, Scratch};
 pub use service::{service, PhaseTime, ServiceReport, ServiceRequest};
 pub use session::Finish;
-pub use target::Target;
+pub use target::{Target, TargetName};
 
 use std::path::PathBuf;
 
@@ -79,7 +79,7 @@ pub struct AddOptions {
 
 /// What happened to one package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Installed (committed).
     Installed,
@@ -175,8 +175,12 @@ impl PackageOutcome {
 /// What `add-package` reports.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AddReport {
-    /// The target.
+    /// The target, as messages name it (JSON: the fields of `image`).
+    #[serde(skip)]
     pub target: String,
+    /// The target in the shared JSON vocabulary (`wim`, `index`, `name`, `edition` or `dir`).
+    #[serde(flatten)]
+    pub image: TargetName,
     /// `--dry-run`.
     pub dry_run: bool,
     /// Whether anything was written to the image.
@@ -256,6 +260,7 @@ fn run(
     no_packages_is_an_error(inputs, &files)?;
     let mut svc = Servicing::open(target, opts.dry_run, opts.wait, scratch.path().to_path_buf(), control)?;
     let label = svc.label.clone();
+    let image = svc.session.target_name();
     let (outcomes, superseded) = apply_inputs(&mut svc, &files, opts, control, logs)?;
     let mut committed = false;
     if !opts.dry_run && svc.has_changes() {
@@ -265,6 +270,7 @@ fn run(
     }
     Ok(AddReport {
         target: label,
+        image,
         dry_run: opts.dry_run,
         committed,
         packages: outcomes,
@@ -301,7 +307,8 @@ pub(crate) fn apply_inputs(
             Ok(Loaded::Unsupported(reason)) => {
                 logs.manager.warn(NOT_SUPPORTED_MESSAGE);
                 logs.manager.warn(&format!("Update binary {shown} is not a CBS package: {reason}"));
-                logs.detail.error(&format!("{shown}: not a CBS package: {reason}"));
+                // The same severity as the OfflineServicingMgr.log lines above (and the site's).
+                logs.detail.warning(&format!("{shown}: not a CBS package: {reason}"));
                 if !opts.continue_on_error {
                     return Err(Error::NotSupported { package: shown, reason });
                 }

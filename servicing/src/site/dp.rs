@@ -29,6 +29,7 @@ pub struct Dp {
     /// Name.
     pub name: String,
     /// Its directory.
+    #[serde(rename = "dir")]
     pub path: PathBuf,
     /// Added (UTC).
     pub added: String,
@@ -42,6 +43,7 @@ pub struct DpImageStatus {
     /// The image.
     pub image_id: i64,
     /// `Success`, `In Progress`, `Failed`.
+    #[serde(serialize_with = "cbs::json_word::snake_case")]
     pub status: String,
     /// The content version the DP holds (none: nothing yet).
     pub content_version: Option<i64>,
@@ -54,6 +56,7 @@ pub struct DpImageStatus {
     /// Why it failed, or a note.
     pub message: Option<String>,
     /// The file on the DP.
+    #[serde(rename = "wim")]
     pub path: PathBuf,
     /// When the status last changed (UTC).
     pub updated: String,
@@ -75,8 +78,10 @@ pub struct DpOutcome {
     /// DP name.
     pub dp: String,
     /// The file on the DP.
+    #[serde(rename = "wim")]
     pub path: PathBuf,
     /// `Success` or `Failed`.
+    #[serde(serialize_with = "cbs::json_word::snake_case")]
     pub status: String,
     /// `full`, `delta` or `unchanged`.
     pub method: Option<String>,

@@ -45,6 +45,7 @@ pub struct JobUpdate {
     /// File name.
     pub file_name: String,
     /// `Pending`, `Applied`, `Skipped`, `Not Supported`, `Failed`.
+    #[serde(serialize_with = "cbs::json_word::snake_case")]
     pub result: String,
     /// Why (skipped, not supported, failed).
     pub reason: Option<String>,

@@ -30,10 +30,12 @@ pub struct Recovered {
     /// The job.
     pub job: i64,
     /// The image.
+    #[serde(rename = "image_id")]
     pub image: i64,
     /// Who held it.
     pub holder: Option<String>,
     /// Its status now.
+    #[serde(serialize_with = "cbs::json_word::snake_case")]
     pub status: String,
 }
 

@@ -323,11 +323,11 @@ impl Cron {
 
 /// The state of a servicing run, with ConfigMgr's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Waiting for its time.
     Scheduled,
     /// A runner is on it.
-    #[serde(rename = "In Process")]
     InProcess,
     /// Done; the image holds the applicable selected updates.
     Successful,
