@@ -95,6 +95,21 @@ fn start_component_cleanup_removes_exactly_the_superseded_versions_and_packages(
     assert_eq!(a["cleanup_recommended"], true);
     assert_eq!(a["reclaimable_packages"].as_u64().unwrap() as usize, superseded.len());
 
+    // The text lists the removed component versions only with -v; the count always (issue 16 item 11).
+    for verbose in [false, true] {
+        let copy = work.path(&format!("copy-{verbose}.wim"));
+        std::fs::copy(&wim, &copy).unwrap();
+        let mut args = vec!["cleanup-image", "--image", copy.to_str().unwrap(), "--index", "1"];
+        args.extend(["--start-component-cleanup", "--no-progress"]);
+        if verbose {
+            args.push("-v");
+        }
+        let text = run_ok(&args);
+        let listed = text.lines().filter(|l| l.starts_with("removed component")).count();
+        assert_eq!(listed, if verbose { expected_removed.len() } else { 0 }, "{text}");
+        assert!(text.contains(&format!("{} component version(s)", expected_removed.len())), "{text}");
+    }
+
     let out = run(&[
         "cleanup-image",
         "--image",

@@ -182,8 +182,12 @@ pub fn cleanup_image(ctx: &Ctx, a: CleanupArgs) -> Result<()> {
     let r = apply::cleanup_image(&target, &opts, ctx.control())?;
     ctx.print(&r, || {
         let mut s = String::new();
-        for c in &r.summary.removed_components {
-            let _ = writeln!(s, "removed component  {c}");
+        // Hundreds of component versions go in a cleanup: listed with -v (and in dism.log, and
+        // always in --json); the count below says how many.
+        if ctx.global.verbose > 0 {
+            for c in &r.summary.removed_components {
+                let _ = writeln!(s, "removed component  {c}");
+            }
         }
         for p in &r.summary.removed_packages {
             let _ = writeln!(s, "removed package    {p}");
