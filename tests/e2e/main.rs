@@ -44,4 +44,5 @@ mod reduce;
 mod registry_values;
 mod scratch_default;
 mod site;
+mod snapshots;
 mod util;
