@@ -21,6 +21,8 @@ const MAX_INPUT_BYTES: u64 = 64 << 20;
 /// One decoded manifest.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DecodedManifest {
+    /// The manifest file (`input`, as every report names the file it read).
+    #[serde(rename = "input")]
     pub file: String,
     /// `DCM`, `DCN`, … or `XML` for a plain manifest.
     pub kind: &'static str,
