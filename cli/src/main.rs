@@ -52,13 +52,19 @@ fn usage_error(e: clap::Error) -> ExitCode {
     let is_usage = !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
         && e.kind() != ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
     if is_usage && std::env::args_os().any(|a| a == "--json") {
-        let message = e.kind().as_str().map(str::to_owned).unwrap_or_else(|| {
-            e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned()
-        });
-        let detail = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+        // clap's words up to its usage line, on one line: "the following required arguments were
+        // not provided: <WIM>".
+        let rendered = e.render().to_string();
+        let message = rendered
+            .lines()
+            .take_while(|l| !l.starts_with("Usage:"))
+            .map(|l| l.trim().trim_start_matches("error: "))
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
         let body = serde_json::json!({
             "ok": false,
-            "error": { "message": if detail.is_empty() { message } else { detail }, "input": null, "code": "usage", "exit_status": 2 }
+            "error": { "message": message, "input": null, "code": "usage", "exit_status": 2 }
         });
         let mut out = std::io::stdout().lock();
         let _ = serde_json::to_writer_pretty(&mut out, &body);

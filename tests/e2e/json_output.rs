@@ -62,6 +62,7 @@ fn json_failure_kinds_are_stable_words() {
 fn json_usage_errors_are_error_objects_too() {
     let v = error_doc(&run(&["info", "--json"]), 2);
     assert_eq!(v["error"]["code"], "usage", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("<WIM>"), "{v}");
     let v = error_doc(&run(&["site", "init", "--json"]), 2);
     assert_eq!(v["error"]["code"], "usage", "{v}");
 }

@@ -45,4 +45,5 @@ mod registry_values;
 mod scratch_default;
 mod site;
 mod snapshots;
+mod table_width;
 mod util;
