@@ -14,6 +14,7 @@ pub mod dcm;
 pub mod delta;
 pub mod hex;
 pub mod identity;
+pub mod json_word;
 pub mod keyform;
 pub mod manifest;
 pub mod mum;

@@ -30,6 +30,7 @@ use crate::runtime;
 
 /// The hive files component registry data is written to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TargetHive {
     /// `Windows\System32\config\SYSTEM`.
     System,

@@ -21,8 +21,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options for every verb.
+/// Options for every verb (shown under their own heading in every command's help).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
@@ -39,7 +40,7 @@ pub struct Global {
     /// Wait up to this many seconds for another writer of the same WIM instead of failing at once.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
     pub wait_lock: u64,
-    /// Scratch directory (mount staging, temporary files). Default: $TMPDIR/wimpatch.
+    /// Scratch directory (the help text names the per-user default; see `help::command`).
     #[arg(long, global = true, env = "WIMPATCH_SCRATCH_DIR", value_name = "DIR")]
     pub scratch_dir: Option<PathBuf>,
 }
@@ -57,7 +58,7 @@ pub enum Command {
     /// Delete one image and rebuild the file so it shrinks (DISM /Delete-Image).
     DeleteImage {
         /// The WIM file.
-        #[arg(long)]
+        #[arg(long, value_name = "WIM")]
         image: PathBuf,
         /// Image index (1-based) or name.
         #[arg(long, value_name = "N|NAME")]
@@ -66,7 +67,7 @@ pub enum Command {
     /// Keep one image, drop the others, and rebuild so the file really shrinks.
     Reduce {
         /// The WIM file.
-        #[arg(long)]
+        #[arg(long, value_name = "WIM")]
         image: PathBuf,
         /// The image to keep: index (1-based) or name.
         #[arg(long, value_name = "N|NAME")]
@@ -82,7 +83,7 @@ pub enum Command {
     /// Rebuild a WIM to reclaim the space that appends leave behind (wimoptimize).
     Optimize {
         /// The WIM file.
-        #[arg(long)]
+        #[arg(long, value_name = "WIM")]
         image: PathBuf,
         /// Recompress all data (slower; can shrink further).
         #[arg(long)]
@@ -175,7 +176,7 @@ pub struct ExportArgs {
 #[derive(Debug, Args, Clone)]
 pub struct MountArgs {
     /// The WIM file.
-    #[arg(long)]
+    #[arg(long, value_name = "WIM")]
     pub image: PathBuf,
     /// Image index (1-based) or name.
     #[arg(long, value_name = "N|NAME")]
@@ -462,8 +463,8 @@ pub enum SiteCommand {
     Image(SiteImageCommand),
     /// Catalog updates applicable to an image and not yet applied (the Schedule Updates wizard's list).
     Updates {
-        /// Image ID.
-        #[arg(long, value_name = "ID")]
+        /// The site's image ID (`site image list`).
+        #[arg(long = "image-id", alias = "image", value_name = "ID")]
         image: i64,
         /// Only updates whose metadata (KB, title, classification, product, file name …) contains this.
         #[arg(long, value_name = "TEXT")]
@@ -477,8 +478,8 @@ pub enum SiteCommand {
     /// Cancel an image's servicing: an In Process run stops at the next safe point (the image stays as
     /// it was); a pending schedule is removed.
     Cancel {
-        /// Image ID.
-        #[arg(long, value_name = "ID")]
+        /// The site's image ID (`site image list`).
+        #[arg(long = "image-id", alias = "image", value_name = "ID")]
         image: i64,
     },
     /// One pass: close runs of runners that died, then run every due job, and exit (for cron or a
@@ -492,8 +493,8 @@ pub enum SiteCommand {
     /// Send an image's current content version to every distribution point (rsync's delta transfer
     /// for rsync and ssh DPs, a verified copy for directories).
     Distribute {
-        /// Image ID.
-        #[arg(long, value_name = "ID")]
+        /// The site's image ID (`site image list`).
+        #[arg(long = "image-id", alias = "image", value_name = "ID")]
         image: i64,
     },
 }
@@ -567,8 +568,8 @@ pub enum SiteDpCommand {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("when").required(true).args(["now", "at", "every"])))]
 pub struct SiteScheduleArgs {
-    /// Image ID.
-    #[arg(long, value_name = "ID")]
+    /// The site's image ID (`site image list`).
+    #[arg(long = "image-id", alias = "image", value_name = "ID")]
     pub image: i64,
     /// Updates: KB numbers, catalog IDs, or all-applicable (resolved again at each run).
     #[arg(long, value_name = "KB|ID|all-applicable", num_args = 1.., required = true)]

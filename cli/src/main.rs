@@ -5,6 +5,8 @@
 mod args;
 mod commands;
 mod dism;
+mod failure;
+mod help;
 mod output;
 mod reporter;
 mod version;
@@ -15,8 +17,11 @@ use std::process::ExitCode;
 use clap::FromArgMatches as _;
 
 fn main() -> ExitCode {
-    // Usage errors exit with status 2 inside clap.
-    let cli = args::Cli::from_arg_matches(&version::command().get_matches()).unwrap_or_else(|e| e.exit());
+    let parsed = help::command().try_get_matches().and_then(|m| args::Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let cli = match dism::rewrite(cli) {
         Ok(Some(cli)) => cli,
         Ok(None) => return ExitCode::SUCCESS,
@@ -31,44 +36,54 @@ fn main() -> ExitCode {
     init_tracing(&cli.global);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed stdout (e.g. `| head`) is not a failure of the operation.
+        Err(err) if failure::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            // A closed stdout (e.g. `| head`) is not a failure of the operation.
-            if err
-                .chain()
-                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
-            {
-                return ExitCode::SUCCESS;
-            }
+            let status = failure::exit_status(&err);
+            let lines = failure::lines(&err);
             let mut stderr = std::io::stderr().lock();
-            if let Some(partial) = err.downcast_ref::<commands::PartialSuccess>() {
-                let _ = writeln!(stderr, "warning: {}", output::terminal_safe(&partial.to_string()));
-                return ExitCode::from(3);
+            let first = match status {
+                3 => "warning",
+                _ => "error",
+            };
+            for (i, line) in lines.iter().enumerate() {
+                let lead = if i == 0 || status == 130 { format!("{first}: ") } else { "  caused by: ".into() };
+                let _ = writeln!(stderr, "{lead}{}", output::terminal_safe(line));
             }
-            if let Some(usage) = err.downcast_ref::<commands::UsageError>() {
-                let _ = writeln!(stderr, "error: {}", output::terminal_safe(&usage.to_string()));
+            if status == 2 {
                 let _ = writeln!(stderr, "\nFor more information, try '--help'.");
-                return ExitCode::from(2);
             }
-            if err.downcast_ref::<commands::Interrupted>().is_some() {
-                // The context is the flag; the engine's own words say what was left as it was.
-                for cause in err.chain().skip(1) {
-                    let _ = writeln!(stderr, "error: {}", output::terminal_safe(&cause.to_string()));
-                }
-                return ExitCode::from(130);
-            }
-            let _ = writeln!(stderr, "error: {}", output::terminal_safe(&err.to_string()));
-            // A cause whose words the message above already carries is not said twice.
-            let mut said = err.to_string();
-            for cause in err.chain().skip(1) {
-                let text = cause.to_string();
-                if !said.contains(&text) {
-                    let _ = writeln!(stderr, "  caused by: {}", output::terminal_safe(&text));
-                    said.push_str(&text);
-                }
-            }
-            ExitCode::from(1)
+            ExitCode::from(status)
         }
     }
+}
+
+/// A command line clap refuses (exit status 2; `--help` and `--version` exit 0 through here too).
+/// With `--json` on the line, stdout also gets the `{"error": …}` object every failure prints.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let is_usage = !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        && e.kind() != ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+    if is_usage && std::env::args_os().any(|a| a == "--json") {
+        // clap's words up to its usage line, on one line: "the following required arguments were
+        // not provided: <WIM>".
+        let rendered = e.render().to_string();
+        let message = rendered
+            .lines()
+            .take_while(|l| !l.starts_with("Usage:"))
+            .map(|l| l.trim().trim_start_matches("error: "))
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let body = serde_json::json!({
+            "ok": false,
+            "error": { "message": message, "input": null, "code": "usage", "exit_status": 2 }
+        });
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut out, &body);
+        let _ = writeln!(out);
+    }
+    e.exit()
 }
 
 /// Diagnostics go to stderr through tracing; `RUST_LOG` overrides the `-v`/`-q` level.

@@ -25,6 +25,59 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The width of the terminal stdout is, when it is one and its width is known; `None` when stdout is
+/// piped or redirected (a table is then never cut: scripts get every character).
+pub fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal as _;
+    let stdout = std::io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0)).filter(|w| *w > 0)
+}
+
+/// Left-aligned columns, each as wide as its widest cell. With `width` (a terminal's), the widest
+/// columns are narrowed until the table fits, and cells longer than their column end in `…`.
+pub fn table(header: &[&str], rows: &[Vec<String>], width: Option<usize>) -> String {
+    const GAP: usize = 2;
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    if let Some(max) = width {
+        let total = |w: &[usize]| w.iter().sum::<usize>() + GAP * w.len().saturating_sub(1);
+        // Narrow the widest column, one character at a time, down to a floor that keeps it legible.
+        while total(&widths) > max {
+            let Some((i, &w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else { break };
+            if w <= 8 {
+                break;
+            }
+            widths[i] = w - 1;
+        }
+    }
+    let cut = |cell: &str, w: usize| -> String {
+        if cell.chars().count() <= w {
+            return cell.to_owned();
+        }
+        let mut s: String = cell.chars().take(w.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    };
+    let mut s = String::new();
+    let line = |cells: Vec<&str>, s: &mut String| {
+        let text: Vec<String> =
+            cells.iter().enumerate().map(|(i, c)| format!("{:<w$}", cut(c, widths[i]), w = widths[i])).collect();
+        let _ = writeln!(s, "{}", text.join("  ").trim_end());
+    };
+    line(header.to_vec(), &mut s);
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), &mut s);
+    }
+    s
+}
+
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -102,6 +155,21 @@ pub fn info(r: &InfoReport) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn table_fits_a_terminal_width_and_is_whole_when_piped() {
+        let rows =
+            vec![vec!["1".to_owned(), "A very long image name that goes on and on".to_owned(), "x64".to_owned()]];
+        let whole = super::table(&["ID", "Name", "Arch"], &rows, None);
+        assert!(whole.contains("A very long image name that goes on and on"), "{whole}");
+        let fitted = super::table(&["ID", "Name", "Arch"], &rows, Some(30));
+        for line in fitted.lines() {
+            assert!(line.chars().count() <= 30, "{line:?} in\n{fitted}");
+        }
+        assert!(fitted.contains('…') && fitted.contains("x64"), "{fitted}");
+        // Wide enough: nothing is cut.
+        assert_eq!(super::table(&["ID", "Name", "Arch"], &rows, Some(200)), whole);
+    }
+
     #[test]
     fn thousands_groups_digits() {
         assert_eq!(super::thousands(0), "0");

@@ -22,6 +22,18 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Creates the folder `path` (its parent must exist) readable by this user only (0700), or accepts
+/// an existing one this user owns ([`crate::check_private_dir`]); a link, or a folder another user
+/// owns, is refused.
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => crate::check_private_dir(path),
+        Err(e) => Err(e),
+    }
+}
+
 /// Creates the folder `path` and its missing parents. The part of `path` that already exists is the
 /// caller's (a path the user gave may go through links they chose); every folder created here is
 /// created by `mkdir(2)`, which never follows a link. For folders inside a tree others can write to,

@@ -99,11 +99,11 @@ fn kb2938772_applies_to_win81_by_index_and_by_name_and_again_is_already_installe
         assert_eq!(hivexget(&hive_dir.join("SOFTWARE"), &key, "InstallClient"), "DISM Package Manager Provider");
 
         let list = packages_json(&["--image", wim.to_str().unwrap(), "--index", index]);
-        assert_eq!(state_of(&list, TOP).as_deref(), Some("Installed"));
+        assert_eq!(state_of(&list, TOP).as_deref(), Some("installed"));
         let all = packages_json(&["--image", wim.to_str().unwrap(), "--index", index, "--all"]);
         assert_eq!(
             state_of(&all, "Package_3_for_KB2938772~31bf3856ad364e35~amd64~~6.3.1.0").as_deref(),
-            Some("Installed")
+            Some("installed")
         );
         assert_eq!(state_of(&all, "Package_2_for_KB2938772~31bf3856ad364e35~amd64~~6.3.1.0"), None);
     }
@@ -114,7 +114,7 @@ fn kb2938772_applies_to_win81_by_index_and_by_name_and_again_is_already_installe
     let out = add(&wim, "1", &[&cab], &["--json"], &logs);
     assert!(out.status.success(), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["packages"][0]["outcome"], "already-installed");
+    assert_eq!(r["packages"][0]["outcome"], "already_installed");
     assert_eq!(r["committed"], false);
     assert_eq!(sha256(&wim), before);
 
@@ -181,7 +181,7 @@ fn dry_run_reports_and_changes_nothing() {
     let out = add(&wim, "1", &[&cab], &["--json", "--dry-run"], &work.path("logs"));
     assert!(out.status.success(), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["packages"][0]["outcome"], "would-install");
+    assert_eq!(r["packages"][0]["outcome"], "would_install");
     assert_eq!(r["committed"], false);
     assert_eq!(sha256(&wim), before);
 }
@@ -206,13 +206,23 @@ fn exe_next_to_cab_is_not_supported_and_continue_on_error_applies_the_cab() {
     assert_eq!(sha256(&wim), before, "nothing may change without --continue-on-error");
     let manager = std::fs::read_to_string(logs.join("OfflineServicingMgr.log")).unwrap();
     assert!(manager.contains("<![LOG[Not applying this update binary, it is not supported]LOG]!>"), "{manager}");
+    // "Not supported" is a warning in every log (CMTrace type 2, dism.log Warning), as in the site's
+    // (the run's own "Processing failed" line, without --continue-on-error, is an error).
+    for line in
+        manager.lines().filter(|l| l.starts_with("<![LOG[Not applying") || l.starts_with("<![LOG[Update binary"))
+    {
+        assert!(line.contains("type=\"2\""), "{line}");
+    }
+    let detail = std::fs::read_to_string(logs.join("dism.log")).unwrap();
+    let dism_line = detail.lines().find(|l| l.contains("not a CBS package")).unwrap_or_else(|| panic!("{detail}"));
+    assert!(dism_line.contains(", Warning "), "{dism_line}");
 
     let out = add(&wim, "1", &[&folder], &["--continue-on-error", "--json"], &logs);
     assert_eq!(out.status.code(), Some(3), "partial success: {}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let outcomes: Vec<&str> =
         r["packages"].as_array().unwrap().iter().map(|p| p["outcome"].as_str().unwrap()).collect();
-    assert!(outcomes.contains(&"installed") && outcomes.contains(&"not-supported"), "{outcomes:?}");
+    assert!(outcomes.contains(&"installed") && outcomes.contains(&"not_supported"), "{outcomes:?}");
     assert_ne!(sha256(&wim), before);
     assert!(imagex_verifies(&wim));
 }
@@ -263,7 +273,7 @@ fn directory_target_gets_the_same_result() {
     let key = format!(r"Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages\{TOP}");
     assert_eq!(hivexget(&dir.join("Windows/System32/config/SOFTWARE"), &key, "CurrentState"), "112");
     let list = packages_json(&["--dir", dir.to_str().unwrap()]);
-    assert_eq!(state_of(&list, TOP).as_deref(), Some("Installed"));
+    assert_eq!(state_of(&list, TOP).as_deref(), Some("installed"));
 }
 
 #[test]
@@ -277,7 +287,11 @@ fn win7_msu_is_not_applicable_to_win81_with_the_reason() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("0x800f081e"), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["packages"][0]["outcome"], "not-applicable");
+    assert_eq!(r["packages"][0]["outcome"], "not_applicable");
+    // The same document carries the failure.
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(r["error"]["code"], "not_applicable", "{r}");
+    assert_eq!(r["error"]["exit_status"], 1, "{r}");
     assert!(r["packages"][0]["reason"].as_str().unwrap().contains("no parent"), "{r}");
     assert_eq!(sha256(&wim), before);
 }
@@ -285,7 +299,7 @@ fn win7_msu_is_not_applicable_to_win81_with_the_reason() {
 /// Whether get-packages lists `identity` as Installed in image 1.
 fn installed(wim: &Path, identity: &str) -> bool {
     let list = packages_json(&["--image", wim.to_str().unwrap(), "--index", "1"]);
-    state_of(&list, identity).as_deref() == Some("Installed")
+    state_of(&list, identity).as_deref() == Some("installed")
 }
 
 #[test]

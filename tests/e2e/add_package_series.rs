@@ -75,7 +75,7 @@ fn every_catalogue_entry_does_what_it_says_on_a_directory_image() {
             Expect::AppliesAfter { prerequisites } => {
                 let out = add(&target, &[&p.path], &[], &logs);
                 assert_eq!(out.status.code(), Some(1), "{name}: not applicable alone: {}", stderr(&out));
-                assert_eq!(outcomes(&report(&out))[0].1, "not-applicable", "{name} alone");
+                assert_eq!(outcomes(&report(&out))[0].1, "not_applicable", "{name} alone");
                 // Target first on the command line: the engine must still put the checkpoint first.
                 let mut paths: Vec<&Path> = vec![&p.path];
                 paths.extend(prerequisites.iter().map(|n| by_name(&all, n).path.as_path()));
@@ -90,7 +90,7 @@ fn every_catalogue_entry_does_what_it_says_on_a_directory_image() {
                 assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
                 assert!(stderr(&out).contains("0x800f081e"), "{name}: {}", stderr(&out));
                 let r = report(&out);
-                assert_eq!(r["packages"][0]["outcome"], "not-applicable", "{name}");
+                assert_eq!(r["packages"][0]["outcome"], "not_applicable", "{name}");
                 let reason = r["packages"][0]["reason"].as_str().unwrap();
                 assert!(reason.contains(reason_contains), "{name}: {reason}");
             }
@@ -102,7 +102,7 @@ fn every_catalogue_entry_does_what_it_says_on_a_directory_image() {
                 let out = add(&target, &[&p.path], &["--continue-on-error"], &logs);
                 assert_eq!(out.status.code(), Some(1), "{name}");
                 assert!(stderr(&out).contains("no package was applied"), "{name}: {}", stderr(&out));
-                assert_eq!(report(&out)["packages"][0]["outcome"], "not-supported", "{name}");
+                assert_eq!(report(&out)["packages"][0]["outcome"], "not_supported", "{name}");
             }
             Expect::Broken { .. } => {
                 let out = add(&target, &[&p.path], &[], &logs);
@@ -166,12 +166,12 @@ fn monthly_cumulative_series_leaves_the_latest_installed_and_earlier_ones_supers
                 .find(|p| p["identity"] == id)
                 .map(|p| p["state"].as_str().unwrap().to_owned())
         };
-        assert_eq!(state(&ids[i]).as_deref(), Some("Installed"), "{month}");
+        assert_eq!(state(&ids[i]).as_deref(), Some("installed"), "{month}");
         for earlier in &ids[..i] {
-            assert_eq!(state(earlier).as_deref(), Some("Superseded"), "{earlier} after {month}");
+            assert_eq!(state(earlier).as_deref(), Some("superseded"), "{earlier} after {month}");
         }
         // The base image's own cumulative update is superseded from the first month on.
-        assert_eq!(state("Package_for_RollupFix~31bf3856ad364e35~amd64~~19041.1.1.0").as_deref(), Some("Superseded"));
+        assert_eq!(state("Package_for_RollupFix~31bf3856ad364e35~amd64~~19041.1.1.0").as_deref(), Some("superseded"));
     }
     // The image's version follows the newest cumulative update (19041.300.1.2 → UBR 300), in the WIM
     // XML that `info` (and ConfigMgr's Version column) shows.

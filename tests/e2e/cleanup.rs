@@ -87,13 +87,28 @@ fn start_component_cleanup_removes_exactly_the_superseded_versions_and_packages(
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| p["state"] == "Superseded")
+        .filter(|p| p["state"] == "superseded")
         .map(|p| p["identity"].as_str().unwrap().to_owned())
         .collect();
     assert!(superseded.len() >= 3, "{superseded:?}");
     let a = analyze(&wim);
     assert_eq!(a["cleanup_recommended"], true);
     assert_eq!(a["reclaimable_packages"].as_u64().unwrap() as usize, superseded.len());
+
+    // The text lists the removed component versions only with -v; the count always (issue 16 item 11).
+    for verbose in [false, true] {
+        let copy = work.path(&format!("copy-{verbose}.wim"));
+        std::fs::copy(&wim, &copy).unwrap();
+        let mut args = vec!["cleanup-image", "--image", copy.to_str().unwrap(), "--index", "1"];
+        args.extend(["--start-component-cleanup", "--no-progress"]);
+        if verbose {
+            args.push("-v");
+        }
+        let text = run_ok(&args);
+        let listed = text.lines().filter(|l| l.starts_with("removed component")).count();
+        assert_eq!(listed, if verbose { expected_removed.len() } else { 0 }, "{text}");
+        assert!(text.contains(&format!("{} component version(s)", expected_removed.len())), "{text}");
+    }
 
     let out = run(&[
         "cleanup-image",
@@ -122,9 +137,9 @@ fn start_component_cleanup_removes_exactly_the_superseded_versions_and_packages(
     }
     // Registry and package store: no Superseded package left; the latest month Installed.
     let list = packages(&wim);
-    assert!(list.as_array().unwrap().iter().all(|p| p["state"] != "Superseded"));
+    assert!(list.as_array().unwrap().iter().all(|p| p["state"] != "superseded"));
     let latest = pkgs[2].package.identity.clone().unwrap();
-    assert!(list.as_array().unwrap().iter().any(|p| p["identity"] == latest.as_str() && p["state"] == "Installed"));
+    assert!(list.as_array().unwrap().iter().any(|p| p["identity"] == latest.as_str() && p["state"] == "installed"));
     for s in &superseded {
         assert!(!listing.iter().any(|l| l.eq_ignore_ascii_case(&format!("/Windows/servicing/Packages/{s}.mum"))));
     }
@@ -150,7 +165,7 @@ fn reset_base_makes_the_rest_permanent_and_records_the_date() {
     assert!(out.status.success(), "{}", stderr(&out));
     let list = packages(&wim);
     let states: BTreeSet<&str> = list.as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap()).collect();
-    assert_eq!(states, BTreeSet::from(["Permanent"]), "{list}");
+    assert_eq!(states, BTreeSet::from(["permanent"]), "{list}");
     assert!(list.as_array().unwrap().iter().all(|p| p["permanent"] == true));
     assert!(analyze(&wim)["last_cleanup"].as_str().is_some());
 }

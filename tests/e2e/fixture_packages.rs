@@ -40,9 +40,9 @@ fn readable_fixture_packages_are_reported_and_verified() {
             + inner.iter().map(|i| i["verified_files"].as_u64().unwrap()).sum::<u64>();
         assert!(verified > 0, "{name}: no payload verified");
         let expected_kind = match (name.ends_with(".msu"), inner.len()) {
-            (false, _) => "cbs-cab",
+            (false, _) => "cbs_cab",
             (true, 1) => "msu",
-            (true, _) => "combined-msu",
+            (true, _) => "combined_msu",
         };
         assert_eq!(v["kind"], expected_kind, "{name}");
         checked += 1;
@@ -78,7 +78,11 @@ fn broken_fixture_packages_exit_1_naming_the_file() {
         let err = stderr(&out);
         assert!(err.contains(name.as_str()), "{name}: stderr does not name the file: {err}");
         assert!(err.contains(error_contains), "{name}: stderr lacks {error_contains:?}: {err}");
-        assert!(out.stdout.is_empty(), "{name}: printed a report for a broken package");
+        // stdout (--json) holds only the failure, naming the package.
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["error", "ok"], "{name}: printed a report for a broken package: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(name.as_str()), "{v}");
         checked += 1;
     }
     assert_eq!(checked, 9);

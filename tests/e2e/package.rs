@@ -20,7 +20,7 @@ fn kb2938772_cab_identity_kb_release_parents_and_verified_payloads() {
         "kb2938772_cab_identity_kb_release_parents_and_verified_payloads"
     );
     let v = info_json(&cab);
-    assert_eq!(v["kind"], "cbs-cab");
+    assert_eq!(v["kind"], "cbs_cab");
     assert_eq!(v["identity"]["name"], "Package_for_KB2938772");
     assert_eq!(v["identity"]["version"], "6.3.1.0");
     assert_eq!(v["identity"]["arch"], "amd64");
@@ -53,7 +53,7 @@ fn hyper_v_integration_services_cab_verifies_all_47_payloads() {
         "hyper_v_integration_services_cab_verifies_all_47_payloads"
     );
     let v = info_json(&cab);
-    assert_eq!(v["kind"], "cbs-cab");
+    assert_eq!(v["kind"], "cbs_cab");
     assert_eq!(v["identity"]["name"], "Microsoft-Hyper-V-Integration-Services-Package");
     assert_eq!(v["identity"]["version"], "6.3.9600.19456");
     assert_eq!(v["kb"], "KB4072650");
@@ -117,7 +117,7 @@ fn windows7_msus_expand_and_verify_their_pa30_payloads() {
         assert_eq!(v["parents"][0]["alternatives"].as_array().unwrap().len(), parents, "{name}");
         assert_eq!(v["delta"]["by_format"]["PA30"], pa30, "{name}");
         let inner = &v["inner"][0];
-        assert_eq!(inner["kind"], "cbs-cab");
+        assert_eq!(inner["kind"], "cbs_cab");
         let (verified, unsupported) = verified_or_unsupported(inner);
         assert_eq!(verified + unsupported, total, "{name}");
         assert!(verified >= today, "{name}: {verified} verified, {today} when this test was written");
@@ -152,7 +152,7 @@ fn a_tampered_payload_fails_with_both_digests_named() {
     let dir = work.path("pkg");
     unpack(&cab, &dir);
     let v = info_json(&dir);
-    assert_eq!(v["kind"], "package-folder");
+    assert_eq!(v["kind"], "package_folder");
     assert_eq!(v["verified_files"], 3);
     let victim = std::fs::read_dir(&dir)
         .unwrap()
@@ -234,7 +234,7 @@ fn wim_format_msu_reads_like_the_classic_msu() {
     let msu = wim_msu(&work, &cab);
     assert_eq!(&std::fs::read(&msu).unwrap()[..8], b"MSWIM\0\0\0");
     let v = info_json(&msu);
-    assert_eq!(v["kind"], "wim-msu");
+    assert_eq!(v["kind"], "wim_msu");
     assert!(v["reason"].is_null(), "{v}");
     assert_eq!(v["kb"], "KB2938772");
     assert_eq!(v["identity"]["name"], "Package_for_KB2938772");
@@ -243,8 +243,8 @@ fn wim_format_msu_reads_like_the_classic_msu() {
     assert_eq!(v["parents"][0]["alternatives"].as_array().unwrap().len(), 7);
     // The inner package is the cab, read as if on its own: same identity, components, verified files.
     let inner = &v["inner"][0];
-    assert_eq!(inner["kind"], "cbs-cab");
-    assert_eq!(inner["path"], format!("{}!Windows8.1-KB2938772-x64.cab", msu.display()));
+    assert_eq!(inner["kind"], "cbs_cab");
+    assert_eq!(inner["input"], format!("{}!Windows8.1-KB2938772-x64.cab", msu.display()));
     assert_eq!(inner["verified_files"], 3);
     let alone = info_json(&cab);
     for field in

@@ -63,7 +63,7 @@ fn real_cabs_extract_to_their_verified_payload_trees() {
         let work = Work::new();
         let dest = work.path("out");
         let v = json(&["package", "extract", "--json", cab.to_str().unwrap(), "--dest", dest.to_str().unwrap()]);
-        assert_eq!(v["kind"], "cbs-cab", "{name}");
+        assert_eq!(v["kind"], "cbs_cab", "{name}");
         assert_eq!(v["packages"][0]["payloads"], payloads, "{name}");
         assert_eq!(check_payloads(&cab, &dest), payloads, "{name}");
         // The manifests, .mum and .cat files sit at the root, one level above the payloads.

@@ -76,18 +76,20 @@ fn package_info_folder_reports_every_package_despite_a_truncated_cab_and_non_asc
     let (out, v) = info_json(&dir);
     assert_eq!(out.status.code(), Some(1), "a broken file fails the command: {}", stderr(&out));
     assert!(stderr(&out).contains("truncated.cab"), "{}", stderr(&out));
-    let reports = v.as_array().expect("an array of reports");
+    // The folder's reports, and the failure, in one document.
+    assert_eq!(v["ok"], false, "{v}");
+    let reports = v["result"].as_array().expect("an array of reports");
     assert_eq!(reports.len(), names.len() + 2, "every file reported");
     for n in names {
-        let r = reports.iter().find(|r| r["path"].as_str().unwrap().ends_with(n)).expect(n);
+        let r = reports.iter().find(|r| r["input"].as_str().unwrap().ends_with(n)).expect(n);
         assert_eq!(r["identity_string"].as_str(), good.identity.as_deref(), "{n}");
         assert!(r["verified_files"].as_u64().unwrap() > 0, "{n}: fully reported");
     }
-    let broken = reports.iter().find(|r| r["path"].as_str().unwrap().ends_with("truncated.cab")).unwrap();
+    let broken = reports.iter().find(|r| r["input"].as_str().unwrap().ends_with("truncated.cab")).unwrap();
     assert_eq!(broken["kind"], "unreadable");
-    assert!(broken["error"].as_str().unwrap().contains("truncated.cab"), "{broken}");
+    assert!(broken["read_error"].as_str().unwrap().contains("truncated.cab"), "{broken}");
     // A text file is no package: reported not supported with its reason, as `package info FILE` does.
-    let text = reports.iter().find(|r| r["path"].as_str().unwrap().ends_with(".txt")).unwrap();
+    let text = reports.iter().find(|r| r["input"].as_str().unwrap().ends_with(".txt")).unwrap();
     assert_eq!(text["kind"], "unsupported");
     assert!(text["reason"].as_str().unwrap().contains(".txt file of no known package type"), "{text}");
 }

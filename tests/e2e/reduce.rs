@@ -10,7 +10,7 @@ fn reduce_keep_2_leaves_exactly_that_image_and_shrinks_the_file() {
     let size_before = std::fs::metadata(&wim).unwrap().len();
     let out = run_ok(&["reduce", "--image", wim.to_str().unwrap(), "--keep", "2", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["kept_index"], 2);
+    assert_eq!(v["index"], 2);
     assert_eq!(v["dropped"], 2);
     let info: serde_json::Value = serde_json::from_str(&run_ok(&["info", wim.to_str().unwrap(), "--json"])).unwrap();
     assert_eq!(info["header"]["image_count"], 1);

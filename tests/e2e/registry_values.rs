@@ -335,7 +335,7 @@ fn synthetic_values_land_under_every_mapped_root_once_and_a_newer_version_overwr
     let out = add(&target, &v1, &[], &logs);
     assert!(out.status.success(), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["packages"][0]["outcome"], "already-installed");
+    assert_eq!(r["packages"][0]["outcome"], "already_installed");
     assert_eq!(tree_changes(&before, &tree_snapshot(&dir)), Vec::<PathBuf>::new());
 
     // A newer version overwrites what the older wrote; the appended entry stays single.

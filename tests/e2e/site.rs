@@ -93,7 +93,7 @@ impl Fixture {
     }
 
     pub(crate) fn image_path(&self) -> PathBuf {
-        PathBuf::from(self.show()["path"].as_str().unwrap())
+        PathBuf::from(self.show()["wim"].as_str().unwrap())
     }
 
     pub(crate) fn log(&self) -> String {
@@ -101,7 +101,7 @@ impl Fixture {
     }
 
     pub(crate) fn schedule_now(&self, updates: &[&str], extra: &[&str]) {
-        let mut a = vec!["schedule", "--image", "1", "--updates"];
+        let mut a = vec!["schedule", "--image-id", "1", "--updates"];
         a.extend_from_slice(updates);
         a.push("--now");
         a.extend_from_slice(extra);
@@ -153,39 +153,43 @@ fn site_services_on_schedule_and_distributes_verified_copies_each_month() {
     let (dp_a, dp_b) = f.add_dps();
 
     // The Schedule Updates list: applicable and not applied; filter and architecture work.
-    let all = f.json(&["updates", "--image", "1"]);
+    let all = f.json(&["updates", "--image-id", "1"]);
     assert_eq!(kbs(&all), ["KB5000001", "KB5000002", "-"], "{all}");
     assert_eq!(all[0]["superseded"], true);
-    assert_eq!(kbs(&f.json(&["updates", "--image", "1", "--filter", "kb5000002"])), ["KB5000002"]);
-    assert_eq!(kbs(&f.json(&["updates", "--image", "1", "--filter", "executable"])), ["-"]);
-    assert_eq!(kbs(&f.json(&["updates", "--image", "1", "--arch", "x64"])), ["KB5000001", "KB5000002"]);
-    assert!(f.json(&["updates", "--image", "1", "--arch", "x86"]).as_array().unwrap().is_empty());
+    assert_eq!(kbs(&f.json(&["updates", "--image-id", "1", "--filter", "kb5000002"])), ["KB5000002"]);
+    assert_eq!(kbs(&f.json(&["updates", "--image-id", "1", "--filter", "executable"])), ["-"]);
+    assert_eq!(kbs(&f.json(&["updates", "--image-id", "1", "--arch", "x64"])), ["KB5000001", "KB5000002"]);
+    assert!(f.json(&["updates", "--image-id", "1", "--arch", "x86"]).as_array().unwrap().is_empty());
 
     let before = f.show();
     f.schedule_now(&["all-applicable"], &["--continue-on-error", "--update-dps", "--remove-superseded"]);
-    assert_eq!(f.show()["scheduled_updates_status"], "Scheduled");
+    assert_eq!(f.show()["scheduled_updates_status"], "scheduled");
     let tick = f.json(&["tick"]);
     assert_eq!(tick["ran"].as_array().unwrap().len(), 1, "{tick}");
 
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Successful", "{show}");
+    assert_eq!(show["scheduled_updates_status"], "successful", "{show}");
     assert_eq!(show["content_version"], 2);
     assert_ne!(show["sha256"], before["sha256"]);
     let r = results(&show);
-    assert!(r.contains(&(KB2.into(), "Applied".into())), "{r:?}");
-    assert!(r.contains(&(KB1.into(), "Skipped".into())), "{r:?}");
-    assert!(r.contains(&(EXE.into(), "Not Supported".into())), "{r:?}");
+    assert!(r.contains(&(KB2.into(), "applied".into())), "{r:?}");
+    assert!(r.contains(&(KB1.into(), "skipped".into())), "{r:?}");
+    assert!(r.contains(&(EXE.into(), "not_supported".into())), "{r:?}");
     assert_eq!(installed_kbs(&show), ["KB5000002"]);
     assert!(f.log().contains(NOT_SUPPORTED_LINE), "{}", f.log());
+    // A warning here too, as add-package logs it.
+    for line in f.log().lines().filter(|l| l.starts_with(NOT_SUPPORTED_LINE) || l.starts_with("<![LOG[Update binary")) {
+        assert!(line.contains("type=\"2\""), "{line}");
+    }
 
     // Both DPs hold exactly the site's copy.
-    let site_wim = PathBuf::from(show["path"].as_str().unwrap());
+    let site_wim = PathBuf::from(show["wim"].as_str().unwrap());
     assert!(imagex_verifies(&site_wim));
     for dp in [&dp_a, &dp_b] {
         assert_eq!(sha256(dp), sha256(&site_wim), "{}", dp.display());
     }
     for d in show["distribution"].as_array().unwrap() {
-        assert_eq!(d["status"], "Success");
+        assert_eq!(d["status"], "success");
         assert_eq!(d["content_version"], 2);
     }
 
@@ -194,15 +198,15 @@ fn site_services_on_schedule_and_distributes_verified_copies_each_month() {
     let sync = f.json(&["catalog", "sync", "--from", f.updates.to_str().unwrap()]);
     assert_eq!(sync["added"], serde_json::json!([KB3]));
     assert_eq!(sync["unchanged"], 3);
-    assert_eq!(kbs(&f.json(&["updates", "--image", "1", "--arch", "x64"])), ["KB5000003"]);
+    assert_eq!(kbs(&f.json(&["updates", "--image-id", "1", "--arch", "x64"])), ["KB5000003"]);
     f.schedule_now(&["KB5000003"], &["--update-dps", "--remove-superseded"]);
     let tick = f.json(&["tick"]);
     let dist = &tick["ran"][0]["distribution"];
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Successful", "{show}");
+    assert_eq!(show["scheduled_updates_status"], "successful", "{show}");
     assert_eq!(show["content_version"], 3);
     assert_eq!(installed_kbs(&show), ["KB5000003"]);
-    let site_wim = PathBuf::from(show["path"].as_str().unwrap());
+    let site_wim = PathBuf::from(show["wim"].as_str().unwrap());
     // A directory DP gets a plain verified copy: what is sent is the whole image, and says so.
     for d in dist["dps"].as_array().unwrap() {
         assert_eq!(d["method"], "copy", "{d}");
@@ -219,7 +223,7 @@ fn site_services_on_schedule_and_distributes_verified_copies_each_month() {
     std::fs::remove_file(f.updates.join(EXE)).unwrap();
     let sync = f.json(&["catalog", "sync", "--from", f.updates.to_str().unwrap()]);
     assert_eq!(sync["removed"], serde_json::json!([EXE]));
-    assert!(!kbs(&f.json(&["updates", "--image", "1"])).contains(&"-".to_owned()));
+    assert!(!kbs(&f.json(&["updates", "--image-id", "1"])).contains(&"-".to_owned()));
 }
 
 /// Holds the WIM lock of the site's image, as another writer would: a run claims the job (In
@@ -232,20 +236,20 @@ fn hold_image_lock(f: &Fixture) -> WimLock {
 fn cancel_during_in_process_leaves_the_image_and_dps_unchanged() {
     let f = Fixture::new();
     let (dp_a, _) = f.add_dps();
-    f.ok(&["distribute", "--image", "1"]);
+    f.ok(&["distribute", "--image-id", "1"]);
     let dp_before = sha256(&dp_a);
     let before = f.show();
     let lock = hold_image_lock(&f);
     f.schedule_now(&["all-applicable"], &["--continue-on-error", "--update-dps"]);
     let mut tick = f.spawn(&["tick"]);
-    f.wait_status(&mut tick, "In Process");
-    let cancel = f.json(&["cancel", "--image", "1"]);
-    assert_eq!(cancel["was"], "In Process", "{cancel}");
+    f.wait_status(&mut tick, "in_process");
+    let cancel = f.json(&["cancel", "--image-id", "1"]);
+    assert_eq!(cancel["was"], "in_process", "{cancel}");
     let out = tick.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     drop(lock);
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Cancelled", "{show}");
+    assert_eq!(show["scheduled_updates_status"], "cancelled", "{show}");
     assert_eq!(show["content_version"], 1);
     assert_eq!(show["sha256"], before["sha256"]);
     assert_eq!(sha256(&f.image_path()), before["sha256"].as_str().unwrap());
@@ -253,8 +257,8 @@ fn cancel_during_in_process_leaves_the_image_and_dps_unchanged() {
     assert!(installed_kbs(&show).is_empty());
 
     // A pending schedule is simply removed.
-    f.ok(&["schedule", "--image", "1", "--updates", "KB5000002", "--at", "2099-01-01T00:00:00Z"]);
-    assert_eq!(f.json(&["cancel", "--image", "1"])["now"], "Cancelled");
+    f.ok(&["schedule", "--image-id", "1", "--updates", "KB5000002", "--at", "2099-01-01T00:00:00Z"]);
+    assert_eq!(f.json(&["cancel", "--image-id", "1"])["now"], "cancelled");
     assert!(f.json(&["tick"])["ran"].as_array().unwrap().is_empty());
 }
 
@@ -262,20 +266,20 @@ fn cancel_during_in_process_leaves_the_image_and_dps_unchanged() {
 fn a_killed_runner_leaves_a_failed_job_and_an_intact_image_and_a_sigterm_requeues() {
     let f = Fixture::new();
     let (dp_a, _) = f.add_dps();
-    f.ok(&["distribute", "--image", "1"]);
+    f.ok(&["distribute", "--image-id", "1"]);
     let (image_before, dp_before) = (sha256(&f.image_path()), sha256(&dp_a));
 
     let lock = hold_image_lock(&f);
     f.schedule_now(&["KB5000002"], &["--update-dps"]);
     let mut runner = f.spawn(&["run"]);
-    f.wait_status(&mut runner, "In Process");
+    f.wait_status(&mut runner, "in_process");
     runner.kill().unwrap(); // SIGKILL
     runner.wait().unwrap();
     drop(lock);
     let tick = f.json(&["tick"]);
-    assert_eq!(tick["recovered"][0]["status"], "Failed", "{tick}");
+    assert_eq!(tick["recovered"][0]["status"], "failed", "{tick}");
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Failed");
+    assert_eq!(show["scheduled_updates_status"], "failed");
     assert_eq!(show["content_version"], 1);
     assert_eq!(sha256(&f.image_path()), image_before);
     assert_eq!(sha256(&dp_a), dp_before);
@@ -284,16 +288,16 @@ fn a_killed_runner_leaves_a_failed_job_and_an_intact_image_and_a_sigterm_requeue
     let lock = hold_image_lock(&f);
     f.schedule_now(&["KB5000002"], &["--update-dps"]);
     let mut runner = f.spawn(&["run"]);
-    f.wait_status(&mut runner, "In Process");
+    f.wait_status(&mut runner, "in_process");
     let pid = runner.id().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let out = runner.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     drop(lock);
-    assert_eq!(f.show()["scheduled_updates_status"], "Scheduled");
+    assert_eq!(f.show()["scheduled_updates_status"], "scheduled");
     f.json(&["tick"]);
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Successful", "{show}");
+    assert_eq!(show["scheduled_updates_status"], "successful", "{show}");
     assert_eq!(show["content_version"], 2);
     assert_eq!(sha256(&dp_a), show["sha256"].as_str().unwrap());
 }
@@ -313,7 +317,7 @@ fn two_ticks_at_once_run_the_job_once() {
     }
     assert_eq!(ran, 1);
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Successful");
+    assert_eq!(show["scheduled_updates_status"], "successful");
     assert_eq!(show["content_version"], 2);
     assert_eq!(f.log().matches("Servicing job 1 started").count(), 1);
 }
@@ -339,9 +343,9 @@ fn a_corrupted_content_library_blob_fails_its_update_nothing_is_applied_and_site
     f.schedule_now(&["KB5000002"], &[]);
     f.tick_fails("job 1");
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Failed", "{show}");
+    assert_eq!(show["scheduled_updates_status"], "failed", "{show}");
     let update = &show["schedule"]["job"]["updates"][0];
-    assert_eq!(update["result"], "Failed");
+    assert_eq!(update["result"], "failed");
     assert!(update["reason"].as_str().unwrap().contains("is corrupt"), "{update}");
     assert_eq!(show["content_version"], 1);
     assert_eq!(sha256(&f.image_path()), before);
@@ -366,7 +370,7 @@ fn planted_links_in_a_distribution_point_are_not_followed() {
         std::os::unix::fs::symlink(&victim, b.join("image-1/install.wim.lock")).unwrap();
         f.add_dps()
     };
-    let out = run(&f.args(&["distribute", "--image", "1"]));
+    let out = run(&f.args(&["distribute", "--image-id", "1"]));
     let err = stderr(&out);
     assert!(std::fs::read_dir(&victim_dir).unwrap().next().is_none(), "wrote through the image-1 link: {err}");
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious", "wrote through the lock link: {err}");
@@ -407,7 +411,7 @@ fn an_endless_content_library_blob_fails_site_tick_within_seconds() {
     let out = tick.wait_with_output().unwrap();
     assert_eq!(status.code(), Some(1), "{}", stderr(&out));
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Failed", "{show}");
+    assert_eq!(show["scheduled_updates_status"], "failed", "{show}");
     let reason = show["schedule"]["job"]["updates"][0]["reason"].as_str().unwrap_or_default().to_owned();
     assert!(reason.contains(sha) && reason.contains("not a regular file"), "{reason}");
     assert_eq!(sha256(&f.image_path()), before);

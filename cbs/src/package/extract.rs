@@ -34,6 +34,7 @@ pub struct ExtractReport {
     /// The input path.
     pub input: String,
     /// `cbs-cab`, `msu`, `combined-msu`, `wim-msu`, `cbs-wim` or `package-folder`.
+    #[serde(serialize_with = "crate::json_word::snake_case")]
     pub kind: &'static str,
     /// The destination folder.
     pub dest: String,

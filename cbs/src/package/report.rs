@@ -67,7 +67,7 @@ pub struct SubPackageReport {
 
 /// Where a payload file stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "snake_case")]
 pub enum FileStatus {
     /// Present and its SHA-256 equals the manifest's digest.
     Verified,
@@ -160,9 +160,11 @@ pub struct DeltaReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PackageReport {
     /// The input path (for an MSU's inner cab: `outer.msu!inner.cab`).
+    #[serde(rename = "input")]
     pub path: String,
     /// `cbs-cab`, `msu`, `combined-msu`, `wim-msu`, `package-folder`, `unsupported`, or `unreadable`
     /// (a file of a folder that failed: `error` says why).
+    #[serde(serialize_with = "crate::json_word::snake_case")]
     pub kind: &'static str,
     /// Why an unsupported input is not applied.
     pub reason: Option<String>,
@@ -200,6 +202,7 @@ pub struct PackageReport {
     pub inner: Vec<PackageReport>,
     /// In a folder of packages: why this file could not be read (the others are still reported).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "read_error")]
     pub error: Option<String>,
 }
 

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 pub fn completions(shell: clap_complete::Shell) -> Result<()> {
-    let mut cmd = crate::version::command();
+    let mut cmd = crate::help::command();
     let mut out = std::io::stdout().lock();
     clap_complete::generate(shell, &mut cmd, "wimpatch", &mut out);
     std::io::Write::flush(&mut out)?;

@@ -18,6 +18,8 @@ use crate::args::{DeltaCommand, DeltaFormatArg, DeltaHashArg};
 /// What `delta info` reports.
 #[derive(Debug, serde::Serialize)]
 pub struct DeltaInfoReport {
+    /// The delta file (`input`, as every report names the file it read).
+    #[serde(rename = "input")]
     pub file: String,
     pub magic: &'static str,
     /// The CRC32 prefix before the signature (checked), hex, if any.

@@ -21,6 +21,8 @@ const MAX_INPUT_BYTES: u64 = 64 << 20;
 /// One decoded manifest.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DecodedManifest {
+    /// The manifest file (`input`, as every report names the file it read).
+    #[serde(rename = "input")]
     pub file: String,
     /// `DCM`, `DCN`, … or `XML` for a plain manifest.
     pub kind: &'static str,
@@ -53,7 +55,7 @@ pub fn run(ctx: &Ctx, cmd: ManifestCommand) -> Result<()> {
         let base = base_from_wcp_dll(&dll, &path.display().to_string())?.to_vec();
         (base, format!("{} (resource 0x266/1)", path.display()))
     } else if let Some(wim) = &image {
-        let dll = servicing_stack_wcp_dll(wim, &index, ctx.global.scratch_dir.as_deref())?;
+        let dll = servicing_stack_wcp_dll(wim, &index, ctx.engine_scratch()?.as_deref())?;
         let label = format!("{}:{}", wim.display(), dll.image_path);
         let base = base_from_wcp_dll(&dll.bytes, &label)?.to_vec();
         (base, format!("{label} (resource 0x266/1)"))

@@ -9,7 +9,7 @@ use super::Ctx;
 
 pub fn manpages(ctx: &Ctx, dir: &Path) -> Result<()> {
     safe_fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the folder", dir.display()))?;
-    let mut cmd = crate::version::command().disable_help_subcommand(true);
+    let mut cmd = crate::help::command().disable_help_subcommand(true);
     cmd.build();
     let mut written = Vec::new();
     write_pages(&cmd, dir, &mut written)?;

@@ -39,6 +39,33 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// A failure the CLI itself finds after the engine's work (DISM's 0x800f081e, nothing applied), with
+/// the stable snake_case kind `--json` reports as its `code`.
+#[derive(Debug)]
+pub struct Kinded {
+    kind: &'static str,
+    message: String,
+}
+
+impl Kinded {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Kinded {
+        Kinded { kind, message: message.into() }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+}
+
+impl std::fmt::Display for Kinded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Kinded {}
+
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -56,6 +83,9 @@ pub struct Ctx {
     pub global: Global,
     pub reporter: BarReporter,
     pub cancel: Arc<AtomicBool>,
+    /// With `--json`: the last report, held back until the command ends so that a failure after it
+    /// is reported in the same JSON document (`"ok": false`, `"error"`).
+    pending: RefCell<Option<serde_json::Value>>,
 }
 
 impl Ctx {
@@ -70,35 +100,107 @@ impl Ctx {
         }
     }
 
+    /// The scratch directory: `--scratch-dir` (created if missing), or the per-user default.
     pub fn scratch_dir(&self) -> Result<PathBuf> {
-        let dir = self.global.scratch_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("wimpatch"));
-        safe_fs::create_dir_all(&dir)
-            .map_err(|e| anyhow::anyhow!("scratch directory {}: cannot create: {e}", dir.display()))?;
-        if self.global.scratch_dir.is_none() {
-            // The default sits in the shared temp folder: refuse one another user made.
-            safe_fs::check_private_dir(&dir).map_err(|e| anyhow::anyhow!("scratch directory: {e}"))?;
+        match &self.global.scratch_dir {
+            Some(dir) => {
+                safe_fs::create_dir_all(dir)
+                    .map_err(|e| anyhow::anyhow!("scratch directory {}: cannot create: {e}", dir.display()))?;
+                Ok(dir.clone())
+            }
+            None => default_scratch(),
         }
-        Ok(dir)
     }
 
-    /// Prints a report: JSON with `--json`, else the given text.
+    /// The scratch directory handed to the engine: `--scratch-dir` as given (the engine falls back
+    /// to the default, with a warning, when it does not exist, as ConfigMgr does), or the per-user
+    /// default, prepared here so that a refusal names the way out.
+    pub fn engine_scratch(&self) -> Result<Option<PathBuf>> {
+        match &self.global.scratch_dir {
+            Some(dir) => Ok(Some(dir.clone())),
+            None => default_scratch().map(Some),
+        }
+    }
+
+    /// Prints a report: JSON with `--json` (held until the command ends, see `pending`), else the
+    /// given text.
     pub fn print<T: serde::Serialize>(&self, report: &T, text: impl FnOnce() -> String) -> Result<()> {
         use std::io::Write as _;
         self.reporter.finish();
-        let mut out = std::io::stdout().lock();
         if self.global.json {
-            // As an io::Error, so that a closed stdout (`| grep -m1`) is recognised as such by main.
-            serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::from)?;
-            writeln!(out)?;
+            // A command printing several reports (the site runner) streams all but the last.
+            self.flush_json()?;
+            *self.pending.borrow_mut() = Some(serde_json::to_value(report)?);
         } else {
+            let mut out = std::io::stdout().lock();
             write!(out, "{}", crate::output::terminal_safe(&text()))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the held-back JSON report, if any.
+    fn flush_json(&self) -> Result<()> {
+        if let Some(value) = self.pending.borrow_mut().take() {
+            write_json(&value)?;
         }
         Ok(())
     }
 }
 
-/// Runs the parsed command.
+/// The per-user default scratch directory, created 0700; one another user owns is refused with the
+/// way out.
+fn default_scratch() -> Result<PathBuf> {
+    servicing::apply::prepare_default_scratch_dir().map_err(|e| {
+        anyhow::anyhow!(
+            "default scratch directory {}: {e}; choose another with --scratch-dir DIR (or WIMPATCH_SCRATCH_DIR)",
+            servicing::apply::default_scratch_dir().display()
+        )
+    })
+}
+
+fn write_json(value: &serde_json::Value) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    // As an io::Error, so that a closed stdout (`| grep -m1`) is recognised as such by main.
+    serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The file or folder a command is about, named as `input` in a `--json` failure when the error
+/// itself names none.
+fn command_input(command: &Command) -> Option<PathBuf> {
+    use crate::args::{PackageCommand, SiteCommand};
+    let target = |t: &crate::args::TargetArgs| t.image.clone().or_else(|| t.dir.clone());
+    match command {
+        Command::Info { wim } | Command::Verify { wim } => Some(wim.clone()),
+        Command::ExportImage(a) => Some(a.source.clone()),
+        Command::DeleteImage { image, .. } | Command::Reduce { image, .. } | Command::Optimize { image, .. } => {
+            Some(image.clone())
+        }
+        Command::Mount(a) | Command::MountHelper(a) => Some(a.image.clone()),
+        Command::Unmount(a) => Some(a.mount_dir.clone()),
+        Command::AddPackage(a) => target(&a.target),
+        Command::GetPackages(a) => target(&a.target),
+        Command::CleanupImage(a) => target(&a.target),
+        Command::Service(a) => Some(a.image.clone()),
+        Command::Package(PackageCommand::Info { path, .. } | PackageCommand::Extract { path, .. }) => {
+            Some(path.clone())
+        }
+        Command::Delta(_) | Command::Manifest(_) | Command::Completions { .. } | Command::Manpages { .. } => None,
+        // Rewritten into the verb it maps to before this runs.
+        Command::Dism { .. } => None,
+        Command::Site(a) => match &a.command {
+            SiteCommand::Image(crate::args::SiteImageCommand::Import { wim, .. }) => Some(wim.clone()),
+            _ => a.site.clone(),
+        },
+    }
+}
+
+/// Runs the parsed command. With `--json`, stdout gets one JSON document: the report, or on failure
+/// the report (if any) with `"ok": false` and `"error": {"message", "input", "code", "exit_status"}`.
 pub fn run(cli: Cli) -> Result<()> {
+    let input = command_input(&cli.command);
     let bars = !(cli.global.no_progress || cli.global.json || cli.global.quiet);
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
@@ -109,7 +211,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         eprintln!("cancelling at the next safe point (press Ctrl-C again to abort at once)");
     });
-    let ctx = Ctx { global: cli.global, reporter: BarReporter::new(bars), cancel };
+    let ctx = Ctx { global: cli.global, reporter: BarReporter::new(bars), cancel, pending: RefCell::new(None) };
     let result = match cli.command {
         Command::Info { wim } => image::info(&ctx, &wim),
         Command::ExportImage(a) => image::export(&ctx, a),
@@ -134,8 +236,21 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Manpages { dir } => manpages::manpages(&ctx, &dir),
     };
     ctx.reporter.finish();
-    match result {
+    let result = match result {
         Err(e) if ctx.cancel.load(Ordering::SeqCst) => Err(e.context(Interrupted)),
         other => other,
+    };
+    if !ctx.global.json {
+        return result;
+    }
+    match result {
+        Ok(()) => ctx.flush_json(),
+        Err(e) if crate::failure::is_broken_pipe(&e) => Err(e),
+        Err(e) => {
+            let report = ctx.pending.borrow_mut().take();
+            // stdout closed under us: stderr still says what failed.
+            let _ = write_json(&crate::failure::json(&e, report, input.as_ref()));
+            Err(e)
+        }
     }
 }

@@ -41,12 +41,18 @@ pub fn mount(ctx: &Ctx, a: MountArgs) -> Result<()> {
     #[derive(serde::Serialize)]
     struct Mounted<'a> {
         wim: &'a std::path::Path,
-        image: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
         mount_dir: &'a std::path::Path,
         read_write: bool,
     }
-    let report =
-        Mounted { wim: &req.wim, image: req.image.to_string(), mount_dir: &req.dir, read_write: req.read_write };
+    let (index, name) = match &req.image {
+        servicing::wim::ImageRef::Index(i) => (Some(*i), None),
+        servicing::wim::ImageRef::Name(n) => (None, Some(n.as_str())),
+    };
+    let report = Mounted { wim: &req.wim, index, name, mount_dir: &req.dir, read_write: req.read_write };
     ctx.print(&report, || {
         format!(
             "Mounted {} ({}) on {} {}.\nUnmount with: wimpatch unmount --mount-dir {} --commit|--discard\n",

@@ -13,7 +13,7 @@ use crate::args::PackageCommand;
 pub fn run(ctx: &Ctx, cmd: PackageCommand) -> Result<()> {
     // WIM-format MSUs are read through the engine; their files pass through the scratch folder
     // (created only when one is read).
-    let scratch = ctx.global.scratch_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("wimpatch"));
+    let scratch = ctx.global.scratch_dir.clone().unwrap_or_else(servicing::apply::default_scratch_dir);
     let opener = package_content_opener(Some(scratch));
     match cmd {
         PackageCommand::Info { path, registry } => {

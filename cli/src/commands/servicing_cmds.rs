@@ -42,7 +42,7 @@ pub fn add_package(ctx: &Ctx, a: AddPackageArgs) -> Result<()> {
     let opts = AddOptions {
         continue_on_error: a.continue_on_error,
         dry_run: a.dry_run,
-        scratch_dir: ctx.global.scratch_dir.clone(),
+        scratch_dir: ctx.engine_scratch()?,
         log_dir: a.log_dir,
         wait: ctx.lock_wait(),
         limits: Default::default(),
@@ -85,14 +85,20 @@ fn exit_status(packages: &[PackageOutcome]) -> Result<()> {
         return Err(PartialSuccess { failed, applied }.into());
     }
     if failed > 0 {
-        anyhow::bail!(
-            "no package was applied: {failed} failed or were not supported (see above); the image is unchanged"
-        );
+        return Err(super::Kinded::new(
+            "no_package_applied",
+            format!(
+                "no package was applied: {failed} failed or were not supported (see above); the image is unchanged"
+            ),
+        )
+        .into());
     }
     if applied == 0 && nothing_to_do == 0 && not_applicable > 0 {
-        anyhow::bail!(
-            "0x800f081e (CBS_E_NOT_APPLICABLE): no package is applicable to this image (the reasons are above); the image is unchanged"
-        );
+        return Err(super::Kinded::new(
+            "not_applicable",
+            "0x800f081e (CBS_E_NOT_APPLICABLE): no package is applicable to this image (the reasons are above); the image is unchanged",
+        )
+        .into());
     }
     Ok(())
 }
@@ -121,7 +127,7 @@ fn package_lines(packages: &[PackageOutcome]) -> String {
 }
 
 pub fn get_packages(ctx: &Ctx, a: GetPackagesArgs) -> Result<()> {
-    let opts = GetOptions { all: a.all, scratch_dir: ctx.global.scratch_dir.clone(), components: a.components };
+    let opts = GetOptions { all: a.all, scratch_dir: ctx.engine_scratch()?, components: a.components };
     let rows = apply::get_packages(&target(&a.target), &opts, ctx.control())?;
     ctx.print(&rows, || {
         let mut s = String::new();
@@ -141,7 +147,7 @@ pub fn get_packages(ctx: &Ctx, a: GetPackagesArgs) -> Result<()> {
 pub fn cleanup_image(ctx: &Ctx, a: CleanupArgs) -> Result<()> {
     let target = target(&a.target);
     if a.analyze_component_store {
-        let r = apply::analyze_component_store(&target, ctx.global.scratch_dir.clone(), ctx.control())?;
+        let r = apply::analyze_component_store(&target, ctx.engine_scratch()?, ctx.control())?;
         return ctx.print(&r, || {
             format!(
                 "Component Store (WinSxS) information of {}:\n\n\
@@ -169,15 +175,19 @@ pub fn cleanup_image(ctx: &Ctx, a: CleanupArgs) -> Result<()> {
     }
     let opts = CleanupOptions {
         reset_base: a.reset_base,
-        scratch_dir: ctx.global.scratch_dir.clone(),
+        scratch_dir: ctx.engine_scratch()?,
         log_dir: a.log_dir,
         wait: ctx.lock_wait(),
     };
     let r = apply::cleanup_image(&target, &opts, ctx.control())?;
     ctx.print(&r, || {
         let mut s = String::new();
-        for c in &r.summary.removed_components {
-            let _ = writeln!(s, "removed component  {c}");
+        // Hundreds of component versions go in a cleanup: listed with -v (and in dism.log, and
+        // always in --json); the count below says how many.
+        if ctx.global.verbose > 0 {
+            for c in &r.summary.removed_components {
+                let _ = writeln!(s, "removed component  {c}");
+            }
         }
         for p in &r.summary.removed_packages {
             let _ = writeln!(s, "removed package    {p}");
@@ -207,7 +217,7 @@ pub fn service(ctx: &Ctx, a: ServiceArgs) -> Result<()> {
         add: AddOptions {
             continue_on_error: a.continue_on_error,
             dry_run: false,
-            scratch_dir: ctx.global.scratch_dir.clone(),
+            scratch_dir: ctx.engine_scratch()?,
             log_dir: a.log_dir,
             wait: ctx.lock_wait(),
             limits: Default::default(),

@@ -18,24 +18,9 @@ use super::Ctx;
 use crate::args::{SiteArgs, SiteCatalogCommand, SiteCommand, SiteDpCommand, SiteImageCommand, SiteScheduleArgs};
 use crate::output::{size, thousands};
 
-/// Left-aligned columns, each as wide as its widest cell.
+/// A table cut to the terminal's width (never when piped).
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let mut s = String::new();
-    let line = |cells: Vec<&str>, s: &mut String| {
-        let text: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
-        let _ = writeln!(s, "{}", text.join("  ").trim_end());
-    };
-    line(header.to_vec(), &mut s);
-    for r in rows {
-        line(r.iter().map(String::as_str).collect(), &mut s);
-    }
-    s
+    crate::output::table(header, rows, crate::output::terminal_width())
 }
 
 fn or_dash(v: Option<impl ToString>) -> String {

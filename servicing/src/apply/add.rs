@@ -72,6 +72,7 @@ fn run(
     no_packages_is_an_error(inputs, &files)?;
     let mut svc = Servicing::open(target, opts.dry_run, opts.wait, scratch.path().to_path_buf(), control)?;
     let label = svc.label.clone();
+    let image = svc.session.target_name();
     let (outcomes, superseded) = apply_inputs(&mut svc, &files, opts, control, logs)?;
     let mut committed = false;
     if !opts.dry_run && svc.has_changes() {
@@ -81,6 +82,7 @@ fn run(
     }
     Ok(AddReport {
         target: label,
+        image,
         dry_run: opts.dry_run,
         committed,
         packages: outcomes,
@@ -120,7 +122,8 @@ pub(crate) fn apply_inputs(
             Ok(Opened::Unsupported(reason)) => {
                 logs.manager.warn(NOT_SUPPORTED_MESSAGE);
                 logs.manager.warn(&format!("Update binary {shown} is not a CBS package: {reason}"));
-                logs.detail.error(&format!("{shown}: not a CBS package: {reason}"));
+                // The same severity as the OfflineServicingMgr.log lines above (and the site's).
+                logs.detail.warning(&format!("{shown}: not a CBS package: {reason}"));
                 if !opts.continue_on_error {
                     return Err(Error::NotSupported { package: shown, reason });
                 }

@@ -19,8 +19,12 @@ use crate::wim::LockWait;
 /// DISM's component store report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AnalyzeReport {
-    /// The target.
+    /// The target, as messages name it (JSON: the fields of `image`).
+    #[serde(skip)]
     pub target: String,
+    /// The target in the shared JSON vocabulary (`wim`, `index`, `name`, `edition` or `dir`).
+    #[serde(flatten)]
+    pub image: super::TargetName,
     /// "Windows Explorer Reported Size of Component Store": every file name under WinSxS counted.
     pub explorer_size: u64,
     /// "Actual Size of Component Store": hard-linked files counted once.
@@ -90,6 +94,7 @@ pub fn analyze_component_store(
     let superseded_components = svc.state.inventory.superseded().len();
     Ok(AnalyzeReport {
         target: svc.label.clone(),
+        image: svc.session.target_name(),
         explorer_size: explorer,
         actual_size: actual,
         shared_with_windows: shared,

@@ -53,8 +53,12 @@ pub struct CleanupSummary {
 /// What `cleanup-image` reports.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CleanupReport {
-    /// The target.
+    /// The target, as messages name it (JSON: the fields of `image`).
+    #[serde(skip)]
     pub target: String,
+    /// The target in the shared JSON vocabulary (`wim`, `index`, `name`, `edition` or `dir`).
+    #[serde(flatten)]
+    pub image: super::TargetName,
     /// `/ResetBase` was given.
     pub reset_base: bool,
     /// What was removed.
@@ -79,11 +83,19 @@ pub fn cleanup_image(target: &Target, opts: &CleanupOptions, control: Control<'_
         let mut svc = Servicing::open(target, false, opts.wait, scratch.path().to_path_buf(), control)?;
         let summary = plan_cleanup(&mut svc, opts.reset_base, logs)?;
         let label = svc.label.clone();
+        let image = svc.session.target_name();
         let committed = svc.has_changes();
         if committed {
             svc.finish(Finish::Append, control)?;
         }
-        Ok(CleanupReport { target: label, reset_base: opts.reset_base, summary, committed, log_dir: log_dir.clone() })
+        Ok(CleanupReport {
+            target: label,
+            image,
+            reset_base: opts.reset_base,
+            summary,
+            committed,
+            log_dir: log_dir.clone(),
+        })
     })();
     match &result {
         Ok(r) => logs.detail.dism(&format!(

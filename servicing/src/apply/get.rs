@@ -46,6 +46,7 @@ pub struct PackageRow {
     /// `Name~pkt~arch~culture~version`.
     pub identity: String,
     /// `Installed`, `Superseded`, `Staged` …
+    #[serde(serialize_with = "cbs::json_word::snake_case")]
     pub state: String,
     /// `CurrentState` as stored.
     pub current_state: u32,

@@ -37,10 +37,10 @@ pub use cleanup::{cleanup_image, CleanupOptions, CleanupReport, CleanupSummary};
 pub use error::{Error, Result};
 pub use get::{get_packages, GetOptions, PackageRow};
 pub use registry::INSTALL_CLIENT;
-pub use scratch::Scratch;
+pub use scratch::{default_scratch_dir, prepare_default_scratch_dir, Scratch};
 pub use service::{service, PhaseTime, ServiceReport, ServiceRequest};
 pub use session::Finish;
-pub use target::Target;
+pub use target::{Target, TargetName};
 
 use std::path::PathBuf;
 
@@ -74,7 +74,7 @@ pub struct AddOptions {
 
 /// What happened to one package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Installed (committed).
     Installed,
@@ -170,8 +170,12 @@ impl PackageOutcome {
 /// What `add-package` reports.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AddReport {
-    /// The target.
+    /// The target, as messages name it (JSON: the fields of `image`).
+    #[serde(skip)]
     pub target: String,
+    /// The target in the shared JSON vocabulary (`wim`, `index`, `name`, `edition` or `dir`).
+    #[serde(flatten)]
+    pub image: TargetName,
     /// `--dry-run`.
     pub dry_run: bool,
     /// Whether anything was written to the image.

@@ -13,6 +13,27 @@ pub const FOLDER: &str = "OfflineImageServicing";
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The default scratch directory, one per user: `$XDG_CACHE_HOME/wimpatch` when that is set (an
+/// absolute path), else `$TMPDIR/wimpatch-<uid>` (`/tmp/wimpatch-<uid>`). A shared folder would be
+/// owned by whoever made it first and refused (or unwritable) for everyone else.
+pub fn default_scratch_dir() -> PathBuf {
+    match std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from) {
+        Some(cache) if cache.is_absolute() => cache.join("wimpatch"),
+        _ => std::env::temp_dir().join(format!("wimpatch-{}", safe_fs::effective_uid())),
+    }
+}
+
+/// Creates the default scratch directory (0700, this user's), or checks the existing one is this
+/// user's; returns it.
+pub fn prepare_default_scratch_dir() -> std::io::Result<PathBuf> {
+    let dir = default_scratch_dir();
+    if let Some(parent) = dir.parent() {
+        safe_fs::create_dir_all(parent)?;
+    }
+    safe_fs::create_private_dir(&dir)?;
+    Ok(dir)
+}
+
 /// A live run directory; removed on drop.
 #[derive(Debug)]
 pub struct Scratch {
@@ -22,23 +43,26 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Creates the run directory under `requested` (or the system temp directory). A requested path
+    /// Creates the run directory under `requested` (or [`default_scratch_dir`]). A requested path
     /// that does not exist falls back to automatic, as ConfigMgr does; the warning says so.
     pub fn create(requested: Option<&Path>) -> Result<(Scratch, Option<String>)> {
         let mut warning = None;
         let parent = match requested {
             Some(p) if p.is_dir() => p.to_path_buf(),
             Some(p) => {
+                let auto = prepare_default_scratch_dir()
+                    .map_err(Error::io(&default_scratch_dir(), "cannot create scratch directory"))?;
                 let msg = format!(
                     "scratch directory {} does not exist; using the automatic one ({})",
                     p.display(),
-                    std::env::temp_dir().display()
+                    auto.display()
                 );
                 tracing::warn!("{msg}");
                 warning = Some(msg);
-                std::env::temp_dir()
+                auto
             }
-            None => std::env::temp_dir(),
+            None => prepare_default_scratch_dir()
+                .map_err(Error::io(&default_scratch_dir(), "refusing the default scratch directory"))?,
         };
         let base = parent.join(FOLDER);
         // The scratch folder usually sits in a shared place (`/tmp`): a folder (or link) of that name

@@ -32,6 +32,27 @@ impl fmt::Display for Target {
     }
 }
 
+/// What a report names as serviced, in the JSON vocabulary every command shares: `wim`, `index`,
+/// `name` (and `edition`) for an image of a WIM, `dir` for a directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TargetName {
+    /// The WIM file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wim: Option<PathBuf>,
+    /// The image index (resolved from a name when one was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The image name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The image's edition ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edition: Option<String>,
+    /// The offline Windows directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
 /// One file or directory found by [`Session::walk`].
 #[derive(Debug, Clone)]
 pub(crate) struct TreeEntry {
@@ -99,6 +120,20 @@ impl Session {
     pub fn label(&self) -> &str {
         match self {
             Session::Image { label, .. } | Session::Dir { label, .. } => label,
+        }
+    }
+
+    /// What reports name as serviced.
+    pub fn target_name(&self) -> TargetName {
+        match self {
+            Session::Image { wim, index, info, .. } => TargetName {
+                wim: Some(wim.path().to_path_buf()),
+                index: Some(*index),
+                name: info.name.clone(),
+                edition: info.edition_id.clone(),
+                dir: None,
+            },
+            Session::Dir { root, .. } => TargetName { dir: Some(root.clone()), ..TargetName::default() },
         }
     }
 

@@ -43,7 +43,10 @@ impl DismLog {
     /// [`super::CmTraceLog::write`]).
     pub fn line(&mut self, level: &str, source: Source, text: &str) {
         tracing::debug!(target: "dism", "{text}");
-        let line = format_line(now_unix(), level, source, text);
+        // DISM writes local time.
+        let now = now_unix();
+        let local = now as i64 + i64::from(super::local_offset::offset_minutes_east((now / 1000) as i64)) * 60_000;
+        let line = format_line(local.max(0) as u64, level, source, text);
         if let Err(e) = self.file.write_all(line.as_bytes()) {
             tracing::warn!(path = %self.path.display(), error = %e, "cannot write log line");
         }
@@ -64,13 +67,18 @@ impl DismLog {
         self.line("Info", Source::Csi, text);
     }
 
+    /// A `Warning` line from the CBS layer.
+    pub fn warning(&mut self, text: &str) {
+        self.line("Warning", Source::Cbs, text);
+    }
+
     /// An `Error` line from the CBS layer.
     pub fn error(&mut self, text: &str) {
         self.line("Error", Source::Cbs, text);
     }
 }
 
-/// One line in DISM's layout: the level padded to 21 columns, the source padded to 6.
+/// One line in DISM's layout (`unix_millis` already local): the level padded to 21 columns, the source padded to 6.
 pub fn format_line(unix_millis: u64, level: &str, source: Source, text: &str) -> String {
     let c = civil_from_unix(unix_millis);
     let source = match source {

@@ -5,10 +5,12 @@
 mod clock;
 mod cmtrace;
 mod dism;
+mod local_offset;
 
 pub use clock::{civil_from_unix, filetime_from_unix, now_unix, Civil};
-pub use cmtrace::{CmTraceLog, Severity};
+pub use cmtrace::{CmTraceLog, Severity, DEFAULT_MAX_LOG_BYTES};
 pub use dism::DismLog;
+pub use local_offset::offset_minutes_east;
 
 use std::path::{Path, PathBuf};
 

@@ -10,10 +10,13 @@ use crate::wim::{Commit, Error, ImageRef, LockWait, OpenMode, Result, Wim, Write
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeleteReport {
     /// The WIM file.
+    #[serde(rename = "wim")]
     pub path: PathBuf,
     /// Index of the deleted image (before deletion).
+    #[serde(rename = "index")]
     pub deleted_index: u32,
     /// Its name.
+    #[serde(rename = "name")]
     pub deleted_name: Option<String>,
     /// Images left.
     pub images_left: u32,

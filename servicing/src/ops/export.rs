@@ -30,8 +30,10 @@ pub struct ExportRequest {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExportReport {
     /// Source WIM.
+    #[serde(rename = "wim")]
     pub source: PathBuf,
     /// Source image index.
+    #[serde(rename = "index")]
     pub source_index: u32,
     /// Destination WIM.
     pub dest: PathBuf,

@@ -8,6 +8,7 @@ use crate::wim::{ImageInfo, OpenMode, Result, Wim, WimInfo};
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InfoReport {
     /// The WIM file.
+    #[serde(rename = "wim")]
     pub path: PathBuf,
     /// Header facts.
     pub header: WimInfo,

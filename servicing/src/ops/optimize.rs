@@ -10,6 +10,7 @@ use crate::wim::{Commit, LockWait, OpenMode, Result, Wim, WriteOptions};
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OptimizeReport {
     /// The WIM file.
+    #[serde(rename = "wim")]
     pub path: PathBuf,
     /// Size before, in bytes.
     pub size_before: u64,

@@ -11,12 +11,15 @@ use crate::wim::{Compression, ImageRef, LockWait, OpenMode, Result, Wim, WimLock
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReduceReport {
     /// The source WIM.
+    #[serde(rename = "wim")]
     pub source: PathBuf,
     /// Where the result was written (the source itself when reduced in place).
     pub dest: PathBuf,
     /// Index the kept image had in the source.
+    #[serde(rename = "index")]
     pub kept_index: u32,
     /// Its name.
+    #[serde(rename = "name")]
     pub kept_name: Option<String>,
     /// Images dropped.
     pub dropped: u32,

@@ -40,6 +40,7 @@ pub struct Update {
     /// CBS package identity (the main package).
     pub identity: Option<String>,
     /// `cbs` (a cab), `msu`, `combined-msu`, `wim-msu`, `unsupported`, `unreadable`.
+    #[serde(serialize_with = "cbs::json_word::snake_case")]
     pub kind: String,
     /// Whether offline servicing can apply it (a CBS package).
     pub supported: bool,
@@ -50,6 +51,7 @@ pub struct Update {
     /// Path below the sync source.
     pub rel_path: String,
     /// The sync source folder.
+    #[serde(rename = "sync_dir")]
     pub source: String,
     /// Size in bytes.
     pub size: u64,
@@ -65,6 +67,7 @@ pub struct Update {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SyncReport {
     /// The folder scanned.
+    #[serde(rename = "dir")]
     pub source: PathBuf,
     /// Files seen.
     pub scanned: usize,

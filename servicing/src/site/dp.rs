@@ -38,6 +38,7 @@ pub struct Dp {
     /// `file`, `rsync` or `ssh`.
     pub transport: Transport,
     /// Its directory (for a remote DP: the module and folder, or the path on the host).
+    #[serde(rename = "dir")]
     pub path: PathBuf,
     /// rsync's `--bwlimit` in KiB/s (remote DPs).
     pub bwlimit: Option<u32>,
@@ -74,6 +75,7 @@ pub struct DpImageStatus {
     /// Why it failed, or a note.
     pub message: Option<String>,
     /// The file on the DP (a path, or a URL for a remote DP).
+    #[serde(rename = "wim")]
     pub path: String,
     /// When the status last changed (UTC).
     pub updated: String,
@@ -95,6 +97,7 @@ pub struct DpOutcome {
     /// DP name.
     pub dp: String,
     /// The file on the DP (a path, or a URL for a remote DP).
+    #[serde(rename = "wim")]
     pub path: String,
     /// Success or Failed.
     pub status: DpStatus,

@@ -72,7 +72,7 @@ pub enum Error {
         id: i64,
     },
     /// An update selector that matches no catalog entry.
-    #[error("no catalog update matches {token:?} (give a KB number, a catalog ID, or all-applicable; see `wimpatch site updates --image <ID>`)")]
+    #[error("no catalog update matches {token:?} (give a KB number, a catalog ID, or all-applicable; see `wimpatch site updates --image-id <ID>`)")]
     NoSuchUpdate {
         /// The selector given.
         token: String,
@@ -100,7 +100,7 @@ pub enum Error {
         reason: String,
     },
     /// The image has a servicing run in process; the request must wait or cancel it first.
-    #[error("image {image} has a servicing run in process (job {job}); cancel it with `wimpatch site cancel --image {image}` or wait for it to end")]
+    #[error("image {image} has a servicing run in process (job {job}); cancel it with `wimpatch site cancel --image-id {image}` or wait for it to end")]
     InProcess {
         /// The image ID.
         image: i64,

@@ -23,7 +23,7 @@ use super::schedule::{Status, When};
 use super::store::UpdateResult;
 use super::Site;
 use crate::apply::{self, AddOptions, Outcome, ServiceRequest, NOT_SUPPORTED_MESSAGE};
-use crate::log::{CmTraceLog, OFFLINE_SERVICING_COMPONENT, OFFLINE_SERVICING_LOG};
+use crate::log::{CmTraceLog, Severity, OFFLINE_SERVICING_COMPONENT, OFFLINE_SERVICING_LOG};
 use crate::progress::{Control, Silent};
 use crate::wim::{self, ImageRef, LockWait, WimLock};
 
@@ -33,6 +33,7 @@ pub struct JobOutcome {
     /// The job.
     pub job: i64,
     /// The image.
+    #[serde(rename = "image_id")]
     pub image: i64,
     /// Final status (`Scheduled` again when a runner shutdown interrupted it).
     pub status: Status,
@@ -50,11 +51,15 @@ pub struct JobOutcome {
 
 /// Appends one line to the site's `OfflineServicingMgr.log`.
 pub(crate) fn log_line(site: &Site, text: &str, error: bool) {
+    log_entry(site, if error { Severity::Error } else { Severity::Info }, text);
+}
+
+/// One entry of the site's OfflineServicingMgr.log with the given severity.
+pub(crate) fn log_entry(site: &Site, severity: Severity, text: &str) {
     let dir = site.log_dir();
     let _ = safe_fs::create_dir_all(&dir);
     match CmTraceLog::open(&dir.join(OFFLINE_SERVICING_LOG), OFFLINE_SERVICING_COMPONENT) {
-        Ok(mut log) if error => log.error(text),
-        Ok(mut log) => log.info(text),
+        Ok(mut log) => log.write(severity, text),
         Err(e) => tracing::warn!(error = %e, "cannot open OfflineServicingMgr.log"),
     }
 }
@@ -297,8 +302,13 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
     for u in &updates {
         if !u.supported {
             let why = u.problem.clone().unwrap_or_else(|| "not a CBS package".into());
-            log_line(site, NOT_SUPPORTED_MESSAGE, false);
-            log_line(site, &format!("Update binary {} ({}) is not a CBS package: {why}", u.file_name, u.title), false);
+            // A warning, as add-package and service log it.
+            log_entry(site, Severity::Warning, NOT_SUPPORTED_MESSAGE);
+            log_entry(
+                site,
+                Severity::Warning,
+                &format!("Update binary {} ({}) is not a CBS package: {why}", u.file_name, u.title),
+            );
             results.push((u.clone(), UpdateResult::NotSupported, Some(why)));
             continue;
         }

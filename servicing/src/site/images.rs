@@ -51,12 +51,14 @@ pub struct ImageRow {
     /// Size of the WIM in bytes.
     pub size: u64,
     /// The WIM of the current content version.
+    #[serde(rename = "wim")]
     pub path: PathBuf,
     /// Its SHA-256.
     pub sha256: String,
     /// Number of indexes.
     pub indexes: u32,
     /// Imported from.
+    #[serde(rename = "imported_from")]
     pub source_path: String,
     /// Imported (UTC).
     pub imported: String,
@@ -89,6 +91,7 @@ pub struct InstalledUpdate {
     /// Package identity.
     pub identity: String,
     /// CBS state (`Installed`, `Superseded` …).
+    #[serde(serialize_with = "cbs::json_word::snake_case")]
     pub state: String,
     /// Release type.
     pub release_type: Option<String>,
@@ -104,6 +107,7 @@ pub struct Version {
     /// The version number.
     pub version: i64,
     /// Its WIM.
+    #[serde(rename = "wim")]
     pub path: PathBuf,
     /// SHA-256.
     pub sha256: String,

@@ -31,6 +31,7 @@ pub struct Recovered {
     /// The job.
     pub job: i64,
     /// The image.
+    #[serde(rename = "image_id")]
     pub image: i64,
     /// Who held it.
     pub holder: Option<String>,

@@ -7,11 +7,11 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 
 /// The state of a servicing run, with ConfigMgr's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     /// Waiting for its time.
     Scheduled,
     /// A runner is on it.
-    #[serde(rename = "In Process")]
     InProcess,
     /// Done; the image holds the applicable selected updates.
     Successful,
@@ -49,6 +49,7 @@ impl std::fmt::Display for JobStatus {
 
 /// The result of one update in a servicing run (the Update Status tab).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UpdateResult {
     /// Selected; the run has not reached it (or has not run).
     Pending,
@@ -57,7 +58,6 @@ pub enum UpdateResult {
     /// Not applicable, already installed or superseded.
     Skipped,
     /// Not a CBS package (an .exe, .msi …), as ConfigMgr reports it.
-    #[serde(rename = "Not Supported")]
     NotSupported,
     /// Failed (the reason says why).
     Failed,
@@ -87,11 +87,11 @@ impl std::fmt::Display for UpdateResult {
 
 /// Where a DP stands for one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DpStatus {
     /// Holds the content version it was last sent.
     Success,
     /// A distribution is running.
-    #[serde(rename = "In Progress")]
     InProgress,
     /// The last distribution failed; the DP keeps what it held.
     Failed,
