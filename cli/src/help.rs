@@ -1,8 +1,6 @@
 //! What `--help` adds to the argument definitions: examples for every command (as DISM's `/?` has
 //! them), and `--wait-lock` hidden on the verbs that never take a writer lock.
 
-
-
 /// Examples per command, by the path of subcommand names.
 const EXAMPLES: &[(&[&str], &str)] = &[
     (&[], "wimpatch info install.wim\n  wimpatch add-package --image install.wim --index 1 --package-path KB5034441.msu\n  wimpatch service --image install.wim --reduce-to Pro --package-path updates/ --remove-superseded\n  wimpatch <COMMAND> --help"),
@@ -52,8 +50,19 @@ const EXAMPLES: &[(&[&str], &str)] = &[
 ];
 
 /// The verbs that never take a WIM's writer lock: `--wait-lock` means nothing there.
-const NO_WRITER_LOCK: &[&str] =
-    &["info", "verify", "get-packages", "mount", "unmount", "package", "delta", "manifest", "site", "completions", "manpages"];
+const NO_WRITER_LOCK: &[&str] = &[
+    "info",
+    "verify",
+    "get-packages",
+    "mount",
+    "unmount",
+    "package",
+    "delta",
+    "manifest",
+    "site",
+    "completions",
+    "manpages",
+];
 
 /// The command line definition with the examples and the hidden options above; parse with it.
 pub fn command() -> clap::Command {
