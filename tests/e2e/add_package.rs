@@ -154,7 +154,7 @@ fn wim_format_msu_installs_like_the_cab_it_holds() {
     let before = sha256(&wim);
     let out = add(&wim, "1", &[&cab], &["--json"], &logs);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["packages"][0]["outcome"], "already-installed", "{r}");
+    assert_eq!(r["packages"][0]["outcome"], "already_installed", "{r}");
     assert_eq!(sha256(&wim), before);
     // Nothing of the WIM's content is left in scratch.
     fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -439,7 +439,7 @@ fn a_readme_beside_the_packages_is_not_supported_not_broken() {
     std::fs::write(dir.join("README.md"), "# updates of December\n").unwrap();
     let v = info_json(&dir);
     let list = v.as_array().cloned().unwrap_or_else(|| v["packages"].as_array().cloned().unwrap_or_default());
-    let readme = list.iter().find(|p| p["path"].as_str().is_some_and(|s| s.ends_with("README.md"))).expect("README");
+    let readme = list.iter().find(|p| p["input"].as_str().is_some_and(|s| s.ends_with("README.md"))).expect("README");
     assert_eq!(readme["kind"], "unsupported", "{readme}");
     assert!(readme["reason"].as_str().unwrap().contains(".md file"), "{readme}");
     // A file named like a package that is not one stays a failure.

@@ -57,13 +57,13 @@ fn rsync_and_ssh_dps_get_the_whole_image_then_only_the_delta_and_an_unreachable_
     f.schedule_now(&["all-applicable"], &["--continue-on-error", "--update-dps", "--remove-superseded"]);
     let tick = json_env(&f, env, &["tick"]);
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Successful", "{show}");
+    assert_eq!(show["scheduled_updates_status"], "successful", "{show}");
     assert_eq!(show["content_version"], 2);
     let size = show["size"].as_u64().unwrap();
     let dist = &tick["ran"][0]["distribution"];
     for (name, file) in &dps {
         let d = outcome(dist, name);
-        assert_eq!(d["status"], "Success", "{d}");
+        assert_eq!(d["status"], "success", "{d}");
         assert_eq!(d["method"], "rsync", "{d}");
         assert_eq!(d["image_bytes"], size);
         assert!(d["bytes_sent"].as_u64().unwrap() >= size, "month 1 sent less than the image: {d}");
@@ -76,7 +76,7 @@ fn rsync_and_ssh_dps_get_the_whole_image_then_only_the_delta_and_an_unreachable_
     }
     // The unreachable DP: Failed with the reason; the others went on; the site's version is its own.
     let d = outcome(dist, "gone");
-    assert_eq!(d["status"], "Failed", "{d}");
+    assert_eq!(d["status"], "failed", "{d}");
     assert!(d["message"].as_str().unwrap().contains("rsync failed"), "{d}");
     assert!(d["message"].as_str().unwrap().contains(&gone), "{d}");
 
@@ -86,14 +86,14 @@ fn rsync_and_ssh_dps_get_the_whole_image_then_only_the_delta_and_an_unreachable_
     f.schedule_now(&["KB5000003"], &["--update-dps", "--remove-superseded"]);
     let tick = json_env(&f, env, &["tick"]);
     let show = f.show();
-    assert_eq!(show["scheduled_updates_status"], "Successful", "{show}");
+    assert_eq!(show["scheduled_updates_status"], "successful", "{show}");
     assert_eq!(show["content_version"], 3);
     let size = show["size"].as_u64().unwrap();
     let dist = &tick["ran"][0]["distribution"];
     let list = f.json(&["dp", "list"]);
     for (name, file) in &dps {
         let d = outcome(dist, name);
-        assert_eq!(d["status"], "Success", "{d}");
+        assert_eq!(d["status"], "success", "{d}");
         let sent = d["bytes_sent"].as_u64().unwrap();
         println!("month 2 to {name}: {sent} of {size} bytes sent ({:.1}%)", d["percent_sent"].as_f64().unwrap());
         assert!(sent < size, "month 2 sent {sent} bytes for a {size}-byte image: {d}");
@@ -105,7 +105,7 @@ fn rsync_and_ssh_dps_get_the_whole_image_then_only_the_delta_and_an_unreachable_
         assert_eq!(row["image_bytes"], size, "{row}");
         assert_eq!(row["content_version"], 3, "{row}");
     }
-    assert_eq!(dp_entry(&list, "gone")["status"], "Failed");
+    assert_eq!(dp_entry(&list, "gone")["status"], "failed");
     assert_eq!(list.as_array().unwrap().iter().find(|d| d["name"] == "gone").unwrap()["bwlimit"], 1000);
     let text = f.ok(&["dp", "list"]);
     assert!(text.contains("Bytes Sent") && text.contains("Image Bytes"), "{text}");
@@ -166,7 +166,7 @@ fn kill_midway(f: &Fixture, env: &[(&str, &str)], dp_dir: &Path, previous: &str)
     let tick = json_env(f, env, &["tick"]);
     assert_eq!(tick["recovered_distributions"], 1, "{tick}");
     let row = dp_entry(&f.json(&["dp", "list"]), "slow");
-    assert_eq!(row["status"], "Failed", "{row}");
+    assert_eq!(row["status"], "failed", "{row}");
     assert_ne!(row["content_version"], 2, "{row}");
 }
 
