@@ -148,6 +148,9 @@ fn wim_format_msu_with_ssu_lcu_and_psf_applies() {
         .status()
         .expect("cabextract");
     assert!(x.success());
+    // Members that are not for the OS image, as 24H2 MSUs carry them: skipped and named in the log.
+    std::fs::write(content.join("WSUSSCAN.cab"), b"MSCF not read").unwrap();
+    std::fs::write(content.join("DesktopDeployment.cab"), b"MSCF not read").unwrap();
     let msu = work.path(&format!("{}.msu", p.stem));
     imagex(&["capture", content.to_str().unwrap(), msu.to_str().unwrap(), "content", "--compress=none"]);
     assert_eq!(&std::fs::read(&msu).unwrap()[..5], b"MSWIM");
@@ -160,6 +163,13 @@ fn wim_format_msu_with_ssu_lcu_and_psf_applies() {
     assert_eq!(outcomes, ["installed", "installed"], "{r}");
     assert_payloads_installed(&wim, &p, &work);
     assert!(imagex_verifies(&wim));
+    let log = std::fs::read_to_string(work.path("logs").join("OfflineServicingMgr.log")).unwrap();
+    for member in ["WSUSSCAN.cab", "DesktopDeployment.cab"] {
+        assert!(
+            log.lines().any(|l| l.contains(&format!("!{member}: ")) && l.contains("not for the OS image")),
+            "{member} not named in the log: {log}"
+        );
+    }
 }
 
 #[test]

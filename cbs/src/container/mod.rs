@@ -33,6 +33,6 @@ pub use kind::{
 };
 pub use limits::{Limits, RATIO_SLACK_BYTES};
 pub use member_name::{member_key, normalize_member_name, NameError};
-pub use msu::{Msu, PkgProperties, TEXT_MEMBER_MAX};
+pub use msu::{msu_member, Msu, MsuMember, PkgProperties, TEXT_MEMBER_MAX};
 pub use source::{parse_each, DirectorySource, PackageSource, SourceEntry, WimContent, WimSource};
 pub use text::decode_text;

@@ -83,6 +83,7 @@ pub struct Msu<R> {
     cab: Cabinet<R>,
     kind: ContainerKind,
     inner_cabs: Vec<String>,
+    skipped: Vec<(String, &'static str)>,
     psf: Vec<String>,
     properties: Option<PkgProperties>,
     unattend: Option<String>,
@@ -123,14 +124,15 @@ impl<R: Read + Seek> Msu<R> {
         let lower = |m: &MemberInfo| m.name.to_ascii_lowercase();
         let mut inner_cabs: Vec<String> = root
             .iter()
-            .filter(|m| {
-                let n = lower(m);
-                n.ends_with(".cab")
-                    && n != "wsusscan.cab"
-                    && !n.starts_with("desktopdeployment")
-                    && !is_aggregated_metadata(&n)
-            })
+            .filter(|m| msu_member(&m.name) == MsuMember::Package && lower(m).ends_with(".cab"))
             .map(|m| m.name.clone())
+            .collect();
+        let skipped = root
+            .iter()
+            .filter_map(|m| match msu_member(&m.name) {
+                MsuMember::NotForTheImage(why) => Some((m.name.clone(), why)),
+                _ => None,
+            })
             .collect();
         // The servicing stack goes first (a stable sort keeps the rest in archive order).
         inner_cabs.sort_by_key(|n| !crate::name::starts_with_ci(n, "ssu-"));
@@ -143,7 +145,7 @@ impl<R: Read + Seek> Msu<R> {
             Some(m) => Some(decode_text(&cab.read_member(&m.name, TEXT_MEMBER_MAX)?)),
             None => None,
         };
-        Ok(Msu { cab, kind, inner_cabs, psf, properties, unattend })
+        Ok(Msu { cab, kind, inner_cabs, skipped, psf, properties, unattend })
     }
 
     /// [`ContainerKind::Msu`] or [`ContainerKind::CombinedMsu`].
@@ -165,6 +167,12 @@ impl<R: Read + Seek> Msu<R> {
     /// `*AggregatedMetadata*.cab` and `DesktopDeployment*.cab` are not among them.
     pub fn inner_cab_names(&self) -> &[String] {
         &self.inner_cabs
+    }
+
+    /// The root members that are not for the OS image (WSUS scan data, Setup's dynamic update,
+    /// aggregated metadata), each with why: not installed, named in the servicing log.
+    pub fn skipped_members(&self) -> &[(String, &'static str)] {
+        &self.skipped
     }
 
     /// The `.psf` payload files (combined MSUs; the LCU cab's express payload).
@@ -209,5 +217,36 @@ impl<R: Read + Seek> Msu<R> {
     /// Gives the outer cabinet back.
     pub fn into_cabinet(self) -> Cabinet<R> {
         self.cab
+    }
+}
+
+/// What a root member of an MSU (cab or WIM form) is to offline servicing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsuMember {
+    /// An update package the image takes: an inner `.cab` (the servicing stack, the LCU), or the LCU
+    /// `.wim` of a WIM-format MSU.
+    Package,
+    /// Shipped in the MSU for something other than the OS image; the reason says what.
+    NotForTheImage(&'static str),
+    /// Anything else (properties, unattend text, a `.psf` payload): read where needed, not a package.
+    Other,
+}
+
+/// Classifies an MSU's root member by its name, the way the installer does: the one rule used for
+/// both MSU forms.
+pub fn msu_member(name: &str) -> MsuMember {
+    let n = name.to_ascii_lowercase();
+    if n == "wsusscan.cab" {
+        MsuMember::NotForTheImage("WSUS scan metadata for update servers")
+    } else if n.starts_with("desktopdeployment") && n.ends_with(".cab") {
+        MsuMember::NotForTheImage("Setup's dynamic update for in-place upgrades (DesktopDeployment)")
+    } else if is_aggregated_metadata(&n) {
+        MsuMember::NotForTheImage("aggregated metadata of the update (hotpatch and express download data)")
+    } else if n.ends_with(".mumx.esd") {
+        MsuMember::NotForTheImage("package metadata for online installation")
+    } else if n.ends_with(".cab") || n.ends_with(".wim") {
+        MsuMember::Package
+    } else {
+        MsuMember::Other
     }
 }

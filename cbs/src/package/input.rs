@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use super::error::Error;
 use super::psf_site::spool_reader;
 use crate::container::{
-    self, classify_wim, detect_path, Cabinet, ContainerKind, DirectorySource, Limits, Msu, PackageSource,
-    PkgProperties, WimContent, WimSource, TEXT_MEMBER_MAX,
+    self, classify_wim, detect_path, msu_member, Cabinet, ContainerKind, DirectorySource, Limits, Msu, MsuMember,
+    PackageSource, PkgProperties, WimContent, WimSource, TEXT_MEMBER_MAX,
 };
 use crate::psf::psf_beside;
 
@@ -48,10 +48,12 @@ pub(crate) fn open_input(path: &Path, limits: Limits, wim: Option<WimOpener<'_>>
             let msu = Msu::open(path, limits)?;
             let kb = msu.kb_number();
             let inner = msu.inner_cab_names().to_vec();
+            let skipped = msu.skipped_members().to_vec();
             Input::Msu(MsuInput {
                 kind: label,
                 kb,
                 inner,
+                skipped,
                 package: shown,
                 limits,
                 container: Container::Cab(Box::new(msu)),
@@ -133,16 +135,13 @@ fn open_wim(path: &Path, shown: String, limits: Limits, open: WimOpener<'_>) -> 
             let root: Vec<String> = content.list()?.into_iter().filter(|n| !n.contains(['/', '\\'])).collect();
             let lower = |n: &String| n.to_ascii_lowercase();
             // The same selection as `Msu` makes in a cab-form MSU, plus the LCU in WIM form.
-            let mut inner: Vec<String> = root
+            let mut inner: Vec<String> = root.iter().filter(|n| msu_member(n) == MsuMember::Package).cloned().collect();
+            let skipped = root
                 .iter()
-                .filter(|n| {
-                    let n = lower(n);
-                    (n.ends_with(".cab") || n.ends_with(".wim"))
-                        && n != "wsusscan.cab"
-                        && !n.starts_with("desktopdeployment")
-                        && !n.contains("aggregatedmetadata")
+                .filter_map(|n| match msu_member(n) {
+                    MsuMember::NotForTheImage(why) => Some((n.clone(), why)),
+                    _ => None,
                 })
-                .cloned()
                 .collect();
             inner.sort_by_key(|n| !lower(n).starts_with("ssu-"));
             let properties = match root.iter().find(|n| lower(n).ends_with("-pkgproperties.txt")) {
@@ -155,7 +154,7 @@ fn open_wim(path: &Path, shown: String, limits: Limits, open: WimOpener<'_>) -> 
                 .map(str::to_owned)
                 .or_else(|| inner.iter().find_map(|name| crate::name::kb_in_file_name(name)));
             let container = Container::Wim(content);
-            Input::Msu(MsuInput { kind: "wim-msu", kb, inner, package: shown, limits, container })
+            Input::Msu(MsuInput { kind: "wim-msu", kb, inner, skipped, package: shown, limits, container })
         }
     })
 }
@@ -174,6 +173,8 @@ pub(crate) struct MsuInput {
     pub(crate) kb: Option<String>,
     /// Inner package members, `SSU-*` first.
     pub(crate) inner: Vec<String>,
+    /// Root members that are not for the OS image, with why.
+    pub(crate) skipped: Vec<(String, &'static str)>,
     package: String,
     limits: Limits,
     container: Container,

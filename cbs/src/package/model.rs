@@ -94,7 +94,13 @@ pub struct Package {
 /// What an input path turned out to be.
 pub enum Opened {
     /// One or more CBS packages (an MSU can hold a servicing stack update and a cumulative update).
-    Packages(Vec<Package>),
+    Packages {
+        /// The packages, servicing stack first.
+        packages: Vec<Package>,
+        /// Members of an MSU that are not for the OS image (`<msu>!<member>`, why): not installed,
+        /// named in the servicing log.
+        skipped: Vec<(String, &'static str)>,
+    },
     /// Not something DISM applies; the reason says what it is.
     Unsupported(String),
 }
@@ -119,7 +125,7 @@ pub fn open_packages(path: &Path, opts: OpenOptions<'_>) -> Result<Opened, Error
             if package.psf_index.is_some() {
                 package.psf = Some(PsfPlace::Beside(path.to_path_buf()));
             }
-            Ok(Opened::Packages(vec![package]))
+            Ok(Opened::Packages { packages: vec![package], skipped: Vec::new() })
         }
         Input::Msu(mut msu) => {
             let kb = msu.kb.as_deref().map(normalize_kb);
@@ -136,7 +142,8 @@ pub fn open_packages(path: &Path, opts: OpenOptions<'_>) -> Result<Opened, Error
             if packages.is_empty() {
                 return Ok(Opened::Unsupported("MSU without an inner CBS package".into()));
             }
-            Ok(Opened::Packages(packages))
+            let skipped = msu.skipped.iter().map(|(member, why)| (format!("{shown}!{member}"), *why)).collect();
+            Ok(Opened::Packages { packages, skipped })
         }
         Input::Folder(_) => Ok(Opened::Unsupported("a folder without update.mum; give its packages instead".into())),
         Input::Other { kind, reason } => Ok(Opened::Unsupported(match kind {

@@ -1355,3 +1355,24 @@ fn missing_file_is_io_error_naming_it() {
     assert!(matches!(&err, Error::Io { package, .. } if package == "/nonexistent/dir/x.msu"), "{err}");
     assert!(detect_path(path, Limits::default()).is_err());
 }
+
+/// Both MSU forms select their packages by one rule, and say why a member is not for the image.
+#[test]
+fn msu_members_are_packages_skipped_with_a_reason_or_other() {
+    use cbs::container::{msu_member, MsuMember};
+    for name in ["SSU-26100.1742-x64.cab", "Windows11.0-KB5055523-x64.wim", "windows10.0-kb5034441-x64.cab"] {
+        assert_eq!(msu_member(name), MsuMember::Package, "{name}");
+    }
+    for name in [
+        "WSUSSCAN.cab",
+        "DesktopDeployment.cab",
+        "DesktopDeployment_x86.cab",
+        "onepackage.AggregatedMetadata.cab",
+        "Windows11.0-KB5055523-x64.mumx.esd",
+    ] {
+        assert!(matches!(msu_member(name), MsuMember::NotForTheImage(why) if !why.is_empty()), "{name}");
+    }
+    for name in ["Windows11.0-KB5055523-x64.psf", "Windows11.0-KB5055523-x64-pkgProperties.txt", "unattend.xml"] {
+        assert_eq!(msu_member(name), MsuMember::Other, "{name}");
+    }
+}

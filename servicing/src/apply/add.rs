@@ -118,7 +118,13 @@ pub(crate) fn apply_inputs(
     for file in files {
         let shown = file.display().to_string();
         match cbs::package::open_packages(file, open).map_err(Error::from) {
-            Ok(Opened::Packages(u)) => units.extend(u),
+            Ok(Opened::Packages { packages, skipped }) => {
+                for (member, why) in skipped {
+                    logs.manager.info(&format!("Skipping {member}: {why}, not for the OS image"));
+                    logs.detail.cbs(&format!("{member}: skipped: {why}, not for the OS image"));
+                }
+                units.extend(packages);
+            }
             Ok(Opened::Unsupported(reason)) => {
                 logs.manager.warn(NOT_SUPPORTED_MESSAGE);
                 logs.manager.warn(&format!("Update binary {shown} is not a CBS package: {reason}"));
