@@ -292,3 +292,25 @@ fn snapshots_of_the_help_of_every_command() {
         snap(&work, &name, &args);
     }
 }
+
+/// `package info --json` of every real Microsoft package in the test data: what the package model
+/// reports for them is pinned, so a change to the model or the reader that alters a real package's
+/// report (issue 14: "the real packages produce the same reports as before") is a reviewed change.
+#[test]
+fn snapshots_of_package_info_on_every_real_package() {
+    let work = Work::new();
+    for name in [
+        "Windows6.1-KB2465285-x64.msu",
+        "Windows6.1-KB2465285-x86.msu",
+        "Windows6.1-KB2584475-x64.msu",
+        "Windows6.1-KB2584475-x86.msu",
+        "Windows6.x-HyperVIntegrationServices-x64.cab",
+        "Windows8.1-KB2938772-x64.cab",
+    ] {
+        let real = real_or_skip!(name, "snapshots_of_package_info_on_every_real_package");
+        // A copy under the work folder, so the report's paths redact to [WORK].
+        let copy = work.path(name);
+        std::fs::copy(&real, &copy).unwrap();
+        snap(&work, &format!("package-info-real-{name}"), &["package", "info", "--json", s(&copy)]);
+    }
+}
