@@ -111,20 +111,30 @@ fn combined_msu_with_ssu_lcu_and_psf_applies() {
     let work = Work::new();
     let wim = fixture_wim(&work, "win10", "win10.wim");
     let p = package(5_000_041, 941, &samples, PsfOptions::default());
-    let ssu = updates::servicing_stack_update(&Profile::win10_amd64(), 5_000_141, 170, PayloadSize::Tiny).unwrap();
+    let msu = work.path(&format!("{}.msu", p.stem));
+    write_combined_msu(&p, 5_000_141, &msu);
+    installs_ssu_and_lcu(&wim, &msu, &p, &work);
+}
+
+/// The combined MSU of the PSFX LCU `p` with a servicing stack update (KB `ssu_kb`), written to `msu`.
+fn write_combined_msu(p: &PsfPackage, ssu_kb: u32, msu: &Path) {
+    let ssu = updates::servicing_stack_update(&Profile::win10_amd64(), ssu_kb, 170, PayloadSize::Tiny).unwrap();
     let ssu_name = "SSU-19041.170-x64.cab".to_owned();
     let ssu_cab = ssu.cab(&ssu_name, Compression::MsZip).unwrap();
-    let msu = work.path(&format!("{}.msu", p.stem));
-    std::fs::write(&msu, p.combined_msu((ssu_name, ssu_cab)).unwrap()).unwrap();
+    std::fs::write(msu, p.combined_msu((ssu_name, ssu_cab)).unwrap()).unwrap();
+}
 
-    let out = add(&wim, &msu, &work);
+/// `add-package` of an MSU holding an SSU and the PSFX LCU `p`: both installed, every payload
+/// equal to its expansion, the WIM verifies.
+fn installs_ssu_and_lcu(wim: &Path, msu: &Path, p: &PsfPackage, work: &Work) {
+    let out = add(wim, msu, work);
     assert!(out.status.success(), "add-package: {}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let outcomes: Vec<&str> =
         r["packages"].as_array().unwrap().iter().map(|x| x["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["installed", "installed"], "{r}");
-    assert_payloads_installed(&wim, &p, &work);
-    assert!(imagex_verifies(&wim));
+    assert_payloads_installed(wim, p, work);
+    assert!(imagex_verifies(wim));
 }
 
 /// `add-package` refused WIM-format MSUs (Windows 11 24H2+ LCUs are shipped that way): the same
@@ -135,11 +145,8 @@ fn wim_format_msu_with_ssu_lcu_and_psf_applies() {
     let work = Work::new();
     let wim = fixture_wim(&work, "win10", "win10.wim");
     let p = package(5_000_044, 944, &samples, PsfOptions::default());
-    let ssu = updates::servicing_stack_update(&Profile::win10_amd64(), 5_000_144, 170, PayloadSize::Tiny).unwrap();
-    let ssu_name = "SSU-19041.170-x64.cab".to_owned();
-    let ssu_cab = ssu.cab(&ssu_name, Compression::MsZip).unwrap();
     let cab_msu = work.path("combined.msu");
-    std::fs::write(&cab_msu, p.combined_msu((ssu_name, ssu_cab)).unwrap()).unwrap();
+    write_combined_msu(&p, 5_000_144, &cab_msu);
     // The same members, in the WIM form Microsoft uses: one image named "content".
     let content = work.path("content");
     std::fs::create_dir_all(&content).unwrap();
@@ -155,14 +162,7 @@ fn wim_format_msu_with_ssu_lcu_and_psf_applies() {
     imagex(&["capture", content.to_str().unwrap(), msu.to_str().unwrap(), "content", "--compress=none"]);
     assert_eq!(&std::fs::read(&msu).unwrap()[..5], b"MSWIM");
 
-    let out = add(&wim, &msu, &work);
-    assert!(out.status.success(), "add-package: {}", stderr(&out));
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let outcomes: Vec<&str> =
-        r["packages"].as_array().unwrap().iter().map(|x| x["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes, ["installed", "installed"], "{r}");
-    assert_payloads_installed(&wim, &p, &work);
-    assert!(imagex_verifies(&wim));
+    installs_ssu_and_lcu(&wim, &msu, &p, &work);
     let log = std::fs::read_to_string(work.path("logs").join("OfflineServicingMgr.log")).unwrap();
     for member in ["WSUSSCAN.cab", "DesktopDeployment.cab"] {
         assert!(
