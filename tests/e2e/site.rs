@@ -27,16 +27,23 @@ pub(crate) struct Fixture {
     pub(crate) updates: PathBuf,
 }
 
+/// The generated update catalogue under `all`, and an update source folder `updates` holding its
+/// first two monthly updates and an `.exe` (for the "not supported" line): what the site tests sync.
+pub(crate) fn update_source(work: &Work) -> (PathBuf, PathBuf) {
+    let all = work.path("all");
+    write_all(&all, &Profile::win10_amd64()).expect("catalogue");
+    let updates = work.path("updates");
+    std::fs::create_dir_all(&updates).unwrap();
+    for f in [KB1, KB2, EXE] {
+        std::fs::copy(all.join(f), updates.join(f)).unwrap();
+    }
+    (all, updates)
+}
+
 impl Fixture {
     pub(crate) fn new() -> Fixture {
         let work = Work::new();
-        let all = work.path("all");
-        write_all(&all, &Profile::win10_amd64()).expect("catalogue");
-        let updates = work.path("updates");
-        std::fs::create_dir_all(&updates).unwrap();
-        for f in [KB1, KB2, EXE] {
-            std::fs::copy(all.join(f), updates.join(f)).unwrap();
-        }
+        let (all, updates) = update_source(&work);
         let site = work.path("site");
         let f = Fixture { work, site, all, updates };
         f.ok(&["init"]);

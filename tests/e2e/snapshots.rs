@@ -221,13 +221,7 @@ fn snapshots_of_the_delta_verbs() {
 fn snapshots_of_the_site_verbs() {
     let work = Work::new();
     std::fs::create_dir(work.path("tmp")).unwrap();
-    let all = work.path("all");
-    write_all(&all, &Profile::win10_amd64()).expect("catalogue");
-    let updates = work.path("updates");
-    std::fs::create_dir_all(&updates).unwrap();
-    for f in [KB1, KB2, EXE] {
-        std::fs::copy(all.join(f), updates.join(f)).unwrap();
-    }
+    let (_all, updates) = crate::site::update_source(&work);
     let site = work.path("site");
     let site_args = |rest: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = vec!["site".into(), "--site".into(), s(&site).into()];
