@@ -44,6 +44,7 @@ mod package;
 mod package_extract;
 mod package_names;
 mod psf;
+mod psfx_hydration;
 mod readme;
 mod reduce;
 mod registry_values;

@@ -18,6 +18,7 @@ mod commit;
 mod dir_txn;
 mod error;
 mod get;
+mod hydrate;
 pub mod inventory;
 mod plan;
 mod registry;
