@@ -154,6 +154,32 @@ fn psfx_forward_and_reverse_then_forward_only_hydrate_against_rtm() {
     let month2 = psfx_update(5_000_102, 1002, Shape::ForwardOnly, &rtm, &work);
     assert!(month1.null > 0 || month1.rtm.len() == month1.expected.len());
 
+    // `package info` reports the differentials, not a missing payload.
+    let cab1 = write(&work, "month1", &month1);
+    let info = run(&["package", "info", cab1.to_str().unwrap(), "--json"]);
+    assert!(info.status.success(), "package info: {}", stderr(&info));
+    let r: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let statuses: Vec<(String, String)> = r["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["files"].as_array().unwrap().iter())
+        .map(|f| (f["status"].as_str().unwrap().to_owned(), f["delta_format"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    assert!(statuses.contains(&("differential".into(), "forward+reverse".into())), "{statuses:?}");
+
+    // `package extract` writes the differentials as the package holds them.
+    let dest = work.path("extracted");
+    let out = run(&["package", "extract", cab1.to_str().unwrap(), "--dest", dest.to_str().unwrap()]);
+    assert!(out.status.success(), "package extract: {}", stderr(&out));
+    let written: Vec<String> =
+        tree_snapshot(&dest).keys().map(|p| p.strip_prefix(&dest).unwrap().to_string_lossy().to_lowercase()).collect();
+    for key in month1.rtm.keys() {
+        let (kf, file) = split(key);
+        let want = format!("{kf}/f/{file}").to_lowercase();
+        assert!(written.iter().any(|w| w.ends_with(&want)), "{want} extracted: {written:?}");
+    }
+
     // RTM → month 1 → month 2.
     let wim = work.path("serviced.wim");
     std::fs::copy(&rtm, &wim).unwrap();

@@ -376,6 +376,8 @@ fn scan_manifest(
         } else if let Some((fmt, id)) = lookup.psf_of.get(&key) {
             indexed.push(index_entry(Stored::Psf, *id));
             (FileStatus::Delta, None, Some(fmt.clone()))
+        } else if let Some(forms) = psfx_forms(lookup, &keyform, &f.name.replace('\\', "/")) {
+            (FileStatus::Differential, None, Some(forms))
         } else {
             return Err(Error::MissingPayload { package: package.to_owned(), manifest: name.to_owned(), member });
         };
@@ -404,6 +406,18 @@ fn scan_manifest(
         payloads,
         indexed,
     ))
+}
+
+/// The PSFX differentials the package holds for `<keyform>/<file>` (cab members or `.psf` files):
+/// `forward+reverse`, `forward`, `null` …; `None` when it holds neither a forward nor a null one.
+fn psfx_forms(lookup: &Lookup<'_>, keyform: &str, file: &str) -> Option<String> {
+    let has = |form: &str| {
+        let key = member_key(&format!("{keyform}/{form}/{file}"));
+        lookup.by_key.contains_key(&key) || lookup.psf_of.contains_key(&key)
+    };
+    let forms: Vec<&str> =
+        [("f", "forward"), ("r", "reverse"), ("n", "null")].iter().filter(|(f, _)| has(f)).map(|(_, n)| *n).collect();
+    (forms.contains(&"forward") || forms.contains(&"null")).then(|| forms.join("+"))
 }
 
 /// SHA-256 of a member, streamed (payloads can be large).
