@@ -19,6 +19,7 @@ mod dir_txn;
 mod error;
 mod get;
 mod hydrate;
+mod image_manifests;
 pub mod inventory;
 mod plan;
 mod registry;
