@@ -359,3 +359,48 @@ fn reset_base_is_refused_when_the_image_disables_it() {
     let out = run(&["cleanup-image", "--image", wim.to_str().unwrap(), "--index", "1", "--start-component-cleanup"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn service_remove_superseded_hydrates_month_after_month() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_131, 1031, Shape::ForwardOnly, &rtm, &work);
+    let month2 = psfx_update(5_000_132, 1032, Shape::ForwardOnly, &rtm, &work);
+    let wim = work.path("serviced.wim");
+    std::fs::copy(&rtm, &wim).unwrap();
+    for (name, p, extra) in [("month1", &month1, &["--reduce-to", "1"][..]), ("month2", &month2, &[][..])] {
+        let cab = write(&work, name, p);
+        let mut args = vec!["service", "--image", wim.to_str().unwrap(), "--package-path", cab.to_str().unwrap()];
+        args.extend_from_slice(&["--remove-superseded", "--json", "--no-progress"]);
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "service {name}: {}", stderr(&out));
+        assert_hydrated(&wim, p, &work);
+    }
+    assert!(imagex_verifies(&wim));
+}
+
+#[test]
+fn site_scheduled_run_applies_a_psfx_update() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_141, 1041, Shape::ForwardAndReverse, &rtm, &work);
+    let updates = work.path("updates");
+    std::fs::create_dir_all(&updates).unwrap();
+    std::fs::write(updates.join("Windows10.0-KB5000141-x64.cab"), &month1.cab).unwrap();
+    let site = work.path("site");
+    let site_args = |rest: &[&str]| {
+        let mut v = vec!["site", "--site", site.to_str().unwrap()];
+        v.extend_from_slice(rest);
+        run_ok(&v)
+    };
+    site_args(&["init"]);
+    site_args(&["catalog", "sync", "--from", updates.to_str().unwrap()]);
+    site_args(&["image", "import", rtm.to_str().unwrap(), "--single-index", "--index", "1"]);
+    site_args(&["schedule", "--image-id", "1", "--updates", "KB5000141", "--now", "--remove-superseded"]);
+    site_args(&["tick"]);
+    let show: serde_json::Value = serde_json::from_str(&site_args(&["image", "show", "1", "--json"])).unwrap();
+    assert_eq!(show["scheduled_updates_status"], "successful", "{show}");
+    let wim = PathBuf::from(show["wim"].as_str().unwrap());
+    assert_hydrated(&wim, &month1, &work);
+}
