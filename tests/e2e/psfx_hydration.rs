@@ -404,3 +404,91 @@ fn site_scheduled_run_applies_a_psfx_update() {
     let wim = PathBuf::from(show["wim"].as_str().unwrap());
     assert_hydrated(&wim, &month1, &work);
 }
+
+/// The components a package raises, its sub-packages' included, to be edited.
+fn raised_mut(def: &mut fixtures::packages::PackageDef) -> Vec<&mut fixtures::packages::PackageComponent> {
+    let mut out = Vec::new();
+    for u in &mut def.updates {
+        match &mut u.change {
+            fixtures::packages::Change::Raise(components) => out.extend(components.iter_mut()),
+            fixtures::packages::Change::Package(sub) => out.extend(raised_mut(sub)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The genuine Windows Server 2025 forward deltas (`real-delta/pe-decode`): the fixture image's RTM
+/// file of a component of that architecture becomes the genuine `base.bin`, the update's new version
+/// of it is `target.bin`, shipped as `f\` = Microsoft's own delta. Hydrated, it is `target.bin`.
+#[test]
+fn genuine_forward_deltas_hydrate_to_the_genuine_target() {
+    let Some(root) = real_delta("genuine_forward_deltas_hydrate_to_the_genuine_target") else { return };
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let listing = imagex_dir(&rtm, 1);
+    let rtm_versions = installed(&rtm);
+    let mut def = updates::cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(5_000_151, 1051)).unwrap();
+    let mut genuine: Vec<(String, String, Vec<u8>)> = Vec::new();
+    let mut commands = Vec::new();
+    for case in ["amd64_kbdwol", "wow64_kbdmaori"] {
+        let dir = root.join("pe-decode").join(case);
+        let (base, target) =
+            (std::fs::read(dir.join("base.bin")).unwrap(), std::fs::read(dir.join("target.bin")).unwrap());
+        let delta = std::fs::read(dir.join("delta.pa30")).unwrap();
+        let arch = case.split('_').next().unwrap();
+        // A file of a raised component of that architecture whose RTM version the image holds.
+        let mut chosen = None;
+        'pick: {
+            for c in raised_mut(&mut def) {
+                let kf = servicing::cbs::key_form(&c.identity);
+                if !kf.starts_with(&format!("{arch}_")) || genuine.iter().any(|(k, _, _)| *k == kf) {
+                    continue;
+                }
+                let family = format!("{:?}", parse_key_form(&kf).unwrap().family);
+                let Some(old) = rtm_versions.get(&family) else { continue };
+                for f in c.files.iter_mut() {
+                    let rtm_path = format!("/Windows/WinSxS/{old}/{}", f.name);
+                    if listing.iter().any(|p| p.eq_ignore_ascii_case(&rtm_path)) {
+                        f.bytes = target.clone();
+                        chosen = Some((kf.clone(), f.name.clone(), rtm_path));
+                        break 'pick;
+                    }
+                }
+            }
+        }
+        let Some((kf, file, rtm_path)) = chosen else { panic!("the fixture has no {arch} component to carry {case}") };
+        let base_file = work.path(&format!("{case}.base"));
+        std::fs::write(&base_file, &base).unwrap();
+        commands.push(format!("add {} {rtm_path}", base_file.display()));
+        genuine.push((kf, file, delta));
+        let _ = target;
+    }
+    // The image's RTM files are the genuine bases.
+    imagex(&["update", rtm.to_str().unwrap(), "1", &format!("--command={}", commands.join("\n"))]);
+    let members: Vec<(String, Vec<u8>)> = def
+        .members()
+        .into_iter()
+        .map(|(name, bytes)| {
+            let hit = name.split_once('\\').and_then(|(kf, file)| {
+                genuine.iter().find(|(k, f, _)| k.eq_ignore_ascii_case(kf) && f.eq_ignore_ascii_case(file))
+            });
+            match hit {
+                Some((kf, file, delta)) => (format!("{kf}\\f\\{file}"), delta.clone()),
+                None => (name, bytes),
+            }
+        })
+        .collect();
+    let cab = work.path("genuine.cab");
+    std::fs::write(&cab, cab_bytes("genuine.cab", &members, Compression::MsZip).unwrap()).unwrap();
+    installed_ok(&add(&rtm, &cab, &work));
+    for (case, (kf, file, _)) in ["amd64_kbdwol", "wow64_kbdmaori"].iter().zip(&genuine) {
+        let target = std::fs::read(root.join("pe-decode").join(case).join("target.bin")).unwrap();
+        let got = extract(&rtm, &format!("/Windows/WinSxS/{kf}/{file}"), &work).expect("hydrated");
+        assert!(got == target, "{case}: the hydrated {kf}/{file} is target.bin");
+        let reverse = extract(&rtm, &format!("/Windows/WinSxS/{kf}/r/{file}"), &work).expect("r\\ made");
+        let base = std::fs::read(root.join("pe-decode").join(case).join("base.bin")).unwrap();
+        assert!(apply_pa30(&got, &reverse, &DeltaLimits::default()).unwrap() == base, "{case}: r\\ leads to base.bin");
+    }
+    assert!(imagex_verifies(&rtm));
+}
