@@ -27,6 +27,9 @@ enum Shape {
 /// A PSFX update: its cab, and what each payload must become (`<key-form>/<file>` → bytes).
 struct Psfx {
     cab: Vec<u8>,
+    /// The package, and its differentials (`<key-form>\f|r|n\<file>`, bytes) as the cab holds them.
+    def: fixtures::packages::PackageDef,
+    entries: Vec<(String, Vec<u8>)>,
     expected: BTreeMap<String, Vec<u8>>,
     /// The RTM bytes of each payload that has an RTM version.
     rtm: BTreeMap<String, Vec<u8>>,
@@ -64,7 +67,7 @@ fn psfx_update(kb: u32, ubr: u16, shape: Shape, rtm_image: &Path, work: &Work) -
     let rtm_versions = installed(rtm_image);
     let limits = DeltaLimits::default();
     let (mut expected, mut rtm, mut null) = (BTreeMap::new(), BTreeMap::new(), 0);
-    let mut members = Vec::new();
+    let (mut members, mut entries) = (Vec::new(), Vec::new());
     for (name, bytes) in def.members() {
         let Some((kf, file)) = name.split_once('\\') else {
             members.push((name, bytes));
@@ -78,15 +81,15 @@ fn psfx_update(kb: u32, ubr: u16, shape: Shape, rtm_image: &Path, work: &Work) -
         match base {
             Some(base) => {
                 let forward = create(&base, &bytes, &CreateOptions::default(), &limits).unwrap();
-                members.push((format!("{kf}\\f\\{file}"), forward));
+                entries.push((format!("{kf}\\f\\{file}"), forward));
                 if shape == Shape::ForwardAndReverse {
                     let reverse = create(&bytes, &base, &CreateOptions::default(), &limits).unwrap();
-                    members.push((format!("{kf}\\r\\{file}"), reverse));
+                    entries.push((format!("{kf}\\r\\{file}"), reverse));
                 }
                 rtm.insert(key.clone(), base);
             }
             None => {
-                members.push((
+                entries.push((
                     format!("{kf}\\n\\{file}"),
                     create(&[], &bytes, &CreateOptions::default(), &limits).unwrap(),
                 ));
@@ -96,8 +99,9 @@ fn psfx_update(kb: u32, ubr: u16, shape: Shape, rtm_image: &Path, work: &Work) -
         expected.insert(key, bytes);
     }
     assert!(!rtm.is_empty(), "the fixture LCU changes files the image has");
+    members.extend(entries.iter().cloned());
     let cab = cab_bytes("psfx.cab", &members, Compression::MsZip).unwrap();
-    Psfx { cab, expected, rtm, null }
+    Psfx { cab, def, entries, expected, rtm, null }
 }
 
 /// Writes `p` as `<name>.cab` in a folder of its own.
@@ -491,4 +495,31 @@ fn genuine_forward_deltas_hydrate_to_the_genuine_target() {
         assert!(apply_pa30(&got, &reverse, &DeltaLimits::default()).unwrap() == base, "{case}: r\\ leads to base.bin");
     }
     assert!(imagex_verifies(&rtm));
+}
+
+#[test]
+fn forward_only_update_with_its_differentials_in_a_psf_hydrates() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_161, 1061, Shape::ForwardOnly, &rtm, &work);
+    let stem = "Windows10.0-KB5000161-x64".to_owned();
+    let p = fixtures::packages::psf_package_with(month1.def.clone(), stem.clone(), month1.entries.clone()).unwrap();
+    let dir = work.path("updates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{stem}.cab")), &p.cab).unwrap();
+    std::fs::write(dir.join(format!("{stem}.psf")), &p.psf).unwrap();
+    let wim = work.path("serviced.wim");
+    std::fs::copy(&rtm, &wim).unwrap();
+    installed_ok(&add(&wim, &dir, &work));
+    assert_hydrated(&wim, &month1, &work);
+
+    // A truncated .psf: refused naming it, the image unchanged.
+    let again = work.path("again.wim");
+    std::fs::copy(&rtm, &again).unwrap();
+    let before = sha256(&again);
+    std::fs::write(dir.join(format!("{stem}.psf")), &p.psf[..p.psf.len() / 2]).unwrap();
+    let out = add(&again, &dir, &work);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(".psf"), "{}", stderr(&out));
+    assert_eq!(sha256(&again), before);
 }
