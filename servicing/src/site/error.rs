@@ -13,23 +13,23 @@ pub enum Error {
         path: PathBuf,
     },
     /// The database was written by a newer wimpatch.
-    #[error("{}: database schema version {found} is newer than this wimpatch supports ({supported}); use a newer wimpatch", path.display())]
+    #[error("{database}: database schema version {found} is newer than this wimpatch supports ({supported}); use a newer wimpatch")]
     SchemaTooNew {
-        /// The database file.
-        path: PathBuf,
-        /// Its `user_version`.
+        /// The database file, or the server and database.
+        database: String,
+        /// Its schema version.
         found: i64,
         /// The newest this build knows.
         supported: i64,
     },
     /// A database statement failed.
-    #[error("site database {}: {source}", path.display())]
+    #[error("site database {database}: {source}")]
     Db {
-        /// The database file.
-        path: PathBuf,
-        /// SQLite's error.
+        /// The database file, or the server and database.
+        database: String,
+        /// The backend's error.
         #[source]
-        source: rusqlite::Error,
+        source: super::store::SqlError,
     },
     /// The database fails SQLite's quick check (torn pages, broken indexes): it is not used, so a
     /// damaged catalog or job table is never read as if it were whole.

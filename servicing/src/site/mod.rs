@@ -11,7 +11,6 @@
 
 pub mod catalog;
 pub mod content;
-pub mod db;
 pub mod dp;
 mod error;
 pub mod execute;
@@ -28,7 +27,7 @@ pub use error::{Error, Result};
 
 use std::path::{Path, PathBuf};
 
-use db::Db;
+use store::Db;
 
 /// An open site.
 #[derive(Debug)]
@@ -56,17 +55,14 @@ impl Site {
     /// Creates the site (directories and database) or brings an existing one up to date.
     pub fn init(dir: &Path) -> Result<(Site, InitReport)> {
         safe_fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create the site directory"))?;
-        let created = !dir.join(db::DB_FILE).exists();
+        let created = !dir.join(store::sqlite::DB_FILE).exists();
         for d in DIRS {
             let p = dir.join(d);
             safe_fs::create_dir_all(&p).map_err(Error::io(&p, "cannot create the site directory"))?;
         }
         let mut db = Db::open(dir, true)?;
-        let t = db::now();
-        db.tx(|tx| {
-            tx.execute("INSERT OR IGNORE INTO site (key, value) VALUES ('created', ?1)", [t.to_string()])?;
-            Ok(())
-        })?;
+        let t = store::now();
+        db.tx(|tx| store::settings::set_once(tx, "created", &t.to_string()))?;
         let schema_version = db.schema_version()?;
         if created {
             tracing::info!(site = %dir.display(), schema_version, "site created");

@@ -7,8 +7,8 @@ use fixtures::packages::write_all;
 use fixtures::profile::Profile;
 use servicing::site::catalog;
 use servicing::site::content::{sha256_file, ContentLibrary};
-use servicing::site::db::{Db, SCHEMA_VERSION};
 use servicing::site::schedule::{Recurrence, When};
+use servicing::site::store::{Db, SCHEMA_VERSION};
 use servicing::site::time::{format_utc, parse_rfc3339};
 use servicing::site::{Error, Site};
 
@@ -141,9 +141,9 @@ fn the_database_is_migrated_once_in_wal_mode_and_a_newer_schema_is_refused() {
     assert_eq!(report.schema_version, SCHEMA_VERSION);
     let (site, again) = Site::init(dir.path()).unwrap();
     assert!(!again.created);
-    let mode: String = site.db.conn().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    let mode: String = site.db.sqlite().unwrap().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
-    site.db.conn().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    site.db.sqlite().unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
     drop(site);
     assert!(matches!(Db::open(dir.path(), false), Err(Error::SchemaTooNew { .. })));
 }
@@ -211,11 +211,11 @@ fn catalog_sync_is_incremental_and_records_metadata_and_supersedence() {
 fn corrupted_site_database_is_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let (site, _) = Site::init(dir.path()).unwrap();
-    let conn = site.db.conn();
+    let conn = site.db.sqlite().unwrap();
     let page_size: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).unwrap();
     let root: u64 =
         conn.query_row("SELECT rootpage FROM sqlite_master WHERE name = 'updates'", [], |r| r.get(0)).unwrap();
-    let db_path = site.db.path().to_path_buf();
+    let db_path = dir.path().join(servicing::site::store::sqlite::DB_FILE);
     drop(site);
     assert!(root > 1);
     // The table's root page gets a page type SQLite does not know: the header check still passes,
