@@ -443,7 +443,8 @@ fn finish(
             Some("not run: the run ended before this update"),
         )?;
         if let Some((rel, facts)) = &switched {
-            store::images::switch_version(tx, image_id, version, rel, &facts.sha256, facts.size, job, t)?;
+            let v = store::images::NewVersion { version, path: rel, sha256: &facts.sha256, size: facts.size, job };
+            store::images::switch_version(tx, image_id, &v, t)?;
             store::images::record_facts(tx, image_id, facts, Some(job))?;
         }
         store::jobs::end(tx, job, outcome_status, t, &message, version)?;

@@ -177,26 +177,31 @@ pub fn insert(tx: &dyn Sql, i: &NewImage<'_>, t: i64) -> SqlResult<i64> {
     Ok(id)
 }
 
-/// Makes `version` (the WIM at `path`, made by `job`) the image's current content version.
-pub fn switch_version(
-    tx: &dyn Sql,
-    image: i64,
-    version: i64,
-    path: &str,
-    sha256: &str,
-    size: u64,
-    job: i64,
-    t: i64,
-) -> SqlResult<()> {
+/// A content version a run made.
+pub struct NewVersion<'a> {
+    /// The version number.
+    pub version: i64,
+    /// Its WIM, relative to the site.
+    pub path: &'a str,
+    /// Its SHA-256.
+    pub sha256: &'a str,
+    /// Its size.
+    pub size: u64,
+    /// The run that made it.
+    pub job: i64,
+}
+
+/// Makes `v` the image's current content version.
+pub fn switch_version(tx: &dyn Sql, image: i64, v: &NewVersion<'_>, t: i64) -> SqlResult<()> {
     tx.exec(
         "UPDATE images SET content_version = ?2, path = ?3, sha256 = ?4, size = ?5, updated = ?6 WHERE id = ?1",
-        args![image, version, path, sha256, size, t],
+        args![image, v.version, v.path, v.sha256, v.size, t],
     )?;
     tx.exec(
         "INSERT INTO image_versions (image_id, version, path, sha256, size, created, job_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
          ON CONFLICT (image_id, version) DO UPDATE SET path = ?3, sha256 = ?4, size = ?5, created = ?6, job_id = ?7",
-        args![image, version, path, sha256, size, t, job],
+        args![image, v.version, v.path, v.sha256, v.size, t, v.job],
     )?;
     Ok(())
 }

@@ -3,14 +3,17 @@
 //! as Rust enums ([`JobStatus`], [`UpdateResult`], [`DpStatus`], [`DpMethod`]).
 //!
 //! Statements are written once, in portable SQL with `?N` placeholders, and run on the site's
-//! backend: SQLite (embedded, the default). Every state change runs in one transaction ([`Db::tx`])
-//! that serialises writers, so two processes on one site never fail half-way.
+//! backend: SQLite (embedded, the default, [`sqlite`]) or PostgreSQL (a database several runners on
+//! several hosts share, [`postgres`]). Every state change runs in one transaction ([`Db::tx`]) that
+//! serialises writers, so two processes on one site never fail half-way; runners claim due runs
+//! with [`runs::claim_next`] (on PostgreSQL `FOR UPDATE SKIP LOCKED`, beside each other).
 
 pub mod catalog;
 pub mod dps;
 pub mod images;
 pub mod jobs;
 pub mod migrations;
+pub mod postgres;
 pub mod runs;
 pub mod settings;
 pub mod sqlite;
@@ -32,6 +35,9 @@ pub enum SqlError {
     /// SQLite's error.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL's error (the server's message included).
+    #[error(transparent)]
+    Postgres(#[from] ::postgres::Error),
     /// A statement that must return one row returned none.
     #[error("the statement returned no row")]
     NoRow,
@@ -77,6 +83,7 @@ impl dyn Sql + '_ {
 #[derive(Debug)]
 enum Backend {
     Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
 }
 
 /// An open site database.
@@ -91,18 +98,22 @@ pub struct Db {
 pub enum Tx<'a> {
     /// A SQLite `BEGIN IMMEDIATE` transaction.
     Sqlite(rusqlite::Transaction<'a>),
+    /// A PostgreSQL transaction holding the site's write lock.
+    Postgres(std::cell::RefCell<::postgres::Transaction<'a>>),
 }
 
 impl Sql for Tx<'_> {
     fn rows(&self, sql: &str, args: &[Value]) -> SqlResult<Vec<Row>> {
         match self {
             Tx::Sqlite(tx) => sqlite::rows(tx, sql, args),
+            Tx::Postgres(tx) => postgres::rows(&mut *tx.borrow_mut(), sql, args),
         }
     }
 
     fn exec(&self, sql: &str, args: &[Value]) -> SqlResult<u64> {
         match self {
             Tx::Sqlite(tx) => sqlite::exec(tx, sql, args),
+            Tx::Postgres(tx) => postgres::exec(&mut *tx.borrow_mut(), sql, args),
         }
     }
 }
@@ -111,12 +122,14 @@ impl Sql for Db {
     fn rows(&self, sql: &str, args: &[Value]) -> SqlResult<Vec<Row>> {
         match &self.backend {
             Backend::Sqlite(db) => sqlite::rows(db.conn(), sql, args),
+            Backend::Postgres(db) => postgres::rows(&mut *db.client(), sql, args),
         }
     }
 
     fn exec(&self, sql: &str, args: &[Value]) -> SqlResult<u64> {
         match &self.backend {
             Backend::Sqlite(db) => sqlite::exec(db.conn(), sql, args),
+            Backend::Postgres(db) => postgres::exec(&mut *db.client(), sql, args),
         }
     }
 }
@@ -128,6 +141,13 @@ impl Db {
         let db = sqlite::Sqlite::open(dir, create)?;
         let location = db.path().display().to_string();
         Ok(Db { backend: Backend::Sqlite(db), location })
+    }
+
+    /// Connects to the PostgreSQL database at `url` and brings its schema up to date.
+    pub fn connect(url: &str) -> Result<Db> {
+        let db = postgres::Postgres::connect(url)?;
+        let location = db.location().to_owned();
+        Ok(Db { backend: Backend::Postgres(db), location })
     }
 
     /// What error messages name: the database file, or the server and database.
@@ -149,20 +169,41 @@ impl Db {
     pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
         match &self.backend {
             Backend::Sqlite(db) => Some(db.conn()),
+            Backend::Postgres(_) => None,
         }
     }
 
     /// Runs `f` in one transaction, committed when `f` succeeds. Writers are serialised: SQLite's
-    /// `BEGIN IMMEDIATE` takes the write lock at the start.
+    /// `BEGIN IMMEDIATE` takes the write lock at the start, PostgreSQL the site's advisory lock.
     pub fn tx<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> SqlResult<T>) -> Result<T> {
+        self.tx_with(postgres::LockMode::Exclusive, f)
+    }
+
+    /// [`Db::tx`] for a runner's claim: on PostgreSQL it holds the write lock shared, so claims run
+    /// beside each other (they pick their rows with `FOR UPDATE SKIP LOCKED`) but never beside
+    /// another writer. On SQLite it is [`Db::tx`].
+    pub(crate) fn claim_tx<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> SqlResult<T>) -> Result<T> {
+        self.tx_with(postgres::LockMode::Shared, f)
+    }
+
+    fn tx_with<T>(&mut self, mode: postgres::LockMode, f: impl FnOnce(&Tx<'_>) -> SqlResult<T>) -> Result<T> {
         let location = self.location.clone();
         let err = |source| Error::Db { database: location.clone(), source };
         match &mut self.backend {
             Backend::Sqlite(db) => {
                 let tx = Tx::Sqlite(db.begin().map_err(err)?);
                 let value = f(&tx).map_err(err)?;
-                let Tx::Sqlite(tx) = tx;
-                tx.commit().map_err(|e| err(e.into()))?;
+                if let Tx::Sqlite(tx) = tx {
+                    tx.commit().map_err(|e| err(e.into()))?;
+                }
+                Ok(value)
+            }
+            Backend::Postgres(db) => {
+                let tx = Tx::Postgres(std::cell::RefCell::new(db.begin(mode).map_err(err)?));
+                let value = f(&tx).map_err(err)?;
+                if let Tx::Postgres(tx) = tx {
+                    tx.into_inner().commit().map_err(|e| err(e.into()))?;
+                }
                 Ok(value)
             }
         }
@@ -172,6 +213,7 @@ impl Db {
     pub fn schema_version(&self) -> Result<i64> {
         match &self.backend {
             Backend::Sqlite(db) => db.schema_version(),
+            Backend::Postgres(db) => db.schema_version(),
         }
     }
 
@@ -179,6 +221,7 @@ impl Db {
     pub fn kind(&self) -> &'static str {
         match &self.backend {
             Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgresql",
         }
     }
 }

@@ -28,6 +28,24 @@ pub enum Claim {
 /// no live lease holds its image, marks it In Process and takes the lease until `t + lease`. `None`
 /// when no run is due.
 pub fn claim_next(db: &mut Db, t: i64, holder: &str, lease: i64, exclude: &[i64]) -> Result<Option<Claim>> {
+    if db.kind() == "postgresql" {
+        // Runners claim side by side: each locks the first due run no other claim holds, then
+        // the run's image row, so claims of runs of one image queue there and exactly one of them
+        // finds the image free of a live lease.
+        return db.claim_tx(|tx| {
+            let tx: &dyn Sql = tx;
+            let sql = format!(
+                "SELECT id, image_id FROM jobs WHERE status = ?2 AND run_at <= ?1 {} ORDER BY run_at, id LIMIT 1 \
+                 FOR UPDATE SKIP LOCKED",
+                not_in(exclude)
+            );
+            let found: Option<(i64, i64)> =
+                tx.opt(&sql, args![t, JobStatus::Scheduled], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let Some((job, image)) = found else { return Ok(None) };
+            tx.rows("SELECT id FROM images WHERE id = ?1 FOR UPDATE", args![image])?;
+            take(tx, job, image, t, holder, lease)
+        });
+    }
     // The candidate is read first and checked again inside the write transaction, which SQLite's
     // `BEGIN IMMEDIATE` serialises with every other writer.
     let Some(job) = due(db, t, exclude).map_err(db.err())? else { return Ok(None) };
