@@ -217,6 +217,11 @@ impl Db {
         }
     }
 
+    /// Whether the site uses PostgreSQL (runners on several hosts may share it).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// Which backend: `sqlite` or `postgresql`.
     pub fn kind(&self) -> &'static str {
         match &self.backend {

@@ -28,7 +28,7 @@ pub enum Claim {
 /// no live lease holds its image, marks it In Process and takes the lease until `t + lease`. `None`
 /// when no run is due.
 pub fn claim_next(db: &mut Db, t: i64, holder: &str, lease: i64, exclude: &[i64]) -> Result<Option<Claim>> {
-    if db.kind() == "postgresql" {
+    if db.is_postgres() {
         // Runners claim side by side: each locks the first due run no other claim holds, then
         // the run's image row, so claims of runs of one image queue there and exactly one of them
         // finds the image free of a live lease.
