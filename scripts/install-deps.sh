@@ -12,10 +12,12 @@
 #   rsync        the site sends images to rsync:// and ssh:// distribution points with it; the tests
 #                run an rsync daemon on loopback
 #   openssh-client, openssh-server  ssh:// distribution points; the tests run a throwaway sshd
+#   postgresql   a site's shared database; the tests make a throwaway cluster (initdb + pg_ctl from
+#                /usr/lib/postgresql/<version>/bin) and run every site test on it as well as on SQLite
 set -euo pipefail
 
 packages=(libwim-dev wimtools libhivex-dev libhivex-bin libwin-hivex-perl gcc pkg-config time cabextract
-  rsync openssh-client openssh-server)
+  rsync openssh-client openssh-server postgresql)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
