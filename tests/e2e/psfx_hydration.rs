@@ -52,10 +52,16 @@ fn extract(wim: &Path, path: &str, work: &Work) -> Option<Vec<u8>> {
 /// The image's installed component versions, by family: family text → key form.
 fn installed(wim: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
+    let mut versions: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for p in imagex_dir(wim, 1) {
         let Some(name) = p.strip_prefix("/Windows/WinSxS/Manifests/") else { continue };
         let Some(kf) = name.strip_suffix(".manifest").and_then(parse_key_form) else { continue };
-        out.insert(format!("{:?}", kf.family), kf.text);
+        versions.entry(format!("{:?}", kf.family)).or_default().push((kf.version, kf.text));
+    }
+    // The newest version of each family.
+    for (family, mut list) in versions {
+        list.sort();
+        out.insert(family, list.pop().unwrap().1);
     }
     out
 }
@@ -522,4 +528,26 @@ fn forward_only_update_with_its_differentials_in_a_psf_hydrates() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains(".psf"), "{}", stderr(&out));
     assert_eq!(sha256(&again), before);
+}
+
+/// A checkpoint cumulative update (24H2): later updates are differentials against the checkpoint's
+/// files, not RTM. After the checkpoint they hydrate; without it they are refused, naming the file.
+#[test]
+fn updates_after_a_checkpoint_hydrate_against_its_files_and_need_it() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let checkpoint = psfx_update(5_000_171, 1071, Shape::ForwardOnly, &rtm, &work);
+    let wim = work.path("serviced.wim");
+    std::fs::copy(&rtm, &wim).unwrap();
+    installed_ok(&add(&wim, &write(&work, "checkpoint", &checkpoint), &work));
+    // The next update's forward differentials are made against the checkpoint's files.
+    let after = psfx_update(5_000_172, 1072, Shape::ForwardOnly, &wim, &work);
+    let before = sha256(&rtm);
+    let out = add(&rtm, &write(&work, "after", &after), &work);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("checkpoint"), "{}", stderr(&out));
+    assert_eq!(sha256(&rtm), before, "image byte-identical");
+    installed_ok(&add(&wim, &write(&work, "after", &after), &work));
+    assert_hydrated(&wim, &after, &work);
+    assert!(imagex_verifies(&wim));
 }

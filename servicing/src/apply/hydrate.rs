@@ -128,14 +128,24 @@ fn failure(unit: &Package, job: &HydrateJob, reason: String) -> Error {
     Error::Hydration { package: unit.label.clone(), component: job.key_form.clone(), file: job.file.clone(), reason }
 }
 
-/// The RTM bases of `jobs` that need one (a forward differential): key `<key-form>/<file>` →
-/// (RTM bytes, the installed key form they came from).
-fn rtm_bases(
+/// A file a forward differential may be relative to.
+struct Base {
+    bytes: Vec<u8>,
+    /// Where it came from, for logs and errors.
+    what: String,
+}
+
+/// The bases of `jobs` that need one (a forward differential), in the order they are tried, by
+/// `<key-form>/<file>`: the RTM version (the installed file taken back with its own `r\`, or the
+/// installed file when it has none), then — after a checkpoint cumulative update, whose successors
+/// are differentials against the checkpoint's files (`modern-lcu.md` §4 item 30) — the installed
+/// file itself.
+fn bases(
     unit: &Package,
     jobs: &[HydrateJob],
     image: &mut ImageFiles<'_>,
     limits: &DeltaLimits,
-) -> Result<HashMap<String, (Vec<u8>, String)>> {
+) -> Result<HashMap<String, Vec<Base>>> {
     // The installed version each forward differential starts from.
     let mut installed: Vec<(usize, String)> = Vec::new();
     let mut wanted: Vec<String> = Vec::new();
@@ -173,19 +183,20 @@ fn rtm_bases(
                 format!("the RTM base is missing: the installed version {old} has no {}", job.file),
             ));
         };
-        let rtm = match files.get(&reverse_path) {
+        let mut candidates = Vec::new();
+        match files.get(&reverse_path) {
             // The installed version is a later one: its reverse differential leads back to RTM.
-            Some(reverse) => apply_pa30(current, reverse, limits).map_err(|e| {
-                failure(
-                    unit,
-                    job,
-                    format!("the installed version {old}'s reverse differential r\\{} fails: {e}", job.file),
-                )
-            })?,
+            Some(reverse) => {
+                match apply_pa30(current, reverse, limits) {
+                    Ok(rtm) => candidates.push(Base { bytes: rtm, what: format!("RTM (from {old} and its r\\)") }),
+                    Err(e) => tracing::warn!("{old}: reverse differential r\\{} fails: {e}", job.file),
+                }
+                candidates.push(Base { bytes: current.clone(), what: format!("{old} (a checkpoint's file)") });
+            }
             // No reverse differential: the installed version is RTM itself.
-            None => current.clone(),
-        };
-        out.insert(format!("{}/{}", job.key_form, job.file), (rtm, old));
+            None => candidates.push(Base { bytes: current.clone(), what: format!("RTM ({old})") }),
+        }
+        out.insert(format!("{}/{}", job.key_form, job.file), candidates);
     }
     Ok(out)
 }
@@ -202,7 +213,7 @@ pub(crate) fn hydrate(
     log: &mut Vec<String>,
 ) -> Result<Vec<([u8; 32], u64)>> {
     let limits = DeltaLimits::default();
-    let bases = rtm_bases(unit, jobs, image, &limits)?;
+    let bases = bases(unit, jobs, image, &limits)?;
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
         let bytes = |name: &Option<String>| -> Result<Option<&Vec<u8>>> {
@@ -216,11 +227,36 @@ pub(crate) fn hydrate(
         };
         let (full, how, rtm) = match (bytes(&job.found.forward)?, bytes(&job.found.null)?) {
             (Some(forward), _) => {
-                let (rtm, old) = &bases[&format!("{}/{}", job.key_form, job.file)];
-                let full = apply_pa30(rtm, forward, &limits).map_err(|e| {
-                    failure(unit, job, format!("the forward differential against the RTM base from {old} fails: {e}"))
-                })?;
-                (full, format!("forward differential against RTM from {old}"), Some(rtm))
+                // The first base whose result is the file the manifest names.
+                let mut tried = Vec::new();
+                let mut hit = None;
+                for base in &bases[&format!("{}/{}", job.key_form, job.file)] {
+                    match apply_pa30(&base.bytes, forward, &limits) {
+                        Ok(full) if Sha256::digest(&full).as_slice() == job.sha256 => {
+                            hit = Some((full, base));
+                            break;
+                        }
+                        Ok(full) => tried.push(format!(
+                            "against {} gives SHA-256 {} where the manifest wants {}",
+                            base.what,
+                            hex(Sha256::digest(&full).as_slice()),
+                            hex(&job.sha256)
+                        )),
+                        Err(e) => tried.push(format!("against {} fails: {e}", base.what)),
+                    }
+                }
+                let Some((full, base)) = hit else {
+                    return Err(failure(
+                        unit,
+                        job,
+                        format!(
+                            "the forward differential {}: the image's base file is not the version the differential \
+                             was made against (the RTM file changed, or a checkpoint update it needs is missing)",
+                            tried.join("; ")
+                        ),
+                    ));
+                };
+                (full, format!("forward differential against {}", base.what), Some(&base.bytes))
             }
             (None, Some(null)) => {
                 let full = apply_pa30(&[], null, &limits)
