@@ -1,20 +1,22 @@
-//! The encoder's match finder: hash chains over the virtual buffer (source, then target), so a
+//! The encoder's match finder: a hash table of buckets over the virtual buffer (source, then
+//! target), each bucket holding the last [`WAYS`] positions whose next bytes hash to it, so a
 //! target position finds earlier occurrences of its next bytes in the source or in the target so
-//! far in time bounded by the chain depth, never quadratic in the input.
+//! far in time bounded by the bucket size, never quadratic in the input.
 //!
-//! Memory: one `u32` link per position of the buffer and a fixed head table.
+//! Memory is bounded whatever the input: the table has about two slots per position up to
+//! [`MAX_BUCKET_BITS`] (128 MiB of slots), and past that the source is indexed at every `stride`-th
+//! position only, so it keeps about half the table. A match that starts between two indexed
+//! source positions is found a few bytes late and extended backwards by the parser.
 
 /// Bytes hashed per position; shorter matches are found only at recent distances.
 pub(crate) const MIN_MATCH: usize = 4;
 /// Longest match reported (longer runs continue as further matches).
 pub(crate) const MAX_MATCH: usize = 1 << 16;
-/// Widest head table (2^24 chains, 64 MiB, for inputs of 16 MiB and more); smaller inputs get a
-/// table their size, so chains stay short on big inputs and encoding a manifest does not clear
-/// megabytes.
-const MAX_HASH_BITS: u32 = 24;
-const MIN_HASH_BITS: u32 = 10;
-/// Chain links followed per position.
-const MAX_CHAIN: usize = 48;
+/// Positions kept per bucket (most recent first when searched).
+const WAYS: usize = 16;
+/// Most buckets: 2^21 × 16 slots × 4 bytes = 128 MiB.
+const MAX_BUCKET_BITS: u32 = 21;
+const MIN_BUCKET_BITS: u32 = 6;
 /// Once a match this long is found, the search stops.
 const GOOD_ENOUGH: usize = 512;
 const NONE: u32 = u32::MAX;
@@ -23,17 +25,25 @@ pub(crate) struct Matcher<'a> {
     buf: &'a [u8],
     /// Where the target starts in `buf`.
     source_len: usize,
-    hash_bits: u32,
-    head: Vec<u32>,
-    prev: Vec<u32>,
+    bucket_bits: u32,
+    /// `WAYS` slots per bucket.
+    table: Vec<u32>,
+    /// Per bucket, the slot the next position goes to.
+    cursor: Vec<u8>,
+    /// Source positions indexed: every `stride`-th.
+    stride: usize,
 }
 
 impl<'a> Matcher<'a> {
     /// A finder over `buf` (the source, its first `source_len` bytes, then the target), which must
     /// be shorter than `u32::MAX` bytes.
     pub(crate) fn new(buf: &'a [u8], source_len: usize) -> Self {
-        let hash_bits = (buf.len().max(1).ilog2() + 1).clamp(MIN_HASH_BITS, MAX_HASH_BITS);
-        Matcher { buf, source_len, hash_bits, head: vec![NONE; 1 << hash_bits], prev: vec![NONE; buf.len()] }
+        let wanted = (buf.len().max(1) * 2).div_ceil(WAYS).next_power_of_two();
+        let bucket_bits = wanted.ilog2().clamp(MIN_BUCKET_BITS, MAX_BUCKET_BITS);
+        let slots = WAYS << bucket_bits;
+        // The source may take about half the slots; the target's positions are all indexed.
+        let stride = (source_len * 2).div_ceil(slots).max(1);
+        Matcher { buf, source_len, bucket_bits, table: vec![NONE; slots], cursor: vec![0; 1 << bucket_bits], stride }
     }
 
     /// The source's length.
@@ -46,17 +56,21 @@ impl<'a> Matcher<'a> {
         self.buf.len()
     }
 
-    fn hash(&self, at: usize) -> Option<usize> {
+    fn bucket(&self, at: usize) -> Option<usize> {
         let b = self.buf.get(at..at + MIN_MATCH)?;
         let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        Some((v.wrapping_mul(0x9E37_79B1) >> (32 - self.hash_bits)) as usize)
+        Some((v.wrapping_mul(0x9E37_79B1) >> (32 - self.bucket_bits)) as usize)
     }
 
-    /// Adds position `at` to its chain.
+    /// Adds position `at` to its bucket (a source position only at the stride).
     pub(crate) fn insert(&mut self, at: usize) {
-        if let Some(h) = self.hash(at) {
-            self.prev[at] = self.head[h];
-            self.head[h] = at as u32;
+        if at < self.source_len && at % self.stride != 0 {
+            return;
+        }
+        if let Some(b) = self.bucket(at) {
+            let slot = usize::from(self.cursor[b]);
+            self.table[b * WAYS + slot] = at as u32;
+            self.cursor[b] = ((slot + 1) % WAYS) as u8;
         }
     }
 
@@ -67,15 +81,18 @@ impl<'a> Matcher<'a> {
         x.iter().zip(y).take_while(|(p, q)| p == q).count()
     }
 
-    /// The longest earlier match for position `at` (not yet inserted): (length, distance).
+    /// The longest earlier match for position `at` (not yet inserted): (length, distance); among
+    /// equally long ones, the nearest.
     pub(crate) fn longest(&self, at: usize) -> Option<(usize, usize)> {
         let limit = (self.buf.len() - at).min(MAX_MATCH);
         if limit < MIN_MATCH {
             return None;
         }
-        let mut candidate = self.head[self.hash(at)?];
+        let b = self.bucket(at)?;
+        let newest = usize::from(self.cursor[b]) + WAYS - 1;
         let mut best: Option<(usize, usize)> = None;
-        for _ in 0..MAX_CHAIN {
+        for k in 0..WAYS {
+            let candidate = self.table[b * WAYS + (newest - k) % WAYS];
             if candidate == NONE {
                 break;
             }
@@ -91,8 +108,35 @@ impl<'a> Matcher<'a> {
                     }
                 }
             }
-            candidate = self.prev[c];
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_stays_bounded_and_the_source_is_strided_past_it() {
+        let small = vec![0u8; 1000];
+        let m = Matcher::new(&small, 500);
+        // 2 × 1000 positions / 16 ways → 128 buckets.
+        assert_eq!((m.stride, m.table.len(), m.cursor.len()), (1, 2048, 128));
+        // A buffer bigger than the table: the slots stop at the cap, the source is strided.
+        let big = vec![0u8; 100 << 20];
+        let m = Matcher::new(&big, 50 << 20);
+        assert_eq!(m.table.len(), WAYS << MAX_BUCKET_BITS);
+        assert_eq!(m.stride, (100usize << 20).div_ceil(WAYS << MAX_BUCKET_BITS));
+    }
+
+    #[test]
+    fn the_nearest_of_equal_matches_wins() {
+        let buf = b"abcdXabcdYabcdZabcd".to_vec();
+        let mut m = Matcher::new(&buf, 0);
+        for p in 0..15 {
+            m.insert(p);
+        }
+        assert_eq!(m.longest(15), Some((4, 5)));
     }
 }
