@@ -12,10 +12,11 @@
 #   rsync        the site sends images to rsync:// and ssh:// distribution points with it; the tests
 #                run an rsync daemon on loopback
 #   openssh-client, openssh-server  ssh:// distribution points; the tests run a throwaway sshd
+#   zstd, xdelta3  the delta benchmark's baselines (zstd --patch-from, xdelta3 -e -s)
 set -euo pipefail
 
 packages=(libwim-dev wimtools libhivex-dev libhivex-bin libwin-hivex-perl gcc pkg-config time cabextract
-  rsync openssh-client openssh-server)
+  rsync openssh-client openssh-server zstd xdelta3)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

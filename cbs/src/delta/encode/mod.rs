@@ -1,16 +1,17 @@
 //! The PA30/PA31 encoder: `create(source, target)` writes a RAW delta in the standard header and
 //! bit stream ([`lzx`](super::lzx) is the decoder it mirrors), with a SHA-256 target hash.
 //!
-//! - [`matcher`]: a bounded hash table of buckets over source + target, so finding matches is
-//!   not quadratic and its memory does not grow past a fixed size.
+//! - [`matcher`]: bounded hash tables of buckets over the source and the target, so finding
+//!   matches is not quadratic and its memory does not grow past a fixed size.
 //! - [`stream`]: tokens → the composite Huffman stream (segments with their own codes, code
 //!   lengths through the pre-code), with no rift table (a RAW delta needs none).
 //! - [`huffman`]: length-limited code lengths and the decoder's canonical numbering.
 //! - [`bits`]: the LSB-first writer with the format's number codes.
 //!
-//! Memory: the source and target (joined in one buffer, see [`create_joined`]), the matcher's table (about eight
-//! bytes per input byte, never more than 130 MiB), and one 12-byte token per match (at most one per
-//! four target bytes), then the output: linear in the inputs, nothing quadratic.
+//! Memory: the source and target (joined in one buffer, see [`create_joined`]), the matcher's
+//! tables (about eight bytes per input byte, never more than 132 MiB), and one 12-byte token per
+//! match (at most one per four target bytes), then the output: linear in the inputs, nothing
+//! quadratic.
 
 pub(crate) mod bits;
 mod huffman;
