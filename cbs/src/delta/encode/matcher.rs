@@ -129,10 +129,10 @@ impl<'a> Matcher<'a> {
             self.target.insert(key, at);
             return;
         }
-        if at % self.stride == 0 {
+        if at.is_multiple_of(self.stride) {
             self.source.insert(key, at);
         }
-        if at % LONG == 0 && at + LONG <= self.source_len {
+        if at.is_multiple_of(LONG) && at + LONG <= self.source_len {
             if let Some(long) = self.long_key(at) {
                 self.long.insert(long, at);
             }
