@@ -5,11 +5,13 @@
 //! Usage: `wimpatch-bench [--quick] [--runs N] [--size tiny|small|large] [--package-mb N] [--packages-only]
 //! [--no-capture-baseline] [--registry-values N] [--only TEXT]` (`--only`: run just the scenarios whose
 //! name contains TEXT; `--only redistribution` runs just the redistribution of a month's update to an
-//! rsync DP). Writes a Markdown table to stdout and `target/bench/results.json`.
+//! rsync DP; `--only delta` runs just the delta pairs, without generating the image fixtures). Writes
+//! a Markdown table to stdout and `target/bench/results.json`.
 
 #![forbid(unsafe_code)]
 
 mod apply;
+mod delta;
 mod redistribute;
 mod registry;
 
@@ -57,7 +59,12 @@ struct Results {
     growth: Vec<Growth>,
     #[serde(skip_serializing_if = "Option::is_none")]
     redistribution: Option<redistribute::Redistribution>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deltas: Vec<delta::DeltaRow>,
 }
+
+/// The name `--only` is matched against to select the delta pairs.
+const DELTA_SECTION: &str = "deltas: delta create/apply";
 
 pub(crate) fn bin_dir() -> PathBuf {
     std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."))
@@ -126,6 +133,21 @@ fn main() {
     let root = PathBuf::from("target/bench");
     let cache = root.join("cache");
     std::fs::create_dir_all(&cache).expect("create target/bench/cache");
+    let wimpatch = bin_dir().join("wimpatch");
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).expect("create work dir");
+    let only = get("--only");
+    let deltas_wanted = only.as_deref().is_none_or(|o| DELTA_SECTION.contains(o));
+    if deltas_wanted && only.is_some() {
+        // `--only delta`: the delta pairs alone, without generating the image fixtures.
+        let deltas = delta::measure(&work, &cache, &wimpatch, runs);
+        delta::print(&deltas);
+        let json = root.join("results.json");
+        let doc = serde_json::json!({ "runs": runs, "deltas": deltas });
+        std::fs::write(&json, serde_json::to_string_pretty(&doc).expect("serialize")).expect("write results.json");
+        eprintln!("wrote {}", json.display());
+        return;
+    }
     let src = cache.join(format!("win81-{}.wim", size.name()));
     let packages_only = args.iter().any(|a| a == "--packages-only");
     if !src.exists() && !packages_only {
@@ -135,9 +157,6 @@ fn main() {
             .expect("generate fixture image");
     }
     let input_bytes = std::fs::metadata(&src).map(|m| m.len()).unwrap_or(0);
-    let work = root.join("work");
-    std::fs::create_dir_all(&work).expect("create work dir");
-    let wimpatch = bin_dir().join("wimpatch");
     let out_a = work.join("ours.wim");
     let out_b = work.join("theirs.wim");
     let copy = work.join("copy.wim");
@@ -368,7 +387,6 @@ fn main() {
         }),
     });
     // Redistribution of the month's update to a DP over rsync (its own figures: bytes and time).
-    let only = get("--only");
     let redistribution = only
         .as_deref()
         .is_none_or(|o| "redistribution over rsync".contains(o))
@@ -527,7 +545,10 @@ fn main() {
             r.time_ratio
         );
     }
-    let results = Results { size: size.name().into(), input_bytes, runs, scenarios: rows, growth, redistribution };
+    let deltas = if deltas_wanted { delta::measure(&work, &cache, &wimpatch, runs) } else { Vec::new() };
+    delta::print(&deltas);
+    let results =
+        Results { size: size.name().into(), input_bytes, runs, scenarios: rows, growth, redistribution, deltas };
     let json = root.join("results.json");
     std::fs::write(&json, serde_json::to_string_pretty(&results).expect("serialize")).expect("write results.json");
     eprintln!("wrote {}", json.display());

@@ -49,7 +49,7 @@ mod transform_unbind;
 mod x64_length;
 
 pub use crc_prefix::{add_crc_prefix, crc32, strip_crc_prefix};
-pub use encode::{assemble, create, to_pa31, CreateOptions};
+pub use encode::{assemble, create, create_joined, to_pa31, CreateOptions};
 pub use error::DeltaError;
 pub use expand::{expand_index, for_each_expanded, ExpandError, ExpandedFile};
 pub use hash::hex;

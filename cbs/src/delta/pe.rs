@@ -13,10 +13,11 @@
 //! inverted exactly where layouts overlap or leave gaps) and the E8 post-process of the output
 //! ([`transform_e8`](super::transform_e8)). Not implemented, and reported as unsupported by name:
 //! the CLI4 file types (`0x10`–`0x80`, which include the only ARM/ARM64 ones), the classic .NET
-//! transforms (a preprocessing that carries CLI metadata, or a managed source whose output does
-//! not match) and the IA-64 transforms (an IA-64 delta decodes only when its hash matches without
-//! them). Output that does not match the target hash is never returned: it is reported as an
-//! executable-transform case not reproduced.
+//! transforms (a preprocessing that carries CLI metadata, a managed source whose output does not
+//! match, or a managed source under the CLI flags in a delta without a target hash) and the IA-64
+//! transforms (an IA-64 delta decodes only when its hash matches without them). Output that does
+//! not match the target hash is never returned: it is reported as an executable-transform case not
+//! reproduced.
 
 use super::header::{Parsed, FILE_TYPE_AMD64, FILE_TYPE_I386};
 use super::image::{Image, DIR_CLR};
@@ -73,6 +74,13 @@ pub(crate) fn apply(
     limits: &DeltaLimits,
     work: &mut Work,
 ) -> Result<Vec<u8>, DeltaError> {
+    let head = &parsed.header;
+    let hashless = head.hash_alg_id == 0 || head.target_hash.is_empty();
+    // Without a target hash nothing would tell bytes decoded without the CLI transforms from the
+    // right ones: a managed source under the CLI flags is refused before decoding.
+    if hashless && head.flags & FLAGS_CLI != 0 && has_clr_header(source) {
+        return Err(cli_unsupported());
+    }
     let out = decode(source, parsed, limits, work)?;
     match hash::check_target(&parsed.header, &out) {
         Ok(()) => Ok(out),

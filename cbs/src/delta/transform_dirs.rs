@@ -17,9 +17,9 @@ fn map_field(buf: &mut [u8], at: usize, cx: &Context<'_>, marks: &mut Marks) {
 }
 
 /// Imports: per descriptor (until the all-zero one), the lookup table's entries imported by name
-/// hold an RVA of the name; the address table is walked the same way, except that in a bound
-/// image it holds addresses, which move like relocated pointers; then the descriptor's own
-/// `Name`, `OriginalFirstThunk` and `FirstThunk`.
+/// hold an RVA of the hint and name (both claimed as well); the address table is walked the same
+/// way, except that in a bound image it holds addresses, which move like relocated pointers; then
+/// the descriptor's own `Name`, `OriginalFirstThunk` and `FirstThunk`.
 pub(crate) fn imports(buf: &mut [u8], cx: &Context<'_>, marks: &mut Marks, work: &mut Work) -> Result<(), DeltaError> {
     let image = cx.image;
     let Some(mut at) = image.directory(DIR_IMPORT).and_then(|(rva, _)| image.rva_offset(i64::from(rva))) else {
@@ -70,12 +70,27 @@ fn thunks(
                 put_u32(buf, at, moved as u32);
             }
         } else if value & ordinal == 0 {
-            // By name: the low 32 bits are the RVA of the hint and name.
+            // By name: the low 32 bits are the RVA of the hint and name. The creator claims
+            // those bytes too, so an `E8` in code whose displacement happens to land inside a
+            // name is not rewritten (KB2584475-x86's `sffp_mmc.sys` has one in its INIT
+            // section; without this claim it decoded to other bytes).
+            if let Some(name) = image.rva_offset(i64::from(value as u32)) {
+                let len = hint_name_len(buf, name);
+                work.spend(len as u64)?;
+                marks.mark(name, len);
+            }
             map_field(buf, at, cx, marks);
         }
         marks.mark(at, width);
         at += width;
     }
+}
+
+/// The bytes of an `IMAGE_IMPORT_BY_NAME` at `at`: the 2-byte hint, the name and its NUL (cut
+/// at the end of the buffer).
+fn hint_name_len(buf: &[u8], at: usize) -> usize {
+    let name = buf.get(at.saturating_add(2)..).unwrap_or_default();
+    2 + name.iter().position(|b| *b == 0).map_or(name.len(), |n| n + 1)
 }
 
 /// Exports: the RVAs of `AddressOfFunctions` and `AddressOfNames`, then the directory's `Name`
@@ -108,4 +123,18 @@ pub(crate) fn exports(buf: &mut [u8], cx: &Context<'_>, marks: &mut Marks, work:
         map_field(buf, dir + field, cx, marks);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hint_name_len;
+
+    #[test]
+    fn a_hint_and_name_is_claimed_up_to_its_nul() {
+        assert_eq!(hint_name_len(b"\x01\x00memcpy\0memset\0", 0), 9);
+        // A name running off the end of the file is cut there.
+        assert_eq!(hint_name_len(b"\x01\x00mem", 0), 5);
+        assert_eq!(hint_name_len(b"\x01", 0), 2);
+        assert_eq!(hint_name_len(b"", 7), 2);
+    }
 }

@@ -57,3 +57,25 @@ fn create_delta_b_deltas_decode_byte_exact() {
         assert_eq!(h.file_type, file_type, "{delta}");
     }
 }
+
+/// The genuine advapi32 delta carries no target hash and has the CLI flags set (the stock AMD64
+/// set). advapi32 is native, so it decodes (above); the same delta against a source whose header
+/// names a CLR (.NET) directory would need the classic CLI transforms, which are not implemented,
+/// and nothing could catch wrong bytes: it is refused by name before decoding.
+#[test]
+fn a_hashless_delta_over_a_managed_source_is_refused_by_name() {
+    let dir = real_delta_or_skip!("a_hashless_delta_over_a_managed_source_is_refused_by_name");
+    let made = dir.join("msdelta-created");
+    let delta = read(&made.join("genuine/advapi32_pe_genuine.pa30"));
+    let h = parse_header(&delta).unwrap();
+    assert_eq!((h.hash_alg_id, h.flags & 0xc000), (0, 0xc000));
+    let mut source = read(&made.join("sources/advapi32_old.dll"));
+    let pe = u32::from_le_bytes(source[0x3c..0x40].try_into().unwrap()) as usize;
+    // PE32+: data directories from optional header + 112; entry 14 is the CLR header.
+    assert_eq!(u16::from_le_bytes(source[pe + 24..pe + 26].try_into().unwrap()), 0x20b);
+    let clr = pe + 24 + 112 + 14 * 8;
+    assert_eq!(&source[clr..clr + 8], &[0; 8], "advapi32 is native");
+    source[clr..clr + 8].copy_from_slice(&[0x00, 0x20, 0, 0, 0x48, 0, 0, 0]);
+    let err = apply_pa30(&source, &delta, &DeltaLimits::default()).unwrap_err();
+    assert!(matches!(&err, cbs::delta::DeltaError::Unsupported { format } if format.contains("CLI_DISASM")), "{err}");
+}

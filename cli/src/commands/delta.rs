@@ -3,12 +3,13 @@
 //! work succeeded ([`write_new_file`]).
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 use servicing::cbs::delta::{
-    apply_pa30, codec_of, create, file_type_names, flag_names, hex, parse_header, reverse, CreateOptions, DeltaFormat,
-    DeltaLimits,
+    apply_pa30, codec_of, create_joined, file_type_names, flag_names, hex, parse_header, reverse, CreateOptions,
+    DeltaFormat, DeltaLimits,
 };
 
 use super::write_out::write_new_file;
@@ -78,8 +79,9 @@ pub fn run(ctx: &Ctx, cmd: DeltaCommand) -> Result<()> {
             report(ctx, "applied", &out, &target, None)
         }
         DeltaCommand::Create { source, target, out, format, hash } => {
-            let s = read_input(&source, limits.max_source_bytes)?;
-            let t = read_input(&target, limits.max_target_bytes)?;
+            // One buffer for both: the encoder matches over source then target, and reading them
+            // into it spares a joined copy (memory: the inputs once, plus the encoder's bounded table).
+            let (joined, source_len) = read_joined(&source, limits.max_source_bytes, &target, limits.max_target_bytes)?;
             let options = CreateOptions {
                 format: match format {
                     DeltaFormatArg::Pa30 => DeltaFormat::Pa30,
@@ -89,7 +91,7 @@ pub fn run(ctx: &Ctx, cmd: DeltaCommand) -> Result<()> {
                 target_file_time: file_time(&target),
                 ..CreateOptions::default()
             };
-            let d = create(&s, &t, &options, &limits)
+            let d = create_joined(&joined, source_len, &options, &limits)
                 .with_context(|| format!("{} -> {}: cannot create a delta", source.display(), target.display()))?;
             write_new_file(&out, &d)?;
             report(ctx, "created", &out, &d, None)
@@ -195,6 +197,31 @@ pub fn read_input(path: &Path, max: u64) -> Result<Vec<u8>> {
         bail!("{}: {} bytes, more than the limit of {max}", path.display(), meta.len());
     }
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+/// Two files read one after the other into one buffer, sized once: (bytes, length of the first).
+fn read_joined(first: &Path, first_max: u64, second: &Path, second_max: u64) -> Result<(Vec<u8>, usize)> {
+    let size = |path: &Path, max: u64| -> Result<u64> {
+        let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        if !meta.is_file() {
+            bail!("{}: not a regular file", path.display());
+        }
+        if meta.len() > max {
+            bail!("{}: {} bytes, more than the limit of {max}", path.display(), meta.len());
+        }
+        Ok(meta.len())
+    };
+    let (a, b) = (size(first, first_max)?, size(second, second_max)?);
+    let mut joined = Vec::with_capacity(usize::try_from(a.saturating_add(b)).context("inputs too large")?);
+    for (path, len) in [(first, a), (second, b)] {
+        let file = std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let at = joined.len();
+        file.take(len).read_to_end(&mut joined).with_context(|| format!("{}: cannot read", path.display()))?;
+        if (joined.len() - at) as u64 != len {
+            bail!("{}: changed while it was read", path.display());
+        }
+    }
+    Ok((joined, a as usize))
 }
 
 /// A file's modification time as a FILETIME (0 when unknown).

@@ -1,14 +1,17 @@
 //! The PA30/PA31 encoder: `create(source, target)` writes a RAW delta in the standard header and
 //! bit stream ([`lzx`](super::lzx) is the decoder it mirrors), with a SHA-256 target hash.
 //!
-//! - [`matcher`]: hash chains over source + target, so finding matches is not quadratic.
+//! - [`matcher`]: bounded hash tables of buckets over the source and the target, so finding
+//!   matches is not quadratic and its memory does not grow past a fixed size.
 //! - [`stream`]: tokens → the composite Huffman stream (segments with their own codes, code
 //!   lengths through the pre-code), with no rift table (a RAW delta needs none).
 //! - [`huffman`]: length-limited code lengths and the decoder's canonical numbering.
 //! - [`bits`]: the LSB-first writer with the format's number codes.
 //!
-//! Memory: the source and target, one `u32` chain link per byte of both, and one 12-byte token
-//! per match (at most one per four target bytes): linear in the inputs, nothing quadratic.
+//! Memory: the source and target (joined in one buffer, see [`create_joined`]), the matcher's
+//! tables (about eight bytes per input byte, never more than 132 MiB), and one 12-byte token per
+//! match (at most one per four target bytes), then the output: linear in the inputs, nothing
+//! quadratic.
 
 pub(crate) mod bits;
 mod huffman;
@@ -59,6 +62,24 @@ pub fn create(
     options: &CreateOptions,
     limits: &DeltaLimits,
 ) -> Result<Vec<u8>, DeltaError> {
+    let mut joined = Vec::with_capacity(source.len() + target.len());
+    joined.extend_from_slice(source);
+    joined.extend_from_slice(target);
+    create_joined(&joined, source.len(), options, limits)
+}
+
+/// [`create`] for a source and target already read into one buffer (`source_len` bytes of source,
+/// then the target), which spares the encoder its own joined copy of the two.
+///
+/// # Panics
+/// When `source_len` is past the end of `joined`.
+pub fn create_joined(
+    joined: &[u8],
+    source_len: usize,
+    options: &CreateOptions,
+    limits: &DeltaLimits,
+) -> Result<Vec<u8>, DeltaError> {
+    let (source, target) = joined.split_at(source_len);
     check_size("source size", source.len() as u64, limits.max_source_bytes)?;
     check_size("target size", target.len() as u64, limits.max_target_bytes)?;
     // Distances and chain links are 32-bit; the longest distance class reaches 2^32 − 1.
@@ -67,7 +88,7 @@ pub fn create(
     if options.file_type_set & super::header::FILE_TYPE_SET_REVERSE_ANY != 0 {
         return Err(DeltaError::Unsupported { format: "creating a delta with the REVERSE_ANY file-type set".into() });
     }
-    let tokens = parse(source, target);
+    let tokens = parse(joined, source_len);
     let patch = if target.is_empty() { Vec::new() } else { stream::write(source.len(), target, &tokens, limits) };
     let hash = if options.sha256 { Sha256::digest(target).to_vec() } else { Vec::new() };
     let alg = if options.sha256 { CALG_SHA_256 } else { 0 };
@@ -150,13 +171,10 @@ pub fn to_pa31(delta: &[u8], extra: &Pa31Extra, set_flags: u64) -> Result<Vec<u8
 
 /// Greedy parse with one step of lazy matching; recent distances are tried first, tracked exactly
 /// as the decoder tracks them.
-fn parse(source: &[u8], target: &[u8]) -> Vec<Token> {
-    let mut buf = Vec::with_capacity(source.len() + target.len());
-    buf.extend_from_slice(source);
-    buf.extend_from_slice(target);
-    let s = source.len();
+fn parse(buf: &[u8], source_len: usize) -> Vec<Token> {
+    let s = source_len;
     let end = buf.len();
-    let mut m = Matcher::new(&buf, s);
+    let mut m = Matcher::new(buf, s);
     for p in 0..s {
         m.insert(p);
     }
@@ -173,7 +191,7 @@ fn parse(source: &[u8], target: &[u8]) -> Vec<Token> {
                 pending = None;
             } else {
                 let at = p - 1;
-                emit(&mut tokens, &mut recent, at, plen, pdist);
+                emit(&mut tokens, &mut recent, buf, s, at, plen, pdist);
                 for q in p + 1..at + plen {
                     m.insert(q);
                 }
@@ -184,7 +202,7 @@ fn parse(source: &[u8], target: &[u8]) -> Vec<Token> {
         }
         match here {
             Some((len, dist)) if len >= GREEDY_LENGTH => {
-                emit(&mut tokens, &mut recent, p, len, dist);
+                emit(&mut tokens, &mut recent, buf, s, p, len, dist);
                 for q in p + 1..p + len {
                     m.insert(q);
                 }
@@ -198,7 +216,7 @@ fn parse(source: &[u8], target: &[u8]) -> Vec<Token> {
         }
     }
     if let Some((at, len, dist)) = pending {
-        emit(&mut tokens, &mut recent, at, len, dist);
+        emit(&mut tokens, &mut recent, buf, s, at, len, dist);
     }
     tokens
 }
@@ -231,7 +249,23 @@ fn best_at(m: &Matcher<'_>, p: usize, recent: &[i64; 3]) -> Option<(usize, usize
     }
 }
 
-fn emit(tokens: &mut Vec<Token>, recent: &mut [i64; 3], at: usize, len: usize, dist: usize) {
+/// Records a copy, first extended backwards over bytes that would otherwise be literals (the
+/// matcher indexes a large source sparsely, so it may find a match a few bytes after its start).
+#[allow(clippy::too_many_arguments)]
+fn emit(
+    tokens: &mut Vec<Token>,
+    recent: &mut [i64; 3],
+    buf: &[u8],
+    source_len: usize,
+    mut at: usize,
+    mut len: usize,
+    dist: usize,
+) {
+    let floor = tokens.last().map_or(source_len, |t| t.at as usize + t.len as usize);
+    while at > floor && at > dist && buf[at - 1] == buf[at - 1 - dist] {
+        at -= 1;
+        len += 1;
+    }
     super::lzx::push_recent(recent, dist as i64);
     tokens.push(Token { at: at as u32, len: len as u32, dist: dist as u32 });
 }
