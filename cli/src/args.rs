@@ -508,6 +508,10 @@ pub enum SiteCatalogCommand {
         /// The folder.
         #[arg(long, value_name = "DIR")]
         from: PathBuf,
+        /// Re-hash every content-library blob of this folder's updates (unchanged files too) and
+        /// store corrupt or missing ones again from the folder.
+        #[arg(long)]
+        verify: bool,
     },
     /// List the catalog.
     List {
@@ -593,6 +597,14 @@ pub struct SiteScheduleArgs {
     /// export; single-index images only).
     #[arg(long)]
     pub remove_superseded: bool,
+    /// Include binaries that are not CBS packages (.exe, .msi …): all-applicable leaves them out
+    /// unless asked, and a named one is refused without this (each run logs them as not supported).
+    #[arg(long)]
+    pub include_not_supported: bool,
+    /// Schedule named updates even though the engine's dry run says they cannot apply to the image
+    /// (wrong product or architecture, unreadable file); logged in OfflineServicingMgr.log.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A value parser that keeps the text but lets clap refuse it (a usage error, exit status 2) when

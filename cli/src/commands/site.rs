@@ -47,9 +47,9 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 )
             })
         }
-        SiteCommand::Catalog(SiteCatalogCommand::Sync { from }) => {
+        SiteCommand::Catalog(SiteCatalogCommand::Sync { from, verify }) => {
             let mut site = Site::open(&dir)?;
-            let r = catalog::sync(&mut site, &from)?;
+            let r = catalog::sync(&mut site, &from, verify)?;
             ctx.print(&r, || {
                 let mut s = String::new();
                 for (word, list) in [("added", &r.added), ("changed", &r.changed), ("removed", &r.removed)] {
@@ -68,6 +68,28 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                     r.unchanged,
                     r.new_blobs
                 );
+                if verify {
+                    let _ = writeln!(
+                        s,
+                        "Verified {} blob(s): {} repaired from the source, {} cannot be repaired",
+                        r.verified,
+                        r.repaired.len(),
+                        r.unrepairable.len()
+                    );
+                    for f in &r.repaired {
+                        let _ = writeln!(s, "repaired {f}");
+                    }
+                }
+                for p in &r.unrepairable {
+                    let _ = writeln!(s, "warning: {}: its blob is corrupt and cannot be repaired: {}", p.file, p.reason);
+                }
+                for p in &r.unreadable {
+                    let _ = writeln!(
+                        s,
+                        "warning: {} is unreadable ({}): it stays in the catalog as unreadable and is never applied",
+                        p.file, p.reason
+                    );
+                }
                 s
             })
         }
@@ -77,7 +99,7 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 .into_iter()
                 .filter(|u| filter.as_deref().is_none_or(|f| catalog::matches_filter(u, f)))
                 .collect();
-            ctx.print(&list, || updates_table(list.iter().map(|u| (u, false, None))))
+            ctx.print(&list, || catalog_table(&list))
         }
         SiteCommand::Image(cmd) => image(ctx, &dir, cmd),
         SiteCommand::Updates { image, filter, arch } => {
@@ -146,7 +168,7 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 for d in &list {
                     if d.images.is_empty() {
                         let mut row = vec![d.dp.name.clone(), d.dp.url.clone()];
-                        row.extend(std::iter::repeat_n("-".to_owned(), 6));
+                        row.extend(std::iter::repeat_n("-".to_owned(), 5));
                         rows.push(row);
                     }
                     for i in &d.images {
@@ -154,18 +176,14 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                             d.dp.name.clone(),
                             d.dp.url.clone(),
                             i.image_id.to_string(),
-                            i.status.to_string(),
-                            or_dash(i.content_version),
+                            i.state.clone(),
                             or_dash(i.bytes_sent.map(thousands)),
                             or_dash(i.image_bytes.map(thousands)),
                             i.message.clone().unwrap_or_default(),
                         ]);
                     }
                 }
-                table(
-                    &["Name", "URL", "Image", "Status", "Content Version", "Bytes Sent", "Image Bytes", "Message"],
-                    &rows,
-                )
+                table(&["Name", "URL", "Image", "State", "Bytes Sent", "Image Bytes", "Message"], &rows)
             })
         }
         SiteCommand::Distribute { image } => {
@@ -247,12 +265,17 @@ fn schedule(ctx: &Ctx, dir: &std::path::Path, a: SiteScheduleArgs) -> Result<()>
         continue_on_error: a.continue_on_error,
         update_dps: a.update_dps,
         remove_superseded: a.remove_superseded,
+        include_not_supported: a.include_not_supported,
+        force: a.force,
     };
     let r = jobs::schedule(&mut site, &req, ctx.control())?;
     ctx.print(&r, || {
         let mut s = String::new();
         for old in &r.replaced {
             let _ = writeln!(s, "Replaced schedule {old} (its pending run was cancelled)");
+        }
+        for f in &r.forced {
+            let _ = writeln!(s, "warning: scheduled with --force although it cannot apply: {f}");
         }
         let _ = writeln!(s, "Schedule {} for image {}: {}", r.schedule.id, a.image, r.schedule.when);
         if let Some(job) = &r.schedule.job {
@@ -263,6 +286,28 @@ fn schedule(ctx: &Ctx, dir: &std::path::Path, a: SiteScheduleArgs) -> Result<()>
         }
         s
     })
+}
+
+/// The catalog with what the data says about each entry: its type, the entry superseding it, and
+/// why servicing cannot use it (unreadable, not supported).
+fn catalog_table(list: &[Update]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|u| {
+            vec![
+                u.id.to_string(),
+                or_dash(u.kb.as_ref()),
+                u.title.clone(),
+                or_dash(u.classification.as_ref()),
+                or_dash(u.arch.as_ref()),
+                u.kind_label().to_owned(),
+                or_dash(u.superseded_by),
+                u.file_name.clone(),
+                u.problem_note().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["ID", "Article ID", "Title", "Classification", "Arch", "Type", "Superseded By", "File", "Note"], &rows)
 }
 
 fn updates_table<'a>(items: impl Iterator<Item = (&'a Update, bool, Option<&'a str>)>) -> String {
@@ -333,11 +378,14 @@ fn detail_text(d: &ImageDetail) -> String {
     let _ = writeln!(s, "Installed Updates:");
     if d.installed_updates.is_empty() {
         let _ = writeln!(s, "  (none)");
+    } else {
+        let _ = writeln!(s, "  {:<5} {:<10} {:<16} {:<11} Installed  Identity", "Index", "Article ID", "Type", "State");
     }
     for u in &d.installed_updates {
         let _ = writeln!(
             s,
-            "  {:<10} {:<16} {:<11} {}  {}",
+            "  {:<5} {:<10} {:<16} {:<11} {}  {}",
+            u.index,
             u.kb.as_deref().unwrap_or("-"),
             u.release_type.as_deref().unwrap_or("-"),
             u.state,
@@ -371,10 +419,9 @@ fn detail_text(d: &ImageDetail) -> String {
         for p in &d.distribution {
             let _ = writeln!(
                 s,
-                "  {:<12} {:<12} content version {}{}",
+                "  {:<12} {}{}",
                 p.dp,
-                p.status,
-                or_dash(p.content_version),
+                p.state,
                 p.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
             );
         }
@@ -401,10 +448,11 @@ fn distribution_text(r: &DistributeReport) -> String {
             None => {
                 let _ = writeln!(
                     s,
-                    "  {:<12} {} by {}: {} of {} bytes sent ({:.1}%){}; verified by {}",
+                    "  {:<12} {}: holds content version {} now ({}: {} of {} bytes sent, {:.1}%{}; verified by {})",
                     d.dp,
                     d.status,
-                    d.method.map_or("-", |m| m.as_str()),
+                    r.content_version,
+                    method_words(d.method),
                     thousands(d.bytes_sent),
                     thousands(d.image_bytes),
                     d.percent_sent,
@@ -419,6 +467,17 @@ fn distribution_text(r: &DistributeReport) -> String {
         }
     }
     s
+}
+
+/// How a DP got its copy, in words.
+fn method_words(m: Option<servicing::site::dp::DpMethod>) -> &'static str {
+    use servicing::site::dp::DpMethod;
+    match m {
+        Some(DpMethod::Copy) => "a whole verified copy",
+        Some(DpMethod::Rsync) => "an rsync delta transfer",
+        Some(DpMethod::Unchanged) => "it held this very file already",
+        None => "-",
+    }
 }
 
 fn outcome_text(s: &mut String, o: &JobOutcome) {

@@ -181,6 +181,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE dp_content ADD COLUMN verification TEXT;
     ALTER TABLE dp_content ADD COLUMN holder TEXT;
     "#,
+    // 3: issue 19: whether a schedule's `all-applicable` includes binaries that are not CBS packages
+    // (they are left out unless asked).
+    r#"
+    ALTER TABLE schedules ADD COLUMN include_not_supported INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

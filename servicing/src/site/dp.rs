@@ -79,6 +79,29 @@ pub struct DpImageStatus {
     pub path: String,
     /// When the status last changed (UTC).
     pub updated: String,
+    /// The image's current content version in the site.
+    pub site_content_version: i64,
+    /// Whether the DP holds the site's current content version.
+    pub up_to_date: bool,
+    /// Where the DP stands, in plain words: `current (v2)`, `out of date: site has v4, DP has v1`,
+    /// `failed: …`, `distributing v4`.
+    pub state: String,
+}
+
+/// The plain words for a DP's standing (see [`DpImageStatus::state`]).
+fn state_words(status: DpStatus, held: Option<i64>, site: i64, target: Option<i64>, message: Option<&str>) -> String {
+    let holds = match held {
+        Some(v) => format!("DP has v{v}"),
+        None => "DP has nothing yet".into(),
+    };
+    match status {
+        DpStatus::InProgress => format!("distributing v{} ({holds})", target.unwrap_or(site)),
+        DpStatus::Failed => {
+            format!("failed, out of date: site has v{site}, {holds}: {}", message.unwrap_or("see the message"))
+        }
+        DpStatus::Success if held == Some(site) => format!("current (v{site})"),
+        DpStatus::Success => format!("out of date: site has v{site}, {holds}"),
+    }
 }
 
 /// One DP with what it holds.
@@ -241,8 +264,8 @@ pub fn dp_file(dp: &Path, image: i64) -> PathBuf {
 }
 
 const STATUS_SELECT: &str = "SELECT d.name, d.path, c.image_id, c.status, c.content_version, c.target_version, \
-    c.method, c.bytes_sent, c.message, c.updated, d.url, c.bytes_received, c.image_bytes, c.verification \
-    FROM dp_content c JOIN dps d ON d.id = c.dp_id";
+    c.method, c.bytes_sent, c.message, c.updated, d.url, c.bytes_received, c.image_bytes, c.verification, \
+    i.content_version FROM dp_content c JOIN dps d ON d.id = c.dp_id JOIN images i ON i.id = c.image_id";
 
 fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DpImageStatus> {
     let image_id: i64 = r.get(2)?;
@@ -252,19 +275,25 @@ fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DpImageStatus> {
         _ => dp_file(Path::new(&r.get::<_, String>(1)?), image_id).display().to_string(),
     };
     let bytes = |i: usize| r.get::<_, Option<i64>>(i).map(|b| b.map(|b| b as u64));
+    let (status, content_version, target_version, site_content_version): (DpStatus, Option<i64>, Option<i64>, i64) =
+        (r.get(3)?, r.get(4)?, r.get(5)?, r.get(14)?);
+    let message: Option<String> = r.get(8)?;
     Ok(DpImageStatus {
         dp: r.get(0)?,
         path,
         image_id,
-        status: r.get(3)?,
-        content_version: r.get(4)?,
-        target_version: r.get(5)?,
+        status,
+        content_version,
+        target_version,
+        site_content_version,
+        up_to_date: status == DpStatus::Success && content_version == Some(site_content_version),
+        state: state_words(status, content_version, site_content_version, target_version, message.as_deref()),
         method: r.get(6)?,
         bytes_sent: bytes(7)?,
         bytes_received: bytes(11)?,
         image_bytes: bytes(12)?,
         verification: r.get(13)?,
-        message: r.get(8)?,
+        message,
         updated: format_utc(r.get(9)?),
     })
 }

@@ -131,6 +131,7 @@ struct JobInfo {
     continue_on_error: bool,
     update_dps: bool,
     remove_superseded: bool,
+    include_not_supported: bool,
 }
 
 type Results = Vec<(Update, UpdateResult, Option<String>)>;
@@ -176,8 +177,8 @@ pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) 
         let db = &site.db;
         db.conn()
             .query_row(
-                "SELECT j.image_id, s.selection, s.continue_on_error, s.update_dps, s.remove_superseded \
-                 FROM jobs j JOIN schedules s ON s.id = j.schedule_id WHERE j.id = ?1",
+                "SELECT j.image_id, s.selection, s.continue_on_error, s.update_dps, s.remove_superseded, \
+                 s.include_not_supported FROM jobs j JOIN schedules s ON s.id = j.schedule_id WHERE j.id = ?1",
                 [job],
                 |r| {
                     Ok(JobInfo {
@@ -186,6 +187,7 @@ pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) 
                         continue_on_error: r.get(2)?,
                         update_dps: r.get(3)?,
                         remove_superseded: r.get(4)?,
+                        include_not_supported: r.get(5)?,
                     })
                 },
             )
@@ -273,7 +275,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
     let Some(_lock) = lock_image(site, &image.path, control)? else {
         return Ok(Done::Cancelled { results: Vec::new() });
     };
-    let updates = jobs::resolve(site, info.image, &info.selection, control)?;
+    let updates = jobs::resolve(site, info.image, &info.selection, info.include_not_supported, control)?;
     let pending: Results = updates.iter().map(|u| (u.clone(), UpdateResult::Pending, None)).collect();
     site.db.tx(|tx| jobs::set_job_updates(tx, job, &pending))?;
     let mut results: Results = Vec::new();

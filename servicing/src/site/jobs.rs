@@ -32,6 +32,11 @@ pub struct ScheduleRequest {
     pub update_dps: bool,
     /// Remove superseded updates after the image is updated.
     pub remove_superseded: bool,
+    /// `all-applicable` includes binaries that are not CBS packages (each run logs them as not
+    /// supported, as ConfigMgr does); a named one is accepted.
+    pub include_not_supported: bool,
+    /// Schedule named updates even though the dry run says they cannot apply to the image (logged).
+    pub force: bool,
 }
 
 /// Per-update result of a run.
@@ -97,6 +102,8 @@ pub struct ScheduleView {
     pub update_dps: bool,
     /// Remove superseded updates.
     pub remove_superseded: bool,
+    /// `all-applicable` includes binaries that are not CBS packages.
+    pub include_not_supported: bool,
     /// Still active (false once cancelled or replaced, or a one-off that ran).
     pub active: bool,
     /// The latest run.
@@ -178,8 +185,8 @@ pub fn current_schedule(db: &Db, image: i64) -> Result<Option<ScheduleView>> {
     let found = db
         .conn()
         .query_row(
-            "SELECT id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, active FROM schedules \
-             WHERE image_id = ?1 ORDER BY id DESC LIMIT 1",
+            "SELECT id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, active, \
+             include_not_supported FROM schedules WHERE image_id = ?1 ORDER BY active DESC, id DESC LIMIT 1",
             [image],
             |r| {
                 Ok((
@@ -191,12 +198,13 @@ pub fn current_schedule(db: &Db, image: i64) -> Result<Option<ScheduleView>> {
                     r.get::<_, bool>(5)?,
                     r.get::<_, bool>(6)?,
                     r.get::<_, bool>(7)?,
+                    r.get::<_, bool>(8)?,
                 ))
             },
         )
         .optional()
         .map_err(db.err())?;
-    let Some((id, kind, spec, selection, coe, dps, rs, active)) = found else { return Ok(None) };
+    let Some((id, kind, spec, selection, coe, dps, rs, active, ins)) = found else { return Ok(None) };
     let when = When::from_stored(&kind, &spec).map(|w| w.describe()).unwrap_or(spec);
     let job = db
         .conn()
@@ -212,14 +220,22 @@ pub fn current_schedule(db: &Db, image: i64) -> Result<Option<ScheduleView>> {
         continue_on_error: coe,
         update_dps: dps,
         remove_superseded: rs,
+        include_not_supported: ins,
         active,
         job,
     }))
 }
 
 /// The catalog entries a selection names. `all-applicable` asks the engine (a dry run on the
-/// image); KB numbers match every live entry of that KB; numbers are catalog IDs.
-pub fn resolve(site: &Site, image: i64, selection: &[String], control: Control<'_>) -> Result<Vec<Update>> {
+/// image) and leaves out binaries that are not CBS packages unless `include_not_supported`; KB
+/// numbers match every live entry of that KB; numbers are catalog IDs.
+pub fn resolve(
+    site: &Site,
+    image: i64,
+    selection: &[String],
+    include_not_supported: bool,
+    control: Control<'_>,
+) -> Result<Vec<Update>> {
     let live = catalog::list(&site.db)?;
     let mut out: Vec<Update> = Vec::new();
     let push = |u: Update, out: &mut Vec<Update>| {
@@ -231,7 +247,9 @@ pub fn resolve(site: &Site, image: i64, selection: &[String], control: Control<'
         let t = token.trim();
         if t.eq_ignore_ascii_case(ALL_APPLICABLE) {
             for a in images::applicable(site, image, control)? {
-                push(a.update, &mut out);
+                if a.update.supported || include_not_supported {
+                    push(a.update, &mut out);
+                }
             }
         } else if let Ok(id) = t.parse::<i64>() {
             let u = live.iter().find(|u| u.id == id).cloned().ok_or_else(|| Error::NoSuchUpdate { token: t.into() })?;
@@ -258,6 +276,8 @@ pub struct ScheduleReport {
     pub schedule: ScheduleView,
     /// Schedules it replaced (their pending runs were cancelled).
     pub replaced: Vec<i64>,
+    /// Named updates the dry run says cannot apply, scheduled anyway with `--force`.
+    pub forced: Vec<String>,
 }
 
 /// The job of an image that is In Process, if any.
@@ -300,7 +320,8 @@ pub fn schedule(site: &mut Site, req: &ScheduleRequest, control: Control<'_>) ->
     }
     // Resolve now: unknown KBs fail here, not at 2 a.m.; the list is shown until the run resolves
     // it again (an all-applicable selection picks up what the catalog gained meanwhile).
-    let updates = resolve(site, req.image, &req.updates, control)?;
+    let updates = resolve(site, req.image, &req.updates, req.include_not_supported, control)?;
+    let forced = refuse_inapplicable(site, req, &updates, control)?;
     let t = now();
     let run_at = req
         .when
@@ -323,13 +344,23 @@ pub fn schedule(site: &mut Site, req: &ScheduleRequest, control: Control<'_>) ->
         if let Some(job) = running {
             return Ok(Err(job));
         }
-        let mut stmt = tx.prepare("SELECT id FROM schedules WHERE image_id = ?1 AND active = 1")?;
-        let replaced: Vec<i64> = stmt.query_map([image_id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-        drop(stmt);
+        // A run `--now` is one extra run: a recurring schedule (and its options) stays as it is;
+        // only another pending run-now is replaced. `--at` and `--every` replace what is active.
+        let replaced = replaceable_schedules(tx, image_id, req.when == When::Now)?;
         tx.execute(
-            "INSERT INTO schedules (image_id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, active, created) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
-            params![image_id, kind, spec, selection, req.continue_on_error, req.update_dps, req.remove_superseded, t],
+            "INSERT INTO schedules (image_id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, \
+             include_not_supported, active, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)",
+            params![
+                image_id,
+                kind,
+                spec,
+                selection,
+                req.continue_on_error,
+                req.update_dps,
+                req.remove_superseded,
+                req.include_not_supported,
+                t
+            ],
         )?;
         let id = tx.last_insert_rowid();
         for old in &replaced {
@@ -349,8 +380,124 @@ pub fn schedule(site: &mut Site, req: &ScheduleRequest, control: Control<'_>) ->
     })?;
     let (id, replaced) = created.map_err(|job| Error::InProcess { image: image_id, job })?;
     tracing::info!(image = image_id, schedule = id, run_at = %format_utc(run_at), "servicing scheduled");
-    let schedule = current_schedule(&site.db, image_id)?.expect("just inserted");
-    Ok(ScheduleReport { schedule, replaced })
+    let schedule = schedule_view(&site.db, id)?.expect("just inserted");
+    Ok(ScheduleReport { schedule, replaced, forced })
+}
+
+/// The active schedules of an image that a new one replaces: every one, or with `now_only` only
+/// the pending run-now ones.
+fn replaceable_schedules(tx: &rusqlite::Transaction<'_>, image: i64, now_only: bool) -> rusqlite::Result<Vec<i64>> {
+    let sql = if now_only {
+        "SELECT id FROM schedules WHERE image_id = ?1 AND active = 1 AND kind = 'now'"
+    } else {
+        "SELECT id FROM schedules WHERE image_id = ?1 AND active = 1"
+    };
+    let mut stmt = tx.prepare(sql)?;
+    let rows = stmt.query_map([image], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Refuses named updates the engine's dry run says cannot apply to the image (wrong product or
+/// architecture, missing parent, unreadable file or blob), and named binaries that are not CBS
+/// packages unless `include_not_supported`, as ConfigMgr's wizard offers only applicable updates.
+/// With `force` they are kept, and that is logged. `all-applicable` is the dry run's own list.
+fn refuse_inapplicable(
+    site: &Site,
+    req: &ScheduleRequest,
+    updates: &[Update],
+    control: Control<'_>,
+) -> Result<Vec<String>> {
+    let is_all = |t: &String| t.trim().eq_ignore_ascii_case(ALL_APPLICABLE);
+    if req.updates.iter().all(is_all) {
+        return Ok(Vec::new());
+    }
+    let named: Vec<Update> = if req.updates.iter().any(is_all) {
+        let applicable: Vec<i64> = images::applicable(site, req.image, control)?.iter().map(|a| a.update.id).collect();
+        updates.iter().filter(|u| !applicable.contains(&u.id)).cloned().collect()
+    } else {
+        updates.to_vec()
+    };
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut refused = Vec::new();
+    for a in images::assess(site, req.image, &named, control)? {
+        let bad = a.verdict.cannot_apply()
+            || (matches!(a.verdict, images::Verdict::NotSupported(_)) && !req.include_not_supported);
+        if bad {
+            refused.push(format!(
+                "{} ({}, catalog ID {}): {}",
+                a.update.kb.as_deref().unwrap_or("-"),
+                a.update.file_name,
+                a.update.id,
+                a.verdict.describe()
+            ));
+        }
+    }
+    if refused.is_empty() {
+        return Ok(refused);
+    }
+    if !req.force {
+        return Err(Error::CannotApply { image: req.image, updates: refused });
+    }
+    for r in &refused {
+        tracing::warn!(image = req.image, update = %r, "scheduled with --force although it cannot apply");
+        super::execute::log_entry(
+            site,
+            crate::log::Severity::Warning,
+            &format!("Schedule for image {} forced (--force) although the update cannot apply: {r}", req.image),
+        );
+    }
+    Ok(refused)
+}
+
+/// One schedule with its latest run.
+pub fn schedule_view(db: &Db, id: i64) -> Result<Option<ScheduleView>> {
+    let image: Option<i64> = db
+        .conn()
+        .query_row("SELECT image_id FROM schedules WHERE id = ?1", [id], |r| r.get(0))
+        .optional()
+        .map_err(db.err())?;
+    let Some(image) = image else { return Ok(None) };
+    Ok(schedules_of(db, image)?.into_iter().find(|s| s.id == id))
+}
+
+/// Every schedule of an image, newest first, each with its latest run.
+pub fn schedules_of(db: &Db, image: i64) -> Result<Vec<ScheduleView>> {
+    let mut stmt = db
+        .conn()
+        .prepare(
+            "SELECT id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, active, \
+             include_not_supported FROM schedules WHERE image_id = ?1 ORDER BY id DESC",
+        )
+        .map_err(db.err())?;
+    let rows = stmt
+        .query_map([image], |r| {
+            let (kind, spec): (String, String) = (r.get(1)?, r.get(2)?);
+            Ok(ScheduleView {
+                id: r.get(0)?,
+                when: When::from_stored(&kind, &spec).map(|w| w.describe()).unwrap_or(spec),
+                selection: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                continue_on_error: r.get(4)?,
+                update_dps: r.get(5)?,
+                remove_superseded: r.get(6)?,
+                active: r.get(7)?,
+                include_not_supported: r.get(8)?,
+                job: None,
+            })
+        })
+        .map_err(db.err())?;
+    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?;
+    for s in &mut out {
+        s.job = db
+            .conn()
+            .query_row(&format!("{JOB_SELECT} WHERE schedule_id = ?1 ORDER BY id DESC LIMIT 1"), [s.id], job_row)
+            .optional()
+            .map_err(db.err())?
+            .map(|j| with_updates(db, j))
+            .transpose()?;
+    }
+    Ok(out)
 }
 
 /// What `site cancel` did.

@@ -161,7 +161,7 @@ fn catalog_sync_is_incremental_and_records_metadata_and_supersedence() {
     std::fs::copy(all.join("Windows10.0-KB5000002-x64.cab"), src.join("sub/Windows10.0-KB5000002-x64.cab")).unwrap();
     let (mut site, _) = Site::init(&dir.path().join("site")).unwrap();
 
-    let r = catalog::sync(&mut site, &src).unwrap();
+    let r = catalog::sync(&mut site, &src, false).unwrap();
     assert_eq!(r.added.len(), 4, "{r:?}");
     assert_eq!(r.new_blobs, 4);
     let list = catalog::list(&site.db).unwrap();
@@ -186,14 +186,14 @@ fn catalog_sync_is_incremental_and_records_metadata_and_supersedence() {
     assert_eq!(broken.kind, "unreadable");
 
     // Nothing changed: nothing is read again.
-    let r = catalog::sync(&mut site, &src).unwrap();
+    let r = catalog::sync(&mut site, &src, false).unwrap();
     assert_eq!((r.added.len(), r.changed.len(), r.removed.len(), r.unchanged), (0, 0, 0, 4));
 
     // One file replaced by other bytes, one removed, one added.
     std::fs::copy(all.join("Windows10.0-KB5000003-x64.cab"), src.join("Windows10.0-KB5000001-x64.cab")).unwrap();
     std::fs::remove_file(src.join("ie11-setup.exe")).unwrap();
     std::fs::copy(all.join("office-patch.msp"), src.join("office-patch.msp")).unwrap();
-    let r = catalog::sync(&mut site, &src).unwrap();
+    let r = catalog::sync(&mut site, &src, false).unwrap();
     assert_eq!(r.changed, ["Windows10.0-KB5000001-x64.cab"]);
     assert_eq!(r.removed, ["ie11-setup.exe"]);
     assert_eq!(r.added, ["office-patch.msp"]);
