@@ -519,6 +519,14 @@ pub enum SiteCatalogCommand {
         #[arg(long, value_name = "TEXT")]
         filter: Option<String>,
     },
+    /// Remove updates from the catalog and their binaries from the content library (refused while a
+    /// pending or running job selected one; the next sync of a folder still holding the file adds
+    /// it again).
+    Remove {
+        /// KB numbers or catalog IDs.
+        #[arg(value_name = "KB|ID", required = true, num_args = 1..)]
+        updates: Vec<String>,
+    },
 }
 
 /// `site image` verbs.
@@ -541,6 +549,21 @@ pub enum SiteImageCommand {
     Show {
         /// Image ID.
         id: i64,
+    },
+    /// Remove an image: its content versions, schedules and run history, and its copies on directory
+    /// DPs (refused while a run is pending or in process: cancel it first).
+    Remove {
+        /// Image ID.
+        id: i64,
+    },
+    /// Make the previous content version kept on disk current again (as a new content version with
+    /// its exact bytes).
+    Rollback {
+        /// Image ID.
+        id: i64,
+        /// Then send it to every distribution point.
+        #[arg(long)]
+        update_dps: bool,
     },
 }
 
@@ -566,6 +589,11 @@ pub enum SiteDpCommand {
     },
     /// Every distribution point with the content version it holds per image.
     List,
+    /// Forget a distribution point (refused while a distribution to it runs); its files stay.
+    Remove {
+        /// Its name.
+        name: String,
+    },
 }
 
 /// `site schedule` options.

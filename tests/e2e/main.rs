@@ -50,6 +50,7 @@ mod registry_values;
 mod scratch_default;
 mod servers;
 mod site;
+mod site_lifecycle;
 mod site_listings;
 mod site_remote;
 mod snapshots;

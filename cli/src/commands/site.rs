@@ -10,6 +10,7 @@ use servicing::site::dp::{self, DistributeReport};
 use servicing::site::execute::JobOutcome;
 use servicing::site::images::{self, ImageDetail, ImportRequest};
 use servicing::site::jobs::{self, JobView, ScheduleRequest};
+use servicing::site::lifecycle;
 use servicing::site::runner::{self, TickReport};
 use servicing::site::schedule::{Status, When};
 use servicing::site::Site;
@@ -100,6 +101,48 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 .filter(|u| filter.as_deref().is_none_or(|f| catalog::matches_filter(u, f)))
                 .collect();
             ctx.print(&list, || catalog_table(&list))
+        }
+        SiteCommand::Catalog(SiteCatalogCommand::Remove { updates }) => {
+            let mut site = Site::open(&dir)?;
+            let r = lifecycle::remove_updates(&mut site, &updates)?;
+            ctx.print(&r, || {
+                let mut s = String::new();
+                for u in &r.removed {
+                    let _ = writeln!(
+                        s,
+                        "Removed {} ({}, catalog ID {}){}{}",
+                        u.kb.as_deref().unwrap_or("-"),
+                        u.file_name,
+                        u.id,
+                        if u.blob_deleted { "; its binary left the content library" } else { "" },
+                        if u.still_in_source {
+                            "; the file is still in its sync folder: the next sync of that folder adds it again"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                s
+            })
+        }
+        SiteCommand::Dp(SiteDpCommand::Remove { name }) => {
+            let mut site = Site::open(&dir)?;
+            let r = lifecycle::remove_dp(&mut site, &name)?;
+            ctx.print(&r, || {
+                format!(
+                    "Removed distribution point {} ({}); the files it holds stay there{}\n",
+                    r.name,
+                    r.url,
+                    if r.held_images.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (image-{})",
+                            r.held_images.iter().map(i64::to_string).collect::<Vec<_>>().join(", image-")
+                        )
+                    }
+                )
+            })
         }
         SiteCommand::Image(cmd) => image(ctx, &dir, cmd),
         SiteCommand::Updates { image, filter, arch } => {
@@ -243,6 +286,41 @@ fn image(ctx: &Ctx, dir: &std::path::Path, cmd: SiteImageCommand) -> Result<()> 
             let site = Site::open(dir)?;
             let d = images::show(&site, id)?;
             ctx.print(&d, || detail_text(&d))
+        }
+        SiteImageCommand::Remove { id } => {
+            let mut site = Site::open(dir)?;
+            let r = lifecycle::remove_image(&mut site, id)?;
+            ctx.print(&r, || {
+                let mut s = format!("Removed image {} ({}) and {}\n", r.image_id, r.name, r.removed_dir.display());
+                for d in &r.removed_from_dps {
+                    let _ = writeln!(s, "  removed its copy from distribution point {d}");
+                }
+                for d in &r.left_on_dps {
+                    let _ = writeln!(s, "  distribution point {d} keeps image-{}: remove it there by hand", r.image_id);
+                }
+                s
+            })
+        }
+        SiteImageCommand::Rollback { id, update_dps } => {
+            let mut site = Site::open(dir)?;
+            let r = lifecycle::rollback(&mut site, id, update_dps, ctx.control())?;
+            ctx.print(&r, || {
+                let mut s = format!(
+                    "Image {id} rolled back: content version {} holds the bytes of content version {} again (version {} is kept as the previous one)\n",
+                    r.image.image.content_version, r.restored_from, r.replaced
+                );
+                if let Some(d) = &r.distribution {
+                    s.push_str(&distribution_text(d));
+                }
+                s.push_str(&detail_text(&r.image));
+                s
+            })?;
+            if r.distribution.as_ref().is_some_and(|d| !d.all_succeeded()) {
+                return Err(anyhow!(
+                    "distribution failed on some distribution points (see above); they keep their previous version"
+                ));
+            }
+            Ok(())
         }
     }
 }

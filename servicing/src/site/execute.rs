@@ -575,7 +575,7 @@ fn finish(
 }
 
 /// Keeps the current and the previous content version on disk; older ones are removed.
-fn prune_versions(site: &mut Site, image: i64, current: i64) -> Result<()> {
+pub(crate) fn prune_versions(site: &mut Site, image: i64, current: i64) -> Result<()> {
     let old: Vec<String> = {
         let db = &site.db;
         let mut stmt = db

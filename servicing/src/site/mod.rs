@@ -17,6 +17,7 @@ mod error;
 pub mod execute;
 pub mod images;
 pub mod jobs;
+pub mod lifecycle;
 pub mod location;
 pub mod rsync;
 pub mod runner;
