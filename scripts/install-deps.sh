@@ -12,10 +12,13 @@
 #   rsync        the site sends images to rsync:// and ssh:// distribution points with it; the tests
 #                run an rsync daemon on loopback
 #   openssh-client, openssh-server  ssh:// distribution points; the tests run a throwaway sshd
+#   chromium     the site status page's browser test renders `site serve` in headless Chromium
+#   fonts-dejavu-core  a font for Chromium's screenshot of that page
+#   systemd      systemd-analyze verify checks the shipped units (contrib/systemd)
 set -euo pipefail
 
 packages=(libwim-dev wimtools libhivex-dev libhivex-bin libwin-hivex-perl gcc pkg-config time cabextract
-  rsync openssh-client openssh-server)
+  rsync openssh-client openssh-server chromium fonts-dejavu-core systemd)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

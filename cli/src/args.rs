@@ -497,6 +497,19 @@ pub enum SiteCommand {
         #[arg(long = "image-id", alias = "image", value_name = "ID")]
         image: i64,
     },
+    /// Serve the read-only status page (images, Installed Updates, schedules, runs, DPs, a chart of
+    /// size and updates per content version) over HTTP until stopped (Ctrl-C or SIGTERM).
+    Serve {
+        /// Address and port to listen on (loopback unless told otherwise; port 0 picks a free one).
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Write the status pages as static HTML files.
+    Report {
+        /// The folder to write index.html and image-<ID>.html into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        html: PathBuf,
+    },
 }
 
 /// `site catalog` verbs.

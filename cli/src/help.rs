@@ -51,6 +51,8 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["site", "dp", "list"], "wimpatch site dp list\n  wimpatch site dp list --json"),
     (&["site", "dp", "remove"], "wimpatch site dp remove branch1"),
     (&["site", "distribute"], "wimpatch site distribute --image-id 1"),
+    (&["site", "serve"], "wimpatch site serve\n  wimpatch site serve --listen 0.0.0.0:8080"),
+    (&["site", "report"], "wimpatch site report --html /var/www/wimpatch"),
 ];
 
 /// The verbs that never take a WIM's writer lock: `--wait-lock` means nothing there.

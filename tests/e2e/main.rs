@@ -53,6 +53,7 @@ mod site;
 mod site_lifecycle;
 mod site_listings;
 mod site_remote;
+mod site_status_page;
 mod snapshots;
 mod table_width;
 mod util;

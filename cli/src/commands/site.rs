@@ -145,6 +145,18 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
             })
         }
         SiteCommand::Image(cmd) => image(ctx, &dir, cmd),
+        SiteCommand::Serve { listen } => super::site_serve::serve(ctx, &dir, listen),
+        SiteCommand::Report { html } => {
+            let site = Site::open(&dir)?;
+            let written = servicing::site::status_page::write_report(&site, &html)?;
+            ctx.print(&written, || {
+                let mut s = String::new();
+                for p in &written {
+                    let _ = writeln!(s, "wrote {}", p.display());
+                }
+                s
+            })
+        }
         SiteCommand::Updates { image, filter, arch } => {
             let site = Site::open(&dir)?;
             let list: Vec<images::Applicable> = images::applicable(&site, image, ctx.control())?

@@ -506,6 +506,7 @@ fn finish(
                 params![image_id, version, rel, facts.sha256, facts.size as i64, t, job],
             )?;
             images::record_facts(tx, image_id, facts, Some(job))?;
+            images::record_content_version(tx, image_id, version, facts, t, Some(job))?;
         }
         tx.execute(
             "UPDATE jobs SET status = ?2, finished = ?3, message = ?4, version_after = ?5 WHERE id = ?1",

@@ -358,6 +358,29 @@ pub(crate) fn record_facts(
     Ok(())
 }
 
+/// Adds a content version to the image's history (after [`record_facts`], whose installed updates
+/// it counts).
+pub(crate) fn record_content_version(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    version: i64,
+    facts: &WimFacts,
+    created: i64,
+    job: Option<i64>,
+) -> rusqlite::Result<()> {
+    let updates: i64 = tx.query_row(
+        "SELECT COUNT(DISTINCT kb) FROM installed_updates WHERE image_id = ?1 AND kb LIKE 'KB%'",
+        [id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT OR REPLACE INTO content_versions (image_id, version, sha256, size, updates, created, job_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, version, facts.sha256, facts.size as i64, updates, created, job],
+    )?;
+    Ok(())
+}
+
 /// Records the OS version and architecture an image's first index reports.
 fn set_version(
     tx: &rusqlite::Transaction<'_>,
@@ -439,6 +462,7 @@ pub fn import(site: &mut Site, req: &ImportRequest, control: Control<'_>) -> Res
             params![id, rel, facts.sha256, facts.size as i64, t],
         )?;
         record_facts(tx, id, &facts, None)?;
+        record_content_version(tx, id, 1, &facts, t, None)?;
         Ok(id)
     })?;
     tracing::info!(image = id, source = %source.display(), single_index = req.single_index, "image imported");

@@ -206,6 +206,7 @@ fn delete_image_rows(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Resul
         "DELETE FROM installed_updates WHERE image_id = ?1",
         "DELETE FROM image_editions WHERE image_id = ?1",
         "DELETE FROM image_versions WHERE image_id = ?1",
+        "DELETE FROM content_versions WHERE image_id = ?1",
         "DELETE FROM dp_content WHERE image_id = ?1",
         "DELETE FROM leases WHERE image_id = ?1",
         "DELETE FROM images WHERE id = ?1",
@@ -381,7 +382,8 @@ fn rollback_locked(site: &mut Site, image: &images::ImageRow, control: Control<'
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
             params![image_id, version, new_rel, facts.sha256, facts.size as i64, t],
         )?;
-        images::record_facts(tx, image_id, &facts, None)
+        images::record_facts(tx, image_id, &facts, None)?;
+        images::record_content_version(tx, image_id, version, &facts, t, None)
     })?;
     super::execute::prune_versions(site, image_id, version)?;
     tracing::info!(image = image_id, from, version, "image rolled back");

@@ -22,6 +22,7 @@ pub mod location;
 pub mod rsync;
 pub mod runner;
 pub mod schedule;
+pub mod status_page;
 pub mod store;
 pub mod time;
 
