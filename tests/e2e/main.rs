@@ -52,6 +52,7 @@ mod servers;
 mod site;
 mod site_lifecycle;
 mod site_listings;
+mod site_progress;
 mod site_remote;
 mod site_status_page;
 mod snapshots;

@@ -18,6 +18,7 @@ use servicing::site::Site;
 use super::Ctx;
 use crate::args::{SiteArgs, SiteCatalogCommand, SiteCommand, SiteDpCommand, SiteImageCommand, SiteScheduleArgs};
 use crate::output::{size, thousands};
+use crate::site_progress::SiteBars;
 
 /// A table cut to the terminal's width (never when piped).
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -26,6 +27,11 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 fn or_dash(v: Option<impl ToString>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// The site's progress bars: on a terminal, unless `--no-progress`, `--json` or `-q`.
+fn site_bars(ctx: &Ctx) -> SiteBars {
+    SiteBars::new(!(ctx.global.no_progress || ctx.global.json || ctx.global.quiet))
 }
 
 fn site_dir(a: &SiteArgs) -> Result<PathBuf> {
@@ -178,7 +184,9 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
             ctx.print(&r, || format!("Job {} ({} → {}): {}\n", r.job, r.was, r.now, r.message))
         }
         SiteCommand::Tick => {
-            let report = runner::tick(&dir, &ctx.cancel)?;
+            let bars = site_bars(ctx);
+            let report = runner::tick_with(&dir, &ctx.cancel, &bars)?;
+            bars.clear();
             ctx.print(&report, || tick_text(&report))?;
             // A failed run must fail the command, so a systemd timer's `OnFailure=` fires.
             let failed: Vec<String> =
@@ -196,7 +204,9 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 dir.display(),
                 std::process::id()
             );
-            runner::run(&dir, &ctx.cancel, |report| {
+            let bars = site_bars(ctx);
+            runner::run(&dir, &ctx.cancel, &bars, |report| {
+                bars.clear();
                 if report.ran.is_empty() && report.recovered.is_empty() && report.recovered_distributions == 0 {
                     return;
                 }
@@ -243,7 +253,9 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
         }
         SiteCommand::Distribute { image } => {
             let mut site = Site::open(&dir)?;
-            let r = dp::distribute(&mut site, image, ctx.control())?;
+            let bars = site_bars(ctx);
+            let r = dp::distribute_with(&mut site, image, ctx.control(), &bars)?;
+            bars.clear();
             ctx.print(&r, || distribution_text(&r))?;
             if !r.all_succeeded() {
                 return Err(anyhow!(

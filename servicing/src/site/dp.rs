@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, OptionalExtension};
 
-use super::content::{copy_hashed, sync_dir, temp_in};
+use super::content::{copy_hashed_with, sync_dir, temp_in};
 use super::db::now;
 use super::error::{Error, Result};
 use super::images;
 use super::location::{Location, Transport};
+use super::progress::{NoProgress, SiteEvent, SiteProgress};
 use super::time::format_utc;
 use super::Site;
 use crate::progress::Control;
@@ -410,6 +411,16 @@ impl Finished {
 
 /// Sends the image's current content version to every DP. One DP failing does not stop the others.
 pub fn distribute(site: &mut Site, image: i64, control: Control<'_>) -> Result<DistributeReport> {
+    distribute_with(site, image, control, &NoProgress)
+}
+
+/// [`distribute`], reporting each DP's transfer to `progress`.
+pub fn distribute_with(
+    site: &mut Site,
+    image: i64,
+    control: Control<'_>,
+    progress: &dyn SiteProgress,
+) -> Result<DistributeReport> {
     let img = images::get(site, image)?;
     let mut report = DistributeReport {
         image_id: image,
@@ -419,13 +430,21 @@ pub fn distribute(site: &mut Site, image: i64, control: Control<'_>) -> Result<D
         dps: Vec::new(),
     };
     for dp in all(site)? {
-        let outcome = distribute_one(site, &dp, &img, control);
+        progress.site_event(&SiteEvent::DpStarted { dp: &dp.name, image, total: img.size });
+        let outcome = distribute_one(site, &dp, &img, control, progress);
+        progress.site_event(&SiteEvent::DpEnded { dp: &dp.name, status: outcome.status });
         report.dps.push(outcome);
     }
     Ok(report)
 }
 
-fn distribute_one(site: &mut Site, dp: &Dp, img: &images::ImageRow, control: Control<'_>) -> DpOutcome {
+fn distribute_one(
+    site: &mut Site,
+    dp: &Dp,
+    img: &images::ImageRow,
+    control: Control<'_>,
+    progress: &dyn SiteProgress,
+) -> DpOutcome {
     let mut outcome = DpOutcome {
         dp: dp.name.clone(),
         path: dp.location.image_file(img.id),
@@ -440,7 +459,7 @@ fn distribute_one(site: &mut Site, dp: &Dp, img: &images::ImageRow, control: Con
     };
     let holder = super::runner::holder_id();
     let result = match start(site, dp.id, img.id, img.content_version, &holder) {
-        Ok(Ok(())) => send(dp, img, control),
+        Ok(Ok(())) => send(dp, img, control, progress),
         Ok(Err(busy)) => {
             outcome.message = Some(busy);
             return outcome;
@@ -488,11 +507,14 @@ struct Sent {
     verification: &'static str,
 }
 
-fn send(dp: &Dp, img: &images::ImageRow, control: Control<'_>) -> Result<Sent> {
+fn send(dp: &Dp, img: &images::ImageRow, control: Control<'_>, progress: &dyn SiteProgress) -> Result<Sent> {
     match &dp.location {
-        Location::Dir(root) => copy_to_dir(&dp_file(root, img.id), img),
+        Location::Dir(root) => copy_to_dir(&dp_file(root, img.id), img, &mut |done| {
+            progress.site_event(&SiteEvent::DpBytes { dp: &dp.name, done, total: img.size })
+        }),
         remote => {
             let t = super::rsync::send(&img.path, remote, img.id, &img.sha256, dp.bwlimit, control)?;
+            progress.site_event(&SiteEvent::DpBytes { dp: &dp.name, done: img.size, total: img.size });
             Ok(Sent {
                 method: DpMethod::Rsync,
                 bytes_sent: t.bytes_sent,
@@ -506,7 +528,7 @@ fn send(dp: &Dp, img: &images::ImageRow, control: Control<'_>) -> Result<Sent> {
 /// Puts the image's file at `dest` on a directory DP: unchanged when it is there already, else a
 /// whole copy under a temporary name, SHA-256 checked, renamed over the old one. (A delta buys
 /// nothing here: over a mounted share, reading the old file costs as much network as writing it.)
-fn copy_to_dir(dest: &Path, img: &images::ImageRow) -> Result<Sent> {
+fn copy_to_dir(dest: &Path, img: &images::ImageRow, written: &mut dyn FnMut(u64)) -> Result<Sent> {
     let dir = dest.parent().expect("dp file has a parent").to_path_buf();
     // The DP is a share others may write to: its `image-<ID>` folder and file are never followed
     // through a planted link (the lock, the temps and the switch all happen inside that folder).
@@ -528,7 +550,7 @@ fn copy_to_dir(dest: &Path, img: &images::ImageRow) -> Result<Sent> {
     }
     let tmp = temp_in(&dir, "install.wim.new");
     let result = (|| -> Result<Sent> {
-        let (sha, size) = copy_hashed(&img.path, &tmp)?;
+        let (sha, size) = copy_hashed_with(&img.path, &tmp, written)?;
         check(&tmp, &img.sha256, &sha, "copy")?;
         switch(&tmp, dest)?;
         Ok(Sent { method: DpMethod::Copy, bytes_sent: size, bytes_received: 0, verification: VERIFIED })

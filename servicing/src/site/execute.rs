@@ -19,6 +19,7 @@ use super::dp::{self, DistributeReport};
 use super::error::{Error, Result};
 use super::images::{self, update_id_of, ImageRow, WimFacts};
 use super::jobs::{self, JobUpdate};
+use super::progress::{JobPhase, SiteEvent, SiteProgress};
 use super::schedule::{Status, When};
 use super::store::UpdateResult;
 use super::Site;
@@ -172,7 +173,13 @@ fn result_word(o: Outcome) -> UpdateResult {
 }
 
 /// Runs claimed job `job` (status In Process, lease held) to its end and records the outcome.
-pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) -> Result<JobOutcome> {
+pub fn execute(
+    site: &mut Site,
+    job: i64,
+    flag: &AtomicBool,
+    stop: &AtomicBool,
+    progress: &dyn SiteProgress,
+) -> Result<JobOutcome> {
     let info = {
         let db = &site.db;
         db.conn()
@@ -194,6 +201,7 @@ pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) 
             .map_err(db.err())?
     };
     let image = images::get(site, info.image)?;
+    progress.site_event(&SiteEvent::JobStarted { job, image: image.id, name: &image.name });
     let control = Control { reporter: &Silent, cancel: flag };
     log_line(
         site,
@@ -220,11 +228,11 @@ pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) 
         ),
         false,
     );
-    let done = match run_job(site, job, &info, &image, control) {
+    let done = match run_job(site, job, &info, &image, control, progress) {
         Ok(d) => d,
         Err(e) => Done::Failed { results: Vec::new(), error: e.to_string() },
     };
-    let outcome = finish(site, job, &info, &image, done, flag, stop);
+    let outcome = finish(site, job, &info, &image, done, flag, stop, progress);
     let _ = std::fs::remove_dir_all(work_dir(site, job));
     if let Err(e) = &outcome {
         // Recording failed part-way (the switch is the last transaction, so the image is as before):
@@ -242,17 +250,29 @@ pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) 
             schedule_next(tx, job, t)
         })?;
     }
+    let status = match &outcome {
+        Ok(o) => o.status,
+        Err(_) => Status::Failed,
+    };
+    progress.site_event(&SiteEvent::JobEnded { job, status });
     outcome
 }
 
 /// Takes the image's WIM lock, waiting (cancellably) while another writer holds it.
-fn lock_image(site: &Site, path: &Path, control: Control<'_>) -> Result<Option<WimLock>> {
+fn lock_image(
+    site: &Site,
+    job: i64,
+    path: &Path,
+    control: Control<'_>,
+    progress: &dyn SiteProgress,
+) -> Result<Option<WimLock>> {
     let mut told = false;
     loop {
         match WimLock::acquire(path, LockWait::NoWait) {
             Ok(lock) => return Ok(Some(lock)),
             Err(wim::Error::Locked { holder, .. }) => {
                 if !told {
+                    progress.site_event(&SiteEvent::JobPhase { job, phase: JobPhase::WaitingForLock });
                     log_line(
                         site,
                         &format!("Waiting for the image lock of '{}' held by {holder}", path.display()),
@@ -270,9 +290,16 @@ fn lock_image(site: &Site, path: &Path, control: Control<'_>) -> Result<Option<W
     }
 }
 
-fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control: Control<'_>) -> Result<Done> {
+fn run_job(
+    site: &mut Site,
+    job: i64,
+    info: &JobInfo,
+    image: &ImageRow,
+    control: Control<'_>,
+    progress: &dyn SiteProgress,
+) -> Result<Done> {
     // Held until the run ends: no other writer changes the site's copy while it is read.
-    let Some(_lock) = lock_image(site, &image.path, control)? else {
+    let Some(_lock) = lock_image(site, job, &image.path, control, progress)? else {
         return Ok(Done::Cancelled { results: Vec::new() });
     };
     let updates = jobs::resolve(site, info.image, &info.selection, info.include_not_supported, control)?;
@@ -283,6 +310,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
         return Ok(Done::Cancelled { results });
     }
 
+    progress.site_event(&SiteEvent::JobPhase { job, phase: JobPhase::Staging });
     let work = work_dir(site, job);
     let _ = std::fs::remove_dir_all(&work);
     safe_fs::create_dir_all(&work).map_err(Error::io(&work, "cannot create the work folder"))?;
@@ -341,6 +369,8 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
     let mut best: HashMap<i64, (Outcome, Option<String>)> = HashMap::new();
     let mut committed = false;
     for index in 1..=image.indexes.max(1) {
+        progress
+            .site_event(&SiteEvent::JobPhase { job, phase: JobPhase::Servicing { index, of: image.indexes.max(1) } });
         let req = ServiceRequest {
             wim: work_wim.clone(),
             image: Some(ImageRef::Index(index)),
@@ -388,6 +418,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
 }
 
 /// Records a run's end: the version switch (when the run committed), statuses, results, the lease.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     site: &mut Site,
     job: i64,
@@ -396,6 +427,7 @@ fn finish(
     done: Done,
     flag: &AtomicBool,
     stop: &AtomicBool,
+    progress: &dyn SiteProgress,
 ) -> Result<JobOutcome> {
     let t = now();
     let cancel_requested: bool = site
@@ -446,6 +478,7 @@ fn finish(
     // transaction below makes it current. A kill in between leaves an unrecorded folder, swept later.
     let mut switched: Option<(String, WimFacts)> = None;
     if let Some(work_wim) = &new {
+        progress.site_event(&SiteEvent::JobPhase { job, phase: JobPhase::Committing });
         let key_dir = image.path.parent().and_then(Path::parent).expect("images/<key>/v<N>/install.wim");
         let key = key_dir.file_name().map(|k| k.to_string_lossy().into_owned()).unwrap_or_default();
         let rel = format!("images/{key}/v{version}/install.wim");
@@ -543,7 +576,8 @@ fn finish(
     let mut distribution = None;
     if info.update_dps && matches!(outcome_status, Status::Successful | Status::Failed) && !flag.load(Ordering::SeqCst)
     {
-        let report = dp::distribute(site, image_id, Control { reporter: &Silent, cancel: flag })?;
+        progress.site_event(&SiteEvent::JobPhase { job, phase: JobPhase::Distributing });
+        let report = dp::distribute_with(site, image_id, Control { reporter: &Silent, cancel: flag }, progress)?;
         for d in &report.dps {
             let text = match &d.message {
                 Some(m) => format!("Distribution point {}: {} ({})", d.dp, d.status, m),

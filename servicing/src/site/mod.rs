@@ -19,6 +19,7 @@ pub mod images;
 pub mod jobs;
 pub mod lifecycle;
 pub mod location;
+pub mod progress;
 pub mod rsync;
 pub mod runner;
 pub mod schedule;
