@@ -510,7 +510,7 @@ struct Sent {
 fn send(dp: &Dp, img: &images::ImageRow, control: Control<'_>, progress: &dyn SiteProgress) -> Result<Sent> {
     match &dp.location {
         Location::Dir(root) => copy_to_dir(&dp_file(root, img.id), img, &mut |done| {
-            progress.site_event(&SiteEvent::DpBytes { dp: &dp.name, done, total: img.size })
+            progress.site_event(&SiteEvent::DpBytes { dp: &dp.name, done, total: img.size });
         }),
         remote => {
             let t = super::rsync::send(&img.path, remote, img.id, &img.sha256, dp.bwlimit, control)?;
