@@ -15,10 +15,12 @@
 #   chromium     the site status page's browser test renders `site serve` in headless Chromium
 #   fonts-dejavu-core  a font for Chromium's screenshot of that page
 #   systemd      systemd-analyze verify checks the shipped units (contrib/systemd)
+#   postgresql   a site's shared database; the tests make a throwaway cluster (initdb + pg_ctl from
+#                /usr/lib/postgresql/<version>/bin) and run every site test on it as well as on SQLite
 set -euo pipefail
 
 packages=(libwim-dev wimtools libhivex-dev libhivex-bin libwin-hivex-perl gcc pkg-config time cabextract
-  rsync openssh-client openssh-server chromium fonts-dejavu-core systemd)
+  rsync openssh-client openssh-server chromium fonts-dejavu-core systemd postgresql)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -454,7 +454,12 @@ pub struct SiteArgs {
 #[derive(Debug, Subcommand)]
 pub enum SiteCommand {
     /// Create the site (database, content library, logs, scratch), or bring an existing one up to date.
-    Init,
+    Init {
+        /// A PostgreSQL database shared by runners on several hosts (postgresql://user@host:port/db),
+        /// instead of the embedded SQLite file; chosen once, at the site's first init.
+        #[arg(long, env = "WIMPATCH_SITE_DATABASE", value_name = "URL")]
+        database: Option<String>,
+    },
     /// The update catalog.
     #[command(subcommand)]
     Catalog(SiteCatalogCommand),

@@ -30,7 +30,7 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["manifest"], "wimpatch manifest decode x.manifest --image install.wim"),
     (&["manifest", "decode"], "wimpatch manifest decode amd64_x.manifest --wcp-dll wcp.dll\n  wimpatch manifest decode *.manifest --image install.wim --index 1 --out-dir xml/"),
     (&["site"], "wimpatch site --site /srv/wimpatch init\n  export WIMPATCH_SITE=/srv/wimpatch; wimpatch site image list"),
-    (&["site", "init"], "wimpatch site --site /srv/wimpatch init"),
+    (&["site", "init"], "wimpatch site --site /srv/wimpatch init\n  wimpatch site --site /mnt/site init --database postgresql://wimpatch@db.example:5432/wimpatch"),
     (&["site", "catalog"], "wimpatch site catalog sync --from /srv/updates\n  wimpatch site catalog list --filter 2024-01"),
     (&["site", "catalog", "sync"], "wimpatch site catalog sync --from /srv/updates\n  wimpatch site catalog sync --from /srv/updates --verify"),
     (&["site", "catalog", "remove"], "wimpatch site catalog remove KB5034441\n  wimpatch site catalog remove 12 13"),

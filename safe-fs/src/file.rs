@@ -71,6 +71,26 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Reads the regular file `path` (no symbolic link followed) whole, refusing one larger than `max`
+/// bytes before reading it: the bounded read of a file the input controls.
+pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = open_regular(path)?;
+    let len = file.metadata()?.len();
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {len} bytes, more than the {max} read at most", path.display()),
+        ));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    file.by_ref().take(max.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{}: grew past {max} bytes", path.display())));
+    }
+    Ok(out)
+}
+
 /// Opens a path the user named (a package, a WIM, a content blob the site recorded) for reading,
 /// with its size at open: symbolic links are followed, as `open` does, but only a regular file is
 /// read. `O_NONBLOCK` makes opening a FIFO return at once (it would block until a writer came) and

@@ -17,6 +17,26 @@ macro_rules! real_or_skip {
     };
 }
 
+/// Runs each named site test (a function taking a [`site::Backend`]) once per site database backend:
+/// `site::sqlite::<name>` on the embedded SQLite file and `site::postgres::<name>` on a fresh
+/// database of the shared throwaway PostgreSQL cluster.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(crate::site::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(crate::site::Backend::Postgres)
+            })*
+        }
+    };
+}
+
 mod add_package;
 mod add_package_delta;
 mod add_package_series;
@@ -44,6 +64,7 @@ mod package;
 mod package_extract;
 mod package_names;
 mod psf;
+mod psfx_hydration;
 mod readme;
 mod reduce;
 mod registry_values;

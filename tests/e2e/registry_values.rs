@@ -439,3 +439,61 @@ fn package_info_counts_registry_values_and_lists_them_with_their_hive_paths() {
         "{text}"
     );
 }
+
+/// The component registry counts of `get-packages --components` on `dir`, for the probe package.
+fn probe_counts(dir: &Path) -> Vec<(String, Option<u64>)> {
+    let list: serde_json::Value =
+        serde_json::from_str(&run_ok(&["get-packages", "--json", "--components", "--dir", dir.to_str().unwrap()]))
+            .unwrap();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["identity"].as_str().unwrap().starts_with("Package_for_RegistryProbe"))
+        .cloned()
+        .expect("probe package listed");
+    row["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["key_form"].as_str().unwrap()[..4].to_owned(), c["registry_values"].as_u64()))
+        .collect()
+}
+
+#[test]
+fn dcm_compressed_installed_manifests_are_read_with_the_images_servicing_stack_base() {
+    use servicing::cbs::delta::{create, CreateOptions, DeltaLimits};
+    let work = Work::new();
+    let profile = Profile::win10_amd64();
+    let dir = probe_image(&work, &profile, "image");
+    let v1 = probe_cab(&work, &profile, 1, Vec::new(), "probe1.cab");
+    let out = add(&["--dir", dir.to_str().unwrap()], &v1, &[], &work.path("logs"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plain = probe_counts(&dir);
+
+    // As Windows 10 stores them: every installed manifest DCM-compressed against a base manifest
+    // that only the image's servicing stack carries.
+    let base = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\" manifestVersion=\"1.0\"><registryKeys><registryKey keyName=\"HKEY_LOCAL_MACHINE\\SOFTWARE\"/></registryKeys></assembly>".to_vec();
+    let manifests = dir.join("Windows/WinSxS/Manifests");
+    for e in std::fs::read_dir(&manifests).unwrap().flatten() {
+        let text = std::fs::read(e.path()).unwrap();
+        let mut dcm = b"DCM\x01".to_vec();
+        dcm.extend(create(&base, &text, &CreateOptions::default(), &DeltaLimits::default()).unwrap());
+        std::fs::remove_file(e.path()).unwrap();
+        std::fs::write(e.path(), dcm).unwrap();
+    }
+    // Without the servicing stack's base, the compressed manifests cannot be read.
+    let unread = probe_counts(&dir);
+    assert!(unread.iter().all(|(_, n)| n.is_none()), "{unread:?}");
+
+    // Two servicing stacks: the newest one's base is the image's.
+    let sxs = dir.join("Windows/WinSxS");
+    let old = sxs.join("amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.19041.1_none_1111111111111111");
+    let new = sxs.join("amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.19041.900_none_2222222222222222");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::write(old.join("wcp.dll"), fixtures::wcp_dll::wcp_dll(b"not the base")).unwrap();
+    std::fs::write(new.join("wcp.dll"), fixtures::wcp_dll::wcp_dll(&base)).unwrap();
+    assert_eq!(probe_counts(&dir), plain);
+    assert!(plain.iter().all(|(_, n)| n.is_some_and(|n| n > 0)), "{plain:?}");
+}

@@ -18,6 +18,25 @@ pub(crate) const KB3: &str = "Windows10.0-KB5000003-x64.cab";
 const EXE: &str = "ie11-setup.exe";
 const NOT_SUPPORTED_LINE: &str = "<![LOG[Not applying this update binary, it is not supported]LOG]!>";
 
+/// Which database a test's site uses (every site test runs on both: [`on_both_backends`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// The embedded SQLite file.
+    Sqlite,
+    /// A fresh database of the shared throwaway PostgreSQL cluster.
+    Postgres,
+}
+
+impl Backend {
+    /// The `site init` arguments that choose this backend.
+    pub(crate) fn init_args(self) -> Vec<String> {
+        match self {
+            Backend::Sqlite => Vec::new(),
+            Backend::Postgres => vec!["--database".into(), fixtures::postgres_cluster::shared().database()],
+        }
+    }
+}
+
 /// A site with the monthly series (KB5000001, KB5000002) and an .exe in its catalog, the 3-edition
 /// Windows 10 fixture imported with `--single-index`, and two distribution points.
 pub(crate) struct Fixture {
@@ -41,12 +60,15 @@ pub(crate) fn update_source(work: &Work) -> (PathBuf, PathBuf) {
 }
 
 impl Fixture {
-    pub(crate) fn new() -> Fixture {
+    pub(crate) fn new(backend: Backend) -> Fixture {
         let work = Work::new();
         let (all, updates) = update_source(&work);
         let site = work.path("site");
         let f = Fixture { work, site, all, updates };
-        f.ok(&["init"]);
+        let init = backend.init_args();
+        let mut args = vec!["init"];
+        args.extend(init.iter().map(String::as_str));
+        f.ok(&args);
         let sync = f.json(&["catalog", "sync", "--from", f.updates.to_str().unwrap()]);
         assert_eq!(sync["added"].as_array().unwrap().len(), 3, "{sync}");
         let wim = fixture_wim(&f.work, "win10", "win10.wim");
@@ -154,9 +176,8 @@ fn installed_kbs(show: &serde_json::Value) -> Vec<String> {
     show["installed_updates"].as_array().unwrap().iter().map(|u| u["kb"].as_str().unwrap().to_owned()).collect()
 }
 
-#[test]
-fn site_services_on_schedule_and_distributes_verified_copies_each_month() {
-    let f = Fixture::new();
+fn site_services_on_schedule_and_distributes_verified_copies_each_month(backend: Backend) {
+    let f = Fixture::new(backend);
     let (dp_a, dp_b) = f.add_dps();
 
     // The Schedule Updates list: applicable and not applied; filter and architecture work.
@@ -242,9 +263,8 @@ fn hold_image_lock(f: &Fixture) -> WimLock {
     WimLock::acquire(&f.image_path(), LockWait::NoWait).unwrap()
 }
 
-#[test]
-fn cancel_during_in_process_leaves_the_image_and_dps_unchanged() {
-    let f = Fixture::new();
+fn cancel_during_in_process_leaves_the_image_and_dps_unchanged(backend: Backend) {
+    let f = Fixture::new(backend);
     let (dp_a, _) = f.add_dps();
     f.ok(&["distribute", "--image-id", "1"]);
     let dp_before = sha256(&dp_a);
@@ -272,9 +292,8 @@ fn cancel_during_in_process_leaves_the_image_and_dps_unchanged() {
     assert!(f.json(&["tick"])["ran"].as_array().unwrap().is_empty());
 }
 
-#[test]
-fn a_killed_runner_leaves_a_failed_job_and_an_intact_image_and_a_sigterm_requeues() {
-    let f = Fixture::new();
+fn a_killed_runner_leaves_a_failed_job_and_an_intact_image_and_a_sigterm_requeues(backend: Backend) {
+    let f = Fixture::new(backend);
     let (dp_a, _) = f.add_dps();
     f.ok(&["distribute", "--image-id", "1"]);
     let (image_before, dp_before) = (sha256(&f.image_path()), sha256(&dp_a));
@@ -291,7 +310,9 @@ fn a_killed_runner_leaves_a_failed_job_and_an_intact_image_and_a_sigterm_requeue
     let show = f.show();
     assert_eq!(show["scheduled_updates_status"], "failed");
     assert_eq!(show["content_version"], 1);
+    // The image is the last good content version, whole: same bytes, and wimlib verifies it.
     assert_eq!(sha256(&f.image_path()), image_before);
+    assert!(imagex_verifies(&f.image_path()));
     assert_eq!(sha256(&dp_a), dp_before);
 
     // SIGTERM: the run stops at its safe point and is put back in the queue; the next pass runs it.
@@ -312,9 +333,8 @@ fn a_killed_runner_leaves_a_failed_job_and_an_intact_image_and_a_sigterm_requeue
     assert_eq!(sha256(&dp_a), show["sha256"].as_str().unwrap());
 }
 
-#[test]
-fn two_ticks_at_once_run_the_job_once() {
-    let f = Fixture::new();
+fn two_ticks_at_once_run_the_job_once(backend: Backend) {
+    let f = Fixture::new(backend);
     f.schedule_now(&["KB5000002"], &[]);
     let a = f.spawn(&["tick", "--json"]);
     let b = f.spawn(&["tick", "--json"]);
@@ -332,6 +352,46 @@ fn two_ticks_at_once_run_the_job_once() {
     assert_eq!(f.log().matches("Servicing job 1 started").count(), 1);
 }
 
+/// Four runners started at the same moment over ten due runs (one per image): every run is claimed
+/// and run by exactly one runner, as the runners' reports and the run history in the database show.
+fn four_runners_over_ten_due_jobs_run_each_job_once(backend: Backend) {
+    let f = Fixture::new(backend);
+    let wim = f.work.path("win10.wim");
+    for id in 2..=10 {
+        let imported = f.json(&["image", "import", wim.to_str().unwrap(), "--single-index", "--index", "2"]);
+        assert_eq!(imported["id"], id);
+    }
+    for id in 1..=10 {
+        f.ok(&["schedule", "--image-id", &id.to_string(), "--updates", "KB5000002", "--now"]);
+    }
+    let runners: Vec<Child> = (0..4).map(|_| f.spawn(&["tick", "--json"])).collect();
+    let mut ran: Vec<i64> = Vec::new();
+    let mut per_runner = Vec::new();
+    for child in runners {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let jobs: Vec<i64> = report["ran"].as_array().unwrap().iter().map(|r| r["job"].as_i64().unwrap()).collect();
+        per_runner.push(jobs.len());
+        ran.extend(jobs);
+    }
+    println!("{backend:?}: jobs run per runner: {per_runner:?}");
+    ran.sort_unstable();
+    assert_eq!(ran, (1..=10).collect::<Vec<i64>>(), "every job exactly once across the runners");
+    // The run history: one run per image, Successful, by one runner, version 1 → 2, started once.
+    let log = f.log();
+    for id in 1..=10 {
+        let show = f.json(&["image", "show", &id.to_string()]);
+        let job = &show["schedule"]["job"];
+        assert_eq!(job["status"], "successful", "{show}");
+        assert_eq!((job["version_before"].as_i64(), job["version_after"].as_i64()), (Some(1), Some(2)), "{job}");
+        assert!(job["runner"].is_string(), "{job}");
+        assert_eq!(show["content_version"], 2);
+        let job_id = job["id"].as_i64().unwrap();
+        assert_eq!(log.matches(&format!("Servicing job {job_id} started")).count(), 1, "job {job_id}");
+    }
+}
+
 fn corrupt(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -341,9 +401,8 @@ fn corrupt(path: &Path) {
     std::fs::write(path, bytes).unwrap();
 }
 
-#[test]
-fn a_corrupted_content_library_blob_fails_its_update_nothing_is_applied_and_site_tick_exits_nonzero() {
-    let f = Fixture::new();
+fn a_corrupted_content_library_blob_fails_its_update_nothing_is_applied_and_site_tick_exits_nonzero(backend: Backend) {
+    let f = Fixture::new(backend);
     let catalog = f.json(&["catalog", "list"]);
     let kb2 = catalog.as_array().unwrap().iter().find(|u| u["kb"] == "KB5000002").unwrap();
     let sha = kb2["sha256"].as_str().unwrap();
@@ -368,9 +427,8 @@ fn a_corrupted_content_library_blob_fails_its_update_nothing_is_applied_and_site
 
 /// Issue 17 item 2: a DP is a share others can write to. A planted `image-<ID>` link (to a folder
 /// outside the DP) and a planted lock-file link are never written through.
-#[test]
-fn planted_links_in_a_distribution_point_are_not_followed() {
-    let f = Fixture::new();
+fn planted_links_in_a_distribution_point_are_not_followed(backend: Backend) {
+    let f = Fixture::new(backend);
     let victim_dir = f.work.path("victim-dir");
     std::fs::create_dir_all(&victim_dir).unwrap();
     let victim = f.work.path("victim.txt");
@@ -397,9 +455,8 @@ fn planted_links_in_a_distribution_point_are_not_followed() {
 /// Regression (issue 17: "a content-library blob that is a symlink to an endless file hangs `site
 /// tick` with its job In Process"): the blob is refused at once, the run fails naming it, and
 /// `site tick` ends (within the harness's deadline) with exit status 1.
-#[test]
-fn an_endless_content_library_blob_fails_site_tick_within_seconds() {
-    let f = Fixture::new();
+fn an_endless_content_library_blob_fails_site_tick_within_seconds(backend: Backend) {
+    let f = Fixture::new(backend);
     let catalog = f.json(&["catalog", "list"]);
     let kb2 = catalog.as_array().unwrap().iter().find(|u| u["kb"] == "KB5000002").unwrap();
     let sha = kb2["sha256"].as_str().unwrap();
@@ -429,3 +486,14 @@ fn an_endless_content_library_blob_fails_site_tick_within_seconds() {
     assert!(reason.contains(sha) && reason.contains("not a regular file"), "{reason}");
     assert_eq!(sha256(&f.image_path()), before);
 }
+
+on_both_backends!(
+    site_services_on_schedule_and_distributes_verified_copies_each_month,
+    cancel_during_in_process_leaves_the_image_and_dps_unchanged,
+    a_killed_runner_leaves_a_failed_job_and_an_intact_image_and_a_sigterm_requeues,
+    two_ticks_at_once_run_the_job_once,
+    four_runners_over_ten_due_jobs_run_each_job_once,
+    a_corrupted_content_library_blob_fails_its_update_nothing_is_applied_and_site_tick_exits_nonzero,
+    planted_links_in_a_distribution_point_are_not_followed,
+    an_endless_content_library_blob_fails_site_tick_within_seconds,
+);

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::site::Fixture;
+use crate::site::{Backend, Fixture};
 use crate::util::*;
 
 fn blob_of(f: &Fixture, kb: &str) -> (PathBuf, String) {
@@ -23,9 +23,8 @@ fn flip_a_byte(path: &std::path::Path) {
     std::fs::write(path, bytes).unwrap();
 }
 
-#[test]
-fn a_corrupt_blob_was_never_repaired_by_catalog_sync_and_verify_re_imports_it() {
-    let f = Fixture::new();
+fn a_corrupt_blob_was_never_repaired_by_catalog_sync_and_verify_re_imports_it(backend: Backend) {
+    let f = Fixture::new(backend);
     let (blob, sha) = blob_of(&f, "KB5000002");
     flip_a_byte(&blob);
     let from = f.updates.to_str().unwrap();
@@ -48,9 +47,8 @@ fn a_corrupt_blob_was_never_repaired_by_catalog_sync_and_verify_re_imports_it() 
     assert_eq!(show["content_version"], 2);
 }
 
-#[test]
-fn catalog_image_and_dp_remove_are_refused_while_a_job_needs_them() {
-    let f = Fixture::new();
+fn catalog_image_and_dp_remove_are_refused_while_a_job_needs_them(backend: Backend) {
+    let f = Fixture::new(backend);
     let (_, dp_b_file) = f.add_dps();
     f.ok(&["distribute", "--image-id", "1"]);
     assert!(dp_b_file.is_file());
@@ -88,9 +86,8 @@ fn catalog_image_and_dp_remove_are_refused_while_a_job_needs_them() {
     assert!(!run(&f.args(&["image", "show", "1"])).status.success());
 }
 
-#[test]
-fn rollback_restores_the_previous_content_versions_exact_bytes_and_the_dps_follow() {
-    let f = Fixture::new();
+fn rollback_restores_the_previous_content_versions_exact_bytes_and_the_dps_follow(backend: Backend) {
+    let f = Fixture::new(backend);
     let out = run(&f.args(&["image", "rollback", "1"]));
     assert!(!out.status.success() && stderr(&out).contains("no previous content version"), "{}", stderr(&out));
 
@@ -123,3 +120,9 @@ fn rollback_restores_the_previous_content_versions_exact_bytes_and_the_dps_follo
     f.json(&["image", "rollback", "1"]);
     assert_eq!(sha256(&f.image_path()), v2["sha256"].as_str().unwrap());
 }
+
+on_both_backends!(
+    a_corrupt_blob_was_never_repaired_by_catalog_sync_and_verify_re_imports_it,
+    catalog_image_and_dp_remove_are_refused_while_a_job_needs_them,
+    rollback_restores_the_previous_content_versions_exact_bytes_and_the_dps_follow,
+);

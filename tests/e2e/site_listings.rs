@@ -4,7 +4,7 @@
 //! that stayed at the imported build, Installed Updates without their index, DPs never shown out of
 //! date, and `--now` replacing a recurring schedule.
 
-use crate::site::Fixture;
+use crate::site::{Backend, Fixture};
 use crate::util::*;
 
 const X86: &str = "Windows10.0-KB5000020-x86.cab";
@@ -31,9 +31,8 @@ fn row<'a>(table: &'a str, file: &str) -> &'a str {
     table.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("no row for {file}:\n{table}"))
 }
 
-#[test]
-fn catalog_list_hard_coded_superseded_no_and_an_empty_note_and_sync_took_a_truncated_cab_silently() {
-    let f = Fixture::new();
+fn catalog_list_hard_coded_superseded_no_and_an_empty_note_and_sync_took_a_truncated_cab_silently(backend: Backend) {
+    let f = Fixture::new(backend);
     let sync = add_bad_files(&f);
     assert!(
         sync.contains(&format!("warning: {TRUNCATED} is unreadable")) && sync.contains("never applied"),
@@ -57,9 +56,8 @@ fn catalog_list_hard_coded_superseded_no_and_an_empty_note_and_sync_took_a_trunc
     assert!(!row(&table, "KB5000002-x64.cab").contains("unreadable"), "{table}");
 }
 
-#[test]
-fn schedule_accepted_updates_that_cannot_apply_and_all_applicable_took_not_supported_binaries() {
-    let f = Fixture::new();
+fn schedule_accepted_updates_that_cannot_apply_and_all_applicable_took_not_supported_binaries(backend: Backend) {
+    let f = Fixture::new(backend);
     add_bad_files(&f);
     let log_before = f.log();
 
@@ -101,9 +99,8 @@ fn schedule_accepted_updates_that_cannot_apply_and_all_applicable_took_not_suppo
     assert!(results.iter().any(|u| u["file_name"] == EXE && u["result"] == "not_supported"), "{tick}");
 }
 
-#[test]
-fn image_list_version_stayed_at_the_imported_build_after_servicing() {
-    let f = Fixture::new();
+fn image_list_version_stayed_at_the_imported_build_after_servicing(backend: Backend) {
+    let f = Fixture::new(backend);
     assert_eq!(f.json(&["image", "list"])[0]["version"], "10.0.19041.1");
     f.schedule_now(&["KB5000002"], &[]);
     f.json(&["tick"]);
@@ -117,9 +114,8 @@ fn image_list_version_stayed_at_the_imported_build_after_servicing() {
     assert!(f.ok(&["image", "show", "1"]).contains(&format!("Version:                  {serviced}")));
 }
 
-#[test]
-fn installed_updates_of_a_multi_index_image_repeated_per_index_without_an_index_column() {
-    let f = Fixture::new();
+fn installed_updates_of_a_multi_index_image_repeated_per_index_without_an_index_column(backend: Backend) {
+    let f = Fixture::new(backend);
     let wim = fixture_wim(&f.work, "win10", "win10-all.wim");
     let imported = f.json(&["image", "import", wim.to_str().unwrap()]);
     assert_eq!(imported["id"], 2);
@@ -142,9 +138,8 @@ fn installed_updates_of_a_multi_index_image_repeated_per_index_without_an_index_
     }
 }
 
-#[test]
-fn dp_list_never_said_a_dp_was_out_of_date_and_read_success_by_full() {
-    let f = Fixture::new();
+fn dp_list_never_said_a_dp_was_out_of_date_and_read_success_by_full(backend: Backend) {
+    let f = Fixture::new(backend);
     f.add_dps();
     let dist = f.ok(&["distribute", "--image-id", "1"]);
     assert!(dist.contains("holds content version 1 now (a whole verified copy"), "{dist}");
@@ -166,9 +161,8 @@ fn dp_list_never_said_a_dp_was_out_of_date_and_read_success_by_full() {
     assert!(table.lines().filter(|l| l.starts_with("dp-")).all(|l| l.contains("current (v2)")), "{table}");
 }
 
-#[test]
-fn schedule_now_replaced_a_recurring_schedule_and_its_update_dps() {
-    let f = Fixture::new();
+fn schedule_now_replaced_a_recurring_schedule_and_its_update_dps(backend: Backend) {
+    let f = Fixture::new(backend);
     f.add_dps();
     let recurring = f.json(&[
         "schedule",
@@ -195,3 +189,12 @@ fn schedule_now_replaced_a_recurring_schedule_and_its_update_dps() {
     assert!(schedule["when"].as_str().unwrap().starts_with("every monthly:second-tuesday"), "{show}");
     assert_eq!(schedule["job"]["status"], "scheduled", "{show}");
 }
+
+on_both_backends!(
+    catalog_list_hard_coded_superseded_no_and_an_empty_note_and_sync_took_a_truncated_cab_silently,
+    schedule_accepted_updates_that_cannot_apply_and_all_applicable_took_not_supported_binaries,
+    image_list_version_stayed_at_the_imported_build_after_servicing,
+    installed_updates_of_a_multi_index_image_repeated_per_index_without_an_index_column,
+    dp_list_never_said_a_dp_was_out_of_date_and_read_success_by_full,
+    schedule_now_replaced_a_recurring_schedule_and_its_update_dps,
+);

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::site::Fixture;
+use crate::site::{Backend, Fixture};
 use crate::util::*;
 
 /// Runs wimpatch with `args` under a pseudo-terminal; returns what the terminal received.
@@ -22,9 +22,8 @@ fn on_a_terminal(f: &Fixture, args: &[&str]) -> String {
     text
 }
 
-#[test]
-fn site_tick_and_distribute_showed_no_progress_on_a_terminal() {
-    let f = Fixture::new();
+fn site_tick_and_distribute_showed_no_progress_on_a_terminal(backend: Backend) {
+    let f = Fixture::new(backend);
     f.add_dps();
     f.schedule_now(&["KB5000002"], &["--update-dps"]);
     let tick = on_a_terminal(&f, &["tick"]);
@@ -41,3 +40,5 @@ fn site_tick_and_distribute_showed_no_progress_on_a_terminal() {
     let err = stderr(&out);
     assert!(!err.contains("image 1: Success") && !err.contains("Job "), "{err}");
 }
+
+on_both_backends!(site_tick_and_distribute_showed_no_progress_on_a_terminal,);

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::servers::{free_port, RsyncDaemon, Sshd};
-use crate::site::{Fixture, KB3};
+use crate::site::{Backend, Fixture, KB3};
 use crate::util::*;
 
 /// Runs `wimpatch site --site … ARGS --json` with `env`, asserting success.
@@ -31,9 +31,8 @@ fn outcome<'a>(dist: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
     dist["dps"].as_array().unwrap().iter().find(|d| d["dp"] == name).unwrap_or_else(|| panic!("{name}: {dist}"))
 }
 
-#[test]
-fn rsync_and_ssh_dps_get_the_whole_image_then_only_the_delta_and_an_unreachable_dp_fails_alone() {
-    let f = Fixture::new();
+fn rsync_and_ssh_dps_get_the_whole_image_then_only_the_delta_and_an_unreachable_dp_fails_alone(backend: Backend) {
+    let f = Fixture::new(backend);
     let daemon = RsyncDaemon::start(&f.work.path(""));
     let ssh_work = f.work.path("sshd");
     std::fs::create_dir_all(&ssh_work).unwrap();
@@ -172,8 +171,8 @@ fn kill_midway(f: &Fixture, env: &[(&str, &str)], dp_dir: &Path, previous: &str)
 
 /// A DP that holds version 1 (placed there as a previous distribution would have), a site at
 /// version 2, and a DP throttled to 1 KiB/s so the transfer can be caught midway.
-fn slow_dp_fixture(dp_dir: &Path) -> (Fixture, String) {
-    let f = Fixture::new();
+fn slow_dp_fixture(backend: Backend, dp_dir: &Path) -> (Fixture, String) {
+    let f = Fixture::new(backend);
     let v1 = f.image_path();
     std::fs::create_dir_all(dp_dir.join("image-1")).unwrap();
     std::fs::copy(&v1, dp_dir.join("image-1/install.wim")).unwrap();
@@ -184,32 +183,32 @@ fn slow_dp_fixture(dp_dir: &Path) -> (Fixture, String) {
     (f, previous)
 }
 
-#[test]
-fn killing_an_rsync_transfer_midway_leaves_the_dp_serving_the_previous_version() {
+fn killing_an_rsync_transfer_midway_leaves_the_dp_serving_the_previous_version(backend: Backend) {
     let work = Work::new();
     let daemon = RsyncDaemon::start(&work.path(""));
     let dp_dir = daemon.module_dir.join("slow");
-    let (f, previous) = slow_dp_fixture(&dp_dir);
+    let (f, previous) = slow_dp_fixture(backend, &dp_dir);
     f.ok(&["dp", "add", "slow", "--url", &daemon.url("slow"), "--bwlimit", "1"]);
     kill_midway(&f, &[], &dp_dir, &previous);
 }
 
-#[test]
-fn killing_an_ssh_transfer_midway_leaves_the_dp_serving_the_previous_version() {
+fn killing_an_ssh_transfer_midway_leaves_the_dp_serving_the_previous_version(backend: Backend) {
     let work = Work::new();
     let Some(sshd) = Sshd::start(&work.path(""), "killing_an_ssh_transfer_midway_…") else { return };
     let dp_dir = work.path("ssh-dp");
-    let (f, previous) = slow_dp_fixture(&dp_dir);
+    let (f, previous) = slow_dp_fixture(backend, &dp_dir);
     f.ok(&["dp", "add", "slow", "--url", &sshd.url(&dp_dir), "--bwlimit", "1"]);
     kill_midway(&f, &[("WIMPATCH_SSH", &sshd.ssh_command)], &dp_dir, &previous);
 }
 
-#[test]
-fn dp_add_needs_a_path_or_a_url_and_refuses_a_bad_url_or_a_bwlimit_on_a_directory() {
+fn dp_add_needs_a_path_or_a_url_and_refuses_a_bad_url_or_a_bwlimit_on_a_directory(backend: Backend) {
     let work = Work::new();
     let site = work.path("site");
     let s = site.to_str().unwrap();
-    run_ok(&["site", "--site", s, "init"]);
+    let init = backend.init_args();
+    let mut args = vec!["site", "--site", s, "init"];
+    args.extend(init.iter().map(String::as_str));
+    run_ok(&args);
     let out = run(&["site", "--site", s, "dp", "add", "x"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     for (args, why) in [
@@ -226,3 +225,10 @@ fn dp_add_needs_a_path_or_a_url_and_refuses_a_bad_url_or_a_bwlimit_on_a_director
     let list = run_ok(&["site", "--site", s, "dp", "list", "--json"]);
     assert_eq!(list.trim(), "[]", "a refused DP was recorded: {list}");
 }
+
+on_both_backends!(
+    rsync_and_ssh_dps_get_the_whole_image_then_only_the_delta_and_an_unreachable_dp_fails_alone,
+    killing_an_rsync_transfer_midway_leaves_the_dp_serving_the_previous_version,
+    killing_an_ssh_transfer_midway_leaves_the_dp_serving_the_previous_version,
+    dp_add_needs_a_path_or_a_url_and_refuses_a_bad_url_or_a_bwlimit_on_a_directory,
+);

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use fixtures::packages::{updates::cumulative_update, Compression, Lcu};
 use fixtures::profile::Profile;
 
-use crate::site::{Fixture, KB3};
+use crate::site::{Backend, Fixture, KB3};
 use crate::util::*;
 
 const SCRIPT_KB: &str = "Windows10.0-KB5000007-x64.cab";
@@ -21,8 +21,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Three images (image 1 serviced twice with its DPs updated, image 3 with a failed run), two DPs,
 /// and a catalog entry whose description holds markup.
-fn site_with_history() -> Fixture {
-    let f = Fixture::new();
+fn site_with_history(backend: Backend) -> Fixture {
+    let f = Fixture::new(backend);
     let mut def = cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(5_000_007, 250)).unwrap();
     def.description = HOSTILE.to_owned();
     std::fs::write(f.updates.join(SCRIPT_KB), def.cab(SCRIPT_KB, Compression::MsZip).unwrap()).unwrap();
@@ -171,9 +171,8 @@ fn rows<'a>(dom: &'a str, table: &str) -> Vec<&'a str> {
     out
 }
 
-#[test]
-fn status_page_in_headless_chromium_shows_images_runs_dps_and_a_chart_and_escapes_package_text() {
-    let f = site_with_history();
+fn status_page_in_headless_chromium_shows_images_runs_dps_and_a_chart_and_escapes_package_text(backend: Backend) {
+    let f = site_with_history(backend);
     let serve = Serve::start(&f);
 
     // The headers: HTML, no cookie, a policy that forbids script; POST is refused.
@@ -249,3 +248,5 @@ fn status_page_in_headless_chromium_shows_images_runs_dps_and_a_chart_and_escape
     }
     serve.stop();
 }
+
+on_both_backends!(status_page_in_headless_chromium_shows_images_runs_dps_and_a_chart_and_escapes_package_text,);

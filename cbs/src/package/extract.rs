@@ -316,11 +316,17 @@ fn extract_source(
         list.push(rel);
     };
     let mut metadata = 0;
+    let key_forms: std::collections::HashSet<&str> =
+        scan.report.components.iter().map(|c| c.keyform.as_str()).collect();
     for entry in src.list()? {
         let is_metadata = [".manifest", ".mum", ".cat"].iter().any(|s| crate::name::ends_with_ci(&entry.path, s));
         if is_metadata && !entry.path.contains('/') {
             add(&entry.path, claim(&entry.path, &entry.path)?);
             metadata += 1;
+        } else if is_differential(&entry.path, &key_forms) {
+            // PSFX differentials are written as the package holds them (`<key-form>/f|r|n/<file>`):
+            // they are hydrated against an image's RTM files, which the package alone cannot do.
+            add(&entry.path, claim(&entry.path, &entry.path)?);
         }
     }
     for p in &scan.payloads {
@@ -503,4 +509,11 @@ fn verify(package: &str, payloads: &[Payload], written: &HashMap<String, [u8; 32
 
 fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))
+}
+
+/// `<key-form>/f|r|n/<file>` of a component of the package: a PSFX differential.
+fn is_differential(member: &str, key_forms: &std::collections::HashSet<&str>) -> bool {
+    let mut parts = member.split(['/', '\\']);
+    let (Some(kf), Some(form), Some(_)) = (parts.next(), parts.next(), parts.next()) else { return false };
+    ["f", "r", "n"].iter().any(|f| form.eq_ignore_ascii_case(f)) && key_forms.contains(kf.to_ascii_lowercase().as_str())
 }

@@ -9,22 +9,19 @@ use sha2::{Digest, Sha256};
 use super::error::Error;
 use super::index::{index_report, stored_as, Indexed, Stored};
 use super::input::{open_input, Input, WimOpener};
-use super::metadata::MetadataPass;
+use super::parsed::{ParsedPackage, CIX_NAME};
 use super::psf_site::PsfSite;
 use super::report::{
     ComponentReport, FileReport, FileStatus, IdentityReport, PackageReport, ParentReport, SubPackageReport,
 };
 use super::verify_indexed::verify_indexed;
 use crate::cix::ContainerIndex;
-use crate::container::{self, member_key, Limits, PackageSource, SourceEntry};
+use crate::container::{self, member_key, Limits, PackageSource};
 use crate::manifest::ComponentManifest;
-use crate::mum::ParentGroup;
+use crate::mum::{PackageManifest, ParentGroup};
 use crate::name::{ends_with_ci, normalize_kb, strip_suffix_ci};
 use crate::package_id::PackageIdentity;
 use crate::psf::{stored_in_psf, PSF_CIX_NAME};
-
-/// The delta index of Windows 7-era hotfix cabs.
-const CIX_NAME: &str = "_manifest_.cix.xml";
 
 pub(crate) use crate::hex::hex;
 
@@ -109,11 +106,6 @@ fn parents(groups: &[ParentGroup]) -> Vec<ParentReport> {
             nested: parents(&g.nested),
         })
         .collect()
-}
-
-fn stem(name: &str) -> &str {
-    let base = name.rsplit('/').next().unwrap_or(name);
-    base.rsplit_once('.').map_or(base, |(s, _)| s)
 }
 
 /// Reads a package source: update.mum, every other .mum, every manifest, the delta index, and every
@@ -202,91 +194,42 @@ pub(crate) struct Scan {
     pub(crate) deferred: Option<Error>,
 }
 
-/// Reads everything but the payloads' bytes: update.mum, every other .mum, the delta index, every
-/// manifest, and which member holds each payload.
+/// Reads everything but the payloads' bytes ([`ParsedPackage::read`]) and renders it: the report
+/// of every .mum and manifest, and which member holds each payload.
 pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'static str) -> Result<Scan, Error> {
     let package = src.package().to_owned();
-    let entries: Vec<SourceEntry> = src.list()?;
-    let by_key: HashMap<String, String> = entries.iter().map(|e| (member_key(&e.path), e.path.clone())).collect();
-
-    let update_name = by_key
-        .get(&member_key("update.mum"))
-        .cloned()
-        .ok_or_else(|| Error::NoUpdateMum { package: package.clone() })?;
-    // Every .mum, manifest and index, read in one pass (each solid folder decoded once).
-    let meta_names: Vec<String> = entries
-        .iter()
-        .map(|e| &e.path)
-        .filter(|n| {
-            ends_with_ci(n, ".mum")
-                || (ends_with_ci(n, ".manifest") && !n.contains('/'))
-                || [CIX_NAME, PSF_CIX_NAME].iter().any(|c| member_key(n) == member_key(c))
-        })
-        .cloned()
-        .collect();
-    let mut meta = MetadataPass::read(src, &meta_names);
-    let top = meta.package_manifest(src, &update_name)?;
+    let parsed = ParsedPackage::read(src)?;
+    let top = &parsed.top;
 
     let mut report = PackageReport::empty(path, kind);
     report.identity = Some(IdentityReport::from(&top.identity));
-    report.identity_string = PackageIdentity::from_assembly(&top.identity).ok().map(|p| p.to_string());
+    report.identity_string = Some(parsed.top_id.to_string());
     report.kb = top.kb().map(normalize_kb);
     report.release_type = top.package.release_type.clone();
     report.restart = top.package.restart.clone();
     report.description = top.description.clone();
     report.parents = parents(&top.package.parents);
 
-    // Sub-packages and catalogs.
-    for e in &entries {
-        let name = &e.path;
+    // Catalogs, and the .mum files without one.
+    for name in &parsed.entries {
         if ends_with_ci(name, ".cat") {
             report.catalogs.push(name.clone());
         }
-        let Some(stem) = strip_suffix_ci(name, ".mum") else { continue };
-        let cat = format!("{stem}.cat");
-        if !by_key.contains_key(&member_key(&cat)) {
-            report.missing_catalogs.push(name.clone());
+        if let Some(stem) = strip_suffix_ci(name, ".mum") {
+            if parsed.member(&format!("{stem}.cat")).is_none() {
+                report.missing_catalogs.push(name.clone());
+            }
         }
-        if *name == update_name {
-            continue;
-        }
-        let mum = meta.package_manifest(src, name)?;
-        let identity = PackageIdentity::from_assembly(&mum.identity).map_err(|e| Error::Identity {
-            package: package.clone(),
-            member: name.clone(),
-            detail: e.to_string(),
-        })?;
-        let mut sub = SubPackageReport {
-            identity: identity.to_string(),
-            release_type: mum.package.release_type.clone(),
-            parents: parents(&mum.package.parents),
-            components: Vec::new(),
-            update_components: Vec::new(),
-            drivers: Vec::new(),
-        };
-        for u in &mum.package.updates {
-            sub.components.extend(u.components.iter().map(|c| c.name.clone()));
-            sub.update_components.extend(u.update_components.iter().map(|c| {
-                let v = c.identity.version.map(|v| v.to_string()).unwrap_or_default();
-                let arch = c.identity.processor_architecture.clone().unwrap_or_default();
-                match &c.elevate {
-                    Some(el) => format!("{} {v} {arch} (elevate={el})", c.identity.name),
-                    None => format!("{} {v} {arch}", c.identity.name),
-                }
-            }));
-            sub.drivers.extend(u.update_drivers.iter().map(|d| d.identity.name.clone()));
-        }
-        report.packages.push(sub);
     }
+    // Sub-packages.
+    report.packages.extend(parsed.mums.values().map(|(_, mum)| sub_package(mum)));
     report.packages.sort_by(|a, b| a.identity.cmp(&b.identity));
 
     // The delta index, if payloads are deltas.
     // File name (key) → how the delta index stores it, for files not stored under their own name.
     let mut delta_of: HashMap<String, (String, u32)> = HashMap::new();
     let mut raw_member_of: HashMap<String, String> = HashMap::new();
-    let mut cix = None;
-    if let Some(cix_name) = by_key.get(&member_key(CIX_NAME)).cloned() {
-        let index = meta.index(src, &cix_name)?;
+    if let Some(index) = &parsed.cix {
         for f in &index.files {
             if let Some(s) = f.delta.as_ref().and_then(|d| d.source.as_ref()) {
                 if !s.source_type.is_delta() {
@@ -301,39 +244,36 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
                 delta_of.insert(member_key(&f.name), (format, f.id));
             }
         }
-        report.delta = Some(index_report(cix_name, &index, |f| f.delta.is_some()));
-        cix = Some(index);
+        let name = parsed.member(CIX_NAME).cloned().unwrap_or_else(|| CIX_NAME.to_owned());
+        report.delta = Some(index_report(name, index, |f| f.delta.is_some()));
     }
     // The express index, if payloads are in a `.psf`.
     let mut psf_of: HashMap<String, (String, u32)> = HashMap::new();
-    let mut psf_index = None;
-    if let Some(name) = by_key.get(&member_key(PSF_CIX_NAME)).cloned() {
-        let index = meta.index(src, &name)?;
+    if let Some(index) = &parsed.psf_index {
         for f in index.files.iter().filter(|f| stored_in_psf(f)) {
             if let Some(format) = stored_as(f) {
                 psf_of.insert(member_key(&f.name), (format, f.id));
             }
         }
-        report.psf = Some(index_report(name, &index, stored_in_psf));
-        psf_index = Some(index);
+        let name = parsed.member(PSF_CIX_NAME).cloned().unwrap_or_else(|| PSF_CIX_NAME.to_owned());
+        report.psf = Some(index_report(name, index, stored_in_psf));
     }
     let arch = report.identity.as_ref().and_then(|i| i.arch.clone()).unwrap_or_default();
-    let lookup =
-        Lookup { by_key: &by_key, delta_of: &delta_of, raw_member_of: &raw_member_of, psf_of: &psf_of, arch: &arch };
+    let lookup = Lookup {
+        by_key: &parsed.members,
+        delta_of: &delta_of,
+        raw_member_of: &raw_member_of,
+        psf_of: &psf_of,
+        arch: &arch,
+    };
 
     // Component and deployment manifests, and their payloads.
-    let manifests: Vec<String> = entries
-        .iter()
-        .filter(|e| ends_with_ci(&e.path, ".manifest") && !e.path.contains('/'))
-        .map(|e| e.path.clone())
-        .collect();
     let mut payloads = Vec::new();
     let mut indexed = Vec::new();
     let mut deferred = None;
-    for name in manifests {
-        let scanned =
-            meta.component_manifest(src, &name).and_then(|m| scan_manifest(&m.manifest, &package, &name, &lookup));
-        match scanned {
+    for key_form in &parsed.manifest_order {
+        let entry = &parsed.manifests[key_form];
+        match scan_manifest(&entry.manifest, key_form, &package, &entry.member, &lookup) {
             Ok((component, found, found_indexed)) => {
                 report.verified_files += found.iter().filter(|p| p.sha256.is_some()).count();
                 report.components.push(component);
@@ -346,8 +286,35 @@ pub(crate) fn scan_source(src: &mut dyn PackageSource, path: String, kind: &'sta
             }
         }
     }
+    let deferred = deferred.or(parsed.manifest_error);
     report.components.sort_by(|a, b| a.keyform.cmp(&b.keyform));
-    Ok(Scan { report, payloads, indexed, cix, psf_index, deferred })
+    Ok(Scan { report, payloads, indexed, cix: parsed.cix, psf_index: parsed.psf_index, deferred })
+}
+
+/// The report of a sub-package's `.mum`.
+fn sub_package(mum: &PackageManifest) -> SubPackageReport {
+    let mut sub = SubPackageReport {
+        // Validated when the .mum was parsed.
+        identity: PackageIdentity::from_assembly(&mum.identity).map(|p| p.to_string()).unwrap_or_default(),
+        release_type: mum.package.release_type.clone(),
+        parents: parents(&mum.package.parents),
+        components: Vec::new(),
+        update_components: Vec::new(),
+        drivers: Vec::new(),
+    };
+    for u in &mum.package.updates {
+        sub.components.extend(u.components.iter().map(|c| c.name.clone()));
+        sub.update_components.extend(u.update_components.iter().map(|c| {
+            let v = c.identity.version.map(|v| v.to_string()).unwrap_or_default();
+            let arch = c.identity.processor_architecture.clone().unwrap_or_default();
+            match &c.elevate {
+                Some(el) => format!("{} {v} {arch} (elevate={el})", c.identity.name),
+                None => format!("{} {v} {arch}", c.identity.name),
+            }
+        }));
+        sub.drivers.extend(u.update_drivers.iter().map(|d| d.identity.name.clone()));
+    }
+    sub
 }
 
 /// Where the payloads of a package are: cab members, and the files the indexes store.
@@ -370,19 +337,12 @@ struct Lookup<'a> {
 /// [`Error::MissingPayload`].
 fn scan_manifest(
     m: &ComponentManifest,
+    keyform: &str,
     package: &str,
     name: &str,
     lookup: &Lookup<'_>,
 ) -> Result<(ComponentReport, Vec<Payload>, Vec<Indexed>), Error> {
-    let keyform = stem(name).to_ascii_lowercase();
-    let computed = crate::key_form(&m.identity);
-    if computed != keyform {
-        return Err(Error::KeyFormMismatch {
-            package: package.to_owned(),
-            member: name.to_owned(),
-            expected: computed,
-        });
-    }
+    let keyform = keyform.to_owned();
     let mut files = Vec::new();
     let mut payloads = Vec::new();
     let mut indexed = Vec::new();
@@ -416,6 +376,8 @@ fn scan_manifest(
         } else if let Some((fmt, id)) = lookup.psf_of.get(&key) {
             indexed.push(index_entry(Stored::Psf, *id));
             (FileStatus::Delta, None, Some(fmt.clone()))
+        } else if let Some(forms) = psfx_forms(lookup, &keyform, &f.name.replace('\\', "/")) {
+            (FileStatus::Differential, None, Some(forms))
         } else {
             return Err(Error::MissingPayload { package: package.to_owned(), manifest: name.to_owned(), member });
         };
@@ -444,6 +406,18 @@ fn scan_manifest(
         payloads,
         indexed,
     ))
+}
+
+/// The PSFX differentials the package holds for `<keyform>/<file>` (cab members or `.psf` files):
+/// `forward+reverse`, `forward`, `null` …; `None` when it holds neither a forward nor a null one.
+fn psfx_forms(lookup: &Lookup<'_>, keyform: &str, file: &str) -> Option<String> {
+    let has = |form: &str| {
+        let key = member_key(&format!("{keyform}/{form}/{file}"));
+        lookup.by_key.contains_key(&key) || lookup.psf_of.contains_key(&key)
+    };
+    let forms: Vec<&str> =
+        [("f", "forward"), ("r", "reverse"), ("n", "null")].iter().filter(|(f, _)| has(f)).map(|(_, n)| *n).collect();
+    (forms.contains(&"forward") || forms.contains(&"null")).then(|| forms.join("+"))
 }
 
 /// SHA-256 of a member, streamed (payloads can be large).

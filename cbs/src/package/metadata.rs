@@ -13,6 +13,7 @@ use crate::cix::ContainerIndex;
 use crate::container::{parse_each, PackageSource};
 use crate::manifest::ComponentManifest;
 use crate::mum::PackageManifest;
+use crate::name::ends_with_ci;
 use crate::xml::XmlError;
 
 /// Largest metadata file (.mum, .manifest, .cix.xml) read into memory.
@@ -34,12 +35,6 @@ enum Parsed {
     Package(Box<Result<PackageManifest, XmlError>>),
     Component(Box<Result<ParsedManifest, XmlError>>),
     Index(Result<ContainerIndex, XmlError>),
-}
-
-fn ends_with_ci(name: &str, suffix: &str) -> bool {
-    name.len() >= suffix.len()
-        && name.is_char_boundary(name.len() - suffix.len())
-        && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 fn parse_package(name: &str, bytes: &[u8]) -> Result<PackageManifest, XmlError> {

@@ -15,6 +15,7 @@ mod input;
 mod inspect;
 mod metadata;
 mod model;
+mod parsed;
 mod psf_site;
 mod report;
 mod verify_indexed;
@@ -24,7 +25,8 @@ pub use extract::{extract_path, ExtractReport, ExtractedPackage};
 pub use input::{expand_inputs, WimOpener};
 pub use inspect::{inspect_path, inspect_path_with, inspect_source};
 pub use metadata::{MetadataPass, ParsedManifest, METADATA_LIMIT};
-pub use model::{open_packages, ManifestEntry, OpenOptions, Opened, Package};
+pub use model::{open_packages, OpenOptions, Opened, Package};
+pub use parsed::ManifestEntry;
 pub use report::{
     ComponentReport, DeltaReport, FileReport, FileStatus, IdentityReport, PackageReport, ParentReport, SubPackageReport,
 };

@@ -5,9 +5,8 @@
 //! a range of the `.psf`). Payload bytes are read only when asked ([`Package::read_each`],
 //! [`Package::expand`], [`Package::open_psf`]).
 //!
-//! `package info` and `package extract` open inputs through the same [`super::input`] layer; they
-//! report what is wrong with a package file by file instead of refusing it as a whole, which is why
-//! they walk the parsed metadata themselves.
+//! The metadata is read by [`ParsedPackage`], which `package info` and `package extract` render
+//! too (they report what is wrong file by file instead of refusing the package as a whole).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -15,29 +14,14 @@ use std::path::{Path, PathBuf};
 
 use super::error::Error;
 use super::input::{open_input, Input, WimOpener};
-use super::metadata::MetadataPass;
+use super::parsed::{ManifestEntry, ParsedPackage};
 use super::psf_site::{Found, PsfSite};
 use crate::cix::ContainerIndex;
 use crate::container::{self, member_key, Limits, PackageSource, Spooled};
-use crate::manifest::ComponentManifest;
 use crate::mum::PackageManifest;
-use crate::name::{ends_with_ci, normalize_kb, strip_suffix_ci};
-use crate::psf::{Psf, PSF_CIX_NAME};
+use crate::name::normalize_kb;
+use crate::psf::Psf;
 use crate::PackageIdentity;
-
-/// The delta index of Windows 7-era hotfix cabs.
-const CIX_NAME: &str = "_manifest_.cix.xml";
-
-/// A component manifest of a package.
-pub struct ManifestEntry {
-    /// Member name in the package.
-    pub member: String,
-    /// Parsed.
-    pub manifest: ComponentManifest,
-    /// SHA-256 of its bytes: recorded in the image's registry, and checked when the bytes are read
-    /// again to be copied into `WinSxS\Manifests` (the bytes are not kept: bounded memory).
-    pub sha256: [u8; 32],
-}
 
 /// Where a PSF express package's `.psf` is. Opened only when staging needs it: a package that turns
 /// out not applicable never pays for spooling a payload of hundreds of MiB.
@@ -154,9 +138,8 @@ pub fn open_packages(path: &Path, opts: OpenOptions<'_>) -> Result<Opened, Error
 }
 
 impl Package {
-    /// Parses the package `src` holds: every top-level `.mum`, manifest and index in one pass (each
-    /// solid cab folder decoded once), kept parsed. Identities are validated and every manifest's
-    /// name must be its identity's key form.
+    /// Parses the package `src` holds ([`ParsedPackage::read`]): a package with any metadata
+    /// problem is refused. Records which payloads the indexes store (deltas, RAW renames, `.psf`).
     fn parse(
         mut src: Box<dyn PackageSource>,
         kind: &'static str,
@@ -164,106 +147,49 @@ impl Package {
         input: &Path,
         msu_kb: Option<String>,
     ) -> Result<Package, Error> {
-        let package = src.package().to_owned();
-        let entries = src.list()?;
-        let members: HashMap<String, String> = entries.iter().map(|e| (member_key(&e.path), e.path.clone())).collect();
-        let top_member =
-            members.get("update.mum").cloned().ok_or_else(|| Error::NoUpdateMum { package: package.clone() })?;
-        let indexes = [member_key(CIX_NAME), member_key(PSF_CIX_NAME)];
-        let meta_names: Vec<String> = entries
-            .iter()
-            .map(|e| &e.path)
-            .filter(|n| {
-                !n.contains(['/', '\\'])
-                    && (ends_with_ci(n, ".mum") || ends_with_ci(n, ".manifest") || indexes.contains(&member_key(n)))
-            })
-            .cloned()
-            .collect();
-        let mut meta = MetadataPass::read(src.as_mut(), &meta_names);
-        let identity_error = |member: &str, detail: String| Error::Identity {
-            package: package.clone(),
-            member: member.to_owned(),
-            detail,
-        };
-        let top = meta.package_manifest(src.as_mut(), &top_member)?;
-        let top_id =
-            PackageIdentity::from_assembly(&top.identity).map_err(|e| identity_error(&top_member, e.to_string()))?;
-
-        let mut mums = HashMap::new();
-        let mut manifests = HashMap::new();
-        for e in &entries {
-            let name = &e.path;
-            if name.contains(['/', '\\']) || *name == top_member {
-                continue;
-            }
-            if ends_with_ci(name, ".mum") {
-                let mum = meta.package_manifest(src.as_mut(), name)?;
-                let id =
-                    PackageIdentity::from_assembly(&mum.identity).map_err(|e| identity_error(name, e.to_string()))?;
-                mums.insert(id.to_string().to_lowercase(), (name.clone(), mum));
-            } else if ends_with_ci(name, ".manifest") {
-                let parsed = meta.component_manifest(src.as_mut(), name)?;
-                let key_form = strip_suffix_ci(name, ".manifest").unwrap_or(name).to_ascii_lowercase();
-                let computed = crate::key_form(&parsed.manifest.identity);
-                if computed != key_form {
-                    return Err(Error::KeyFormMismatch { package, member: name.clone(), expected: computed });
-                }
-                manifests.insert(
-                    key_form,
-                    ManifestEntry { member: name.clone(), manifest: parsed.manifest, sha256: parsed.sha256 },
-                );
-            }
-        }
-
+        let parsed = ParsedPackage::read(src.as_mut())?.complete()?;
         let mut deltas = HashMap::new();
         let mut renamed = HashMap::new();
-        let mut cix = None;
-        if let Some(cix_member) = members.get(&member_key(CIX_NAME)).cloned() {
-            let index = meta.index(src.as_mut(), &cix_member)?;
-            for f in &index.files {
-                let Some(d) = &f.delta else { continue };
-                match &d.source {
-                    Some(s) if s.source_type.is_delta() => {
-                        deltas.insert(member_key(&f.name), s.source_type.as_str().to_owned());
-                    }
-                    Some(s) => {
-                        if let Some(stored) = &s.name {
-                            renamed.insert(member_key(&f.name), stored.clone());
-                        }
-                    }
-                    None => {
-                        deltas.insert(member_key(&f.name), "copy".to_owned());
+        for f in parsed.cix.iter().flat_map(|index| &index.files) {
+            let Some(d) = &f.delta else { continue };
+            match &d.source {
+                Some(s) if s.source_type.is_delta() => {
+                    deltas.insert(member_key(&f.name), s.source_type.as_str().to_owned());
+                }
+                Some(s) => {
+                    if let Some(stored) = &s.name {
+                        renamed.insert(member_key(&f.name), stored.clone());
                     }
                 }
+                None => {
+                    deltas.insert(member_key(&f.name), "copy".to_owned());
+                }
             }
-            cix = Some(index);
         }
-        let mut psf_index = None;
-        let mut psf_payloads = HashSet::new();
-        if let Some(member) = members.get(&member_key(PSF_CIX_NAME)).cloned() {
-            let index = meta.index(src.as_mut(), &member)?;
-            psf_payloads =
-                index.files.iter().filter(|f| crate::psf::stored_in_psf(f)).map(|f| member_key(&f.name)).collect();
-            psf_index = Some(index);
-        }
-
-        let kb = top.kb().map(normalize_kb).or(msu_kb);
+        let psf_payloads = parsed
+            .psf_index
+            .iter()
+            .flat_map(|index| &index.files)
+            .filter(|f| crate::psf::stored_in_psf(f))
+            .map(|f| member_key(&f.name))
+            .collect();
+        let kb = parsed.top.kb().map(normalize_kb).or(msu_kb);
         Ok(Package {
             label,
             input: input.to_path_buf(),
             kind,
             source: src,
-            top,
-            top_id,
-            top_member,
-            mums,
-            manifests,
-            members,
+            top: parsed.top,
+            top_id: parsed.top_id,
+            top_member: parsed.top_member,
+            mums: parsed.mums,
+            manifests: parsed.manifests,
+            members: parsed.members,
             deltas,
             renamed,
             kb,
-            cix,
-            psf_index,
+            cix: parsed.cix,
+            psf_index: parsed.psf_index,
             psf_payloads,
             psf: None,
         })

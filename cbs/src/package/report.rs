@@ -74,6 +74,10 @@ pub enum FileStatus {
     /// Stored through a delta index (PA30 …, or a range of a `.psf`) and not expanded (the `.psf` was
     /// not found), so not verified.
     Delta,
+    /// A PSFX differential (`<key-form>\f\`, with `r\`, or `n\`): a forward one is hydrated against
+    /// the image's RTM version of the file when the package is installed (and checked there against
+    /// the manifest digest), so it cannot be verified from the package alone.
+    Differential,
     /// Neither the manifest nor the delta index gives a digest for it.
     NoDigest,
     /// Stored in a way this tool cannot expand yet (a PA30 transform not implemented, PA19, PA31):

@@ -43,8 +43,8 @@ fn site_dir(a: &SiteArgs) -> Result<PathBuf> {
 pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
     let dir = site_dir(&a)?;
     match a.command {
-        SiteCommand::Init => {
-            let (_, report) = Site::init(&dir)?;
+        SiteCommand::Init { database } => {
+            let (_, report) = Site::init(&dir, database.as_deref())?;
             ctx.print(&report, || {
                 format!(
                     "{} site {} (database schema version {})\n",

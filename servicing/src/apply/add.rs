@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use cbs::package::{OpenOptions, Opened, Package};
 use cbs::rules;
 
+use super::hydrate;
 use super::inventory::parse_key_form;
 use super::plan::{self, Decision};
 use super::run_context::RunContext;
@@ -234,7 +235,14 @@ pub(crate) fn apply_inputs(
         }
 
         let stage_root = work.join(format!("stage-{n}"));
-        let staged = stage::stage(&mut unit, &plan, &stage_root, &work, &mut lines);
+        let mut image = hydrate::ImageFiles {
+            session: &mut svc.session,
+            stages: &svc.stages,
+            inventory: &svc.state.inventory,
+            into: work.join(format!("base-{n}")),
+            control,
+        };
+        let staged = stage::stage(&mut unit, &plan, &stage_root, &work, &mut image, &mut lines);
         route(logs, std::mem::take(&mut lines));
         let stats = match staged {
             Ok(s) => s,

@@ -1,8 +1,9 @@
 //! `cleanup-image /StartComponentCleanup [/ResetBase]`, offline: remove the component versions a newer
 //! version of the same family supersedes (folder, manifest, COMPONENTS entry), remove packages in the
 //! Superseded state (their .mum/.cat and registry keys), empty `WinSxS\Temp\PendingDeletes`; with
-//! ResetBase also make every installed package permanent, drop reverse deltas (`<key-form>\r`) and
-//! backups, and record `LastResetBase_UTC`. Refused on an image with pending operations, as DISM
+//! ResetBase also make every installed package permanent, drop backups, and record
+//! `LastResetBase_UTC` — keeping the reverse/forward/null differentials of the versions that stay,
+//! which the next cumulative update needs; refused when the image sets `DisableResetbase`. Refused on an image with pending operations, as DISM
 //! refuses. All of it is one batch of deletions (plus the edited hives), so the cost follows what is
 //! removed.
 
@@ -140,6 +141,21 @@ fn remove_children(svc: &mut Servicing, summary: &mut CleanupSummary, dir: &str)
     Ok(())
 }
 
+/// Where Windows keeps the component store's cleanup settings (`modern-lcu.md` §10 item 54).
+const SXS_CONFIGURATION: &str = r"Microsoft\Windows\CurrentVersion\SideBySide\Configuration";
+
+/// `DisableResetbase = 1` (W10UI sets it on builds where a base reset breaks later cumulative
+/// updates): refused, as the image's owner asked, before anything is planned.
+fn refuse_disabled_reset_base(svc: &Servicing) -> Result<()> {
+    let err = Error::hive(svc.software_path.clone());
+    let Some(key) = svc.software.lookup(SXS_CONFIGURATION).map_err(err)? else { return Ok(()) };
+    let value = svc.software.value(key, "DisableResetbase").map_err(Error::hive(svc.software_path.clone()))?;
+    if value.and_then(|v| v.as_u32()) == Some(1) {
+        return Err(Error::ResetBaseDisabled { target: svc.label.clone() });
+    }
+    Ok(())
+}
+
 /// Plans the cleanup into `svc` (deletions and hive edits), without committing.
 pub(crate) fn plan_cleanup(svc: &mut Servicing, reset_base: bool, logs: &mut ServicingLogs) -> Result<CleanupSummary> {
     // Pending operations: DISM refuses too (they need the image to boot once).
@@ -155,6 +171,9 @@ pub(crate) fn plan_cleanup(svc: &mut Servicing, reset_base: bool, logs: &mut Ser
         return Err(Error::PendingOperations { target: svc.label.clone(), what: pending.join(", ") });
     }
 
+    if reset_base {
+        refuse_disabled_reset_base(svc)?;
+    }
     let mut summary = CleanupSummary::default();
     let err = Error::hive;
 
@@ -200,20 +219,9 @@ pub(crate) fn plan_cleanup(svc: &mut Servicing, reset_base: bool, logs: &mut Ser
     remove_children(svc, &mut summary, "/Windows/WinSxS/Temp/PendingDeletes")?;
 
     if reset_base {
-        // Reverse deltas and backups: what uninstalling would have needed.
-        if let Some(entries) = svc.session.walk("/Windows/WinSxS")? {
-            for e in &entries {
-                let rel = e.path.trim_start_matches("/Windows/WinSxS/");
-                let parts: Vec<&str> = rel.split('/').collect();
-                if e.is_dir
-                    && parts.len() == 2
-                    && parts[1].eq_ignore_ascii_case("r")
-                    && !parts[0].eq_ignore_ascii_case("Manifests")
-                {
-                    remove_other(svc, &mut summary, e.path.clone())?;
-                }
-            }
-        }
+        // Backups: what uninstalling would have needed. The differentials of the versions that
+        // stay (`<key-form>\r`, `\f`, `\n`) are kept: the next cumulative update is hydrated from
+        // them (modern-lcu.md §10 item 55); the superseded versions' went with their folders above.
         remove_children(svc, &mut summary, "/Windows/WinSxS/Backup")?;
         // Every installed package becomes permanent.
         let permanent = PackageState::Permanent.as_u32();

@@ -93,6 +93,20 @@ pub enum Error {
         /// The `.psf` looked for.
         expected: String,
     },
+    /// A PSFX payload (forward, reverse or null differential) could not be hydrated into the file
+    /// its manifest names: the RTM base is missing or differs, a differential is corrupt, or the
+    /// result fails the manifest's digest. Nothing was written to the image.
+    #[error("{package}: component {component}: file {file}: {reason}; the image was not changed")]
+    Hydration {
+        /// The package.
+        package: String,
+        /// The component's key form.
+        component: String,
+        /// The file.
+        file: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A manifest asks for a file name or destination that would leave the image tree.
     #[error("{package}: manifest {manifest}: unsafe file path {path:?}: {reason}")]
     UnsafePath {
@@ -142,6 +156,12 @@ pub enum Error {
         target: String,
         /// What is pending.
         what: String,
+    },
+    /// `/ResetBase` on an image whose `SideBySide\Configuration\DisableResetbase` is 1.
+    #[error("{target}: the base reset is disabled for this image (HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\SideBySide\\Configuration\\DisableResetbase = 1). Run /StartComponentCleanup without /ResetBase, or set DisableResetbase to 0 in the image first. The image was not changed")]
+    ResetBaseDisabled {
+        /// The WIM image or directory.
+        target: String,
     },
     /// `--remove-superseded` on an image with more than one index.
     #[error("{}: --remove-superseded needs a single-index image, and this WIM has {count} images (ConfigMgr's rule: cleanup and export apply to one image). Keep one first with `wimpatch reduce --image {} --keep <N|NAME>`, or use `wimpatch service --reduce-to <N|NAME>`. Nothing was changed", wim.display(), wim.display())]

@@ -8,8 +8,9 @@ use cbs::manifest::ComponentManifest;
 use cbs::mum::PackageManifest;
 
 use super::error::{Error, Result};
+use super::image_manifests::ImageManifests;
 use super::scratch::Scratch;
-use super::state::{read_packages, MANIFESTS_DIR, PACKAGES_DIR, SOFTWARE_HIVE};
+use super::state::{read_packages, PACKAGES_DIR, SOFTWARE_HIVE};
 use super::target::{Session, Target};
 use crate::log::civil_from_unix;
 use crate::progress::Control;
@@ -36,7 +37,7 @@ pub struct ComponentRow {
     /// Key form (names the manifest in `WinSxS\Manifests`).
     pub key_form: String,
     /// Registry values its manifest carries; `None` when the manifest is absent from the image or
-    /// cannot be read (compressed manifests of Windows 8 and later are not expanded here).
+    /// cannot be read (a DCM-compressed one is decoded with the base of the image's servicing stack).
     pub registry_values: Option<usize>,
 }
 
@@ -126,9 +127,11 @@ pub fn get_packages(target: &Target, opts: &GetOptions, control: Control<'_>) ->
     Ok(rows)
 }
 
-/// Reads the manifests of `key_forms` not read yet into `parsed` (`None`: absent or unreadable).
+/// Reads the manifests of `key_forms` not read yet into `parsed` (`None`: absent or unreadable),
+/// DCM-compressed ones decoded with the image's own base.
 fn fetch_manifests(
     session: &mut Session,
+    manifests: &mut ImageManifests,
     parsed: &mut HashMap<String, Option<ComponentManifest>>,
     key_forms: Vec<String>,
     work: &Path,
@@ -137,15 +140,8 @@ fn fetch_manifests(
     let mut wanted: Vec<String> = key_forms.into_iter().filter(|k| !parsed.contains_key(k)).collect();
     wanted.sort();
     wanted.dedup();
-    let paths: Vec<String> = wanted.iter().map(|k| format!("{MANIFESTS_DIR}/{k}.manifest")).collect();
-    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    for (kf, file) in wanted.into_iter().zip(session.fetch(&refs, work, control)?) {
-        let m = file.and_then(|path| {
-            let bytes = std::fs::read(&path).ok().filter(|b| b.len() as u64 <= MUM_LIMIT)?;
-            ComponentManifest::parse(&bytes, &path.display().to_string()).ok()
-        });
-        parsed.insert(kf, m);
-    }
+    let read = manifests.read(session, &wanted, work, control)?;
+    parsed.extend(wanted.into_iter().zip(read));
     Ok(())
 }
 
@@ -172,15 +168,16 @@ fn count_registry_values(
     control: Control<'_>,
 ) -> Result<()> {
     let mut parsed: HashMap<String, Option<ComponentManifest>> = HashMap::new();
+    let mut manifests = ImageManifests::new();
     let first: Vec<String> =
         rows.iter().flat_map(|r| r.components.iter().flatten().map(|c| c.key_form.clone())).collect();
-    fetch_manifests(session, &mut parsed, first.clone(), work, control)?;
+    fetch_manifests(session, &mut manifests, &mut parsed, first.clone(), work, control)?;
     let installs = |parsed: &HashMap<String, Option<ComponentManifest>>, kf: &str| -> Option<Vec<String>> {
         let m = parsed.get(kf)?.as_ref()?;
         m.is_deployment().then(|| m.install_dependencies().map(|d| cbs::key_form(&d.identity)).collect())
     };
     let second: Vec<String> = first.iter().filter_map(|kf| installs(&parsed, kf)).flatten().collect();
-    fetch_manifests(session, &mut parsed, second, work, control)?;
+    fetch_manifests(session, &mut manifests, &mut parsed, second, work, control)?;
     for row in rows.iter_mut() {
         let Some(list) = row.components.take() else { continue };
         let mut out: Vec<ComponentRow> = Vec::new();

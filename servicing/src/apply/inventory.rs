@@ -105,6 +105,12 @@ impl Inventory {
         self.families.get(family).and_then(|v| v.keys().next_back().copied())
     }
 
+    /// The key form of the highest version of `family` below `version`: the installed version an
+    /// update of the family replaces.
+    pub fn below(&self, family: &ComponentFamily, version: Version) -> Option<String> {
+        self.families.get(family).and_then(|v| v.range(..version).next_back().map(|(_, text)| text.clone()))
+    }
+
     /// Removes a key form.
     pub fn remove(&mut self, key_form: &str) {
         if let Some(k) = parse_key_form(key_form) {

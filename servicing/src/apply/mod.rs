@@ -18,6 +18,8 @@ mod commit;
 mod dir_txn;
 mod error;
 mod get;
+mod hydrate;
+mod image_manifests;
 pub mod inventory;
 mod plan;
 mod registry;

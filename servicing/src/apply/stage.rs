@@ -13,6 +13,7 @@ use cbs::package::Error as PackageError;
 use sha2::{Digest, Sha256};
 
 use super::error::{Error, Result};
+use super::hydrate::{self, Differentials, HydrateJob, ImageFiles};
 use super::plan::InstallPlan;
 use cbs::package::Package;
 
@@ -53,6 +54,8 @@ const DELTA_PREFIX: &str = "\0delta:";
 
 /// Job keys of payloads read from a PSF express package's `.psf` start with this.
 const PSF_PREFIX: &str = "\0psf:";
+/// Job keys of payloads hydrated from PSFX differentials start with this.
+const HYDRATE_PREFIX: &str = "\0hydrate:";
 
 /// One payload to copy: member → staged file.
 struct Job {
@@ -70,6 +73,7 @@ pub(crate) fn stage(
     plan: &InstallPlan,
     root: &Path,
     scratch: &Path,
+    image: &mut ImageFiles<'_>,
     log: &mut Vec<String>,
 ) -> Result<StageStats> {
     let mut stats = StageStats::default();
@@ -80,6 +84,8 @@ pub(crate) fn stage(
     let mut delta_wanted: HashMap<String, String> = HashMap::new();
     // Payloads of the `.psf`: member key of `<key-form>/<file>` → job key.
     let mut psf_wanted: HashMap<String, String> = HashMap::new();
+    // Payloads shipped as PSFX differentials (`f\`, `r\`, `n\`), with their job keys.
+    let mut hydrate_jobs: Vec<(HydrateJob, String)> = Vec::new();
     // Metadata copied as it is (component manifests into `WinSxS\Manifests`, `.mum`/`.cat` into
     // `servicing\Packages`), member → (destination, digest): read in the payloads' pass, since the
     // unit keeps parsed manifests, not their bytes, and opening members one by one decodes a solid
@@ -138,6 +144,26 @@ pub(crate) fn stage(
                     queue(PSF_PREFIX, &mut psf_wanted, job);
                     continue;
                 }
+                // A PSFX update: a differential against the RTM version, or a null one.
+                None if Differentials::find(unit, &comp.key_form, &f.name).is_some() => {
+                    let found = Differentials::find(unit, &comp.key_form, &f.name).unwrap_or_default();
+                    let folder = safe_join(&sxs, &comp.key_form, unit, &manifest_member)?;
+                    let hydrate = HydrateJob {
+                        key_form: comp.key_form.clone(),
+                        file: f.name.clone(),
+                        sha256: f.sha256.unwrap_or_default(),
+                        dest: dest.clone(),
+                        folder,
+                        found,
+                    };
+                    let job_key = format!("{HYDRATE_PREFIX}{key}");
+                    hydrate_jobs.push((hydrate, job_key.clone()));
+                    if !jobs.contains_key(&job_key) {
+                        order.push(job_key.clone());
+                    }
+                    jobs.insert(job_key, job);
+                    continue;
+                }
                 None => {
                     return Err(PackageError::MissingPayload {
                         package: unit.label.clone(),
@@ -170,8 +196,7 @@ pub(crate) fn stage(
             log.push(format!("CBS: {id} has no catalog (.cat) in the package"));
         }
     }
-    let mut plain: Vec<String> =
-        order.iter().filter(|k| !k.starts_with(DELTA_PREFIX) && !k.starts_with(PSF_PREFIX)).cloned().collect();
+    let mut plain: Vec<String> = order.iter().filter(|k| !k.starts_with('\0')).cloned().collect();
     plain.extend(metadata.keys().filter(|m| !jobs.contains_key(*m)).cloned());
     let pass = unit.read_each(&plain, &mut |member, reader| {
         let dest = match (jobs.get(member), metadata.get(member)) {
@@ -230,6 +255,20 @@ pub(crate) fn stage(
     if !psf_wanted.is_empty() {
         stage_from_psf(unit, scratch, &psf_wanted, &jobs, &mut copied)?;
         log.push(format!("CSI: expanded {} payload(s) of {label} from its .psf", psf_wanted.len()));
+    }
+
+    if !hydrate_jobs.is_empty() {
+        let (hydrate_jobs, keys): (Vec<HydrateJob>, Vec<String>) = hydrate_jobs.into_iter().unzip();
+        let diffs = read_differentials(unit, scratch, &hydrate_jobs)?;
+        let mut write = |path: &Path, bytes: &[u8]| -> Result<()> {
+            create_parent(path)?;
+            safe_fs::write_fresh(path, bytes).map_err(Error::io(path, "cannot write staged file"))
+        };
+        let done = hydrate::hydrate(unit, &hydrate_jobs, &diffs, image, &mut write, log)?;
+        for (key, result) in keys.into_iter().zip(done) {
+            copied.insert(key, result);
+        }
+        log.push(format!("CSI: hydrated {} payload(s) of {label} from PSFX differentials", hydrate_jobs.len()));
     }
 
     let mut staged_metadata: Vec<&String> = metadata.keys().collect();
@@ -318,6 +357,46 @@ fn stage_from_psf(
         }
     })?;
     Ok(())
+}
+
+/// Reads the differentials `jobs` need, from the cab (one pass) and the `.psf`: member key → bytes.
+fn read_differentials(unit: &mut Package, scratch: &Path, jobs: &[HydrateJob]) -> Result<HashMap<String, Vec<u8>>> {
+    let limits = cbs::delta::DeltaLimits::default();
+    let names: Vec<&String> =
+        jobs.iter().flat_map(|j| [&j.found.forward, &j.found.reverse, &j.found.null]).flatten().collect();
+    let (in_cab, in_psf): (Vec<&String>, Vec<&String>) = names.into_iter().partition(|n| unit.member_for(n).is_some());
+    let mut out: HashMap<String, Vec<u8>> = HashMap::new();
+    let label = unit.label.clone();
+    let cab: Vec<String> = in_cab.into_iter().cloned().collect();
+    unit.read_each(&cab, &mut |member, reader| {
+        let mut bytes = Vec::new();
+        reader
+            .take(limits.max_delta_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| cbs::container::Error::from_io(&label, Some(member), e))?;
+        if bytes.len() as u64 > limits.max_delta_bytes {
+            return Err(cbs::container::Error::from_io(
+                &label,
+                Some(member),
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "differential larger than the delta limit"),
+            ));
+        }
+        out.insert(cbs::container::member_key(member), bytes);
+        Ok(())
+    })
+    .map_err(PackageError::from)?;
+    if !in_psf.is_empty() {
+        let Some(index) = unit.psf_index.as_ref() else { return Ok(out) };
+        let wanted: std::collections::HashSet<String> = in_psf.iter().map(|n| cbs::container::member_key(n)).collect();
+        let opener = crate::wim::package_content_opener(Some(scratch.to_path_buf()));
+        let mut psf = unit.open_psf(Some(&opener))?;
+        let is_wanted = |f: &cbs::cix::CixFile| wanted.contains(&cbs::container::member_key(&f.name));
+        cbs::psf::for_each_psf_file_where(&mut psf, index, &limits, is_wanted, |f| -> Result<()> {
+            out.insert(cbs::container::member_key(&f.name), f.bytes);
+            Ok(())
+        })?;
+    }
+    Ok(out)
 }
 
 /// Copies `reader` to `dest`, returning its SHA-256 and length. The outer error is a write error (it

@@ -16,7 +16,7 @@ pub use info::{info, InfoReport};
 pub use optimize::{optimize, OptimizeReport};
 pub use reduce::{reduce, ReduceReport};
 pub use verify::{verify, VerifyReport};
-pub use wcp_dll::{servicing_stack_wcp_dll, ImageWcpDll};
+pub use wcp_dll::{servicing_stack_version, servicing_stack_wcp_dll, ImageWcpDll};
 
 use crate::io_error::IoError;
 use std::path::Path;

@@ -43,11 +43,7 @@ pub fn servicing_stack_wcp_dll(path: &Path, image: &ImageRef, scratch: Option<&P
     let mut best: Option<(Version, String)> = None;
     for dir in winsxs.iter().filter(|e| e.is_dir()) {
         let name = dir.path.rsplit('/').next().unwrap_or_default();
-        if !name.to_ascii_lowercase().contains("_microsoft-windows-servicingstack_") {
-            continue;
-        }
-        // <arch>_<name>_<token>_<version>_<culture>_<hash>: the version is the fourth field.
-        let Some(version) = name.split('_').nth(3).and_then(|v| v.parse::<Version>().ok()) else { continue };
+        let Some(version) = servicing_stack_version(name) else { continue };
         let Some(files) = wim.children(index, &dir.path)? else { continue };
         let Some(dll) = files.iter().find(|f| !f.is_dir() && f.path.to_ascii_lowercase().ends_with("/wcp.dll")) else {
             continue;
@@ -71,6 +67,17 @@ pub fn servicing_stack_wcp_dll(path: &Path, image: &ImageRef, scratch: Option<&P
     let local = temp.path().join(image_path.trim_start_matches('/'));
     let bytes = std::fs::read(&local).map_err(|e| io(&local, "read the extracted wcp.dll", e))?;
     Ok(ImageWcpDll { image_path, bytes })
+}
+
+/// The version of a servicing-stack component folder of `WinSxS`
+/// (`<arch>_microsoft-windows-servicingstack_<token>_<version>_<culture>_<hash>`), `None` for any other
+/// folder.
+pub fn servicing_stack_version(folder: &str) -> Option<Version> {
+    if !folder.to_ascii_lowercase().contains("_microsoft-windows-servicingstack_") {
+        return None;
+    }
+    // The version is the fourth field.
+    folder.split('_').nth(3).and_then(|v| v.parse::<Version>().ok())
 }
 
 fn io(path: &Path, action: &'static str, source: std::io::Error) -> Error {

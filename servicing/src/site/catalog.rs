@@ -6,15 +6,14 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use super::content::ContentLibrary;
+use super::error::{Error, Result};
+use super::store::catalog::SourceEntry;
+use super::store::{self, now, Db, SqlResult, Tx};
+use super::Site;
 use cbs::container::{detect_path, ContainerKind, Limits, Msu};
 use cbs::package::{inspect_path, PackageReport};
 use cbs::PackageIdentity;
-use rusqlite::{params, OptionalExtension};
-
-use super::content::ContentLibrary;
-use super::db::{now, Db};
-use super::error::{Error, Result};
-use super::Site;
 
 /// One catalog entry.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -130,62 +129,31 @@ impl Update {
     }
 }
 
-pub(crate) const SELECT: &str = "SELECT id, kb, title, description, release_type, classification, arch, product, \
-    build, identity, kind, supported, problem, file_name, rel_path, source, size, sha256, superseded_by, added \
-    FROM updates";
-
-pub(crate) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Update> {
-    Ok(Update {
-        id: r.get(0)?,
-        kb: r.get(1)?,
-        title: r.get(2)?,
-        description: r.get(3)?,
-        release_type: r.get(4)?,
-        classification: r.get(5)?,
-        arch: r.get(6)?,
-        product: r.get(7)?,
-        build: r.get(8)?,
-        identity: r.get(9)?,
-        kind: r.get(10)?,
-        supported: r.get(11)?,
-        problem: r.get(12)?,
-        file_name: r.get(13)?,
-        rel_path: r.get(14)?,
-        source: r.get(15)?,
-        size: r.get::<_, i64>(16)? as u64,
-        sha256: r.get(17)?,
-        superseded_by: r.get(18)?,
-        added: r.get(19)?,
-    })
-}
-
 /// Every live (not expired) catalog entry, by ID.
 pub fn list(db: &Db) -> Result<Vec<Update>> {
-    let mut stmt = db.conn().prepare(&format!("{SELECT} WHERE expired IS NULL ORDER BY id")).map_err(db.err())?;
-    let rows = stmt.query_map([], from_row).map_err(db.err())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
+    store::catalog::list(db).map_err(db.err())
 }
 
 /// One entry by ID (expired ones included: jobs refer to them).
 pub fn get(db: &Db, id: i64) -> Result<Option<Update>> {
-    db.conn().query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row).optional().map_err(db.err())
+    store::catalog::get(db, id).map_err(db.err())
 }
 
 /// Metadata read from one binary.
 #[derive(Debug, Default)]
-struct Meta {
-    kind: String,
-    supported: bool,
-    problem: Option<String>,
-    kb: Option<String>,
-    title: String,
-    description: Option<String>,
-    release_type: Option<String>,
-    classification: Option<String>,
-    arch: Option<String>,
-    product: Option<String>,
-    build: Option<String>,
-    identity: Option<String>,
+pub(crate) struct Meta {
+    pub kind: String,
+    pub supported: bool,
+    pub problem: Option<String>,
+    pub kb: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub release_type: Option<String>,
+    pub classification: Option<String>,
+    pub arch: Option<String>,
+    pub product: Option<String>,
+    pub build: Option<String>,
+    pub identity: Option<String>,
 }
 
 /// ConfigMgr's architecture words.
@@ -366,14 +334,6 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
 }
 
-struct Existing {
-    id: i64,
-    size: i64,
-    mtime_ns: i64,
-    sha256: String,
-    expired: bool,
-}
-
 /// Scans `from` and brings the catalog entries of that source up to date. With `verify`, every blob
 /// of the source's entries is re-hashed, even for files whose size and time are unchanged, and a
 /// corrupt or missing one is stored again from the source file.
@@ -381,28 +341,8 @@ pub fn sync(site: &mut Site, from: &Path, verify: bool) -> Result<SyncReport> {
     let source_dir = std::fs::canonicalize(from).map_err(Error::io(from, "cannot open the update folder"))?;
     let source = source_dir.to_string_lossy().into_owned();
     let files = walk(&source_dir)?;
-    let existing: HashMap<String, Existing> = {
-        let db = &site.db;
-        let mut stmt = db
-            .conn()
-            .prepare("SELECT rel_path, id, size, mtime_ns, sha256, expired FROM updates WHERE source = ?1")
-            .map_err(db.err())?;
-        let rows = stmt
-            .query_map([&source], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    Existing {
-                        id: r.get(1)?,
-                        size: r.get(2)?,
-                        mtime_ns: r.get(3)?,
-                        sha256: r.get(4)?,
-                        expired: r.get::<_, Option<i64>>(5)?.is_some(),
-                    },
-                ))
-            })
-            .map_err(db.err())?;
-        rows.collect::<rusqlite::Result<HashMap<_, _>>>().map_err(db.err())?
-    };
+    let existing: HashMap<String, SourceEntry> =
+        store::catalog::source_entries(&site.db, &source).map_err(site.db.err())?.into_iter().collect();
     let library = ContentLibrary::new(&site.dir);
     let mut report = SyncReport { source: source_dir.clone(), scanned: files.len(), ..SyncReport::default() };
     // Read and store everything first; the database changes happen in one transaction at the end.
@@ -491,78 +431,35 @@ pub fn sync(site: &mut Site, from: &Path, verify: bool) -> Result<SyncReport> {
     let t = now();
     site.db.tx(|tx| {
         for (sha, size) in &blobs {
-            tx.execute(
-                "INSERT OR IGNORE INTO content (sha256, size, added) VALUES (?1, ?2, ?3)",
-                params![sha, *size as i64, t],
-            )?;
+            store::catalog::add_content(tx, sha, *size, t)?;
         }
         for c in &changes {
             match c {
                 Change::Insert { rel, name, size, mtime, sha, meta } => {
-                    tx.execute(
-                        "INSERT INTO updates (source, rel_path, file_name, size, mtime_ns, sha256, kind, supported, \
-                         problem, kb, title, description, release_type, classification, arch, product, build, \
-                         identity, added, changed) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
-                        params![
-                            source,
-                            rel,
-                            name,
-                            *size as i64,
-                            mtime,
-                            sha,
-                            meta.kind,
-                            meta.supported,
-                            meta.problem,
-                            meta.kb,
-                            meta.title,
-                            meta.description,
-                            meta.release_type,
-                            meta.classification,
-                            meta.arch,
-                            meta.product,
-                            meta.build,
-                            meta.identity,
-                            t
-                        ],
-                    )?;
+                    let entry = store::catalog::NewEntry {
+                        source: &source,
+                        rel_path: rel,
+                        file_name: name,
+                        size: *size,
+                        mtime_ns: *mtime,
+                        sha256: sha,
+                        meta,
+                    };
+                    store::catalog::insert(tx, &entry, t)?;
                 }
                 Change::Update { id, size, mtime, sha, meta, revived } => {
-                    tx.execute(
-                        "UPDATE updates SET size = ?2, mtime_ns = ?3, sha256 = ?4, expired = NULL WHERE id = ?1",
-                        params![id, *size as i64, mtime, sha],
-                    )?;
+                    store::catalog::set_file(tx, *id, *size, *mtime, sha)?;
                     if let Some(meta) = meta {
-                        tx.execute(
-                            "UPDATE updates SET kind = ?2, supported = ?3, problem = ?4, kb = ?5, title = ?6, \
-                             description = ?7, release_type = ?8, classification = ?9, arch = ?10, product = ?11, \
-                             build = ?12, identity = ?13, changed = ?14 WHERE id = ?1",
-                            params![
-                                id,
-                                meta.kind,
-                                meta.supported,
-                                meta.problem,
-                                meta.kb,
-                                meta.title,
-                                meta.description,
-                                meta.release_type,
-                                meta.classification,
-                                meta.arch,
-                                meta.product,
-                                meta.build,
-                                meta.identity,
-                                t
-                            ],
-                        )?;
+                        store::catalog::set_meta(tx, *id, meta, t)?;
                     }
                     if *revived {
-                        tx.execute("UPDATE updates SET added = ?2 WHERE id = ?1", params![id, t])?;
+                        store::catalog::set_added(tx, *id, t)?;
                     }
                 }
             }
         }
         for (id, _) in &removed {
-            tx.execute("UPDATE updates SET expired = ?2 WHERE id = ?1", params![id, t])?;
+            store::catalog::expire(tx, *id, t)?;
         }
         recompute_supersedence(tx)
     })?;
@@ -575,49 +472,27 @@ pub fn sync(site: &mut Site, from: &Path, verify: bool) -> Result<SyncReport> {
             }
         }
     }
-    report.unreadable = unreadable_of_source(&site.db, &source)?;
+    report.unreadable = store::catalog::unreadable_of_source(&site.db, &source).map_err(site.db.err())?;
     for p in &report.unreadable {
         tracing::warn!(file = %p.file, reason = %p.reason, "catalog: unreadable update file");
     }
     Ok(report)
 }
 
-/// The live entries of a sync source that could not be read.
-fn unreadable_of_source(db: &Db, source: &str) -> Result<Vec<FileProblem>> {
-    let mut stmt = db
-        .conn()
-        .prepare(
-            "SELECT rel_path, problem FROM updates WHERE source = ?1 AND expired IS NULL AND kind = 'unreadable' \
-             ORDER BY rel_path",
-        )
-        .map_err(db.err())?;
-    let rows = stmt
-        .query_map([source], |r| {
-            Ok(FileProblem {
-                file: r.get(0)?,
-                reason: r.get::<_, Option<String>>(1)?.unwrap_or_else(|| "unreadable".into()),
-            })
-        })
-        .map_err(db.err())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
-}
-
 /// Sets `superseded_by` for every live entry: the newest live entry of the same package family
 /// (name, key token, architecture, culture) with a higher version supersedes it.
-fn recompute_supersedence(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare("SELECT id, identity FROM updates WHERE expired IS NULL AND identity IS NOT NULL")?;
-    let rows: Vec<(i64, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+fn recompute_supersedence(tx: &Tx<'_>) -> SqlResult<()> {
+    let rows = store::catalog::live_identities(tx)?;
     let parsed: Vec<(i64, PackageIdentity)> =
         rows.into_iter().filter_map(|(id, text)| text.parse().ok().map(|p| (id, p))).collect();
-    tx.execute("UPDATE updates SET superseded_by = NULL", [])?;
+    store::catalog::clear_supersedence(tx)?;
     for (id, pkg) in &parsed {
         let newest = parsed
             .iter()
             .filter(|(_, other)| cbs::rules::supersedes(other, pkg))
             .max_by(|a, b| a.1.version.cmp(&b.1.version).then(a.0.cmp(&b.0)));
         if let Some((by, _)) = newest {
-            tx.execute("UPDATE updates SET superseded_by = ?2 WHERE id = ?1", params![id, by])?;
+            store::catalog::set_superseded_by(tx, *id, *by)?;
         }
     }
     Ok(())

@@ -9,14 +9,13 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, OptionalExtension};
-
 use super::content::{copy_hashed_with, sync_dir, temp_in};
-use super::db::now;
 use super::error::{Error, Result};
 use super::images;
 use super::location::{Location, Transport};
 use super::progress::{NoProgress, SiteEvent, SiteProgress};
+use super::store::dps::Finished;
+use super::store::{self, now};
 use super::time::format_utc;
 use super::Site;
 use crate::progress::Control;
@@ -90,7 +89,13 @@ pub struct DpImageStatus {
 }
 
 /// The plain words for a DP's standing (see [`DpImageStatus::state`]).
-fn state_words(status: DpStatus, held: Option<i64>, site: i64, target: Option<i64>, message: Option<&str>) -> String {
+pub(crate) fn state_words(
+    status: DpStatus,
+    held: Option<i64>,
+    site: i64,
+    target: Option<i64>,
+    message: Option<&str>,
+) -> String {
     let holds = match held {
         Some(v) => format!("DP has v{v}"),
         None => "DP has nothing yet".into(),
@@ -163,28 +168,6 @@ impl DistributeReport {
     }
 }
 
-const DP_SELECT: &str = "SELECT id, name, path, added, url, bwlimit FROM dps";
-
-fn dp_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dp> {
-    let path: String = r.get(2)?;
-    let url: Option<String> = r.get(4)?;
-    let location = match &url {
-        Some(u) => Location::parse_url(u)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into()))?,
-        None => Location::Dir(PathBuf::from(&path)),
-    };
-    Ok(Dp {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        url: location.url(),
-        transport: location.transport(),
-        path: location.path(),
-        bwlimit: r.get::<_, Option<i64>>(5)?.map(|b| b as u32),
-        added: format_utc(r.get(3)?),
-        location,
-    })
-}
-
 /// Where a new DP is: a directory (`--path`) or a URL (`--url`).
 #[derive(Debug, Clone)]
 pub enum DpTarget {
@@ -225,13 +208,7 @@ pub fn add(site: &mut Site, name: &str, target: &DpTarget, bwlimit: Option<u32>)
     let t = now();
     let path_text = location.path().to_string_lossy().into_owned();
     let url = location.url();
-    let id = site.db.tx(|tx| {
-        tx.execute(
-            "INSERT INTO dps (name, path, added, url, bwlimit) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name, path_text, t, url, bwlimit.map(i64::from)],
-        )?;
-        Ok(tx.last_insert_rowid())
-    })?;
+    let id = site.db.tx(|tx| store::dps::insert(tx, name, &path_text, &url, bwlimit, t))?;
     tracing::info!(dp = name, url = %url, "distribution point added");
     Ok(Dp {
         id,
@@ -247,16 +224,12 @@ pub fn add(site: &mut Site, name: &str, target: &DpTarget, bwlimit: Option<u32>)
 
 /// The DP named `name`.
 pub fn find(site: &Site, name: &str) -> Result<Option<Dp>> {
-    let db = &site.db;
-    db.conn().query_row(&format!("{DP_SELECT} WHERE name = ?1"), [name], dp_row).optional().map_err(db.err())
+    store::dps::find(&site.db, name).map_err(site.db.err())
 }
 
 /// Every DP.
 pub fn all(site: &Site) -> Result<Vec<Dp>> {
-    let db = &site.db;
-    let mut stmt = db.conn().prepare(&format!("{DP_SELECT} ORDER BY id")).map_err(db.err())?;
-    let rows = stmt.query_map([], dp_row).map_err(db.err())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
+    store::dps::all(&site.db).map_err(site.db.err())
 }
 
 /// Where directory DP `dp` keeps image `image`.
@@ -264,60 +237,17 @@ pub fn dp_file(dp: &Path, image: i64) -> PathBuf {
     dp.join(format!("image-{image}")).join(DP_FILE)
 }
 
-const STATUS_SELECT: &str = "SELECT d.name, d.path, c.image_id, c.status, c.content_version, c.target_version, \
-    c.method, c.bytes_sent, c.message, c.updated, d.url, c.bytes_received, c.image_bytes, c.verification, \
-    i.content_version FROM dp_content c JOIN dps d ON d.id = c.dp_id JOIN images i ON i.id = c.image_id";
-
-fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DpImageStatus> {
-    let image_id: i64 = r.get(2)?;
-    let url: Option<String> = r.get(10)?;
-    let path = match url.as_deref().map(Location::parse_url) {
-        Some(Ok(loc)) => loc.image_file(image_id),
-        _ => dp_file(Path::new(&r.get::<_, String>(1)?), image_id).display().to_string(),
-    };
-    let bytes = |i: usize| r.get::<_, Option<i64>>(i).map(|b| b.map(|b| b as u64));
-    let (status, content_version, target_version, site_content_version): (DpStatus, Option<i64>, Option<i64>, i64) =
-        (r.get(3)?, r.get(4)?, r.get(5)?, r.get(14)?);
-    let message: Option<String> = r.get(8)?;
-    Ok(DpImageStatus {
-        dp: r.get(0)?,
-        path,
-        image_id,
-        status,
-        content_version,
-        target_version,
-        site_content_version,
-        up_to_date: status == DpStatus::Success && content_version == Some(site_content_version),
-        state: state_words(status, content_version, site_content_version, target_version, message.as_deref()),
-        method: r.get(6)?,
-        bytes_sent: bytes(7)?,
-        bytes_received: bytes(11)?,
-        image_bytes: bytes(12)?,
-        verification: r.get(13)?,
-        message,
-        updated: format_utc(r.get(9)?),
-    })
-}
-
 /// Every DP's status for one image.
 pub fn image_status(site: &Site, image: i64) -> Result<Vec<DpImageStatus>> {
-    let db = &site.db;
-    let mut stmt =
-        db.conn().prepare(&format!("{STATUS_SELECT} WHERE c.image_id = ?1 ORDER BY d.id")).map_err(db.err())?;
-    let rows = stmt.query_map([image], status_row).map_err(db.err())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
+    store::dps::image_status(&site.db, image).map_err(site.db.err())
 }
 
 /// Every DP with its per-image status.
 pub fn list(site: &Site) -> Result<Vec<DpRow>> {
     let dps = all(site)?;
-    let db = &site.db;
     let mut out = Vec::new();
     for dp in dps {
-        let mut stmt =
-            db.conn().prepare(&format!("{STATUS_SELECT} WHERE c.dp_id = ?1 ORDER BY c.image_id")).map_err(db.err())?;
-        let rows = stmt.query_map([dp.id], status_row).map_err(db.err())?;
-        let images = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?;
+        let images = store::dps::dp_status(&site.db, dp.id).map_err(site.db.err())?;
         out.push(DpRow { dp, images });
     }
     Ok(out)
@@ -328,27 +258,12 @@ pub fn list(site: &Site) -> Result<Vec<DpRow>> {
 fn start(site: &mut Site, dp: i64, image: i64, version: i64, holder: &str) -> Result<Result<(), String>> {
     let t = now();
     site.db.tx(|tx| {
-        let row: Option<(DpStatus, Option<String>)> = tx
-            .query_row(
-                "SELECT status, holder FROM dp_content WHERE dp_id = ?1 AND image_id = ?2",
-                params![dp, image],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        if let Some((DpStatus::InProgress, Some(h))) = &row {
-            if h != holder && !super::runner::holder_dead(h) {
+        if let Some((DpStatus::InProgress, Some(h))) = store::dps::distribution(tx, dp, image)? {
+            if h != holder && !super::runner::holder_dead(&h) {
                 return Ok(Err(format!("another distribution of this image to this DP is in progress ({h})")));
             }
         }
-        tx.execute(
-            "INSERT INTO dp_content (dp_id, image_id, status, updated) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (dp_id, image_id) DO UPDATE SET status = ?3, updated = ?4",
-            params![dp, image, DpStatus::InProgress, t],
-        )?;
-        tx.execute(
-            "UPDATE dp_content SET target_version = ?3, holder = ?4 WHERE dp_id = ?1 AND image_id = ?2",
-            params![dp, image, version, holder],
-        )?;
+        store::dps::start(tx, dp, image, version, holder, t)?;
         Ok(Ok(()))
     })
 }
@@ -356,42 +271,7 @@ fn start(site: &mut Site, dp: i64, image: i64, version: i64, holder: &str) -> Re
 /// Records how a distribution ended.
 fn finish(site: &mut Site, dp: i64, image: i64, u: &Finished) -> Result<()> {
     let t = now();
-    site.db.tx(|tx| {
-        tx.execute(
-            "UPDATE dp_content SET status = ?3, updated = ?4, holder = NULL, method = ?5, bytes_sent = ?6, \
-             bytes_received = ?7, image_bytes = ?8, verification = ?9, message = ?10 WHERE dp_id = ?1 AND image_id = ?2",
-            params![
-                dp,
-                image,
-                u.status,
-                t,
-                u.method,
-                u.bytes_sent.map(|b| b as i64),
-                u.bytes_received.map(|b| b as i64),
-                u.image_bytes.map(|b| b as i64),
-                u.verification,
-                u.message
-            ],
-        )?;
-        if let Some((v, sha, size)) = &u.holds {
-            tx.execute(
-                "UPDATE dp_content SET content_version = ?3, sha256 = ?4, size = ?5 WHERE dp_id = ?1 AND image_id = ?2",
-                params![dp, image, v, sha, *size as i64],
-            )?;
-        }
-        Ok(())
-    })
-}
-
-struct Finished {
-    status: DpStatus,
-    holds: Option<(i64, String, u64)>,
-    method: Option<DpMethod>,
-    bytes_sent: Option<u64>,
-    bytes_received: Option<u64>,
-    image_bytes: Option<u64>,
-    verification: Option<String>,
-    message: Option<String>,
+    site.db.tx(|tx| store::dps::finish(tx, dp, image, u, t))
 }
 
 impl Finished {
@@ -608,14 +488,7 @@ fn sweep_temps(dir: &Path) {
 /// DP the row's holder must be gone. Called by the runner's recovery.
 pub(crate) fn recover(site: &mut Site) -> Result<usize> {
     let stuck: Vec<Dp> = all(site)?;
-    let rows: Vec<(i64, i64, Option<String>)> = {
-        let db = &site.db;
-        let mut stmt =
-            db.conn().prepare("SELECT dp_id, image_id, holder FROM dp_content WHERE status = ?1").map_err(db.err())?;
-        let rows =
-            stmt.query_map([DpStatus::InProgress], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
-    };
+    let rows = store::dps::in_progress(&site.db).map_err(site.db.err())?;
     let mut n = 0;
     for (dp_id, image, holder) in rows {
         let Some(dp) = stuck.iter().find(|d| d.id == dp_id) else { continue };
@@ -640,14 +513,8 @@ pub(crate) fn recover(site: &mut Site) -> Result<usize> {
             }
         };
         let message = "the distribution was interrupted; the DP kept its previous version".to_owned();
-        let image_bytes: Option<i64> = {
-            let db = &site.db;
-            db.conn()
-                .query_row("SELECT size FROM images WHERE id = ?1", [image], |r| r.get(0))
-                .optional()
-                .map_err(db.err())?
-        };
-        finish(site, dp_id, image, &Finished::failed(message, image_bytes.unwrap_or(0) as u64))?;
+        let image_bytes = store::images::size(&site.db, image).map_err(site.db.err())?;
+        finish(site, dp_id, image, &Finished::failed(message, image_bytes.unwrap_or(0)))?;
         n += 1;
     }
     Ok(n)

@@ -13,23 +13,60 @@ pub enum Error {
         path: PathBuf,
     },
     /// The database was written by a newer wimpatch.
-    #[error("{}: database schema version {found} is newer than this wimpatch supports ({supported}); use a newer wimpatch", path.display())]
+    #[error("{database}: database schema version {found} is newer than this wimpatch supports ({supported}); use a newer wimpatch")]
     SchemaTooNew {
-        /// The database file.
-        path: PathBuf,
-        /// Its `user_version`.
+        /// The database file, or the server and database.
+        database: String,
+        /// Its schema version.
         found: i64,
         /// The newest this build knows.
         supported: i64,
     },
-    /// A database statement failed.
-    #[error("site database {}: {source}", path.display())]
-    Db {
-        /// The database file.
+    /// The site folder's record (`site.json`) cannot be read.
+    #[error("{}: not a valid site record ({reason}); it names the site's database and ID", path.display())]
+    BadSiteRecord {
+        /// The record.
         path: PathBuf,
-        /// SQLite's error.
+        /// What is wrong.
+        reason: String,
+    },
+    /// The site folder's database belongs to another site (or to none): its site ID is not the
+    /// folder's.
+    #[error("{}: the site database {database} belongs to {}, but this site folder is site {expected}; refusing to use it (point the folder's site.json at its own database, or make a new site with `wimpatch site init --database <URL of an empty database>`)", dir.display(), found.as_deref().map_or_else(|| "no site (it has no site ID)".to_owned(), |f| format!("another site ({f})")))]
+    ForeignDatabase {
+        /// The site folder.
+        dir: PathBuf,
+        /// The database (password masked).
+        database: String,
+        /// The folder's site ID.
+        expected: String,
+        /// The database's site ID.
+        found: Option<String>,
+    },
+    /// `--database` is neither `sqlite` nor a PostgreSQL URL.
+    #[error("site database {database:?}: give a PostgreSQL URL (postgresql://user@host:port/database) or leave it out for SQLite")]
+    BadDatabase {
+        /// What was given (password masked).
+        database: String,
+    },
+    /// `site init --database` names another database than the site already uses.
+    #[error("{}: the site already uses the database {recorded}, not {asked}; a site's database is chosen once, at its first init", dir.display())]
+    DatabaseChanged {
+        /// The site folder.
+        dir: PathBuf,
+        /// What `site.json` records (password masked).
+        recorded: String,
+        /// What was asked (password masked).
+        asked: String,
+    },
+    /// A database statement failed.
+    #[error("site database {database}: {source}")]
+    Db {
+        /// The database file, or the server and database.
+        database: String,
+        /// The backend's error.
         #[source]
-        source: rusqlite::Error,
+        source: super::store::SqlError,
     },
     /// The database fails SQLite's quick check (torn pages, broken indexes): it is not used, so a
     /// damaged catalog or job table is never read as if it were whole.

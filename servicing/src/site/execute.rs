@@ -10,11 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rusqlite::{params, OptionalExtension};
-
 use super::catalog::Update;
 use super::content::{copy_hashed, sha256_file, sync_dir};
-use super::db::now;
 use super::dp::{self, DistributeReport};
 use super::error::{Error, Result};
 use super::images::{self, update_id_of, ImageRow, WimFacts};
@@ -22,6 +19,7 @@ use super::jobs::{self, JobUpdate};
 use super::progress::{JobPhase, SiteEvent, SiteProgress};
 use super::schedule::{Status, When};
 use super::store::UpdateResult;
+use super::store::{self, now, SqlResult, Tx};
 use super::Site;
 use crate::apply::{self, AddOptions, Outcome, ServiceRequest, NOT_SUPPORTED_MESSAGE};
 use crate::log::{CmTraceLog, Severity, OFFLINE_SERVICING_COMPONENT, OFFLINE_SERVICING_LOG};
@@ -75,12 +73,8 @@ pub(crate) fn sweep_job(site: &Site, job: i64, image: i64) -> Result<()> {
     let _ = std::fs::remove_dir_all(work_dir(site, job));
     let Ok(row) = images::get(site, image) else { return Ok(()) };
     let Some(key_dir) = row.path.parent().and_then(Path::parent) else { return Ok(()) };
-    let known: Vec<PathBuf> = {
-        let db = &site.db;
-        let mut stmt = db.conn().prepare("SELECT path FROM image_versions WHERE image_id = ?1").map_err(db.err())?;
-        let rows = stmt.query_map([image], |r| r.get::<_, String>(0)).map_err(db.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?.iter().map(|p| site.resolve(p)).collect()
-    };
+    let known: Vec<PathBuf> =
+        store::images::version_paths(&site.db, image).map_err(site.db.err())?.iter().map(|p| site.resolve(p)).collect();
     if let Ok(entries) = std::fs::read_dir(key_dir) {
         for e in entries.flatten() {
             let dir = e.path();
@@ -94,34 +88,17 @@ pub(crate) fn sweep_job(site: &Site, job: i64, image: i64) -> Result<()> {
 }
 
 /// After a run ends: a recurring schedule gets its next run; a one-off schedule is done.
-pub(crate) fn schedule_next(tx: &rusqlite::Transaction<'_>, job: i64, t: i64) -> rusqlite::Result<()> {
-    let (schedule, image, run_at): (i64, i64, i64) =
-        tx.query_row("SELECT schedule_id, image_id, run_at FROM jobs WHERE id = ?1", [job], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let (kind, spec, active): (String, String, bool) =
-        tx.query_row("SELECT kind, spec, active FROM schedules WHERE id = ?1", [schedule], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let when = When::from_stored(&kind, &spec).ok();
+pub(crate) fn schedule_next(tx: &Tx<'_>, job: i64, t: i64) -> SqlResult<()> {
+    let (schedule, image, run_at) = store::jobs::schedule_of_job(tx, job)?;
+    let when = When::from_stored(&schedule.kind, &schedule.spec).ok();
     let next = when.as_ref().and_then(|w| w.next_after(run_at.max(t)));
     match next {
-        Some(next) if active => {
-            let pending: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM jobs WHERE schedule_id = ?1 AND status = ?2",
-                params![schedule, Status::Scheduled],
-                |r| r.get(0),
-            )?;
-            if pending == 0 {
-                tx.execute(
-                    "INSERT INTO jobs (schedule_id, image_id, status, run_at, created) VALUES (?1, ?2, ?5, ?3, ?4)",
-                    params![schedule, image, next, t, Status::Scheduled],
-                )?;
+        Some(next) if schedule.active => {
+            if store::jobs::pending_runs(tx, schedule.id)? == 0 {
+                store::jobs::insert_job(tx, schedule.id, image, next, t)?;
             }
         }
-        _ => {
-            tx.execute("UPDATE schedules SET active = 0 WHERE id = ?1", [schedule])?;
-        }
+        _ => store::jobs::deactivate_schedule(tx, schedule.id)?,
     }
     Ok(())
 }
@@ -181,24 +158,15 @@ pub fn execute(
     progress: &dyn SiteProgress,
 ) -> Result<JobOutcome> {
     let info = {
-        let db = &site.db;
-        db.conn()
-            .query_row(
-                "SELECT j.image_id, s.selection, s.continue_on_error, s.update_dps, s.remove_superseded, \
-                 s.include_not_supported FROM jobs j JOIN schedules s ON s.id = j.schedule_id WHERE j.id = ?1",
-                [job],
-                |r| {
-                    Ok(JobInfo {
-                        image: r.get(0)?,
-                        selection: serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default(),
-                        continue_on_error: r.get(2)?,
-                        update_dps: r.get(3)?,
-                        remove_superseded: r.get(4)?,
-                        include_not_supported: r.get(5)?,
-                    })
-                },
-            )
-            .map_err(db.err())?
+        let (schedule, image, _) = store::jobs::schedule_of_job(&site.db, job).map_err(site.db.err())?;
+        JobInfo {
+            image,
+            selection: serde_json::from_str(&schedule.selection).unwrap_or_default(),
+            continue_on_error: schedule.continue_on_error,
+            update_dps: schedule.update_dps,
+            remove_superseded: schedule.remove_superseded,
+            include_not_supported: schedule.include_not_supported,
+        }
     };
     let image = images::get(site, info.image)?;
     progress.site_event(&SiteEvent::JobStarted { job, image: image.id, name: &image.name });
@@ -242,11 +210,8 @@ pub fn execute(
         let t = now();
         let image_id = image.id;
         site.db.tx(|tx| {
-            tx.execute(
-                "UPDATE jobs SET status = ?4, finished = ?2, message = ?3 WHERE id = ?1 AND status = ?5",
-                params![job, t, message, Status::Failed, Status::InProcess],
-            )?;
-            tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image_id, job])?;
+            store::jobs::close(tx, job, Status::InProcess, Status::Failed, t, &message)?;
+            store::runs::release_lease(tx, image_id, job)?;
             schedule_next(tx, job, t)
         })?;
     }
@@ -304,7 +269,7 @@ fn run_job(
     };
     let updates = jobs::resolve(site, info.image, &info.selection, info.include_not_supported, control)?;
     let pending: Results = updates.iter().map(|u| (u.clone(), UpdateResult::Pending, None)).collect();
-    site.db.tx(|tx| jobs::set_job_updates(tx, job, &pending))?;
+    site.db.tx(|tx| store::jobs::set_job_updates(tx, job, &pending))?;
     let mut results: Results = Vec::new();
     if control.cancelled() {
         return Ok(Done::Cancelled { results });
@@ -430,11 +395,7 @@ fn finish(
     progress: &dyn SiteProgress,
 ) -> Result<JobOutcome> {
     let t = now();
-    let cancel_requested: bool = site
-        .db
-        .conn()
-        .query_row("SELECT cancel_requested FROM jobs WHERE id = ?1", [job], |r| r.get(0))
-        .map_err(site.db.err())?;
+    let cancel_requested = store::jobs::cancel_requested(&site.db, job).map_err(site.db.err())?;
     let mut version = image.content_version;
     let (status, message, results, new) = match done {
         Done::Cancelled { results } if !cancel_requested && stop.load(Ordering::SeqCst) => (
@@ -498,54 +459,38 @@ fn finish(
     let outcome_status = status;
     let image_id = image.id;
     let recorded = site.db.tx(|tx| {
-        let current: Option<Status> =
-            tx.query_row("SELECT status FROM jobs WHERE id = ?1", [job], |r| r.get(0)).optional()?;
-        if current != Some(Status::InProcess) {
+        if store::jobs::status(tx, job)? != Some(Status::InProcess) {
             // Another runner closed this run (our lease expired): its verdict stands.
             return Ok(false);
         }
-        for (u, result, reason) in &updates_rows {
-            tx.execute(
-                "INSERT OR REPLACE INTO job_updates (job_id, update_id, kb, title, file_name, result, reason) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![job, u.id, u.kb, u.title, u.file_name, result, reason],
-            )?;
-        }
+        store::jobs::record_results(tx, job, &updates_rows)?;
         if outcome_status == Status::Scheduled {
-            tx.execute(
-                "UPDATE job_updates SET result = ?2, reason = NULL WHERE job_id = ?1",
-                params![job, UpdateResult::Pending],
-            )?;
-            tx.execute(
-                "UPDATE jobs SET status = ?3, started = NULL, runner = NULL, version_before = NULL, message = ?2 WHERE id = ?1",
-                params![job, message, Status::Scheduled],
-            )?;
-            tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image_id, job])?;
+            store::jobs::reset_results(tx, job)?;
+            store::jobs::requeue(tx, job, &message)?;
+            store::runs::release_lease(tx, image_id, job)?;
             return Ok(true);
         }
-        tx.execute(
-            "UPDATE job_updates SET result = ?2, reason = 'not run: the run ended before this update' \
-             WHERE job_id = ?1 AND result = ?3",
-            params![job, UpdateResult::Skipped, UpdateResult::Pending],
+        store::jobs::resolve_results(
+            tx,
+            job,
+            UpdateResult::Pending,
+            UpdateResult::Skipped,
+            Some("not run: the run ended before this update"),
         )?;
         if let Some((rel, facts)) = &switched {
-            tx.execute(
-                "UPDATE images SET content_version = ?2, path = ?3, sha256 = ?4, size = ?5, updated = ?6 WHERE id = ?1",
-                params![image_id, version, rel, facts.sha256, facts.size as i64, t],
-            )?;
-            tx.execute(
-                "INSERT OR REPLACE INTO image_versions (image_id, version, path, sha256, size, created, job_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![image_id, version, rel, facts.sha256, facts.size as i64, t, job],
-            )?;
-            images::record_facts(tx, image_id, facts, Some(job))?;
-            images::record_content_version(tx, image_id, version, facts, t, Some(job))?;
+            let v = store::images::NewVersion {
+                version,
+                path: rel,
+                sha256: &facts.sha256,
+                size: facts.size,
+                job: Some(job),
+            };
+            store::images::switch_version(tx, image_id, &v, t)?;
+            store::images::record_facts(tx, image_id, facts, Some(job))?;
+            store::images::record_content_version(tx, image_id, version, facts, t, Some(job))?;
         }
-        tx.execute(
-            "UPDATE jobs SET status = ?2, finished = ?3, message = ?4, version_after = ?5 WHERE id = ?1",
-            params![job, outcome_status, t, message, version],
-        )?;
-        tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image_id, job])?;
+        store::jobs::end(tx, job, outcome_status, t, &message, version)?;
+        store::runs::release_lease(tx, image_id, job)?;
         schedule_next(tx, job, t)?;
         Ok(true)
     })?;
@@ -611,22 +556,11 @@ fn finish(
 
 /// Keeps the current and the previous content version on disk; older ones are removed.
 pub(crate) fn prune_versions(site: &mut Site, image: i64, current: i64) -> Result<()> {
-    let old: Vec<String> = {
-        let db = &site.db;
-        let mut stmt = db
-            .conn()
-            .prepare("SELECT path FROM image_versions WHERE image_id = ?1 AND version < ?2")
-            .map_err(db.err())?;
-        let rows = stmt.query_map(params![image, current - 1], |r| r.get(0)).map_err(db.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
-    };
+    let old = store::images::version_paths_below(&site.db, image, current - 1).map_err(site.db.err())?;
     if old.is_empty() {
         return Ok(());
     }
-    site.db.tx(|tx| {
-        tx.execute("DELETE FROM image_versions WHERE image_id = ?1 AND version < ?2", params![image, current - 1])?;
-        Ok(())
-    })?;
+    site.db.tx(|tx| store::images::delete_versions_below(tx, image, current - 1))?;
     for rel in old {
         if let Some(dir) = site.resolve(&rel).parent() {
             let _ = std::fs::remove_dir_all(dir);

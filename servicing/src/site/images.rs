@@ -6,15 +6,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rusqlite::{params, OptionalExtension};
-
 use super::catalog::{self, Update};
 use super::content::{copy_hashed, sha256_file, sync_dir};
-use super::db::{now, Db};
 use super::error::{Error, Result};
 use super::jobs::{self, ScheduleView};
 use super::schedule::Status;
-use super::time::format_utc;
+use super::store::{self, now, Db};
 use super::{dp, Site};
 use crate::apply::{self, AddOptions, GetOptions, Outcome, Target};
 use crate::progress::Control;
@@ -137,34 +134,10 @@ pub struct ImageDetail {
     pub distribution: Vec<dp::DpImageStatus>,
 }
 
-const SELECT: &str =
-    "SELECT id, name, os_version, arch, content_version, size, path, sha256, source_path, imported FROM images";
-
-fn row(site: &Site, r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRow> {
-    let path: String = r.get(6)?;
-    Ok(ImageRow {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        version: r.get(2)?,
-        arch: r.get(3)?,
-        scheduled_updates_date: None,
-        scheduled_updates_status: None,
-        content_version: r.get(4)?,
-        size: r.get::<_, i64>(5)? as u64,
-        path: site.resolve(&path),
-        sha256: r.get(7)?,
-        indexes: 0,
-        source_path: r.get(8)?,
-        imported: format_utc(r.get(9)?),
-    })
-}
-
 fn fill(site: &Site, mut img: ImageRow) -> Result<ImageRow> {
     let db = &site.db;
-    img.indexes = db
-        .conn()
-        .query_row("SELECT COUNT(*) FROM image_editions WHERE image_id = ?1", [img.id], |r| r.get::<_, i64>(0))
-        .map_err(db.err())? as u32;
+    img.path = site.resolve(&img.path.to_string_lossy());
+    img.indexes = store::images::edition_count(db, img.id).map_err(db.err())?;
     if let Some(job) = jobs::latest_job(db, img.id)? {
         img.scheduled_updates_date = Some(job.run_at.clone());
         img.scheduled_updates_status = Some(job.status);
@@ -174,20 +147,13 @@ fn fill(site: &Site, mut img: ImageRow) -> Result<ImageRow> {
 
 /// Every image.
 pub fn list(site: &Site) -> Result<Vec<ImageRow>> {
-    let rows = {
-        let db = &site.db;
-        let mut stmt = db.conn().prepare(&format!("{SELECT} ORDER BY id")).map_err(db.err())?;
-        let rows = stmt.query_map([], |r| row(site, r)).map_err(db.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
-    };
+    let rows = store::images::list(&site.db).map_err(site.db.err())?;
     rows.into_iter().map(|r| fill(site, r)).collect()
 }
 
 /// One image's row.
 pub fn get(site: &Site, id: i64) -> Result<ImageRow> {
-    let db = &site.db;
-    let found =
-        db.conn().query_row(&format!("{SELECT} WHERE id = ?1"), [id], |r| row(site, r)).optional().map_err(db.err())?;
+    let found = store::images::get(&site.db, id).map_err(site.db.err())?;
     fill(site, found.ok_or(Error::NoSuchImage { id })?)
 }
 
@@ -195,45 +161,12 @@ pub fn get(site: &Site, id: i64) -> Result<ImageRow> {
 pub fn show(site: &Site, id: i64) -> Result<ImageDetail> {
     let image = get(site, id)?;
     let db = &site.db;
-    let editions = {
-        let mut stmt = db
-            .conn()
-            .prepare("SELECT idx, name, edition_id, arch, build, os_version FROM image_editions WHERE image_id = ?1 ORDER BY idx")
-            .map_err(db.err())?;
-        let rows = stmt
-            .query_map([id], |r| {
-                Ok(Edition {
-                    index: r.get(0)?,
-                    name: r.get(1)?,
-                    edition_id: r.get(2)?,
-                    arch: r.get(3)?,
-                    build: r.get(4)?,
-                    os_version: r.get(5)?,
-                })
-            })
-            .map_err(db.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
-    };
+    let editions = store::images::editions(db, id).map_err(db.err())?;
     let installed_updates = installed(db, id)?;
-    let versions = {
-        let mut stmt = db
-            .conn()
-            .prepare("SELECT version, path, sha256, size, created, job_id FROM image_versions WHERE image_id = ?1 ORDER BY version")
-            .map_err(db.err())?;
-        let rows = stmt
-            .query_map([id], |r| {
-                Ok(Version {
-                    version: r.get(0)?,
-                    path: site.resolve(&r.get::<_, String>(1)?),
-                    sha256: r.get(2)?,
-                    size: r.get::<_, i64>(3)? as u64,
-                    created: format_utc(r.get(4)?),
-                    job: r.get(5)?,
-                })
-            })
-            .map_err(db.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
-    };
+    let mut versions = store::images::versions(db, id).map_err(db.err())?;
+    for v in &mut versions {
+        v.path = site.resolve(&v.path.to_string_lossy());
+    }
     Ok(ImageDetail {
         image,
         editions,
@@ -247,27 +180,7 @@ pub fn show(site: &Site, id: i64) -> Result<ImageDetail> {
 /// The Installed Updates list: the image's packages that name a KB article (base and feature
 /// packages are not updates), as read from the image.
 pub fn installed(db: &Db, id: i64) -> Result<Vec<InstalledUpdate>> {
-    let mut stmt = db
-        .conn()
-        .prepare(
-            "SELECT idx, kb, identity, state, release_type, install_time, job_id FROM installed_updates \
-             WHERE image_id = ?1 AND kb LIKE 'KB%' ORDER BY idx, install_time, identity",
-        )
-        .map_err(db.err())?;
-    let rows = stmt
-        .query_map([id], |r| {
-            Ok(InstalledUpdate {
-                index: r.get(0)?,
-                kb: r.get(1)?,
-                identity: r.get(2)?,
-                state: r.get(3)?,
-                release_type: r.get(4)?,
-                install_time: r.get(5)?,
-                job: r.get(6)?,
-            })
-        })
-        .map_err(db.err())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
+    store::images::installed_updates(db, id).map_err(db.err())
 }
 
 /// The facts read from a WIM for the database.
@@ -318,80 +231,6 @@ pub(crate) fn read_facts(
     Ok(WimFacts { editions, installed, sha256, size })
 }
 
-/// Writes the editions and installed updates of image `id` (replacing what was recorded).
-pub(crate) fn record_facts(
-    tx: &rusqlite::Transaction<'_>,
-    id: i64,
-    facts: &WimFacts,
-    job: Option<i64>,
-) -> rusqlite::Result<()> {
-    // Which packages were there before, so that a run is credited only with what it added.
-    let before: HashMap<(u32, String), Option<i64>> = {
-        let mut stmt = tx.prepare("SELECT idx, identity, job_id FROM installed_updates WHERE image_id = ?1")?;
-        let rows = stmt.query_map([id], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    tx.execute("DELETE FROM image_editions WHERE image_id = ?1", [id])?;
-    tx.execute("DELETE FROM installed_updates WHERE image_id = ?1", [id])?;
-    // The Version column is the serviced image's, not the imported one's (a cumulative update
-    // moves the build revision).
-    if let Some(first) = facts.editions.first() {
-        set_version(tx, id, first.os_version.as_deref(), first.arch.as_deref())?;
-    }
-    for e in &facts.editions {
-        tx.execute(
-            "INSERT INTO image_editions (image_id, idx, name, edition_id, arch, build, os_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![id, e.index, e.name, e.edition_id, e.arch, e.build, e.os_version],
-        )?;
-    }
-    for (idx, p) in &facts.installed {
-        let credited = match before.get(&(*idx, p.identity.clone())) {
-            Some(old) => *old,
-            None => job,
-        };
-        tx.execute(
-            "INSERT OR REPLACE INTO installed_updates (image_id, idx, identity, kb, state, release_type, install_time, job_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![id, idx, p.identity, p.kb, p.state, p.release_type, p.install_time, credited],
-        )?;
-    }
-    Ok(())
-}
-
-/// Adds a content version to the image's history (after [`record_facts`], whose installed updates
-/// it counts).
-pub(crate) fn record_content_version(
-    tx: &rusqlite::Transaction<'_>,
-    id: i64,
-    version: i64,
-    facts: &WimFacts,
-    created: i64,
-    job: Option<i64>,
-) -> rusqlite::Result<()> {
-    let updates: i64 = tx.query_row(
-        "SELECT COUNT(DISTINCT kb) FROM installed_updates WHERE image_id = ?1 AND kb LIKE 'KB%'",
-        [id],
-        |r| r.get(0),
-    )?;
-    tx.execute(
-        "INSERT OR REPLACE INTO content_versions (image_id, version, sha256, size, updates, created, job_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, version, facts.sha256, facts.size as i64, updates, created, job],
-    )?;
-    Ok(())
-}
-
-/// Records the OS version and architecture an image's first index reports.
-fn set_version(
-    tx: &rusqlite::Transaction<'_>,
-    id: i64,
-    version: Option<&str>,
-    arch: Option<&str>,
-) -> rusqlite::Result<()> {
-    tx.execute("UPDATE images SET os_version = ?2, arch = ?3 WHERE id = ?1", params![id, version, arch])?;
-    Ok(())
-}
-
 /// A fresh folder name for an image's files: unique without needing the database ID, so the files
 /// can be complete before the row that points at them is committed.
 fn new_key() -> String {
@@ -439,30 +278,22 @@ pub fn import(site: &mut Site, req: &ImportRequest, control: Control<'_>) -> Res
         ImageRef::Index(n) => n.to_string(),
         ImageRef::Name(n) => n.clone(),
     });
+    let source_text = source.to_string_lossy();
+    let new = store::images::NewImage {
+        name: &name,
+        source_path: &source_text,
+        source_index: index_text.as_deref(),
+        single_index: req.single_index,
+        os_version: first.and_then(|e| e.os_version.as_deref()),
+        arch: first.and_then(|e| e.arch.as_deref()),
+        path: &rel,
+        sha256: &facts.sha256,
+        size: facts.size,
+    };
     let id = site.db.tx(|tx| {
-        tx.execute(
-            "INSERT INTO images (name, source_path, source_index, single_index, os_version, arch, content_version, \
-             path, sha256, size, imported, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?10)",
-            params![
-                name,
-                source.to_string_lossy(),
-                index_text,
-                req.single_index,
-                first.and_then(|e| e.os_version.clone()),
-                first.and_then(|e| e.arch.clone()),
-                rel,
-                facts.sha256,
-                facts.size as i64,
-                t
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO image_versions (image_id, version, path, sha256, size, created) VALUES (?1, 1, ?2, ?3, ?4, ?5)",
-            params![id, rel, facts.sha256, facts.size as i64, t],
-        )?;
-        record_facts(tx, id, &facts, None)?;
-        record_content_version(tx, id, 1, &facts, t, None)?;
+        let id = store::images::insert(tx, &new, t)?;
+        store::images::record_facts(tx, id, &facts, None)?;
+        store::images::record_content_version(tx, id, 1, &facts, t, None)?;
         Ok(id)
     })?;
     tracing::info!(image = id, source = %source.display(), single_index = req.single_index, "image imported");
@@ -697,14 +528,11 @@ fn evaluate(
     };
     // The engine judges a package superseded by another of the same run before it looks at the
     // image; the image's own packages tell whether it was needed at all (same or newer installed).
-    let installed: Vec<cbs::PackageIdentity> = {
-        let db = &site.db;
-        let mut stmt =
-            db.conn().prepare("SELECT identity FROM installed_updates WHERE image_id = ?1").map_err(db.err())?;
-        let rows = stmt.query_map([image.id], |r| r.get::<_, String>(0)).map_err(db.err())?;
-        let ids = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?;
-        ids.iter().filter_map(|i| i.parse().ok()).collect()
-    };
+    let installed: Vec<cbs::PackageIdentity> = store::images::installed_identities(&site.db, image.id)
+        .map_err(site.db.err())?
+        .iter()
+        .filter_map(|i| i.parse().ok())
+        .collect();
     let covered = |u: &Update| {
         let Some(id) = u.identity.as_deref().and_then(|i| i.parse::<cbs::PackageIdentity>().ok()) else { return false };
         installed.iter().any(|p| cbs::rules::family(p) == cbs::rules::family(&id) && p.version >= id.version)

@@ -2,14 +2,12 @@
 //! (Cancel Scheduled Updates), and what the Servicing and Update Status tabs show. One active
 //! schedule per image, as in ConfigMgr: a new one replaces the pending one.
 
-use rusqlite::{params, OptionalExtension};
-
 use super::catalog::{self, Update};
-use super::db::{now, Db};
 use super::error::{Error, Result};
 use super::images;
 use super::schedule::{Status, When};
 use super::store::UpdateResult;
+use super::store::{self, now, Db};
 use super::time::format_utc;
 use super::Site;
 use crate::progress::Control;
@@ -110,118 +108,43 @@ pub struct ScheduleView {
     pub job: Option<JobView>,
 }
 
-const JOB_SELECT: &str = "SELECT id, schedule_id, image_id, status, run_at, started, finished, message, \
-    cancel_requested, version_before, version_after, runner FROM jobs";
-
-fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobView> {
-    Ok(JobView {
-        id: r.get(0)?,
-        schedule_id: r.get(1)?,
-        image_id: r.get(2)?,
-        status: r.get(3)?,
-        run_at: format_utc(r.get(4)?),
-        started: r.get::<_, Option<i64>>(5)?.map(format_utc),
-        finished: r.get::<_, Option<i64>>(6)?.map(format_utc),
-        message: r.get(7)?,
-        cancel_requested: r.get(8)?,
-        version_before: r.get(9)?,
-        version_after: r.get(10)?,
-        runner: r.get(11)?,
-        updates: Vec::new(),
-    })
-}
-
 fn with_updates(db: &Db, mut job: JobView) -> Result<JobView> {
-    let mut stmt = db
-        .conn()
-        .prepare(
-            "SELECT update_id, kb, title, file_name, result, reason FROM job_updates WHERE job_id = ?1 ORDER BY update_id",
-        )
-        .map_err(db.err())?;
-    let rows = stmt
-        .query_map([job.id], |r| {
-            Ok(JobUpdate {
-                update_id: r.get(0)?,
-                kb: r.get(1)?,
-                title: r.get(2)?,
-                file_name: r.get(3)?,
-                result: r.get(4)?,
-                reason: r.get(5)?,
-            })
-        })
-        .map_err(db.err())?;
-    job.updates = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?;
+    job.updates = store::jobs::job_updates(db, job.id).map_err(db.err())?;
     Ok(job)
 }
 
 /// One job with its per-update results.
 pub fn job(db: &Db, id: i64) -> Result<Option<JobView>> {
-    let found =
-        db.conn().query_row(&format!("{JOB_SELECT} WHERE id = ?1"), [id], job_row).optional().map_err(db.err())?;
+    let found = store::jobs::job(db, id).map_err(db.err())?;
     found.map(|j| with_updates(db, j)).transpose()
 }
 
 /// The latest run of an image (the one the Scheduled Updates columns show).
 pub fn latest_job(db: &Db, image: i64) -> Result<Option<JobView>> {
-    let found = db
-        .conn()
-        .query_row(&format!("{JOB_SELECT} WHERE image_id = ?1 ORDER BY id DESC LIMIT 1"), [image], job_row)
-        .optional()
-        .map_err(db.err())?;
+    let found = store::jobs::latest_of_image(db, image).map_err(db.err())?;
     found.map(|j| with_updates(db, j)).transpose()
 }
 
 /// Every run of an image, newest first.
 pub fn jobs_of(db: &Db, image: i64) -> Result<Vec<JobView>> {
-    let mut stmt =
-        db.conn().prepare(&format!("{JOB_SELECT} WHERE image_id = ?1 ORDER BY id DESC")).map_err(db.err())?;
-    let rows = stmt.query_map([image], job_row).map_err(db.err())?;
-    let jobs = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?;
+    let jobs = store::jobs::of_image(db, image).map_err(db.err())?;
     jobs.into_iter().map(|j| with_updates(db, j)).collect()
 }
 
 /// The image's latest schedule with its latest run.
 pub fn current_schedule(db: &Db, image: i64) -> Result<Option<ScheduleView>> {
-    let found = db
-        .conn()
-        .query_row(
-            "SELECT id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, active, \
-             include_not_supported FROM schedules WHERE image_id = ?1 ORDER BY active DESC, id DESC LIMIT 1",
-            [image],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, bool>(4)?,
-                    r.get::<_, bool>(5)?,
-                    r.get::<_, bool>(6)?,
-                    r.get::<_, bool>(7)?,
-                    r.get::<_, bool>(8)?,
-                ))
-            },
-        )
-        .optional()
-        .map_err(db.err())?;
-    let Some((id, kind, spec, selection, coe, dps, rs, active, ins)) = found else { return Ok(None) };
-    let when = When::from_stored(&kind, &spec).map(|w| w.describe()).unwrap_or(spec);
-    let job = db
-        .conn()
-        .query_row(&format!("{JOB_SELECT} WHERE schedule_id = ?1 ORDER BY id DESC LIMIT 1"), [id], job_row)
-        .optional()
-        .map_err(db.err())?
-        .map(|j| with_updates(db, j))
-        .transpose()?;
+    let Some(s) = store::jobs::latest_schedule(db, image).map_err(db.err())? else { return Ok(None) };
+    let when = When::from_stored(&s.kind, &s.spec).map(|w| w.describe()).unwrap_or(s.spec);
+    let job = store::jobs::latest_of_schedule(db, s.id).map_err(db.err())?.map(|j| with_updates(db, j)).transpose()?;
     Ok(Some(ScheduleView {
-        id,
+        id: s.id,
         when,
-        selection: serde_json::from_str(&selection).unwrap_or_default(),
-        continue_on_error: coe,
-        update_dps: dps,
-        remove_superseded: rs,
-        include_not_supported: ins,
-        active,
+        selection: serde_json::from_str(&s.selection).unwrap_or_default(),
+        continue_on_error: s.continue_on_error,
+        update_dps: s.update_dps,
+        remove_superseded: s.remove_superseded,
+        include_not_supported: s.include_not_supported,
+        active: s.active,
         job,
     }))
 }
@@ -282,28 +205,7 @@ pub struct ScheduleReport {
 
 /// The job of an image that is In Process, if any.
 pub(crate) fn in_process(db: &Db, image: i64) -> Result<Option<i64>> {
-    db.conn()
-        .query_row("SELECT id FROM jobs WHERE image_id = ?1 AND status = ?2", params![image, Status::InProcess], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(db.err())
-}
-
-/// Writes the per-update rows of a job (replacing any).
-pub(crate) fn set_job_updates(
-    tx: &rusqlite::Transaction<'_>,
-    job: i64,
-    updates: &[(Update, UpdateResult, Option<String>)],
-) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM job_updates WHERE job_id = ?1", [job])?;
-    for (u, result, reason) in updates {
-        tx.execute(
-            "INSERT INTO job_updates (job_id, update_id, kb, title, file_name, result, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![job, u.id, u.kb, u.title, u.file_name, result, reason],
-        )?;
-    }
-    Ok(())
+    store::jobs::in_process(db, image).map_err(db.err())
 }
 
 /// Creates a schedule and its first run (status Scheduled).
@@ -332,69 +234,37 @@ pub fn schedule(site: &mut Site, req: &ScheduleRequest, control: Control<'_>) ->
     let image_id = req.image;
     let pending: Vec<(Update, UpdateResult, Option<String>)> =
         updates.into_iter().map(|u| (u, UpdateResult::Pending, None)).collect();
+    let new = store::jobs::NewSchedule {
+        image: image_id,
+        kind,
+        spec: &spec,
+        selection: &selection,
+        continue_on_error: req.continue_on_error,
+        update_dps: req.update_dps,
+        remove_superseded: req.remove_superseded,
+        include_not_supported: req.include_not_supported,
+    };
     let created = site.db.tx(|tx| {
         // Checked again inside the transaction: a runner may have claimed a run since.
-        let running: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM jobs WHERE image_id = ?1 AND status = ?2",
-                params![image_id, Status::InProcess],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(job) = running {
+        if let Some(job) = store::jobs::in_process(tx, image_id)? {
             return Ok(Err(job));
         }
         // A run `--now` is one extra run: a recurring schedule (and its options) stays as it is;
         // only another pending run-now is replaced. `--at` and `--every` replace what is active.
-        let replaced = replaceable_schedules(tx, image_id, req.when == When::Now)?;
-        tx.execute(
-            "INSERT INTO schedules (image_id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, \
-             include_not_supported, active, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)",
-            params![
-                image_id,
-                kind,
-                spec,
-                selection,
-                req.continue_on_error,
-                req.update_dps,
-                req.remove_superseded,
-                req.include_not_supported,
-                t
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
+        let replaced = store::jobs::replaceable_schedules(tx, image_id, req.when == When::Now)?;
+        let id = store::jobs::insert_schedule(tx, &new, t)?;
         for old in &replaced {
-            tx.execute("UPDATE schedules SET active = 0 WHERE id = ?1", [old])?;
-            tx.execute(
-                "UPDATE jobs SET status = ?4, finished = ?2, message = ?3 WHERE schedule_id = ?1 AND status = ?5",
-                params![old, t, format!("replaced by schedule {id}"), Status::Cancelled, Status::Scheduled],
-            )?;
+            store::jobs::deactivate_schedule(tx, *old)?;
+            store::jobs::cancel_pending_runs(tx, *old, t, &format!("replaced by schedule {id}"))?;
         }
-        tx.execute(
-            "INSERT INTO jobs (schedule_id, image_id, status, run_at, created) VALUES (?1, ?2, ?5, ?3, ?4)",
-            params![id, image_id, run_at, t, Status::Scheduled],
-        )?;
-        let job = tx.last_insert_rowid();
-        set_job_updates(tx, job, &pending)?;
+        let job = store::jobs::insert_job(tx, id, image_id, run_at, t)?;
+        store::jobs::set_job_updates(tx, job, &pending)?;
         Ok(Ok((id, replaced)))
     })?;
     let (id, replaced) = created.map_err(|job| Error::InProcess { image: image_id, job })?;
     tracing::info!(image = image_id, schedule = id, run_at = %format_utc(run_at), "servicing scheduled");
     let schedule = schedule_view(&site.db, id)?.expect("just inserted");
     Ok(ScheduleReport { schedule, replaced, forced })
-}
-
-/// The active schedules of an image that a new one replaces: every one, or with `now_only` only
-/// the pending run-now ones.
-fn replaceable_schedules(tx: &rusqlite::Transaction<'_>, image: i64, now_only: bool) -> rusqlite::Result<Vec<i64>> {
-    let sql = if now_only {
-        "SELECT id FROM schedules WHERE image_id = ?1 AND active = 1 AND kind = 'now'"
-    } else {
-        "SELECT id FROM schedules WHERE image_id = ?1 AND active = 1"
-    };
-    let mut stmt = tx.prepare(sql)?;
-    let rows = stmt.query_map([image], |r| r.get(0))?;
-    rows.collect()
 }
 
 /// Refuses named updates the engine's dry run says cannot apply to the image (wrong product or
@@ -453,49 +323,28 @@ fn refuse_inapplicable(
 
 /// One schedule with its latest run.
 pub fn schedule_view(db: &Db, id: i64) -> Result<Option<ScheduleView>> {
-    let image: Option<i64> = db
-        .conn()
-        .query_row("SELECT image_id FROM schedules WHERE id = ?1", [id], |r| r.get(0))
-        .optional()
-        .map_err(db.err())?;
-    let Some(image) = image else { return Ok(None) };
+    let Some(image) = store::jobs::schedule_image(db, id).map_err(db.err())? else { return Ok(None) };
     Ok(schedules_of(db, image)?.into_iter().find(|s| s.id == id))
 }
 
 /// Every schedule of an image, newest first, each with its latest run.
 pub fn schedules_of(db: &Db, image: i64) -> Result<Vec<ScheduleView>> {
-    let mut stmt = db
-        .conn()
-        .prepare(
-            "SELECT id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, active, \
-             include_not_supported FROM schedules WHERE image_id = ?1 ORDER BY id DESC",
-        )
-        .map_err(db.err())?;
-    let rows = stmt
-        .query_map([image], |r| {
-            let (kind, spec): (String, String) = (r.get(1)?, r.get(2)?);
-            Ok(ScheduleView {
-                id: r.get(0)?,
-                when: When::from_stored(&kind, &spec).map(|w| w.describe()).unwrap_or(spec),
-                selection: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
-                continue_on_error: r.get(4)?,
-                update_dps: r.get(5)?,
-                remove_superseded: r.get(6)?,
-                active: r.get(7)?,
-                include_not_supported: r.get(8)?,
-                job: None,
-            })
-        })
-        .map_err(db.err())?;
-    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?;
-    for s in &mut out {
-        s.job = db
-            .conn()
-            .query_row(&format!("{JOB_SELECT} WHERE schedule_id = ?1 ORDER BY id DESC LIMIT 1"), [s.id], job_row)
-            .optional()
-            .map_err(db.err())?
-            .map(|j| with_updates(db, j))
-            .transpose()?;
+    let rows = store::jobs::schedules_of_image(db, image).map_err(db.err())?;
+    let mut out = Vec::with_capacity(rows.len());
+    for s in rows {
+        let job =
+            store::jobs::latest_of_schedule(db, s.id).map_err(db.err())?.map(|j| with_updates(db, j)).transpose()?;
+        out.push(ScheduleView {
+            id: s.id,
+            when: When::from_stored(&s.kind, &s.spec).map(|w| w.describe()).unwrap_or(s.spec),
+            selection: serde_json::from_str(&s.selection).unwrap_or_default(),
+            continue_on_error: s.continue_on_error,
+            update_dps: s.update_dps,
+            remove_superseded: s.remove_superseded,
+            include_not_supported: s.include_not_supported,
+            active: s.active,
+            job,
+        });
     }
     Ok(out)
 }
@@ -518,34 +367,14 @@ pub fn cancel(site: &mut Site, image: i64) -> Result<CancelReport> {
     images::get(site, image)?;
     let t = now();
     let found = site.db.tx(|tx| {
-        if let Some(job) = tx
-            .query_row(
-                "SELECT id FROM jobs WHERE image_id = ?1 AND status = ?2",
-                params![image, Status::InProcess],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()?
-        {
-            tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", [job])?;
+        if let Some(job) = store::jobs::in_process(tx, image)? {
+            store::jobs::request_cancel(tx, job)?;
             return Ok(Some((job, Status::InProcess)));
         }
-        if let Some((job, schedule)) = tx
-            .query_row(
-                "SELECT id, schedule_id FROM jobs WHERE image_id = ?1 AND status = ?2 ORDER BY id DESC LIMIT 1",
-                params![image, Status::Scheduled],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-            )
-            .optional()?
-        {
-            tx.execute(
-                "UPDATE jobs SET status = ?3, finished = ?2, message = 'cancelled before it ran' WHERE id = ?1",
-                params![job, t, Status::Cancelled],
-            )?;
-            tx.execute(
-                "UPDATE job_updates SET result = ?2 WHERE job_id = ?1 AND result = ?3",
-                params![job, UpdateResult::Cancelled, UpdateResult::Pending],
-            )?;
-            tx.execute("UPDATE schedules SET active = 0 WHERE id = ?1", [schedule])?;
+        if let Some((job, schedule)) = store::jobs::latest_scheduled(tx, image)? {
+            store::jobs::close(tx, job, Status::Scheduled, Status::Cancelled, t, "cancelled before it ran")?;
+            store::jobs::resolve_results(tx, job, UpdateResult::Pending, UpdateResult::Cancelled, None)?;
+            store::jobs::deactivate_schedule(tx, schedule)?;
             return Ok(Some((job, Status::Scheduled)));
         }
         Ok(None)

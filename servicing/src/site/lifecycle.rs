@@ -5,48 +5,25 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, OptionalExtension};
-
 use super::catalog::{self, Update};
-use super::db::{now, Db};
 use super::error::{Error, Result};
 use super::images::{self, ImageDetail};
 use super::location::Location;
 use super::runner::{holder_id, LEASE_SECONDS};
-use super::store::{DpStatus, JobStatus};
+use super::store::{self, now, Db, DpStatus};
 use super::{dp, Site};
 use crate::progress::Control;
 
 /// The pending (Scheduled) and running (In Process) jobs of an image, as `job N (status)`.
 fn open_jobs_of_image(db: &Db, image: i64) -> Result<Vec<String>> {
-    let mut stmt = db
-        .conn()
-        .prepare("SELECT id, status FROM jobs WHERE image_id = ?1 AND status IN (?2, ?3) ORDER BY id")
-        .map_err(db.err())?;
-    let rows = stmt
-        .query_map(params![image, JobStatus::Scheduled, JobStatus::InProcess], |r| {
-            Ok(format!("job {} ({})", r.get::<_, i64>(0)?, r.get::<_, JobStatus>(1)?))
-        })
-        .map_err(db.err())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
+    let jobs = store::jobs::open_of_image(db, image).map_err(db.err())?;
+    Ok(jobs.into_iter().map(|(job, status)| format!("job {job} ({status})")).collect())
 }
 
 /// The pending and running jobs that selected a catalog entry, as `job N of image M (status)`.
 fn open_jobs_of_update(db: &Db, update: i64) -> Result<Vec<(String, i64)>> {
-    let mut stmt = db
-        .conn()
-        .prepare(
-            "SELECT j.id, j.image_id, j.status FROM job_updates u JOIN jobs j ON j.id = u.job_id \
-             WHERE u.update_id = ?1 AND j.status IN (?2, ?3) ORDER BY j.id",
-        )
-        .map_err(db.err())?;
-    let rows = stmt
-        .query_map(params![update, JobStatus::Scheduled, JobStatus::InProcess], |r| {
-            let image: i64 = r.get(1)?;
-            Ok((format!("job {} of image {image} ({})", r.get::<_, i64>(0)?, r.get::<_, JobStatus>(2)?), image))
-        })
-        .map_err(db.err())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
+    let jobs = store::jobs::open_of_update(db, update).map_err(db.err())?;
+    Ok(jobs.into_iter().map(|(job, image, status)| (format!("job {job} of image {image} ({status})"), image)).collect())
 }
 
 /// One removed catalog entry.
@@ -109,14 +86,14 @@ pub fn remove_updates(site: &mut Site, tokens: &[String]) -> Result<CatalogRemov
     let ids: Vec<i64> = chosen.iter().map(|u| u.id).collect();
     site.db.tx(|tx| {
         for id in &ids {
-            expire_update(tx, *id, t)?;
+            store::catalog::expire(tx, *id, t)?;
         }
         Ok(())
     })?;
     let library = site.content();
     let mut removed = Vec::new();
     for u in chosen {
-        let shared = live_entries_with_blob(&site.db, &u.sha256)? > 0;
+        let shared = store::catalog::live_entries_with_blob(&site.db, &u.sha256).map_err(site.db.err())? > 0;
         let blob = library.blob_path(&u.sha256);
         let blob_deleted = !shared && std::fs::remove_file(&blob).is_ok();
         let still_in_source = Path::new(&u.source).join(&u.rel_path).is_file();
@@ -124,19 +101,6 @@ pub fn remove_updates(site: &mut Site, tokens: &[String]) -> Result<CatalogRemov
         removed.push(RemovedUpdate { id: u.id, kb: u.kb, file_name: u.file_name, blob_deleted, still_in_source });
     }
     Ok(CatalogRemoveReport { removed })
-}
-
-/// Takes a catalog entry out of the catalog (its past runs keep referring to it).
-fn expire_update(tx: &rusqlite::Transaction<'_>, id: i64, t: i64) -> rusqlite::Result<()> {
-    tx.execute("UPDATE updates SET expired = ?2 WHERE id = ?1", params![id, t])?;
-    Ok(())
-}
-
-/// How many live catalog entries have these bytes.
-fn live_entries_with_blob(db: &Db, sha256: &str) -> Result<i64> {
-    db.conn()
-        .query_row("SELECT COUNT(*) FROM updates WHERE sha256 = ?1 AND expired IS NULL", [sha256], |r| r.get(0))
-        .map_err(db.err())
 }
 
 /// What `site image remove` did.
@@ -169,7 +133,7 @@ pub fn remove_image(site: &mut Site, id: i64) -> Result<ImageRemoveReport> {
         });
     }
     let dps = dp::all(site)?;
-    site.db.tx(|tx| delete_image_rows(tx, id))?;
+    site.db.tx(|tx| store::images::delete(tx, id))?;
     let key_dir = image.path.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
     if key_dir.starts_with(site.dir.join("images")) {
         let _ = std::fs::remove_dir_all(&key_dir);
@@ -197,66 +161,18 @@ pub fn remove_image(site: &mut Site, id: i64) -> Result<ImageRemoveReport> {
     Ok(report)
 }
 
-/// Deletes every row about an image (its lease included).
-fn delete_image_rows(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM job_updates WHERE job_id IN (SELECT id FROM jobs WHERE image_id = ?1)", [id])?;
-    for sql in [
-        "DELETE FROM jobs WHERE image_id = ?1",
-        "DELETE FROM schedules WHERE image_id = ?1",
-        "DELETE FROM installed_updates WHERE image_id = ?1",
-        "DELETE FROM image_editions WHERE image_id = ?1",
-        "DELETE FROM image_versions WHERE image_id = ?1",
-        "DELETE FROM content_versions WHERE image_id = ?1",
-        "DELETE FROM dp_content WHERE image_id = ?1",
-        "DELETE FROM leases WHERE image_id = ?1",
-        "DELETE FROM images WHERE id = ?1",
-    ] {
-        tx.execute(sql, [id])?;
-    }
-    Ok(())
-}
-
 /// Holds an image as a run does (a lease row, job 0), so no runner claims a run of it meanwhile;
 /// refused when a live lease or an In Process run holds it.
 fn take_lease(site: &mut Site, image: i64) -> Result<String> {
     let holder = holder_id();
     let t = now();
-    let taken = site.db.tx(|tx| {
-        let running: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM jobs WHERE image_id = ?1 AND status = ?2",
-                params![image, JobStatus::InProcess],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(job) = running {
-            return Ok(Err(job));
-        }
-        let lease: Option<(i64, i64)> = tx
-            .query_row("SELECT job_id, expires FROM leases WHERE image_id = ?1", [image], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        if let Some((job, expires)) = lease {
-            if expires >= t {
-                return Ok(Err(job));
-            }
-        }
-        tx.execute(
-            "INSERT OR REPLACE INTO leases (image_id, job_id, holder, expires) VALUES (?1, 0, ?2, ?3)",
-            params![image, holder, t + LEASE_SECONDS],
-        )?;
-        Ok(Ok(()))
-    })?;
+    let taken = site.db.tx(|tx| store::runs::hold_image(tx, image, &holder, t, t + LEASE_SECONDS))?;
     taken.map_err(|job| Error::InProcess { image, job })?;
     Ok(holder)
 }
 
 fn release_lease(site: &mut Site, image: i64, holder: &str) -> Result<()> {
-    site.db.tx(|tx| {
-        tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = 0 AND holder = ?2", params![image, holder])?;
-        Ok(())
-    })
+    site.db.tx(|tx| store::runs::release_hold(tx, image, holder))
 }
 
 /// What `site dp remove` did.
@@ -288,15 +204,9 @@ pub fn remove_dp(site: &mut Site, name: &str) -> Result<DpRemoveReport> {
         });
     }
     let id = d.id;
-    site.db.tx(|tx| delete_dp_rows(tx, id))?;
+    site.db.tx(|tx| store::dps::delete(tx, id))?;
     tracing::info!(dp = name, "distribution point removed");
     Ok(DpRemoveReport { name: d.name, url: d.url, held_images: status.iter().map(|s| s.image_id).collect() })
-}
-
-fn delete_dp_rows(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM dp_content WHERE dp_id = ?1", [id])?;
-    tx.execute("DELETE FROM dps WHERE id = ?1", [id])?;
-    Ok(())
 }
 
 /// What `site image rollback` did.
@@ -310,16 +220,6 @@ pub struct RollbackReport {
     pub replaced: i64,
     /// The DP update, with `--update-dps`.
     pub distribution: Option<dp::DistributeReport>,
-}
-
-/// The stored versions of an image, as (version, path relative to the site, SHA-256, size).
-fn versions_of(db: &Db, image: i64) -> Result<Vec<(i64, String, String, i64)>> {
-    let mut stmt = db
-        .conn()
-        .prepare("SELECT version, path, sha256, size FROM image_versions WHERE image_id = ?1 ORDER BY version")
-        .map_err(db.err())?;
-    let rows = stmt.query_map([image], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(db.err())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
 }
 
 /// Makes the previous content version kept on disk current again: its file, verified against its
@@ -346,11 +246,12 @@ pub fn rollback(site: &mut Site, id: i64, update_dps: bool, control: Control<'_>
 
 fn rollback_locked(site: &mut Site, image: &images::ImageRow, control: Control<'_>) -> Result<(i64, i64)> {
     let current = image.content_version;
-    let previous = versions_of(&site.db, image.id)?.into_iter().filter(|v| v.0 < current).max_by_key(|v| v.0);
-    let Some((from, rel, sha, _size)) = previous else {
+    let versions = store::images::versions(&site.db, image.id).map_err(site.db.err())?;
+    let previous = versions.into_iter().filter(|v| v.version < current).max_by_key(|v| v.version);
+    let Some(images::Version { version: from, path: rel, sha256: sha, .. }) = previous else {
         return Err(Error::NoPreviousVersion { image: image.id, current });
     };
-    let source = site.resolve(&rel);
+    let source = site.resolve(&rel.to_string_lossy());
     let (actual, size) = super::content::sha256_file(&source)?;
     if actual != sha {
         return Err(Error::Mismatch { path: source, what: "rollback source check", expected: sha, actual });
@@ -373,17 +274,11 @@ fn rollback_locked(site: &mut Site, image: &images::ImageRow, control: Control<'
     let t = now();
     let image_id = image.id;
     site.db.tx(|tx| {
-        tx.execute(
-            "UPDATE images SET content_version = ?2, path = ?3, sha256 = ?4, size = ?5, updated = ?6 WHERE id = ?1",
-            params![image_id, version, new_rel, facts.sha256, facts.size as i64, t],
-        )?;
-        tx.execute(
-            "INSERT OR REPLACE INTO image_versions (image_id, version, path, sha256, size, created, job_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
-            params![image_id, version, new_rel, facts.sha256, facts.size as i64, t],
-        )?;
-        images::record_facts(tx, image_id, &facts, None)?;
-        images::record_content_version(tx, image_id, version, &facts, t, None)
+        let v =
+            store::images::NewVersion { version, path: &new_rel, sha256: &facts.sha256, size: facts.size, job: None };
+        store::images::switch_version(tx, image_id, &v, t)?;
+        store::images::record_facts(tx, image_id, &facts, None)?;
+        store::images::record_content_version(tx, image_id, version, &facts, t, None)
     })?;
     super::execute::prune_versions(site, image_id, version)?;
     tracing::info!(image = image_id, from, version, "image rolled back");

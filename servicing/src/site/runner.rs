@@ -10,12 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, OptionalExtension};
-
-use super::db::now;
 use super::error::{Error, Result};
 use super::execute::{self, JobOutcome};
 use super::progress::{NoProgress, SiteProgress};
+use super::store::runs::Claim;
+use super::store::{self, now};
 use super::store::{JobStatus, UpdateResult};
 use super::time::format_utc;
 use super::{dp, Site};
@@ -104,24 +103,9 @@ pub fn stop_on_signals(flag: &Arc<AtomicBool>) -> std::io::Result<()> {
 /// Closes runs whose runner died, and DP distributions a dead process left In Progress.
 pub fn recover(site: &mut Site) -> Result<(Vec<Recovered>, usize)> {
     let t = now();
-    // (job, image, cancel requested, lease holder, lease expiry)
-    type Row = (i64, i64, bool, Option<String>, Option<i64>);
-    let candidates: Vec<Row> = {
-        let db = &site.db;
-        let mut stmt = db
-            .conn()
-            .prepare(
-                "SELECT j.id, j.image_id, j.cancel_requested, l.holder, l.expires FROM jobs j \
-                 LEFT JOIN leases l ON l.image_id = j.image_id AND l.job_id = j.id WHERE j.status = ?1",
-            )
-            .map_err(db.err())?;
-        let rows = stmt
-            .query_map([JobStatus::InProcess], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-            .map_err(db.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())?
-    };
+    let candidates = store::runs::running(&site.db).map_err(site.db.err())?;
     let mut out = Vec::new();
-    for (job, image, cancel_requested, holder, expires) in candidates {
+    for store::runs::Running { job, image, cancel_requested, holder, expires } in candidates {
         let dead = match (&holder, expires) {
             (Some(h), Some(e)) => e < t || holder_dead(h),
             _ => true,
@@ -136,19 +120,19 @@ pub fn recover(site: &mut Site) -> Result<(Vec<Recovered>, usize)> {
             holder.as_deref().unwrap_or("(no lease)")
         );
         let closed = site.db.tx(|tx| {
-            let n = tx.execute(
-                "UPDATE jobs SET status = ?2, finished = ?3, message = ?4 WHERE id = ?1 AND status = ?5",
-                params![job, status, t, message, JobStatus::InProcess],
+            let closed = store::jobs::close(tx, job, JobStatus::InProcess, status, t, &message)?;
+            store::jobs::resolve_results(
+                tx,
+                job,
+                UpdateResult::Pending,
+                UpdateResult::Failed,
+                Some("the run was interrupted"),
             )?;
-            tx.execute(
-                "UPDATE job_updates SET result = ?2, reason = 'the run was interrupted' WHERE job_id = ?1 AND result = ?3",
-                params![job, UpdateResult::Failed, UpdateResult::Pending],
-            )?;
-            tx.execute("DELETE FROM leases WHERE image_id = ?1 AND job_id = ?2", params![image, job])?;
-            if n == 1 {
+            store::runs::release_lease(tx, image, job)?;
+            if closed {
                 execute::schedule_next(tx, job, t)?;
             }
-            Ok(n == 1)
+            Ok(closed)
         })?;
         if closed {
             tracing::warn!(job, image, holder = ?holder, "closed the run of a runner that stopped");
@@ -159,41 +143,6 @@ pub fn recover(site: &mut Site) -> Result<(Vec<Recovered>, usize)> {
     }
     let dps = dp::recover(site)?;
     Ok((out, dps))
-}
-
-/// Tries to claim a due job: one transaction checks it is still Scheduled and that no live lease
-/// holds its image, then marks it In Process and takes the lease.
-fn claim(site: &mut Site, job: i64, holder: &str) -> Result<std::result::Result<i64, String>> {
-    let t = now();
-    site.db.tx(|tx| {
-        let row: Option<(i64, JobStatus)> = tx
-            .query_row("SELECT image_id, status FROM jobs WHERE id = ?1", [job], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let Some((image, status)) = row else { return Ok(Err("gone".into())) };
-        if status != JobStatus::Scheduled {
-            return Ok(Err(format!("job {job} is {status}")));
-        }
-        let lease: Option<(String, i64)> = tx
-            .query_row("SELECT holder, expires FROM leases WHERE image_id = ?1", [image], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        if let Some((h, e)) = lease {
-            if e >= t {
-                return Ok(Err(format!("image {image} is leased by {h} until {}", format_utc(e))));
-            }
-        }
-        let version: i64 = tx.query_row("SELECT content_version FROM images WHERE id = ?1", [image], |r| r.get(0))?;
-        tx.execute(
-            "UPDATE jobs SET status = ?5, started = ?2, runner = ?3, version_before = ?4, message = NULL WHERE id = ?1",
-            params![job, t, holder, version, JobStatus::InProcess],
-        )?;
-        tx.execute(
-            "INSERT OR REPLACE INTO leases (image_id, job_id, holder, expires) VALUES (?1, ?2, ?3, ?4)",
-            params![image, job, holder, t + LEASE_SECONDS],
-        )?;
-        Ok(Ok(image))
-    })
 }
 
 /// Watches a claimed run from a second thread: renews the lease, and raises `flag` when a cancel is
@@ -211,16 +160,12 @@ fn heartbeat(dir: &Path, job: i64, image: i64, stop: &AtomicBool, flag: &AtomicB
         if stop.load(Ordering::SeqCst) {
             flag.store(true, Ordering::SeqCst);
         }
-        let asked: Option<bool> =
-            site.db.conn().query_row("SELECT cancel_requested FROM jobs WHERE id = ?1", [job], |r| r.get(0)).ok();
+        let asked = store::jobs::cancel_requested(&site.db, job).ok();
         if asked == Some(true) {
             flag.store(true, Ordering::SeqCst);
         }
         if renewed.elapsed() >= RENEW_EVERY {
-            let r = site.db.conn().execute(
-                "UPDATE leases SET expires = ?3 WHERE image_id = ?1 AND job_id = ?2",
-                params![image, job, now() + LEASE_SECONDS],
-            );
+            let r = store::runs::renew_lease(&site.db, image, job, now() + LEASE_SECONDS);
             if let Err(e) = r {
                 tracing::warn!(error = %e, job, "cannot renew the lease");
             }
@@ -249,21 +194,14 @@ pub fn tick_with(dir: &Path, stop: &AtomicBool, progress: &dyn SiteProgress) -> 
             report.stopped = true;
             break;
         }
-        let t = now();
-        let due: Option<i64> = {
-            let db = &site.db;
-            let placeholders = tried.iter().map(|id: &i64| id.to_string()).collect::<Vec<_>>().join(",");
-            let sql = format!(
-                "SELECT id FROM jobs WHERE status = ?2 AND run_at <= ?1 {} ORDER BY run_at, id LIMIT 1",
-                if tried.is_empty() { String::new() } else { format!("AND id NOT IN ({placeholders})") }
-            );
-            db.conn().query_row(&sql, params![t, JobStatus::Scheduled], |r| r.get(0)).optional().map_err(db.err())?
-        };
-        let Some(job) = due else { break };
-        tried.push(job);
-        let image = match claim(&mut site, job, &holder)? {
-            Ok(image) => image,
-            Err(why) => {
+        let (job, image) = match store::runs::claim_next(&mut site.db, now(), &holder, LEASE_SECONDS, &tried)? {
+            None => break,
+            Some(Claim::Claimed { job, image }) => {
+                tried.push(job);
+                (job, image)
+            }
+            Some(Claim::Skipped { job, why }) => {
+                tried.push(job);
                 tracing::info!(job, why = %why, "not claimed");
                 report.skipped.push(format!("job {job}: {why}"));
                 continue;
@@ -279,15 +217,7 @@ pub fn tick_with(dir: &Path, stop: &AtomicBool, progress: &dyn SiteProgress) -> 
         })?;
         report.ran.push(outcome);
     }
-    report.next_due = {
-        let db = &site.db;
-        db.conn()
-            .query_row("SELECT MIN(run_at) FROM jobs WHERE status = ?1", [JobStatus::Scheduled], |r| {
-                r.get::<_, Option<i64>>(0)
-            })
-            .map_err(db.err())?
-            .map(format_utc)
-    };
+    report.next_due = store::jobs::next_due(&site.db).map_err(site.db.err())?.map(format_utc);
     Ok(report)
 }
 
@@ -309,14 +239,7 @@ pub fn run(
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let next = Site::open(dir).ok().and_then(|s| {
-            s.db.conn()
-                .query_row("SELECT MIN(run_at) FROM jobs WHERE status = ?1", [JobStatus::Scheduled], |r| {
-                    r.get::<_, Option<i64>>(0)
-                })
-                .ok()
-                .flatten()
-        });
+        let next = Site::open(dir).ok().and_then(|s| store::jobs::next_due(&s.db).ok().flatten());
         let wait = next.map_or(30, |n| (n - now()).clamp(1, 30)) as u64;
         let until = Instant::now() + Duration::from_secs(wait);
         while Instant::now() < until {

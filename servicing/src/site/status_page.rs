@@ -10,12 +10,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::catalog;
-use super::db::Db;
 use super::dp;
 use super::error::{Error, Result};
 use super::images::{self, ImageDetail};
 use super::jobs::{self, JobView};
-use super::time::format_utc;
+use super::store::{self, Db};
 use super::Site;
 
 /// One page: its file name (`index.html`, `image-1.html`) and its HTML.
@@ -42,21 +41,7 @@ pub struct VersionPoint {
 
 /// Every content version an image has had, oldest first (recorded even after its file is pruned).
 pub fn version_history(db: &Db, image: i64) -> Result<Vec<VersionPoint>> {
-    let mut stmt = db
-        .conn()
-        .prepare("SELECT version, size, updates, created FROM content_versions WHERE image_id = ?1 ORDER BY version")
-        .map_err(db.err())?;
-    let rows = stmt
-        .query_map([image], |r| {
-            Ok(VersionPoint {
-                version: r.get(0)?,
-                size: r.get::<_, i64>(1)? as u64,
-                updates: r.get(2)?,
-                created: format_utc(r.get(3)?),
-            })
-        })
-        .map_err(db.err())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db.err())
+    store::images::content_history(db, image).map_err(db.err())
 }
 
 /// Escapes text for HTML element content and quoted attribute values.

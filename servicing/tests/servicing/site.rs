@@ -4,11 +4,13 @@
 use std::path::Path;
 
 use fixtures::packages::write_all;
+use fixtures::postgres_cluster;
 use fixtures::profile::Profile;
 use servicing::site::catalog;
+use servicing::site::config::SiteConfig;
 use servicing::site::content::{sha256_file, ContentLibrary};
-use servicing::site::db::{Db, SCHEMA_VERSION};
 use servicing::site::schedule::{Recurrence, When};
+use servicing::site::store::{Db, SCHEMA_VERSION};
 use servicing::site::time::{format_utc, parse_rfc3339};
 use servicing::site::{Error, Site};
 
@@ -136,20 +138,47 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 fn the_database_is_migrated_once_in_wal_mode_and_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(Site::open(dir.path()), Err(Error::NotASite { .. })));
-    let (_, report) = Site::init(dir.path()).unwrap();
+    let (_, report) = Site::init(dir.path(), None).unwrap();
     assert!(report.created);
     assert_eq!(report.schema_version, SCHEMA_VERSION);
-    let (site, again) = Site::init(dir.path()).unwrap();
+    let (site, again) = Site::init(dir.path(), None).unwrap();
     assert!(!again.created);
-    let mode: String = site.db.conn().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    let mode: String = site.db.sqlite().unwrap().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
-    site.db.conn().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    site.db.sqlite().unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
     drop(site);
     assert!(matches!(Db::open(dir.path(), false), Err(Error::SchemaTooNew { .. })));
 }
 
+/// Which database a test's site uses: the embedded SQLite file, or a fresh database of the shared
+/// throwaway PostgreSQL cluster.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `Site::init`'s database for this backend.
+    fn database(self) -> Option<String> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(postgres_cluster::shared().database()),
+        }
+    }
+}
+
 #[test]
-fn catalog_sync_is_incremental_and_records_metadata_and_supersedence() {
+fn catalog_sync_is_incremental_and_records_metadata_and_supersedence_sqlite() {
+    catalog_sync_is_incremental_and_records_metadata_and_supersedence(Backend::Sqlite);
+}
+
+#[test]
+fn catalog_sync_is_incremental_and_records_metadata_and_supersedence_postgres() {
+    catalog_sync_is_incremental_and_records_metadata_and_supersedence(Backend::Postgres);
+}
+
+fn catalog_sync_is_incremental_and_records_metadata_and_supersedence(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let all = dir.path().join("all");
     write_all(&all, &Profile::win10_amd64()).unwrap();
@@ -159,7 +188,7 @@ fn catalog_sync_is_incremental_and_records_metadata_and_supersedence() {
         std::fs::copy(all.join(f), src.join(f)).unwrap();
     }
     std::fs::copy(all.join("Windows10.0-KB5000002-x64.cab"), src.join("sub/Windows10.0-KB5000002-x64.cab")).unwrap();
-    let (mut site, _) = Site::init(&dir.path().join("site")).unwrap();
+    let (mut site, _) = Site::init(&dir.path().join("site"), backend.database().as_deref()).unwrap();
 
     let r = catalog::sync(&mut site, &src, false).unwrap();
     assert_eq!(r.added.len(), 4, "{r:?}");
@@ -210,12 +239,12 @@ fn catalog_sync_is_incremental_and_records_metadata_and_supersedence() {
 #[test]
 fn corrupted_site_database_is_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    let (site, _) = Site::init(dir.path()).unwrap();
-    let conn = site.db.conn();
+    let (site, _) = Site::init(dir.path(), None).unwrap();
+    let conn = site.db.sqlite().unwrap();
     let page_size: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).unwrap();
     let root: u64 =
         conn.query_row("SELECT rootpage FROM sqlite_master WHERE name = 'updates'", [], |r| r.get(0)).unwrap();
-    let db_path = site.db.path().to_path_buf();
+    let db_path = dir.path().join(servicing::site::store::sqlite::DB_FILE);
     drop(site);
     assert!(root > 1);
     // The table's root page gets a page type SQLite does not know: the header check still passes,
@@ -227,4 +256,124 @@ fn corrupted_site_database_is_refused_at_open() {
     let err = Site::open(dir.path()).map(|_| ()).unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains(&db_path.display().to_string()), "{err}");
+}
+
+#[test]
+fn a_postgresql_site_is_migrated_once_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = postgres_cluster::shared().database();
+    let (site, report) = Site::init(dir.path(), Some(&url)).unwrap();
+    assert!(report.created);
+    assert_eq!(report.schema_version, SCHEMA_VERSION);
+    assert_eq!(site.db.kind(), "postgresql");
+    drop(site);
+    // Again, and opened: the same site, nothing migrated twice.
+    let (_, again) = Site::init(dir.path(), Some(&url)).unwrap();
+    assert!(!again.created);
+    assert_eq!(Site::open(dir.path()).unwrap().db.schema_version().unwrap(), SCHEMA_VERSION);
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client.execute("UPDATE wimpatch_schema SET version = version + 1", &[]).unwrap();
+    assert!(matches!(Site::open(dir.path()), Err(Error::SchemaTooNew { .. })));
+}
+
+/// A site folder records its database and its site ID, and the database records the ID too: a
+/// folder pointed at another site's database (or an empty one) is refused, naming both IDs.
+#[test]
+fn a_site_folder_whose_database_belongs_to_another_site_is_refused() {
+    let cluster = postgres_cluster::shared();
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    let url_a = cluster.database();
+    Site::init(&a, Some(&url_a)).unwrap();
+    Site::init(&b, Some(&cluster.database())).unwrap();
+    let config_a = SiteConfig::read(&a).unwrap().unwrap();
+    let config_b = SiteConfig::read(&b).unwrap().unwrap();
+    assert_ne!(config_a.site_id, config_b.site_id);
+
+    // Folder b pointed at site a's database.
+    SiteConfig { site_id: config_b.site_id.clone(), database: url_a.clone() }.write(&b).unwrap();
+    match Site::open(&b) {
+        Err(e @ Error::ForeignDatabase { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&config_a.site_id) && text.contains(&config_b.site_id), "{text}");
+        }
+        other => panic!("expected a foreign database error, got {other:?}"),
+    }
+    // A new site folder initialised on a database that already belongs to a site.
+    let c = root.path().join("c");
+    assert!(matches!(Site::init(&c, Some(&url_a)), Err(Error::ForeignDatabase { .. })));
+    // An empty database (a site's database re-created behind its back) has no site ID.
+    SiteConfig { site_id: config_b.site_id.clone(), database: cluster.database() }.write(&b).unwrap();
+    assert!(matches!(Site::open(&b), Err(Error::ForeignDatabase { found: None, .. })));
+    // Asking init for another database than the recorded one is refused too.
+    assert!(matches!(Site::init(&a, Some(&cluster.database())), Err(Error::DatabaseChanged { .. })));
+    // Site a itself is fine.
+    Site::open(&a).unwrap();
+
+    // SQLite: another site's site.db copied into a folder.
+    let (s1, s2) = (root.path().join("s1"), root.path().join("s2"));
+    Site::init(&s1, None).unwrap();
+    Site::init(&s2, None).unwrap();
+    let db_file = servicing::site::store::sqlite::DB_FILE;
+    std::fs::copy(s1.join(db_file), s2.join(db_file)).unwrap();
+    assert!(matches!(Site::open(&s2), Err(Error::ForeignDatabase { .. })));
+}
+
+/// Rows of a schema-2 site (before migration 3): image 1 at content version 2 of two, with KB
+/// packages installed in two indexes (one KB in both) and a package without a KB.
+const SCHEMA_2_ROWS: &str = "
+    INSERT INTO images (id, name, source_path, single_index, content_version, path, sha256, size, imported, updated)
+        VALUES (1, 'Windows 10 Pro', '/src/win10.wim', 0, 2, 'images/k/v2/install.wim', 'bb', 2000, 100, 200);
+    INSERT INTO image_versions (image_id, version, path, sha256, size, created, job_id)
+        VALUES (1, 1, 'images/k/v1/install.wim', 'aa', 1000, 100, NULL);
+    INSERT INTO image_versions (image_id, version, path, sha256, size, created, job_id)
+        VALUES (1, 2, 'images/k/v2/install.wim', 'bb', 2000, 200, 7);
+    INSERT INTO installed_updates (image_id, idx, identity, kb, state)
+        VALUES (1, 1, 'Package_for_RollupFix~31bf3856ad364e35~amd64~~19041.1.1.1', 'KB5000001', 'Installed');
+    INSERT INTO installed_updates (image_id, idx, identity, kb, state)
+        VALUES (1, 2, 'Package_for_RollupFix~31bf3856ad364e35~amd64~~19041.1.1.1', 'KB5000001', 'Installed');
+    INSERT INTO installed_updates (image_id, idx, identity, kb, state)
+        VALUES (1, 1, 'Package_for_KB5000002~31bf3856ad364e35~amd64~~1.0.0.0', 'KB5000002', 'Installed');
+    INSERT INTO installed_updates (image_id, idx, identity, kb, state)
+        VALUES (1, 1, 'Microsoft-Windows-Foundation-Package~31bf3856ad364e35~amd64~~10.0.19041.1', NULL, 'Installed');
+";
+
+/// Migration 3 starts an existing site's content-version history at each image's current version,
+/// counting its distinct installed KBs, on both backends.
+fn assert_backfilled(db: &Db) {
+    assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+    let history = servicing::site::store::images::content_history(db, 1).unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    let v = &history[0];
+    assert_eq!((v.version, v.size, v.updates), (2, 2000, 2), "{v:?}");
+    assert_eq!(v.created, format_utc(200));
+}
+
+#[test]
+fn migration_3_backfills_the_content_version_history_of_an_existing_sqlite_site() {
+    use servicing::site::store::migrations::MIGRATIONS;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(servicing::site::store::sqlite::DB_FILE)).unwrap();
+    for m in &MIGRATIONS[..2] {
+        conn.execute_batch(m).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 2).unwrap();
+    conn.execute_batch(SCHEMA_2_ROWS).unwrap();
+    drop(conn);
+    assert_backfilled(&Db::open(dir.path(), false).unwrap());
+}
+
+#[test]
+fn migration_3_backfills_the_content_version_history_of_an_existing_postgresql_site() {
+    use servicing::site::store::migrations::{for_postgres, MIGRATIONS};
+    let url = postgres_cluster::shared().database();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client.batch_execute("CREATE TABLE wimpatch_schema (version BIGINT NOT NULL)").unwrap();
+    for m in &MIGRATIONS[..2] {
+        client.batch_execute(&for_postgres(m)).unwrap();
+    }
+    client.batch_execute("INSERT INTO wimpatch_schema (version) VALUES (2)").unwrap();
+    client.batch_execute(SCHEMA_2_ROWS).unwrap();
+    drop(client);
+    assert_backfilled(&Db::connect(&url).unwrap());
 }

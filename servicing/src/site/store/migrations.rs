@@ -1,17 +1,10 @@
-//! The site database: SQLite in WAL mode, versioned migrations, and every state change in one
-//! `BEGIN IMMEDIATE` transaction (so two processes on one site serialise their writes instead of
-//! failing half-way).
-
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
-
-use super::error::{Error, Result};
+//! The site's schema: one list of versioned migrations for every backend, written in portable SQL.
+//! SQLite runs them as written; PostgreSQL gets the minimum dialect mapping ([`for_postgres`]):
+//! 64-bit integers and identity columns.
 
 /// The migrations, in order: migration `n` (1-based) brings `user_version` from `n - 1` to `n`.
 /// Never edit one that has shipped; append a new one.
-const MIGRATIONS: &[&str] = &[
+pub const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
     r#"
     CREATE TABLE site (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -208,112 +201,10 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// File name of the database inside the site directory.
-pub const DB_FILE: &str = "site.db";
-
-/// An open site database.
-#[derive(Debug)]
-pub struct Db {
-    conn: Connection,
-    path: PathBuf,
-}
-
-/// Seconds since the Unix epoch, now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-impl Db {
-    /// Opens (creating with `create`) the database of the site at `dir` and brings its schema up to
-    /// date.
-    pub fn open(dir: &Path, create: bool) -> Result<Db> {
-        let path = dir.join(DB_FILE);
-        if !create && !path.is_file() {
-            return Err(Error::NotASite { path: dir.to_path_buf() });
-        }
-        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        if create {
-            flags |= OpenFlags::SQLITE_OPEN_CREATE;
-        }
-        let err = |source| Error::Db { path: path.clone(), source };
-        let conn = Connection::open_with_flags(&path, flags).map_err(err)?;
-        // Another runner or the CLI may hold the write lock for a moment: wait instead of failing.
-        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        // FULL: a committed state change survives power loss, like the image files, which are fsynced
-        // before the database points at them.
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
-        let mut db = Db { conn, path };
-        db.quick_check()?;
-        db.migrate()?;
-        Ok(db)
-    }
-
-    /// `PRAGMA quick_check` (the O(N) subset of `integrity_check`): a damaged database is refused at
-    /// open, naming the file, instead of being read silently. A file that is not a database at all
-    /// fails here too ("file is not a database").
-    fn quick_check(&self) -> Result<()> {
-        let corrupt = |detail: String| Error::Corrupt { path: self.path.clone(), detail };
-        let mut stmt = self.conn.prepare("PRAGMA quick_check(5)").map_err(|e| corrupt(e.to_string()))?;
-        let rows: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| corrupt(e.to_string()))?;
-        if rows.len() == 1 && rows[0] == "ok" {
-            return Ok(());
-        }
-        Err(corrupt(rows.join("; ")))
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Maps a SQLite error to one naming the database.
-    pub fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        move |source| Error::Db { path: self.path.clone(), source }
-    }
-
-    /// The connection, for reads.
-    pub fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
-    pub fn tx<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
-        let path = self.path.clone();
-        let err = |source| Error::Db { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let value = f(&tx).map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(value)
-    }
-
-    /// The schema version stored in the file.
-    pub fn schema_version(&self) -> Result<i64> {
-        self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())
-    }
-
-    fn migrate(&mut self) -> Result<()> {
-        loop {
-            // Read the version inside the write transaction: two processes opening a new site at once
-            // must not both run migration 1.
-            let path = self.path.clone();
-            let err = |source| Error::Db { path: path.clone(), source };
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-            let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
-            if version > SCHEMA_VERSION {
-                return Err(Error::SchemaTooNew { path, found: version, supported: SCHEMA_VERSION });
-            }
-            if version == SCHEMA_VERSION {
-                return Ok(());
-            }
-            tx.execute_batch(MIGRATIONS[version as usize]).map_err(err)?;
-            tx.pragma_update(None, "user_version", version + 1).map_err(err)?;
-            tx.commit().map_err(err)?;
-            tracing::info!(db = %self.path.display(), from = version, to = version + 1, "site database migrated");
-        }
-    }
+/// Migration `sql` in PostgreSQL's dialect: integers are 64-bit (`BIGINT`, what SQLite's `INTEGER`
+/// holds) and `INTEGER PRIMARY KEY AUTOINCREMENT` is an identity column. Everything else in the
+/// migrations is portable SQL.
+pub fn for_postgres(sql: &str) -> String {
+    sql.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+        .replace("INTEGER", "BIGINT")
 }

@@ -1,9 +1,9 @@
 //! The site store's vocabulary: every state the database records is a Rust enum here (a servicing
 //! run's status, each update's result in a run, a distribution point's status and transfer method),
-//! with the one word each is stored and shown as, and its SQL conversion. SQL statements bind these
-//! values; none spells a state as a string literal.
+//! with the one word each is stored and shown as, and its conversion to and from a stored value. SQL
+//! statements bind these values; none spells a state as a string literal.
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use super::value::{FromValue, ToValue, Value};
 
 /// The state of a servicing run, with ConfigMgr's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -143,30 +143,29 @@ impl std::fmt::Display for DpMethod {
     }
 }
 
-macro_rules! sql_word {
+macro_rules! stored_word {
     ($t:ty, [$($v:expr),*]) => {
-        impl ToSql for $t {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
+        impl ToValue for $t {
+            fn to_value(&self) -> Value {
+                Value::Text(self.as_str().to_owned())
             }
         }
-        impl FromSql for $t {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                let s = value.as_str()?;
-                [$($v),*].into_iter().find(|v: &$t| v.as_str() == s).ok_or_else(|| {
-                    FromSqlError::Other(format!("unknown {} {s:?}", stringify!($t)).into())
-                })
+        impl FromValue for $t {
+            fn from_value(value: &Value) -> std::result::Result<Self, String> {
+                let s = String::from_value(value)?;
+                [$($v),*].into_iter().find(|v: &$t| v.as_str() == s)
+                    .ok_or_else(|| format!("unknown {} {s:?}", stringify!($t)))
             }
         }
     };
 }
-sql_word!(DpStatus, [DpStatus::Success, DpStatus::InProgress, DpStatus::Failed]);
-sql_word!(DpMethod, [DpMethod::Copy, DpMethod::Rsync, DpMethod::Unchanged]);
-sql_word!(
+stored_word!(DpStatus, [DpStatus::Success, DpStatus::InProgress, DpStatus::Failed]);
+stored_word!(DpMethod, [DpMethod::Copy, DpMethod::Rsync, DpMethod::Unchanged]);
+stored_word!(
     JobStatus,
     [JobStatus::Scheduled, JobStatus::InProcess, JobStatus::Successful, JobStatus::Failed, JobStatus::Cancelled]
 );
-sql_word!(
+stored_word!(
     UpdateResult,
     [
         UpdateResult::Pending,
@@ -182,20 +181,23 @@ sql_word!(
 mod tests {
     use super::*;
 
+    fn round_trip<T: ToValue + FromValue>(v: T) -> T {
+        T::from_value(&v.to_value()).unwrap()
+    }
+
     #[test]
     fn every_state_round_trips_through_its_stored_word() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
         for s in
             [JobStatus::Scheduled, JobStatus::InProcess, JobStatus::Successful, JobStatus::Failed, JobStatus::Cancelled]
         {
-            assert_eq!(conn.query_row("SELECT ?1", [s], |r| r.get::<_, JobStatus>(0)).unwrap(), s);
+            assert_eq!(round_trip(s), s);
         }
         for s in [UpdateResult::NotSupported, UpdateResult::Pending, UpdateResult::Cancelled] {
-            assert_eq!(conn.query_row("SELECT ?1", [s], |r| r.get::<_, UpdateResult>(0)).unwrap(), s);
+            assert_eq!(round_trip(s), s);
         }
         for s in [DpStatus::InProgress, DpStatus::Failed] {
-            assert_eq!(conn.query_row("SELECT ?1", [s], |r| r.get::<_, DpStatus>(0)).unwrap(), s);
+            assert_eq!(round_trip(s), s);
         }
-        assert!(conn.query_row("SELECT 'Unheard of'", [], |r| r.get::<_, JobStatus>(0)).is_err());
+        assert!(JobStatus::from_value(&Value::Text("Unheard of".into())).is_err());
     }
 }

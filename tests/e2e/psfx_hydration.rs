@@ -1,0 +1,525 @@
+//! PSFX hydration (issue 13): monthly cumulative updates of the Windows 10-like fixture whose
+//! changed files are shipped as differentials against the image's RTM files — `f\` forward deltas
+//! with `r\` reverse deltas (Windows 10 shape) or forward only (Windows 11 `ForwardOnly`), and `n\`
+//! null differentials for files without an RTM version. The deltas are made by the encoder from
+//! the RTM files the fixture image really holds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use fixtures::packages::updates::{self, Lcu};
+use fixtures::packages::{cab_bytes, Compression};
+use fixtures::profile::Profile;
+use servicing::apply::inventory::parse_key_form;
+use servicing::cbs::delta::{apply_pa30, create, CreateOptions, DeltaLimits};
+
+use crate::util::*;
+
+/// The shape of a synthetic PSFX update.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// Windows 10: `f\` and `r\` for files with an RTM version.
+    ForwardAndReverse,
+    /// Windows 11: `f\` only.
+    ForwardOnly,
+}
+
+/// A PSFX update: its cab, and what each payload must become (`<key-form>/<file>` → bytes).
+struct Psfx {
+    cab: Vec<u8>,
+    /// The package, and its differentials (`<key-form>\f|r|n\<file>`, bytes) as the cab holds them.
+    def: fixtures::packages::PackageDef,
+    entries: Vec<(String, Vec<u8>)>,
+    expected: BTreeMap<String, Vec<u8>>,
+    /// The RTM bytes of each payload that has an RTM version.
+    rtm: BTreeMap<String, Vec<u8>>,
+    /// Payloads shipped as null differentials.
+    null: usize,
+}
+
+/// One file of image 1 (`None` when absent).
+fn extract(wim: &Path, path: &str, work: &Work) -> Option<Vec<u8>> {
+    let dest = work.path("x");
+    let _ = std::fs::remove_dir_all(&dest);
+    std::fs::create_dir_all(&dest).unwrap();
+    let out = std::process::Command::new("wimlib-imagex")
+        .args(["extract", wim.to_str().unwrap(), "1", path, &format!("--dest-dir={}", dest.display()), "--no-acls"])
+        .output()
+        .unwrap();
+    out.status.success().then(|| std::fs::read(dest.join(path.rsplit('/').next().unwrap())).unwrap())
+}
+
+/// The image's installed component versions, by family: family text → key form.
+fn installed(wim: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for p in imagex_dir(wim, 1) {
+        let Some(name) = p.strip_prefix("/Windows/WinSxS/Manifests/") else { continue };
+        let Some(kf) = name.strip_suffix(".manifest").and_then(parse_key_form) else { continue };
+        out.insert(format!("{:?}", kf.family), kf.text);
+    }
+    out
+}
+
+/// The monthly LCU `kb` (revision `ubr`) of the fixture profile, its payloads turned into PSFX
+/// differentials against the RTM files of `rtm_image`.
+fn psfx_update(kb: u32, ubr: u16, shape: Shape, rtm_image: &Path, work: &Work) -> Psfx {
+    let def = updates::cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(kb, ubr)).unwrap();
+    let rtm_versions = installed(rtm_image);
+    let limits = DeltaLimits::default();
+    let (mut expected, mut rtm, mut null) = (BTreeMap::new(), BTreeMap::new(), 0);
+    let (mut members, mut entries) = (Vec::new(), Vec::new());
+    for (name, bytes) in def.members() {
+        let Some((kf, file)) = name.split_once('\\') else {
+            members.push((name, bytes));
+            continue;
+        };
+        let key = format!("{}/{file}", kf.to_lowercase());
+        let family = parse_key_form(kf).map(|k| format!("{:?}", k.family)).unwrap();
+        let base = rtm_versions
+            .get(&family)
+            .and_then(|old| extract(rtm_image, &format!("/Windows/WinSxS/{old}/{file}"), work));
+        match base {
+            Some(base) => {
+                let forward = create(&base, &bytes, &CreateOptions::default(), &limits).unwrap();
+                entries.push((format!("{kf}\\f\\{file}"), forward));
+                if shape == Shape::ForwardAndReverse {
+                    let reverse = create(&bytes, &base, &CreateOptions::default(), &limits).unwrap();
+                    entries.push((format!("{kf}\\r\\{file}"), reverse));
+                }
+                rtm.insert(key.clone(), base);
+            }
+            None => {
+                entries.push((
+                    format!("{kf}\\n\\{file}"),
+                    create(&[], &bytes, &CreateOptions::default(), &limits).unwrap(),
+                ));
+                null += 1;
+            }
+        }
+        expected.insert(key, bytes);
+    }
+    assert!(!rtm.is_empty(), "the fixture LCU changes files the image has");
+    members.extend(entries.iter().cloned());
+    let cab = cab_bytes("psfx.cab", &members, Compression::MsZip).unwrap();
+    Psfx { cab, def, entries, expected, rtm, null }
+}
+
+/// Writes `p` as `<name>.cab` in a folder of its own.
+fn write(work: &Work, name: &str, p: &Psfx) -> PathBuf {
+    let path = work.path(&format!("{name}.cab"));
+    std::fs::write(&path, &p.cab).unwrap();
+    path
+}
+
+fn add(wim: &Path, package: &Path, work: &Work) -> std::process::Output {
+    let logs = work.path("logs");
+    run_owned(&image_args(
+        "add-package",
+        wim,
+        "1",
+        &["--package-path", package.to_str().unwrap(), "--log-dir", logs.to_str().unwrap(), "--json"],
+    ))
+}
+
+/// The WinSxS folder of `key` (`<key-form>/<file>`) and its file.
+fn split(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap()
+}
+
+/// Every payload of `p` is in WinSxS hydrated; with a forward differential, `f\` and `r\` are kept
+/// beside it and `r\` leads back to the RTM bytes.
+fn assert_hydrated(wim: &Path, p: &Psfx, work: &Work) {
+    let limits = DeltaLimits::default();
+    for (key, want) in &p.expected {
+        let (kf, file) = split(key);
+        let got = extract(wim, &format!("/Windows/WinSxS/{kf}/{file}"), work).expect("hydrated file");
+        assert!(got == *want, "{key}: hydrated bytes differ");
+        if let Some(rtm) = p.rtm.get(key) {
+            assert!(extract(wim, &format!("/Windows/WinSxS/{kf}/f/{file}"), work).is_some(), "{key}: f\\ kept");
+            let reverse = extract(wim, &format!("/Windows/WinSxS/{kf}/r/{file}"), work).expect("r\\ kept");
+            assert!(apply_pa30(&got, &reverse, &limits).unwrap() == *rtm, "{key}: r\\ leads back to RTM");
+        } else {
+            assert!(extract(wim, &format!("/Windows/WinSxS/{kf}/n/{file}"), work).is_some(), "{key}: n\\ kept");
+        }
+    }
+}
+
+fn installed_ok(out: &std::process::Output) {
+    assert!(out.status.success(), "add-package: {}", stderr(out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["packages"][0]["outcome"], "installed", "{r}");
+}
+
+#[test]
+fn psfx_forward_and_reverse_then_forward_only_hydrate_against_rtm() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_101, 1001, Shape::ForwardAndReverse, &rtm, &work);
+    let month2 = psfx_update(5_000_102, 1002, Shape::ForwardOnly, &rtm, &work);
+    assert!(month1.null > 0 || month1.rtm.len() == month1.expected.len());
+
+    // `package info` reports the differentials, not a missing payload.
+    let cab1 = write(&work, "month1", &month1);
+    let info = run(&["package", "info", cab1.to_str().unwrap(), "--json"]);
+    assert!(info.status.success(), "package info: {}", stderr(&info));
+    let r: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let statuses: Vec<(String, String)> = r["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["files"].as_array().unwrap().iter())
+        .map(|f| (f["status"].as_str().unwrap().to_owned(), f["delta_format"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    assert!(statuses.contains(&("differential".into(), "forward+reverse".into())), "{statuses:?}");
+
+    // `package extract` writes the differentials as the package holds them.
+    let dest = work.path("extracted");
+    let out = run(&["package", "extract", cab1.to_str().unwrap(), "--dest", dest.to_str().unwrap()]);
+    assert!(out.status.success(), "package extract: {}", stderr(&out));
+    let written: Vec<String> =
+        tree_snapshot(&dest).keys().map(|p| p.strip_prefix(&dest).unwrap().to_string_lossy().to_lowercase()).collect();
+    for key in month1.rtm.keys() {
+        let (kf, file) = split(key);
+        let want = format!("{kf}/f/{file}").to_lowercase();
+        assert!(written.iter().any(|w| w.ends_with(&want)), "{want} extracted: {written:?}");
+    }
+
+    // RTM → month 1 → month 2.
+    let wim = work.path("serviced.wim");
+    std::fs::copy(&rtm, &wim).unwrap();
+    installed_ok(&add(&wim, &write(&work, "month1", &month1), &work));
+    assert_hydrated(&wim, &month1, &work);
+    installed_ok(&add(&wim, &write(&work, "month2", &month2), &work));
+    // The ForwardOnly package shipped no r\: made by the servicer, it leads back to RTM.
+    assert_hydrated(&wim, &month2, &work);
+    assert!(imagex_verifies(&wim));
+
+    // RTM → month 2 directly: the same payload bytes.
+    let direct = work.path("direct.wim");
+    std::fs::copy(&rtm, &direct).unwrap();
+    installed_ok(&add(&direct, &write(&work, "month2", &month2), &work));
+    for key in month2.expected.keys() {
+        let (kf, file) = split(key);
+        let path = format!("/Windows/WinSxS/{kf}/{file}");
+        assert_eq!(extract(&wim, &path, &work), extract(&direct, &path, &work), "{key}");
+    }
+}
+
+#[test]
+fn reset_base_keeps_the_reverse_differentials_the_next_update_needs() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_111, 1011, Shape::ForwardOnly, &rtm, &work);
+    let month2 = psfx_update(5_000_112, 1012, Shape::ForwardOnly, &rtm, &work);
+    let wim = work.path("serviced.wim");
+    std::fs::copy(&rtm, &wim).unwrap();
+    installed_ok(&add(&wim, &write(&work, "month1", &month1), &work));
+    let out = run(&[
+        "cleanup-image",
+        "--image",
+        wim.to_str().unwrap(),
+        "--index",
+        "1",
+        "--start-component-cleanup",
+        "--reset-base",
+        "--json",
+    ]);
+    assert!(out.status.success(), "cleanup: {}", stderr(&out));
+    let listing = imagex_dir(&wim, 1);
+    for key in month1.rtm.keys() {
+        let (kf, file) = split(key);
+        let r = format!("/Windows/WinSxS/{kf}/r/{file}");
+        assert!(listing.iter().any(|p| p.eq_ignore_ascii_case(&r)), "{r} kept by ResetBase");
+    }
+    // The superseded RTM versions are gone.
+    let rtm_versions = installed(&rtm);
+    let now = installed(&wim);
+    for (family, old) in &rtm_versions {
+        if month1
+            .expected
+            .keys()
+            .any(|k| parse_key_form(split(k).0).is_some_and(|n| format!("{:?}", n.family) == *family))
+        {
+            assert_ne!(now.get(family), Some(old), "{old} superseded and removed");
+        }
+    }
+    installed_ok(&add(&wim, &write(&work, "month2", &month2), &work));
+    assert_hydrated(&wim, &month2, &work);
+    assert!(imagex_verifies(&wim));
+}
+
+#[test]
+fn psfx_with_a_corrupt_forward_differential_or_a_wrong_base_leaves_the_image_unchanged() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let before = sha256(&rtm);
+
+    // A base that is not RTM: the differential was made against other bytes.
+    let mut other = psfx_update(5_000_121, 1021, Shape::ForwardOnly, &rtm, &work);
+    let def = updates::cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(5_000_121, 1021)).unwrap();
+    let limits = DeltaLimits::default();
+    let members: Vec<(String, Vec<u8>)> = def
+        .members()
+        .into_iter()
+        .map(|(name, bytes)| match name.split_once('\\') {
+            Some((kf, file)) if other.rtm.contains_key(&format!("{}/{file}", kf.to_lowercase())) => {
+                // The RTM file with every 50th byte changed: the delta copies from it, so applied
+                // to the image's real RTM file it gives other bytes.
+                let mut not_rtm = other.rtm[&format!("{}/{file}", kf.to_lowercase())].clone();
+                for b in not_rtm.iter_mut().step_by(50) {
+                    *b ^= 0x21;
+                }
+                (format!("{kf}\\f\\{file}"), create(&not_rtm, &bytes, &CreateOptions::default(), &limits).unwrap())
+            }
+            Some((kf, file)) => {
+                (format!("{kf}\\n\\{file}"), create(&[], &bytes, &CreateOptions::default(), &limits).unwrap())
+            }
+            None => (name, bytes),
+        })
+        .collect();
+    other.cab = cab_bytes("wrong-base.cab", &members, Compression::MsZip).unwrap();
+    let out = add(&rtm, &write(&work, "wrong-base", &other), &work);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("component ") && err.contains("file "), "names the component and file: {err}");
+    assert_eq!(sha256(&rtm), before, "image byte-identical");
+
+    // A corrupt forward differential.
+    let good = psfx_update(5_000_122, 1022, Shape::ForwardAndReverse, &rtm, &work);
+    let def = updates::cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(5_000_122, 1022)).unwrap();
+    let mut members = Vec::new();
+    let mut corrupted = None;
+    for (name, bytes) in def.members() {
+        let Some((kf, file)) = name.split_once('\\') else {
+            members.push((name, bytes));
+            continue;
+        };
+        let key = format!("{}/{file}", kf.to_lowercase());
+        match good.rtm.get(&key) {
+            Some(base) => {
+                let mut forward = create(base, &bytes, &CreateOptions::default(), &limits).unwrap();
+                if corrupted.is_none() {
+                    let at = forward.len() - 3;
+                    forward[at] ^= 0x40;
+                    corrupted = Some(file.to_owned());
+                }
+                members.push((format!("{kf}\\f\\{file}"), forward));
+            }
+            None => members
+                .push((format!("{kf}\\n\\{file}"), create(&[], &bytes, &CreateOptions::default(), &limits).unwrap())),
+        }
+    }
+    let corrupt = Psfx { cab: cab_bytes("corrupt.cab", &members, Compression::MsZip).unwrap(), ..good };
+    let out = add(&rtm, &write(&work, "corrupt", &corrupt), &work);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let file = corrupted.unwrap();
+    assert!(stderr(&out).contains(&file), "names {file}: {}", stderr(&out));
+    assert_eq!(sha256(&rtm), before, "image byte-identical");
+}
+
+#[test]
+fn reset_base_is_refused_when_the_image_disables_it() {
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win10", "rtm.wim");
+    // DisableResetbase = 1 in the image's SOFTWARE hive.
+    let dir = work.path("hive");
+    std::fs::create_dir_all(&dir).unwrap();
+    imagex(&[
+        "extract",
+        wim.to_str().unwrap(),
+        "1",
+        "/Windows/System32/config/SOFTWARE",
+        &format!("--dest-dir={}", dir.display()),
+        "--no-acls",
+    ]);
+    let hive = dir.join("SOFTWARE");
+    {
+        use servicing::hive::{Hive, Mode, Value};
+        let mut h = Hive::open(&hive, Mode::Write).unwrap();
+        let key = h.ensure_path(r"Microsoft\Windows\CurrentVersion\SideBySide\Configuration").unwrap();
+        h.set_value(key, "DisableResetbase", &Value::Dword(1)).unwrap();
+        h.commit().unwrap();
+    }
+    imagex(&[
+        "update",
+        wim.to_str().unwrap(),
+        "1",
+        &format!("--command=add {} /Windows/System32/config/SOFTWARE", hive.display()),
+    ]);
+    let before = sha256(&wim);
+    let out = run(&[
+        "cleanup-image",
+        "--image",
+        wim.to_str().unwrap(),
+        "--index",
+        "1",
+        "--start-component-cleanup",
+        "--reset-base",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("DisableResetbase"), "{}", stderr(&out));
+    assert_eq!(sha256(&wim), before);
+    // Without /ResetBase the cleanup runs.
+    let out = run(&["cleanup-image", "--image", wim.to_str().unwrap(), "--index", "1", "--start-component-cleanup"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn service_remove_superseded_hydrates_month_after_month() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_131, 1031, Shape::ForwardOnly, &rtm, &work);
+    let month2 = psfx_update(5_000_132, 1032, Shape::ForwardOnly, &rtm, &work);
+    let wim = work.path("serviced.wim");
+    std::fs::copy(&rtm, &wim).unwrap();
+    for (name, p, extra) in [("month1", &month1, &["--reduce-to", "1"][..]), ("month2", &month2, &[][..])] {
+        let cab = write(&work, name, p);
+        let mut args = vec!["service", "--image", wim.to_str().unwrap(), "--package-path", cab.to_str().unwrap()];
+        args.extend_from_slice(&["--remove-superseded", "--json", "--no-progress"]);
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "service {name}: {}", stderr(&out));
+        assert_hydrated(&wim, p, &work);
+    }
+    assert!(imagex_verifies(&wim));
+}
+
+#[test]
+fn site_scheduled_run_applies_a_psfx_update() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_141, 1041, Shape::ForwardAndReverse, &rtm, &work);
+    let updates = work.path("updates");
+    std::fs::create_dir_all(&updates).unwrap();
+    std::fs::write(updates.join("Windows10.0-KB5000141-x64.cab"), &month1.cab).unwrap();
+    let site = work.path("site");
+    let site_args = |rest: &[&str]| {
+        let mut v = vec!["site", "--site", site.to_str().unwrap()];
+        v.extend_from_slice(rest);
+        run_ok(&v)
+    };
+    site_args(&["init"]);
+    site_args(&["catalog", "sync", "--from", updates.to_str().unwrap()]);
+    site_args(&["image", "import", rtm.to_str().unwrap(), "--single-index", "--index", "1"]);
+    site_args(&["schedule", "--image-id", "1", "--updates", "KB5000141", "--now", "--remove-superseded"]);
+    site_args(&["tick"]);
+    let show: serde_json::Value = serde_json::from_str(&site_args(&["image", "show", "1", "--json"])).unwrap();
+    assert_eq!(show["scheduled_updates_status"], "successful", "{show}");
+    let wim = PathBuf::from(show["wim"].as_str().unwrap());
+    assert_hydrated(&wim, &month1, &work);
+}
+
+/// The components a package raises, its sub-packages' included, to be edited.
+fn raised_mut(def: &mut fixtures::packages::PackageDef) -> Vec<&mut fixtures::packages::PackageComponent> {
+    let mut out = Vec::new();
+    for u in &mut def.updates {
+        match &mut u.change {
+            fixtures::packages::Change::Raise(components) => out.extend(components.iter_mut()),
+            fixtures::packages::Change::Package(sub) => out.extend(raised_mut(sub)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The genuine Windows Server 2025 forward deltas (`real-delta/pe-decode`): the fixture image's RTM
+/// file of a component of that architecture becomes the genuine `base.bin`, the update's new version
+/// of it is `target.bin`, shipped as `f\` = Microsoft's own delta. Hydrated, it is `target.bin`.
+#[test]
+fn genuine_forward_deltas_hydrate_to_the_genuine_target() {
+    let Some(root) = real_delta("genuine_forward_deltas_hydrate_to_the_genuine_target") else { return };
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let listing = imagex_dir(&rtm, 1);
+    let rtm_versions = installed(&rtm);
+    let mut def = updates::cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(5_000_151, 1051)).unwrap();
+    let mut genuine: Vec<(String, String, Vec<u8>)> = Vec::new();
+    let mut commands = Vec::new();
+    for case in ["amd64_kbdwol", "wow64_kbdmaori"] {
+        let dir = root.join("pe-decode").join(case);
+        let (base, target) =
+            (std::fs::read(dir.join("base.bin")).unwrap(), std::fs::read(dir.join("target.bin")).unwrap());
+        let delta = std::fs::read(dir.join("delta.pa30")).unwrap();
+        let arch = case.split('_').next().unwrap();
+        // A file of a raised component of that architecture whose RTM version the image holds.
+        let mut chosen = None;
+        'pick: {
+            for c in raised_mut(&mut def) {
+                let kf = servicing::cbs::key_form(&c.identity);
+                if !kf.starts_with(&format!("{arch}_")) || genuine.iter().any(|(k, _, _)| *k == kf) {
+                    continue;
+                }
+                let family = format!("{:?}", parse_key_form(&kf).unwrap().family);
+                let Some(old) = rtm_versions.get(&family) else { continue };
+                for f in c.files.iter_mut() {
+                    let rtm_path = format!("/Windows/WinSxS/{old}/{}", f.name);
+                    if listing.iter().any(|p| p.eq_ignore_ascii_case(&rtm_path)) {
+                        f.bytes = target.clone();
+                        chosen = Some((kf.clone(), f.name.clone(), rtm_path));
+                        break 'pick;
+                    }
+                }
+            }
+        }
+        let Some((kf, file, rtm_path)) = chosen else { panic!("the fixture has no {arch} component to carry {case}") };
+        let base_file = work.path(&format!("{case}.base"));
+        std::fs::write(&base_file, &base).unwrap();
+        commands.push(format!("add {} {rtm_path}", base_file.display()));
+        genuine.push((kf, file, delta));
+        let _ = target;
+    }
+    // The image's RTM files are the genuine bases.
+    imagex(&["update", rtm.to_str().unwrap(), "1", &format!("--command={}", commands.join("\n"))]);
+    let members: Vec<(String, Vec<u8>)> = def
+        .members()
+        .into_iter()
+        .map(|(name, bytes)| {
+            let hit = name.split_once('\\').and_then(|(kf, file)| {
+                genuine.iter().find(|(k, f, _)| k.eq_ignore_ascii_case(kf) && f.eq_ignore_ascii_case(file))
+            });
+            match hit {
+                Some((kf, file, delta)) => (format!("{kf}\\f\\{file}"), delta.clone()),
+                None => (name, bytes),
+            }
+        })
+        .collect();
+    let cab = work.path("genuine.cab");
+    std::fs::write(&cab, cab_bytes("genuine.cab", &members, Compression::MsZip).unwrap()).unwrap();
+    installed_ok(&add(&rtm, &cab, &work));
+    for (case, (kf, file, _)) in ["amd64_kbdwol", "wow64_kbdmaori"].iter().zip(&genuine) {
+        let target = std::fs::read(root.join("pe-decode").join(case).join("target.bin")).unwrap();
+        let got = extract(&rtm, &format!("/Windows/WinSxS/{kf}/{file}"), &work).expect("hydrated");
+        assert!(got == target, "{case}: the hydrated {kf}/{file} is target.bin");
+        let reverse = extract(&rtm, &format!("/Windows/WinSxS/{kf}/r/{file}"), &work).expect("r\\ made");
+        let base = std::fs::read(root.join("pe-decode").join(case).join("base.bin")).unwrap();
+        assert!(apply_pa30(&got, &reverse, &DeltaLimits::default()).unwrap() == base, "{case}: r\\ leads to base.bin");
+    }
+    assert!(imagex_verifies(&rtm));
+}
+
+#[test]
+fn forward_only_update_with_its_differentials_in_a_psf_hydrates() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_161, 1061, Shape::ForwardOnly, &rtm, &work);
+    let stem = "Windows10.0-KB5000161-x64".to_owned();
+    let p = fixtures::packages::psf_package_with(month1.def.clone(), stem.clone(), month1.entries.clone()).unwrap();
+    let dir = work.path("updates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{stem}.cab")), &p.cab).unwrap();
+    std::fs::write(dir.join(format!("{stem}.psf")), &p.psf).unwrap();
+    let wim = work.path("serviced.wim");
+    std::fs::copy(&rtm, &wim).unwrap();
+    installed_ok(&add(&wim, &dir, &work));
+    assert_hydrated(&wim, &month1, &work);
+
+    // A truncated .psf: refused naming it, the image unchanged.
+    let again = work.path("again.wim");
+    std::fs::copy(&rtm, &again).unwrap();
+    let before = sha256(&again);
+    std::fs::write(dir.join(format!("{stem}.psf")), &p.psf[..p.psf.len() / 2]).unwrap();
+    let out = add(&again, &dir, &work);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(".psf"), "{}", stderr(&out));
+    assert_eq!(sha256(&again), before);
+}
