@@ -43,7 +43,8 @@ clean:
 
 # `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary, one man page per command, shell
 # completions, the systemd units of contrib/systemd (their paths rewritten for PREFIX) and the
-# sysusers.d/tmpfiles.d entries that create the `wimpatch` user and /srv/wimpatch they expect.
+# sysusers.d/tmpfiles.d entries that create the `wimpatch` user and /srv/wimpatch they expect, and the
+# drop-in example that opens directory DPs outside /srv/wimpatch to them (doc/wimpatch/dp-paths.conf).
 # WIMPATCH_BIN names another binary to install (the tests install the debug build); the default
 # builds the release binary first.
 PREFIX ?= /usr/local
@@ -53,6 +54,7 @@ DATADIR ?= $(PREFIX)/share
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DOCDIR ?= $(DATADIR)/doc/wimpatch
 WIMPATCH_BIN ?= target/release/wimpatch
 
 ifeq ($(WIMPATCH_BIN),target/release/wimpatch)
@@ -73,6 +75,7 @@ install:
 	done
 	install -Dm644 contrib/systemd/wimpatch.sysusers $(DESTDIR)$(SYSUSERSDIR)/wimpatch.conf
 	install -Dm644 contrib/systemd/wimpatch.tmpfiles $(DESTDIR)$(TMPFILESDIR)/wimpatch.conf
+	install -Dm644 contrib/systemd/dp-paths.conf $(DESTDIR)$(DOCDIR)/dp-paths.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/wimpatch $(DESTDIR)$(MANDIR)/man1/wimpatch.1 $(DESTDIR)$(MANDIR)/man1/wimpatch-*.1
@@ -81,3 +84,4 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/wimpatch-site.service $(DESTDIR)$(UNITDIR)/wimpatch-site-tick.service
 	rm -f $(DESTDIR)$(UNITDIR)/wimpatch-site-tick.timer
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/wimpatch.conf $(DESTDIR)$(TMPFILESDIR)/wimpatch.conf
+	rm -f $(DESTDIR)$(DOCDIR)/dp-paths.conf

@@ -12,13 +12,16 @@
 #   rsync        the site sends images to rsync:// and ssh:// distribution points with it; the tests
 #                run an rsync daemon on loopback
 #   openssh-client, openssh-server  ssh:// distribution points; the tests run a throwaway sshd
+#   chromium     the site status page's browser test renders `site serve` in headless Chromium
+#   fonts-dejavu-core  a font for Chromium's screenshot of that page
+#   systemd      systemd-analyze verify checks the shipped units (contrib/systemd)
 #   postgresql   a site's shared database; the tests make a throwaway cluster (initdb + pg_ctl from
 #                /usr/lib/postgresql/<version>/bin) and run every site test on it as well as on SQLite
 #   zstd, xdelta3  the delta benchmark's baselines (zstd --patch-from, xdelta3 -e -s)
 set -euo pipefail
 
 packages=(libwim-dev wimtools libhivex-dev libhivex-bin libwin-hivex-perl gcc pkg-config time cabextract
-  rsync openssh-client openssh-server postgresql zstd xdelta3)
+  rsync openssh-client openssh-server chromium fonts-dejavu-core systemd postgresql zstd xdelta3)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -502,6 +502,19 @@ pub enum SiteCommand {
         #[arg(long = "image-id", alias = "image", value_name = "ID")]
         image: i64,
     },
+    /// Serve the read-only status page (images, Installed Updates, schedules, runs, DPs, a chart of
+    /// size and updates per content version) over HTTP until stopped (Ctrl-C or SIGTERM).
+    Serve {
+        /// Address and port to listen on (loopback unless told otherwise; port 0 picks a free one).
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Write the status pages as static HTML files.
+    Report {
+        /// The folder to write index.html and image-<ID>.html into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        html: PathBuf,
+    },
 }
 
 /// `site catalog` verbs.
@@ -513,12 +526,24 @@ pub enum SiteCatalogCommand {
         /// The folder.
         #[arg(long, value_name = "DIR")]
         from: PathBuf,
+        /// Re-hash every content-library blob of this folder's updates (unchanged files too) and
+        /// store corrupt or missing ones again from the folder.
+        #[arg(long)]
+        verify: bool,
     },
     /// List the catalog.
     List {
         /// Only updates whose metadata contains this.
         #[arg(long, value_name = "TEXT")]
         filter: Option<String>,
+    },
+    /// Remove updates from the catalog and their binaries from the content library (refused while a
+    /// pending or running job selected one; the next sync of a folder still holding the file adds
+    /// it again).
+    Remove {
+        /// KB numbers or catalog IDs.
+        #[arg(value_name = "KB|ID", required = true, num_args = 1..)]
+        updates: Vec<String>,
     },
 }
 
@@ -542,6 +567,21 @@ pub enum SiteImageCommand {
     Show {
         /// Image ID.
         id: i64,
+    },
+    /// Remove an image: its content versions, schedules and run history, and its copies on directory
+    /// DPs (refused while a run is pending or in process: cancel it first).
+    Remove {
+        /// Image ID.
+        id: i64,
+    },
+    /// Make the previous content version kept on disk current again (as a new content version with
+    /// its exact bytes).
+    Rollback {
+        /// Image ID.
+        id: i64,
+        /// Then send it to every distribution point.
+        #[arg(long)]
+        update_dps: bool,
     },
 }
 
@@ -567,6 +607,11 @@ pub enum SiteDpCommand {
     },
     /// Every distribution point with the content version it holds per image.
     List,
+    /// Forget a distribution point (refused while a distribution to it runs); its files stay.
+    Remove {
+        /// Its name.
+        name: String,
+    },
 }
 
 /// `site schedule` options.
@@ -598,6 +643,14 @@ pub struct SiteScheduleArgs {
     /// export; single-index images only).
     #[arg(long)]
     pub remove_superseded: bool,
+    /// Include binaries that are not CBS packages (.exe, .msi …): all-applicable leaves them out
+    /// unless asked, and a named one is refused without this (each run logs them as not supported).
+    #[arg(long)]
+    pub include_not_supported: bool,
+    /// Schedule named updates even though the engine's dry run says they cannot apply to the image
+    /// (wrong product or architecture, unreadable file); logged in OfflineServicingMgr.log.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A value parser that keeps the text but lets clap refuse it (a usage error, exit status 2) when

@@ -32,12 +32,15 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["site"], "wimpatch site --site /srv/wimpatch init\n  export WIMPATCH_SITE=/srv/wimpatch; wimpatch site image list"),
     (&["site", "init"], "wimpatch site --site /srv/wimpatch init\n  wimpatch site --site /mnt/site init --database postgresql://wimpatch@db.example:5432/wimpatch"),
     (&["site", "catalog"], "wimpatch site catalog sync --from /srv/updates\n  wimpatch site catalog list --filter 2024-01"),
-    (&["site", "catalog", "sync"], "wimpatch site catalog sync --from /srv/updates"),
+    (&["site", "catalog", "sync"], "wimpatch site catalog sync --from /srv/updates\n  wimpatch site catalog sync --from /srv/updates --verify"),
+    (&["site", "catalog", "remove"], "wimpatch site catalog remove KB5034441\n  wimpatch site catalog remove 12 13"),
     (&["site", "catalog", "list"], "wimpatch site catalog list\n  wimpatch site catalog list --filter KB5034441 --json"),
     (&["site", "image"], "wimpatch site image import install.wim --single-index --index Pro\n  wimpatch site image list"),
     (&["site", "image", "import"], "wimpatch site image import install.wim\n  wimpatch site image import install.wim --single-index --index 6"),
     (&["site", "image", "list"], "wimpatch site image list\n  wimpatch site image list --json"),
     (&["site", "image", "show"], "wimpatch site image show 1"),
+    (&["site", "image", "remove"], "wimpatch site image remove 2"),
+    (&["site", "image", "rollback"], "wimpatch site image rollback 1\n  wimpatch site image rollback 1 --update-dps"),
     (&["site", "updates"], "wimpatch site updates --image-id 1\n  wimpatch site updates --image-id 1 --filter Security --arch x64"),
     (&["site", "schedule"], "wimpatch site schedule --image-id 1 --updates all-applicable --now\n  wimpatch site schedule --image-id 1 --updates KB5034441 KB5034439 --at 2026-11-10T02:00:00Z --update-dps\n  wimpatch site schedule --image-id 1 --updates all-applicable --every monthly:second-tuesday@02:00 --remove-superseded"),
     (&["site", "cancel"], "wimpatch site cancel --image-id 1"),
@@ -46,7 +49,10 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["site", "dp"], "wimpatch site dp add branch1 --path /srv/dp/branch1\n  wimpatch site dp list"),
     (&["site", "dp", "add"], "wimpatch site dp add branch1 --path /srv/dp/branch1"),
     (&["site", "dp", "list"], "wimpatch site dp list\n  wimpatch site dp list --json"),
+    (&["site", "dp", "remove"], "wimpatch site dp remove branch1"),
     (&["site", "distribute"], "wimpatch site distribute --image-id 1"),
+    (&["site", "serve"], "wimpatch site serve\n  wimpatch site serve --listen 0.0.0.0:8080"),
+    (&["site", "report"], "wimpatch site report --html /var/www/wimpatch"),
 ];
 
 /// The verbs that never take a WIM's writer lock: `--wait-lock` means nothing there.

@@ -9,6 +9,7 @@ mod failure;
 mod help;
 mod output;
 mod reporter;
+mod site_progress;
 mod version;
 
 use std::io::Write as _;

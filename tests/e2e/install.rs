@@ -223,7 +223,37 @@ fn installed_units_pass_systemd_analyze_verify() {
         .expect("make");
     assert!(out.status.success(), "make install: {}", stderr(&out));
     let units = prefix.join("lib/systemd/system");
+    // The DP drop-in (issue 19) as the admin installs it, with this test's own DP folders: the units
+    // still verify with it.
+    let example =
+        std::fs::read_to_string(prefix.join("share/doc/wimpatch/dp-paths.conf")).expect("dp-paths.conf installed");
+    let dps = [work.path("dp1"), work.path("dp2")];
+    let mut dropin: Vec<String> =
+        example.lines().filter(|l| !l.starts_with("ReadWritePaths=")).map(str::to_owned).collect();
+    for d in &dps {
+        std::fs::create_dir_all(d).unwrap();
+        dropin.push(format!("ReadWritePaths={}", d.display()));
+    }
+    for unit in ["wimpatch-site.service", "wimpatch-site-tick.service"] {
+        let dir = units.join(format!("{unit}.d"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("dp-paths.conf"), dropin.join("\n") + "\n").unwrap();
+    }
+    // systemd-analyze reads drop-ins from its unit path: pointed at the installed units, it must see
+    // ours (a bad key in a copy of it is reported, naming the file), and find nothing wrong in it.
+    let unit_path = format!("{}:", units.display());
+    let probe_dir = units.join("wimpatch-site-tick.service.d");
+    std::fs::write(probe_dir.join("zz-probe.conf"), "[Service]\nNoSuchKeyForTheProbe=1\n").unwrap();
+    let probe = Command::new("systemd-analyze")
+        .env("SYSTEMD_UNIT_PATH", &unit_path)
+        .arg("verify")
+        .arg(units.join("wimpatch-site-tick.service"))
+        .output()
+        .expect("systemd-analyze");
+    assert!(stderr(&probe).contains("zz-probe.conf"), "drop-ins are not read: {}", stderr(&probe));
+    std::fs::remove_file(probe_dir.join("zz-probe.conf")).unwrap();
     let verify = Command::new("systemd-analyze")
+        .env("SYSTEMD_UNIT_PATH", &unit_path)
         .arg("verify")
         .args(
             ["wimpatch-site.service", "wimpatch-site-tick.service", "wimpatch-site-tick.timer"].map(|u| units.join(u)),

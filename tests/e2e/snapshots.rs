@@ -249,7 +249,16 @@ fn snapshots_of_the_site_verbs(backend: crate::site::Backend) {
     snap_site("site-dp-list", &["dp", "list"]);
     snap_site(
         "site-schedule",
-        &["schedule", "--image-id", "1", "--updates", "all-applicable", "--now", "--continue-on-error"],
+        &[
+            "schedule",
+            "--image-id",
+            "1",
+            "--updates",
+            "all-applicable",
+            "--now",
+            "--continue-on-error",
+            "--include-not-supported",
+        ],
     );
     snap_site("site-tick.json", &["tick", "--json"]);
     snap_site("site-image-show", &["image", "show", "1"]);

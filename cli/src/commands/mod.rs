@@ -9,6 +9,7 @@ mod mount;
 mod package;
 mod servicing_cmds;
 mod site;
+mod site_serve;
 mod write_out;
 
 pub use servicing_cmds::PartialSuccess;

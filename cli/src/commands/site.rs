@@ -10,6 +10,7 @@ use servicing::site::dp::{self, DistributeReport};
 use servicing::site::execute::JobOutcome;
 use servicing::site::images::{self, ImageDetail, ImportRequest};
 use servicing::site::jobs::{self, JobView, ScheduleRequest};
+use servicing::site::lifecycle;
 use servicing::site::runner::{self, TickReport};
 use servicing::site::schedule::{Status, When};
 use servicing::site::Site;
@@ -17,6 +18,7 @@ use servicing::site::Site;
 use super::Ctx;
 use crate::args::{SiteArgs, SiteCatalogCommand, SiteCommand, SiteDpCommand, SiteImageCommand, SiteScheduleArgs};
 use crate::output::{size, thousands};
+use crate::site_progress::SiteBars;
 
 /// A table cut to the terminal's width (never when piped).
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -25,6 +27,11 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 fn or_dash(v: Option<impl ToString>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// The site's progress bars: on a terminal, unless `--no-progress`, `--json` or `-q`.
+fn site_bars(ctx: &Ctx) -> SiteBars {
+    SiteBars::new(!(ctx.global.no_progress || ctx.global.json || ctx.global.quiet))
 }
 
 fn site_dir(a: &SiteArgs) -> Result<PathBuf> {
@@ -47,9 +54,9 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 )
             })
         }
-        SiteCommand::Catalog(SiteCatalogCommand::Sync { from }) => {
+        SiteCommand::Catalog(SiteCatalogCommand::Sync { from, verify }) => {
             let mut site = Site::open(&dir)?;
-            let r = catalog::sync(&mut site, &from)?;
+            let r = catalog::sync(&mut site, &from, verify)?;
             ctx.print(&r, || {
                 let mut s = String::new();
                 for (word, list) in [("added", &r.added), ("changed", &r.changed), ("removed", &r.removed)] {
@@ -68,6 +75,28 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                     r.unchanged,
                     r.new_blobs
                 );
+                if verify {
+                    let _ = writeln!(
+                        s,
+                        "Verified {} blob(s): {} repaired from the source, {} cannot be repaired",
+                        r.verified,
+                        r.repaired.len(),
+                        r.unrepairable.len()
+                    );
+                    for f in &r.repaired {
+                        let _ = writeln!(s, "repaired {f}");
+                    }
+                }
+                for p in &r.unrepairable {
+                    let _ = writeln!(s, "warning: {}: its blob is corrupt and cannot be repaired: {}", p.file, p.reason);
+                }
+                for p in &r.unreadable {
+                    let _ = writeln!(
+                        s,
+                        "warning: {} is unreadable ({}): it stays in the catalog as unreadable and is never applied",
+                        p.file, p.reason
+                    );
+                }
                 s
             })
         }
@@ -77,9 +106,63 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 .into_iter()
                 .filter(|u| filter.as_deref().is_none_or(|f| catalog::matches_filter(u, f)))
                 .collect();
-            ctx.print(&list, || updates_table(list.iter().map(|u| (u, false, None))))
+            ctx.print(&list, || catalog_table(&list))
+        }
+        SiteCommand::Catalog(SiteCatalogCommand::Remove { updates }) => {
+            let mut site = Site::open(&dir)?;
+            let r = lifecycle::remove_updates(&mut site, &updates)?;
+            ctx.print(&r, || {
+                let mut s = String::new();
+                for u in &r.removed {
+                    let _ = writeln!(
+                        s,
+                        "Removed {} ({}, catalog ID {}){}{}",
+                        u.kb.as_deref().unwrap_or("-"),
+                        u.file_name,
+                        u.id,
+                        if u.blob_deleted { "; its binary left the content library" } else { "" },
+                        if u.still_in_source {
+                            "; the file is still in its sync folder: the next sync of that folder adds it again"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                s
+            })
+        }
+        SiteCommand::Dp(SiteDpCommand::Remove { name }) => {
+            let mut site = Site::open(&dir)?;
+            let r = lifecycle::remove_dp(&mut site, &name)?;
+            ctx.print(&r, || {
+                format!(
+                    "Removed distribution point {} ({}); the files it holds stay there{}\n",
+                    r.name,
+                    r.url,
+                    if r.held_images.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (image-{})",
+                            r.held_images.iter().map(i64::to_string).collect::<Vec<_>>().join(", image-")
+                        )
+                    }
+                )
+            })
         }
         SiteCommand::Image(cmd) => image(ctx, &dir, cmd),
+        SiteCommand::Serve { listen } => super::site_serve::serve(ctx, &dir, listen),
+        SiteCommand::Report { html } => {
+            let site = Site::open(&dir)?;
+            let written = servicing::site::status_page::write_report(&site, &html)?;
+            ctx.print(&written, || {
+                let mut s = String::new();
+                for p in &written {
+                    let _ = writeln!(s, "wrote {}", p.display());
+                }
+                s
+            })
+        }
         SiteCommand::Updates { image, filter, arch } => {
             let site = Site::open(&dir)?;
             let list: Vec<images::Applicable> = images::applicable(&site, image, ctx.control())?
@@ -101,7 +184,9 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
             ctx.print(&r, || format!("Job {} ({} → {}): {}\n", r.job, r.was, r.now, r.message))
         }
         SiteCommand::Tick => {
-            let report = runner::tick(&dir, &ctx.cancel)?;
+            let bars = site_bars(ctx);
+            let report = runner::tick_with(&dir, &ctx.cancel, &bars)?;
+            bars.clear();
             ctx.print(&report, || tick_text(&report))?;
             // A failed run must fail the command, so a systemd timer's `OnFailure=` fires.
             let failed: Vec<String> =
@@ -119,7 +204,9 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 dir.display(),
                 std::process::id()
             );
-            runner::run(&dir, &ctx.cancel, |report| {
+            let bars = site_bars(ctx);
+            runner::run(&dir, &ctx.cancel, &bars, |report| {
+                bars.clear();
                 if report.ran.is_empty() && report.recovered.is_empty() && report.recovered_distributions == 0 {
                     return;
                 }
@@ -146,7 +233,7 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                 for d in &list {
                     if d.images.is_empty() {
                         let mut row = vec![d.dp.name.clone(), d.dp.url.clone()];
-                        row.extend(std::iter::repeat_n("-".to_owned(), 6));
+                        row.extend(std::iter::repeat_n("-".to_owned(), 5));
                         rows.push(row);
                     }
                     for i in &d.images {
@@ -154,23 +241,21 @@ pub fn run(ctx: &Ctx, a: SiteArgs) -> Result<()> {
                             d.dp.name.clone(),
                             d.dp.url.clone(),
                             i.image_id.to_string(),
-                            i.status.to_string(),
-                            or_dash(i.content_version),
+                            i.state.clone(),
                             or_dash(i.bytes_sent.map(thousands)),
                             or_dash(i.image_bytes.map(thousands)),
                             i.message.clone().unwrap_or_default(),
                         ]);
                     }
                 }
-                table(
-                    &["Name", "URL", "Image", "Status", "Content Version", "Bytes Sent", "Image Bytes", "Message"],
-                    &rows,
-                )
+                table(&["Name", "URL", "Image", "State", "Bytes Sent", "Image Bytes", "Message"], &rows)
             })
         }
         SiteCommand::Distribute { image } => {
             let mut site = Site::open(&dir)?;
-            let r = dp::distribute(&mut site, image, ctx.control())?;
+            let bars = site_bars(ctx);
+            let r = dp::distribute_with(&mut site, image, ctx.control(), &bars)?;
+            bars.clear();
             ctx.print(&r, || distribution_text(&r))?;
             if !r.all_succeeded() {
                 return Err(anyhow!(
@@ -226,6 +311,41 @@ fn image(ctx: &Ctx, dir: &std::path::Path, cmd: SiteImageCommand) -> Result<()> 
             let d = images::show(&site, id)?;
             ctx.print(&d, || detail_text(&d))
         }
+        SiteImageCommand::Remove { id } => {
+            let mut site = Site::open(dir)?;
+            let r = lifecycle::remove_image(&mut site, id)?;
+            ctx.print(&r, || {
+                let mut s = format!("Removed image {} ({}) and {}\n", r.image_id, r.name, r.removed_dir.display());
+                for d in &r.removed_from_dps {
+                    let _ = writeln!(s, "  removed its copy from distribution point {d}");
+                }
+                for d in &r.left_on_dps {
+                    let _ = writeln!(s, "  distribution point {d} keeps image-{}: remove it there by hand", r.image_id);
+                }
+                s
+            })
+        }
+        SiteImageCommand::Rollback { id, update_dps } => {
+            let mut site = Site::open(dir)?;
+            let r = lifecycle::rollback(&mut site, id, update_dps, ctx.control())?;
+            ctx.print(&r, || {
+                let mut s = format!(
+                    "Image {id} rolled back: content version {} holds the bytes of content version {} again (version {} is kept as the previous one)\n",
+                    r.image.image.content_version, r.restored_from, r.replaced
+                );
+                if let Some(d) = &r.distribution {
+                    s.push_str(&distribution_text(d));
+                }
+                s.push_str(&detail_text(&r.image));
+                s
+            })?;
+            if r.distribution.as_ref().is_some_and(|d| !d.all_succeeded()) {
+                return Err(anyhow!(
+                    "distribution failed on some distribution points (see above); they keep their previous version"
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -247,12 +367,17 @@ fn schedule(ctx: &Ctx, dir: &std::path::Path, a: SiteScheduleArgs) -> Result<()>
         continue_on_error: a.continue_on_error,
         update_dps: a.update_dps,
         remove_superseded: a.remove_superseded,
+        include_not_supported: a.include_not_supported,
+        force: a.force,
     };
     let r = jobs::schedule(&mut site, &req, ctx.control())?;
     ctx.print(&r, || {
         let mut s = String::new();
         for old in &r.replaced {
             let _ = writeln!(s, "Replaced schedule {old} (its pending run was cancelled)");
+        }
+        for f in &r.forced {
+            let _ = writeln!(s, "warning: scheduled with --force although it cannot apply: {f}");
         }
         let _ = writeln!(s, "Schedule {} for image {}: {}", r.schedule.id, a.image, r.schedule.when);
         if let Some(job) = &r.schedule.job {
@@ -263,6 +388,28 @@ fn schedule(ctx: &Ctx, dir: &std::path::Path, a: SiteScheduleArgs) -> Result<()>
         }
         s
     })
+}
+
+/// The catalog with what the data says about each entry: its type, the entry superseding it, and
+/// why servicing cannot use it (unreadable, not supported).
+fn catalog_table(list: &[Update]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|u| {
+            vec![
+                u.id.to_string(),
+                or_dash(u.kb.as_ref()),
+                u.title.clone(),
+                or_dash(u.classification.as_ref()),
+                or_dash(u.arch.as_ref()),
+                u.kind_label().to_owned(),
+                or_dash(u.superseded_by),
+                u.file_name.clone(),
+                u.problem_note().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["ID", "Article ID", "Title", "Classification", "Arch", "Type", "Superseded By", "File", "Note"], &rows)
 }
 
 fn updates_table<'a>(items: impl Iterator<Item = (&'a Update, bool, Option<&'a str>)>) -> String {
@@ -333,11 +480,14 @@ fn detail_text(d: &ImageDetail) -> String {
     let _ = writeln!(s, "Installed Updates:");
     if d.installed_updates.is_empty() {
         let _ = writeln!(s, "  (none)");
+    } else {
+        let _ = writeln!(s, "  {:<5} {:<10} {:<16} {:<11} Installed  Identity", "Index", "Article ID", "Type", "State");
     }
     for u in &d.installed_updates {
         let _ = writeln!(
             s,
-            "  {:<10} {:<16} {:<11} {}  {}",
+            "  {:<5} {:<10} {:<16} {:<11} {}  {}",
+            u.index,
             u.kb.as_deref().unwrap_or("-"),
             u.release_type.as_deref().unwrap_or("-"),
             u.state,
@@ -371,10 +521,9 @@ fn detail_text(d: &ImageDetail) -> String {
         for p in &d.distribution {
             let _ = writeln!(
                 s,
-                "  {:<12} {:<12} content version {}{}",
+                "  {:<12} {}{}",
                 p.dp,
-                p.status,
-                or_dash(p.content_version),
+                p.state,
                 p.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
             );
         }
@@ -401,10 +550,11 @@ fn distribution_text(r: &DistributeReport) -> String {
             None => {
                 let _ = writeln!(
                     s,
-                    "  {:<12} {} by {}: {} of {} bytes sent ({:.1}%){}; verified by {}",
+                    "  {:<12} {}: holds content version {} now ({}: {} of {} bytes sent, {:.1}%{}; verified by {})",
                     d.dp,
                     d.status,
-                    d.method.map_or("-", |m| m.as_str()),
+                    r.content_version,
+                    method_words(d.method),
                     thousands(d.bytes_sent),
                     thousands(d.image_bytes),
                     d.percent_sent,
@@ -419,6 +569,17 @@ fn distribution_text(r: &DistributeReport) -> String {
         }
     }
     s
+}
+
+/// How a DP got its copy, in words.
+fn method_words(m: Option<servicing::site::dp::DpMethod>) -> &'static str {
+    use servicing::site::dp::DpMethod;
+    match m {
+        Some(DpMethod::Copy) => "a whole verified copy",
+        Some(DpMethod::Rsync) => "an rsync delta transfer",
+        Some(DpMethod::Unchanged) => "it held this very file already",
+        None => "-",
+    }
 }
 
 fn outcome_text(s: &mut String, o: &JobOutcome) {

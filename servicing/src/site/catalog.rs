@@ -80,6 +80,53 @@ pub struct SyncReport {
     pub unchanged: usize,
     /// Blobs newly stored in the content library (the rest were already there: single instance).
     pub new_blobs: usize,
+    /// Live entries of this source that cannot be read (a truncated or damaged file): they stay in
+    /// the catalog, shown as unreadable, and are never offered for servicing.
+    pub unreadable: Vec<FileProblem>,
+    /// With `--verify`: blobs re-hashed.
+    pub verified: usize,
+    /// With `--verify`: corrupt or missing blobs re-imported from the source.
+    pub repaired: Vec<String>,
+    /// With `--verify`: corrupt blobs whose source file no longer has their bytes (left as they are:
+    /// the update's runs fail on them until the source holds the file again).
+    pub unrepairable: Vec<FileProblem>,
+}
+
+/// A file of a sync source and what is wrong with it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileProblem {
+    /// Path below the sync source.
+    pub file: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Update {
+    /// What servicing can do with the entry, for listings: `None` for a package it can apply (the
+    /// dry run decides per image), else `unreadable: <reason>` or `not supported: <reason>`.
+    pub fn problem_note(&self) -> Option<String> {
+        let reason = self.problem.as_deref().unwrap_or("no reason recorded");
+        if self.kind == "unreadable" {
+            Some(format!("unreadable: {reason}"))
+        } else if !self.supported {
+            Some(format!("not supported: {reason}"))
+        } else {
+            None
+        }
+    }
+
+    /// The entry's type in words: `cab`, `msu`, `combined msu`, `wim msu`, `not a CBS package`,
+    /// `unreadable`.
+    pub fn kind_label(&self) -> &str {
+        match self.kind.as_str() {
+            "cbs" => "cab",
+            "msu" => "msu",
+            "combined-msu" => "combined msu",
+            "wim-msu" => "wim msu",
+            "unsupported" => "not a CBS package",
+            other => other,
+        }
+    }
 }
 
 /// Every live (not expired) catalog entry, by ID.
@@ -287,8 +334,10 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
 }
 
-/// Scans `from` and brings the catalog entries of that source up to date.
-pub fn sync(site: &mut Site, from: &Path) -> Result<SyncReport> {
+/// Scans `from` and brings the catalog entries of that source up to date. With `verify`, every blob
+/// of the source's entries is re-hashed, even for files whose size and time are unchanged, and a
+/// corrupt or missing one is stored again from the source file.
+pub fn sync(site: &mut Site, from: &Path, verify: bool) -> Result<SyncReport> {
     let source_dir = std::fs::canonicalize(from).map_err(Error::io(from, "cannot open the update folder"))?;
     let source = source_dir.to_string_lossy().into_owned();
     let files = walk(&source_dir)?;
@@ -309,13 +358,42 @@ pub fn sync(site: &mut Site, from: &Path) -> Result<SyncReport> {
         let fs_meta = std::fs::metadata(path).map_err(Error::io(path, "cannot read file metadata"))?;
         let (size, mtime) = (fs_meta.len(), mtime_ns(&fs_meta));
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut repairing = false;
         if let Some(e) = existing.get(rel) {
             if !e.expired && e.size == size as i64 && e.mtime_ns == mtime && library.has(&e.sha256, size) {
-                report.unchanged += 1;
-                continue;
+                if !verify {
+                    report.unchanged += 1;
+                    continue;
+                }
+                report.verified += 1;
+                match library.verify(&e.sha256) {
+                    Ok(()) => {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    Err(err) => {
+                        tracing::warn!(file = %rel, error = %err, "catalog verify: re-importing a corrupt blob");
+                        repairing = true;
+                    }
+                }
+            } else if verify && !e.expired && !library.has(&e.sha256, e.size as u64) {
+                repairing = true;
             }
         }
         let stored = library.put(path)?;
+        if repairing {
+            match existing.get(rel) {
+                Some(e) if e.sha256 == stored.sha256 => report.repaired.push(rel.clone()),
+                Some(e) => report.unrepairable.push(FileProblem {
+                    file: rel.clone(),
+                    reason: format!(
+                        "the source file now hashes to {}, not to the blob's {}: it is read as a changed file",
+                        stored.sha256, e.sha256
+                    ),
+                }),
+                None => {}
+            }
+        }
         if stored.new {
             report.new_blobs += 1;
         }
@@ -385,6 +463,19 @@ pub fn sync(site: &mut Site, from: &Path) -> Result<SyncReport> {
         }
         recompute_supersedence(tx)
     })?;
+    if verify {
+        // Blobs of this source's entries whose file is gone cannot be re-imported from it.
+        for (rel, e) in existing.iter().filter(|(rel, e)| !e.expired && !seen.contains(*rel)) {
+            if let Err(err) = library.verify(&e.sha256) {
+                report.verified += 1;
+                report.unrepairable.push(FileProblem { file: rel.clone(), reason: err.to_string() });
+            }
+        }
+    }
+    report.unreadable = store::catalog::unreadable_of_source(&site.db, &source).map_err(site.db.err())?;
+    for p in &report.unreadable {
+        tracing::warn!(file = %p.file, reason = %p.reason, "catalog: unreadable update file");
+    }
     Ok(report)
 }
 

@@ -36,6 +36,11 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
 /// Copies `src` to `dest` (created or truncated), hashing what is written, and syncs `dest`.
 /// Returns the SHA-256 and length of the bytes written.
 pub fn copy_hashed(src: &Path, dest: &Path) -> Result<(String, u64)> {
+    copy_hashed_with(src, dest, &mut |_| {})
+}
+
+/// [`copy_hashed`], telling `written` the bytes written so far after each chunk.
+pub fn copy_hashed_with(src: &Path, dest: &Path, written: &mut dyn FnMut(u64)) -> Result<(String, u64)> {
     let mut input = BoundedFile::open(src).map_err(Error::io(src, "cannot open to copy"))?;
     let mut out = safe_fs::create_fresh(dest).map_err(Error::io(dest, "cannot create"))?;
     let mut h = Sha256::new();
@@ -49,6 +54,7 @@ pub fn copy_hashed(src: &Path, dest: &Path) -> Result<(String, u64)> {
         h.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(Error::io(dest, "cannot write"))?;
         len += n as u64;
+        written(len);
     }
     out.sync_all().map_err(Error::io(dest, "cannot sync"))?;
     Ok((hex(&h.finalize()), len))

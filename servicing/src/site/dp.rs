@@ -9,10 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::content::{copy_hashed, sync_dir, temp_in};
+use super::content::{copy_hashed_with, sync_dir, temp_in};
 use super::error::{Error, Result};
 use super::images;
 use super::location::{Location, Transport};
+use super::progress::{NoProgress, SiteEvent, SiteProgress};
 use super::store::dps::Finished;
 use super::store::{self, now};
 use super::time::format_utc;
@@ -78,6 +79,35 @@ pub struct DpImageStatus {
     pub path: String,
     /// When the status last changed (UTC).
     pub updated: String,
+    /// The image's current content version in the site.
+    pub site_content_version: i64,
+    /// Whether the DP holds the site's current content version.
+    pub up_to_date: bool,
+    /// Where the DP stands, in plain words: `current (v2)`, `out of date: site has v4, DP has v1`,
+    /// `failed: …`, `distributing v4`.
+    pub state: String,
+}
+
+/// The plain words for a DP's standing (see [`DpImageStatus::state`]).
+pub(crate) fn state_words(
+    status: DpStatus,
+    held: Option<i64>,
+    site: i64,
+    target: Option<i64>,
+    message: Option<&str>,
+) -> String {
+    let holds = match held {
+        Some(v) => format!("DP has v{v}"),
+        None => "DP has nothing yet".into(),
+    };
+    match status {
+        DpStatus::InProgress => format!("distributing v{} ({holds})", target.unwrap_or(site)),
+        DpStatus::Failed => {
+            format!("failed, out of date: site has v{site}, {holds}: {}", message.unwrap_or("see the message"))
+        }
+        DpStatus::Success if held == Some(site) => format!("current (v{site})"),
+        DpStatus::Success => format!("out of date: site has v{site}, {holds}"),
+    }
 }
 
 /// One DP with what it holds.
@@ -261,6 +291,16 @@ impl Finished {
 
 /// Sends the image's current content version to every DP. One DP failing does not stop the others.
 pub fn distribute(site: &mut Site, image: i64, control: Control<'_>) -> Result<DistributeReport> {
+    distribute_with(site, image, control, &NoProgress)
+}
+
+/// [`distribute`], reporting each DP's transfer to `progress`.
+pub fn distribute_with(
+    site: &mut Site,
+    image: i64,
+    control: Control<'_>,
+    progress: &dyn SiteProgress,
+) -> Result<DistributeReport> {
     let img = images::get(site, image)?;
     let mut report = DistributeReport {
         image_id: image,
@@ -270,13 +310,21 @@ pub fn distribute(site: &mut Site, image: i64, control: Control<'_>) -> Result<D
         dps: Vec::new(),
     };
     for dp in all(site)? {
-        let outcome = distribute_one(site, &dp, &img, control);
+        progress.site_event(&SiteEvent::DpStarted { dp: &dp.name, image, total: img.size });
+        let outcome = distribute_one(site, &dp, &img, control, progress);
+        progress.site_event(&SiteEvent::DpEnded { dp: &dp.name, status: outcome.status });
         report.dps.push(outcome);
     }
     Ok(report)
 }
 
-fn distribute_one(site: &mut Site, dp: &Dp, img: &images::ImageRow, control: Control<'_>) -> DpOutcome {
+fn distribute_one(
+    site: &mut Site,
+    dp: &Dp,
+    img: &images::ImageRow,
+    control: Control<'_>,
+    progress: &dyn SiteProgress,
+) -> DpOutcome {
     let mut outcome = DpOutcome {
         dp: dp.name.clone(),
         path: dp.location.image_file(img.id),
@@ -291,7 +339,7 @@ fn distribute_one(site: &mut Site, dp: &Dp, img: &images::ImageRow, control: Con
     };
     let holder = super::runner::holder_id();
     let result = match start(site, dp.id, img.id, img.content_version, &holder) {
-        Ok(Ok(())) => send(dp, img, control),
+        Ok(Ok(())) => send(dp, img, control, progress),
         Ok(Err(busy)) => {
             outcome.message = Some(busy);
             return outcome;
@@ -339,11 +387,14 @@ struct Sent {
     verification: &'static str,
 }
 
-fn send(dp: &Dp, img: &images::ImageRow, control: Control<'_>) -> Result<Sent> {
+fn send(dp: &Dp, img: &images::ImageRow, control: Control<'_>, progress: &dyn SiteProgress) -> Result<Sent> {
     match &dp.location {
-        Location::Dir(root) => copy_to_dir(&dp_file(root, img.id), img),
+        Location::Dir(root) => copy_to_dir(&dp_file(root, img.id), img, &mut |done| {
+            progress.site_event(&SiteEvent::DpBytes { dp: &dp.name, done, total: img.size });
+        }),
         remote => {
             let t = super::rsync::send(&img.path, remote, img.id, &img.sha256, dp.bwlimit, control)?;
+            progress.site_event(&SiteEvent::DpBytes { dp: &dp.name, done: img.size, total: img.size });
             Ok(Sent {
                 method: DpMethod::Rsync,
                 bytes_sent: t.bytes_sent,
@@ -357,7 +408,7 @@ fn send(dp: &Dp, img: &images::ImageRow, control: Control<'_>) -> Result<Sent> {
 /// Puts the image's file at `dest` on a directory DP: unchanged when it is there already, else a
 /// whole copy under a temporary name, SHA-256 checked, renamed over the old one. (A delta buys
 /// nothing here: over a mounted share, reading the old file costs as much network as writing it.)
-fn copy_to_dir(dest: &Path, img: &images::ImageRow) -> Result<Sent> {
+fn copy_to_dir(dest: &Path, img: &images::ImageRow, written: &mut dyn FnMut(u64)) -> Result<Sent> {
     let dir = dest.parent().expect("dp file has a parent").to_path_buf();
     // The DP is a share others may write to: its `image-<ID>` folder and file are never followed
     // through a planted link (the lock, the temps and the switch all happen inside that folder).
@@ -379,7 +430,7 @@ fn copy_to_dir(dest: &Path, img: &images::ImageRow) -> Result<Sent> {
     }
     let tmp = temp_in(&dir, "install.wim.new");
     let result = (|| -> Result<Sent> {
-        let (sha, size) = copy_hashed(&img.path, &tmp)?;
+        let (sha, size) = copy_hashed_with(&img.path, &tmp, written)?;
         check(&tmp, &img.sha256, &sha, "copy")?;
         switch(&tmp, dest)?;
         Ok(Sent { method: DpMethod::Copy, bytes_sent: size, bytes_received: 0, verification: VERIFIED })

@@ -87,7 +87,7 @@ pub enum Error {
     #[error(transparent)]
     Apply(#[from] crate::apply::Error),
     /// A content-library blob does not hash to its name: it is reported and never applied.
-    #[error("content library blob {} is corrupt: its SHA-256 is {actual}, expected {expected}; it was not applied (re-sync the catalog from the update's source to repair it)", path.display())]
+    #[error("content library blob {} is corrupt: its SHA-256 is {actual}, expected {expected}; it was not applied (repair it with `wimpatch site catalog sync --from <the update's source folder> --verify`, which re-hashes every blob and stores corrupt ones again from the source)", path.display())]
     CorruptBlob {
         /// The blob file.
         path: PathBuf,
@@ -97,7 +97,7 @@ pub enum Error {
         actual: String,
     },
     /// A content-library blob is missing.
-    #[error("content library blob {} is missing (re-sync the catalog from the update's source)", path.display())]
+    #[error("content library blob {} is missing (store it again with `wimpatch site catalog sync --from <the update's source folder> --verify`)", path.display())]
     MissingBlob {
         /// Where it should be.
         path: PathBuf,
@@ -143,6 +143,34 @@ pub enum Error {
         image: i64,
         /// The job ID.
         job: i64,
+    },
+    /// Named updates the engine's dry run says cannot apply to the image.
+    #[error("image {image}: refused to schedule updates that cannot apply to it: {}; pick them from `wimpatch site updates --image-id {image}`, or pass --force to schedule them anyway (logged)", updates.join("; "))]
+    CannotApply {
+        /// The image ID.
+        image: i64,
+        /// Each refused update with the dry run's reason.
+        updates: Vec<String>,
+    },
+    /// Something a pending or running job (or another record) still needs.
+    #[error("{what} is still needed: {by}; {hint}")]
+    InUse {
+        /// What removal was asked for (`image 1`, `update KB5000002 (catalog ID 2)` …).
+        what: String,
+        /// What needs it.
+        by: String,
+        /// How to free it.
+        hint: String,
+    },
+    /// No previous content version on disk to roll back to.
+    #[error(
+        "image {image} has no previous content version kept on disk (current: {current}); nothing to roll back to"
+    )]
+    NoPreviousVersion {
+        /// The image ID.
+        image: i64,
+        /// Its current content version.
+        current: i64,
     },
     /// Nothing to cancel.
     #[error("image {image} has no scheduled or in-process servicing to cancel")]

@@ -16,6 +16,7 @@ use super::dp::{self, DistributeReport};
 use super::error::{Error, Result};
 use super::images::{self, update_id_of, ImageRow, WimFacts};
 use super::jobs::{self, JobUpdate};
+use super::progress::{JobPhase, SiteEvent, SiteProgress};
 use super::schedule::{Status, When};
 use super::store::UpdateResult;
 use super::store::{self, now, SqlResult, Tx};
@@ -108,6 +109,7 @@ struct JobInfo {
     continue_on_error: bool,
     update_dps: bool,
     remove_superseded: bool,
+    include_not_supported: bool,
 }
 
 type Results = Vec<(Update, UpdateResult, Option<String>)>;
@@ -148,7 +150,13 @@ fn result_word(o: Outcome) -> UpdateResult {
 }
 
 /// Runs claimed job `job` (status In Process, lease held) to its end and records the outcome.
-pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) -> Result<JobOutcome> {
+pub fn execute(
+    site: &mut Site,
+    job: i64,
+    flag: &AtomicBool,
+    stop: &AtomicBool,
+    progress: &dyn SiteProgress,
+) -> Result<JobOutcome> {
     let info = {
         let (schedule, image, _) = store::jobs::schedule_of_job(&site.db, job).map_err(site.db.err())?;
         JobInfo {
@@ -157,9 +165,11 @@ pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) 
             continue_on_error: schedule.continue_on_error,
             update_dps: schedule.update_dps,
             remove_superseded: schedule.remove_superseded,
+            include_not_supported: schedule.include_not_supported,
         }
     };
     let image = images::get(site, info.image)?;
+    progress.site_event(&SiteEvent::JobStarted { job, image: image.id, name: &image.name });
     let control = Control { reporter: &Silent, cancel: flag };
     log_line(
         site,
@@ -186,11 +196,11 @@ pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) 
         ),
         false,
     );
-    let done = match run_job(site, job, &info, &image, control) {
+    let done = match run_job(site, job, &info, &image, control, progress) {
         Ok(d) => d,
         Err(e) => Done::Failed { results: Vec::new(), error: e.to_string() },
     };
-    let outcome = finish(site, job, &info, &image, done, flag, stop);
+    let outcome = finish(site, job, &info, &image, done, flag, stop, progress);
     let _ = std::fs::remove_dir_all(work_dir(site, job));
     if let Err(e) = &outcome {
         // Recording failed part-way (the switch is the last transaction, so the image is as before):
@@ -205,17 +215,29 @@ pub fn execute(site: &mut Site, job: i64, flag: &AtomicBool, stop: &AtomicBool) 
             schedule_next(tx, job, t)
         })?;
     }
+    let status = match &outcome {
+        Ok(o) => o.status,
+        Err(_) => Status::Failed,
+    };
+    progress.site_event(&SiteEvent::JobEnded { job, status });
     outcome
 }
 
 /// Takes the image's WIM lock, waiting (cancellably) while another writer holds it.
-fn lock_image(site: &Site, path: &Path, control: Control<'_>) -> Result<Option<WimLock>> {
+fn lock_image(
+    site: &Site,
+    job: i64,
+    path: &Path,
+    control: Control<'_>,
+    progress: &dyn SiteProgress,
+) -> Result<Option<WimLock>> {
     let mut told = false;
     loop {
         match WimLock::acquire(path, LockWait::NoWait) {
             Ok(lock) => return Ok(Some(lock)),
             Err(wim::Error::Locked { holder, .. }) => {
                 if !told {
+                    progress.site_event(&SiteEvent::JobPhase { job, phase: JobPhase::WaitingForLock });
                     log_line(
                         site,
                         &format!("Waiting for the image lock of '{}' held by {holder}", path.display()),
@@ -233,12 +255,19 @@ fn lock_image(site: &Site, path: &Path, control: Control<'_>) -> Result<Option<W
     }
 }
 
-fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control: Control<'_>) -> Result<Done> {
+fn run_job(
+    site: &mut Site,
+    job: i64,
+    info: &JobInfo,
+    image: &ImageRow,
+    control: Control<'_>,
+    progress: &dyn SiteProgress,
+) -> Result<Done> {
     // Held until the run ends: no other writer changes the site's copy while it is read.
-    let Some(_lock) = lock_image(site, &image.path, control)? else {
+    let Some(_lock) = lock_image(site, job, &image.path, control, progress)? else {
         return Ok(Done::Cancelled { results: Vec::new() });
     };
-    let updates = jobs::resolve(site, info.image, &info.selection, control)?;
+    let updates = jobs::resolve(site, info.image, &info.selection, info.include_not_supported, control)?;
     let pending: Results = updates.iter().map(|u| (u.clone(), UpdateResult::Pending, None)).collect();
     site.db.tx(|tx| store::jobs::set_job_updates(tx, job, &pending))?;
     let mut results: Results = Vec::new();
@@ -246,6 +275,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
         return Ok(Done::Cancelled { results });
     }
 
+    progress.site_event(&SiteEvent::JobPhase { job, phase: JobPhase::Staging });
     let work = work_dir(site, job);
     let _ = std::fs::remove_dir_all(&work);
     safe_fs::create_dir_all(&work).map_err(Error::io(&work, "cannot create the work folder"))?;
@@ -304,6 +334,8 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
     let mut best: HashMap<i64, (Outcome, Option<String>)> = HashMap::new();
     let mut committed = false;
     for index in 1..=image.indexes.max(1) {
+        progress
+            .site_event(&SiteEvent::JobPhase { job, phase: JobPhase::Servicing { index, of: image.indexes.max(1) } });
         let req = ServiceRequest {
             wim: work_wim.clone(),
             image: Some(ImageRef::Index(index)),
@@ -351,6 +383,7 @@ fn run_job(site: &mut Site, job: i64, info: &JobInfo, image: &ImageRow, control:
 }
 
 /// Records a run's end: the version switch (when the run committed), statuses, results, the lease.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     site: &mut Site,
     job: i64,
@@ -359,6 +392,7 @@ fn finish(
     done: Done,
     flag: &AtomicBool,
     stop: &AtomicBool,
+    progress: &dyn SiteProgress,
 ) -> Result<JobOutcome> {
     let t = now();
     let cancel_requested = store::jobs::cancel_requested(&site.db, job).map_err(site.db.err())?;
@@ -405,6 +439,7 @@ fn finish(
     // transaction below makes it current. A kill in between leaves an unrecorded folder, swept later.
     let mut switched: Option<(String, WimFacts)> = None;
     if let Some(work_wim) = &new {
+        progress.site_event(&SiteEvent::JobPhase { job, phase: JobPhase::Committing });
         let key_dir = image.path.parent().and_then(Path::parent).expect("images/<key>/v<N>/install.wim");
         let key = key_dir.file_name().map(|k| k.to_string_lossy().into_owned()).unwrap_or_default();
         let rel = format!("images/{key}/v{version}/install.wim");
@@ -443,9 +478,16 @@ fn finish(
             Some("not run: the run ended before this update"),
         )?;
         if let Some((rel, facts)) = &switched {
-            let v = store::images::NewVersion { version, path: rel, sha256: &facts.sha256, size: facts.size, job };
+            let v = store::images::NewVersion {
+                version,
+                path: rel,
+                sha256: &facts.sha256,
+                size: facts.size,
+                job: Some(job),
+            };
             store::images::switch_version(tx, image_id, &v, t)?;
             store::images::record_facts(tx, image_id, facts, Some(job))?;
+            store::images::record_content_version(tx, image_id, version, facts, t, Some(job))?;
         }
         store::jobs::end(tx, job, outcome_status, t, &message, version)?;
         store::runs::release_lease(tx, image_id, job)?;
@@ -479,7 +521,8 @@ fn finish(
     let mut distribution = None;
     if info.update_dps && matches!(outcome_status, Status::Successful | Status::Failed) && !flag.load(Ordering::SeqCst)
     {
-        let report = dp::distribute(site, image_id, Control { reporter: &Silent, cancel: flag })?;
+        progress.site_event(&SiteEvent::JobPhase { job, phase: JobPhase::Distributing });
+        let report = dp::distribute_with(site, image_id, Control { reporter: &Silent, cancel: flag }, progress)?;
         for d in &report.dps {
             let text = match &d.message {
                 Some(m) => format!("Distribution point {}: {} ({})", d.dp, d.status, m),
@@ -512,7 +555,7 @@ fn finish(
 }
 
 /// Keeps the current and the previous content version on disk; older ones are removed.
-fn prune_versions(site: &mut Site, image: i64, current: i64) -> Result<()> {
+pub(crate) fn prune_versions(site: &mut Site, image: i64, current: i64) -> Result<()> {
     let old = store::images::version_paths_below(&site.db, image, current - 1).map_err(site.db.err())?;
     if old.is_empty() {
         return Ok(());

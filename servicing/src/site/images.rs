@@ -293,6 +293,7 @@ pub fn import(site: &mut Site, req: &ImportRequest, control: Control<'_>) -> Res
     let id = site.db.tx(|tx| {
         let id = store::images::insert(tx, &new, t)?;
         store::images::record_facts(tx, id, &facts, None)?;
+        store::images::record_content_version(tx, id, 1, &facts, t, None)?;
         Ok(id)
     })?;
     tracing::info!(image = id, source = %source.display(), single_index = req.single_index, "image imported");
@@ -371,15 +372,88 @@ pub(crate) fn scratch_folder(site: &Site, what: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// What the engine's dry run says one catalog entry would do to an image.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "verdict", content = "reason")]
+pub enum Verdict {
+    /// It would install.
+    Applies,
+    /// A newer applicable entry of the same package, selected with it, replaces it (skipped).
+    SupersededInRun,
+    /// It or a newer version is installed already (skipped).
+    AlreadyInstalled,
+    /// Not a CBS package: servicing logs it as not supported.
+    NotSupported(String),
+    /// It cannot apply to this image (wrong product, architecture, missing parent …).
+    NotApplicable(String),
+    /// The file cannot be read (truncated, damaged).
+    Unreadable(String),
+    /// Its content-library blob fails verification (corrupt, missing, replaced): the site's copy is
+    /// at fault, not the update; a run fails it naming the blob until `catalog sync --verify`
+    /// repairs it.
+    BlobFailed(String),
+}
+
+impl Verdict {
+    /// Whether a run would have to fail or skip it for a reason the admin must look at: it cannot
+    /// apply to the image at all (schedule refuses it unless forced).
+    pub fn cannot_apply(&self) -> bool {
+        matches!(self, Verdict::NotApplicable(_) | Verdict::Unreadable(_))
+    }
+
+    /// In words, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Verdict::Applies => "applies".into(),
+            Verdict::SupersededInRun => "superseded by a newer selected update".into(),
+            Verdict::AlreadyInstalled => "already installed".into(),
+            Verdict::NotSupported(r) => format!("not supported: {r}"),
+            Verdict::NotApplicable(r) => format!("not applicable: {r}"),
+            Verdict::Unreadable(r) => format!("unreadable: {r}"),
+            Verdict::BlobFailed(r) => format!("content library blob failed verification: {r}"),
+        }
+    }
+}
+
+/// One catalog entry judged against an image.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// The entry.
+    pub update: Update,
+    /// What the dry run says.
+    pub verdict: Verdict,
+}
+
 /// The catalog updates applicable to image `id` and not yet applied, decided by the engine in a dry
 /// run over every index (as the Schedule Updates wizard lists them). Binaries that are not CBS
 /// packages are listed too, as ConfigMgr lists them, with a note: servicing will log them as not
 /// supported. A binary whose content-library blob fails verification is listed with that reason.
 pub fn applicable(site: &Site, id: i64, control: Control<'_>) -> Result<Vec<Applicable>> {
-    let image = get(site, id)?;
     let candidates: Vec<Update> = catalog::list(&site.db)?.into_iter().filter(|u| u.kind != "unreadable").collect();
+    let judged = assess(site, id, &candidates, control)?;
+    let mut out = Vec::new();
+    for a in judged {
+        let note = match &a.verdict {
+            Verdict::Applies | Verdict::SupersededInRun => None,
+            Verdict::NotSupported(why) => {
+                Some(format!("not a CBS package ({why}): servicing will log \"{}\"", apply::NOT_SUPPORTED_MESSAGE))
+            }
+            // A corrupt blob is listed with its reason, so the admin sees it before a run fails.
+            Verdict::Unreadable(why) | Verdict::BlobFailed(why) => Some(why.clone()),
+            Verdict::AlreadyInstalled | Verdict::NotApplicable(_) => continue,
+        };
+        let superseded = a.update.superseded_by.is_some();
+        out.push(Applicable { update: a.update, superseded, note });
+    }
+    Ok(out)
+}
+
+/// Judges `candidates` against image `id` with the engine's dry run over every index: what a run
+/// selecting all of them would do with each.
+pub fn assess(site: &Site, id: i64, candidates: &[Update], control: Control<'_>) -> Result<Vec<Assessment>> {
+    let image = get(site, id)?;
     let stage = scratch_folder(site, "applicability")?;
-    let result = evaluate(site, &image, &candidates, &stage, control);
+    let result = evaluate(site, &image, candidates, &stage, control);
     let _ = std::fs::remove_dir_all(&stage);
     result
 }
@@ -390,31 +464,29 @@ fn evaluate(
     candidates: &[Update],
     stage: &Path,
     control: Control<'_>,
-) -> Result<Vec<Applicable>> {
+) -> Result<Vec<Assessment>> {
     let library = site.content();
-    let mut notes: HashMap<i64, String> = HashMap::new();
+    let mut early: HashMap<i64, Verdict> = HashMap::new();
     let mut files = Vec::new();
     for u in candidates {
+        if u.kind == "unreadable" {
+            let why = u.problem.clone().unwrap_or_else(|| "the file cannot be read".into());
+            early.insert(u.id, Verdict::Unreadable(why));
+            continue;
+        }
         if !u.supported {
-            notes.insert(
-                u.id,
-                format!(
-                    "not a CBS package ({}): servicing will log \"{}\"",
-                    u.problem.as_deref().unwrap_or("unsupported"),
-                    apply::NOT_SUPPORTED_MESSAGE
-                ),
-            );
+            early.insert(u.id, Verdict::NotSupported(u.problem.clone().unwrap_or_else(|| "unsupported".into())));
             continue;
         }
         let dest = stage.join(u.id.to_string()).join(&u.file_name);
         match library.link_verified(&u.sha256, &dest) {
             Ok(()) => files.push(dest),
             Err(e) => {
-                notes.insert(u.id, e.to_string());
+                early.insert(u.id, Verdict::BlobFailed(e.to_string()));
             }
         }
     }
-    let mut best: HashMap<i64, Outcome> = HashMap::new();
+    let mut best: HashMap<i64, (Outcome, Option<String>)> = HashMap::new();
     if !files.is_empty() {
         for index in 1..=image.indexes.max(1) {
             let opts = AddOptions {
@@ -428,15 +500,15 @@ fn evaluate(
             let report = apply::add_packages(&target, &files, &opts, control)?;
             for p in &report.packages {
                 if let Some(uid) = update_id_of(&p.input, stage) {
-                    let slot = best.entry(uid).or_insert(p.outcome);
-                    if rank(p.outcome) > rank(*slot) {
-                        *slot = p.outcome;
+                    let slot = best.entry(uid).or_insert((p.outcome, p.reason.clone()));
+                    if rank(p.outcome) > rank(slot.0) {
+                        *slot = (p.outcome, p.reason.clone());
                     }
                 }
             }
         }
     }
-    let would: Vec<i64> = best.iter().filter(|(_, o)| **o == Outcome::WouldInstall).map(|(id, _)| *id).collect();
+    let would: Vec<i64> = best.iter().filter(|(_, o)| o.0 == Outcome::WouldInstall).map(|(id, _)| *id).collect();
     let by_id: HashMap<i64, &Update> = candidates.iter().map(|u| (u.id, u)).collect();
     // Superseded within the run: applicable when a newer catalog entry of the family applies.
     let superseded_by_applicable = |u: &Update| {
@@ -467,17 +539,21 @@ fn evaluate(
     };
     let mut out = Vec::new();
     for u in candidates {
-        let note = notes.get(&u.id).cloned();
-        let keep = match best.get(&u.id) {
-            Some(Outcome::WouldInstall) => true,
-            Some(Outcome::Superseded) => superseded_by_applicable(u) && !covered(u),
-            Some(_) => false,
-            None => note.is_some(),
+        let verdict = if let Some(v) = early.get(&u.id) {
+            v.clone()
+        } else {
+            let (outcome, reason) = best.get(&u.id).cloned().unwrap_or((Outcome::Failed, None));
+            let reason = reason.unwrap_or_else(|| outcome.label().to_owned());
+            match outcome {
+                Outcome::WouldInstall | Outcome::Installed => Verdict::Applies,
+                Outcome::Superseded if superseded_by_applicable(u) && !covered(u) => Verdict::SupersededInRun,
+                Outcome::Superseded | Outcome::AlreadyInstalled => Verdict::AlreadyInstalled,
+                Outcome::NotApplicable => Verdict::NotApplicable(reason),
+                Outcome::NotSupported => Verdict::NotSupported(reason),
+                Outcome::Failed => Verdict::Unreadable(reason),
+            }
         };
-        if keep {
-            let superseded = u.superseded_by.is_some();
-            out.push(Applicable { update: u.clone(), superseded, note });
-        }
+        out.push(Assessment { update: u.clone(), verdict });
     }
     Ok(out)
 }

@@ -30,6 +30,11 @@ pub struct ScheduleRequest {
     pub update_dps: bool,
     /// Remove superseded updates after the image is updated.
     pub remove_superseded: bool,
+    /// `all-applicable` includes binaries that are not CBS packages (each run logs them as not
+    /// supported, as ConfigMgr does); a named one is accepted.
+    pub include_not_supported: bool,
+    /// Schedule named updates even though the dry run says they cannot apply to the image (logged).
+    pub force: bool,
 }
 
 /// Per-update result of a run.
@@ -95,6 +100,8 @@ pub struct ScheduleView {
     pub update_dps: bool,
     /// Remove superseded updates.
     pub remove_superseded: bool,
+    /// `all-applicable` includes binaries that are not CBS packages.
+    pub include_not_supported: bool,
     /// Still active (false once cancelled or replaced, or a one-off that ran).
     pub active: bool,
     /// The latest run.
@@ -136,14 +143,22 @@ pub fn current_schedule(db: &Db, image: i64) -> Result<Option<ScheduleView>> {
         continue_on_error: s.continue_on_error,
         update_dps: s.update_dps,
         remove_superseded: s.remove_superseded,
+        include_not_supported: s.include_not_supported,
         active: s.active,
         job,
     }))
 }
 
 /// The catalog entries a selection names. `all-applicable` asks the engine (a dry run on the
-/// image); KB numbers match every live entry of that KB; numbers are catalog IDs.
-pub fn resolve(site: &Site, image: i64, selection: &[String], control: Control<'_>) -> Result<Vec<Update>> {
+/// image) and leaves out binaries that are not CBS packages unless `include_not_supported`; KB
+/// numbers match every live entry of that KB; numbers are catalog IDs.
+pub fn resolve(
+    site: &Site,
+    image: i64,
+    selection: &[String],
+    include_not_supported: bool,
+    control: Control<'_>,
+) -> Result<Vec<Update>> {
     let live = catalog::list(&site.db)?;
     let mut out: Vec<Update> = Vec::new();
     let push = |u: Update, out: &mut Vec<Update>| {
@@ -155,7 +170,9 @@ pub fn resolve(site: &Site, image: i64, selection: &[String], control: Control<'
         let t = token.trim();
         if t.eq_ignore_ascii_case(ALL_APPLICABLE) {
             for a in images::applicable(site, image, control)? {
-                push(a.update, &mut out);
+                if a.update.supported || include_not_supported {
+                    push(a.update, &mut out);
+                }
             }
         } else if let Ok(id) = t.parse::<i64>() {
             let u = live.iter().find(|u| u.id == id).cloned().ok_or_else(|| Error::NoSuchUpdate { token: t.into() })?;
@@ -182,6 +199,8 @@ pub struct ScheduleReport {
     pub schedule: ScheduleView,
     /// Schedules it replaced (their pending runs were cancelled).
     pub replaced: Vec<i64>,
+    /// Named updates the dry run says cannot apply, scheduled anyway with `--force`.
+    pub forced: Vec<String>,
 }
 
 /// The job of an image that is In Process, if any.
@@ -203,7 +222,8 @@ pub fn schedule(site: &mut Site, req: &ScheduleRequest, control: Control<'_>) ->
     }
     // Resolve now: unknown KBs fail here, not at 2 a.m.; the list is shown until the run resolves
     // it again (an all-applicable selection picks up what the catalog gained meanwhile).
-    let updates = resolve(site, req.image, &req.updates, control)?;
+    let updates = resolve(site, req.image, &req.updates, req.include_not_supported, control)?;
+    let forced = refuse_inapplicable(site, req, &updates, control)?;
     let t = now();
     let run_at = req
         .when
@@ -222,13 +242,16 @@ pub fn schedule(site: &mut Site, req: &ScheduleRequest, control: Control<'_>) ->
         continue_on_error: req.continue_on_error,
         update_dps: req.update_dps,
         remove_superseded: req.remove_superseded,
+        include_not_supported: req.include_not_supported,
     };
     let created = site.db.tx(|tx| {
         // Checked again inside the transaction: a runner may have claimed a run since.
         if let Some(job) = store::jobs::in_process(tx, image_id)? {
             return Ok(Err(job));
         }
-        let replaced = store::jobs::active_schedules(tx, image_id)?;
+        // A run `--now` is one extra run: a recurring schedule (and its options) stays as it is;
+        // only another pending run-now is replaced. `--at` and `--every` replace what is active.
+        let replaced = store::jobs::replaceable_schedules(tx, image_id, req.when == When::Now)?;
         let id = store::jobs::insert_schedule(tx, &new, t)?;
         for old in &replaced {
             store::jobs::deactivate_schedule(tx, *old)?;
@@ -240,8 +263,90 @@ pub fn schedule(site: &mut Site, req: &ScheduleRequest, control: Control<'_>) ->
     })?;
     let (id, replaced) = created.map_err(|job| Error::InProcess { image: image_id, job })?;
     tracing::info!(image = image_id, schedule = id, run_at = %format_utc(run_at), "servicing scheduled");
-    let schedule = current_schedule(&site.db, image_id)?.expect("just inserted");
-    Ok(ScheduleReport { schedule, replaced })
+    let schedule = schedule_view(&site.db, id)?.expect("just inserted");
+    Ok(ScheduleReport { schedule, replaced, forced })
+}
+
+/// Refuses named updates the engine's dry run says cannot apply to the image (wrong product or
+/// architecture, missing parent, unreadable file or blob), and named binaries that are not CBS
+/// packages unless `include_not_supported`, as ConfigMgr's wizard offers only applicable updates.
+/// With `force` they are kept, and that is logged. `all-applicable` is the dry run's own list.
+fn refuse_inapplicable(
+    site: &Site,
+    req: &ScheduleRequest,
+    updates: &[Update],
+    control: Control<'_>,
+) -> Result<Vec<String>> {
+    let is_all = |t: &String| t.trim().eq_ignore_ascii_case(ALL_APPLICABLE);
+    if req.updates.iter().all(is_all) {
+        return Ok(Vec::new());
+    }
+    let named: Vec<Update> = if req.updates.iter().any(is_all) {
+        let applicable: Vec<i64> = images::applicable(site, req.image, control)?.iter().map(|a| a.update.id).collect();
+        updates.iter().filter(|u| !applicable.contains(&u.id)).cloned().collect()
+    } else {
+        updates.to_vec()
+    };
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut refused = Vec::new();
+    for a in images::assess(site, req.image, &named, control)? {
+        let bad = a.verdict.cannot_apply()
+            || (matches!(a.verdict, images::Verdict::NotSupported(_)) && !req.include_not_supported);
+        if bad {
+            refused.push(format!(
+                "{} ({}, catalog ID {}): {}",
+                a.update.kb.as_deref().unwrap_or("-"),
+                a.update.file_name,
+                a.update.id,
+                a.verdict.describe()
+            ));
+        }
+    }
+    if refused.is_empty() {
+        return Ok(refused);
+    }
+    if !req.force {
+        return Err(Error::CannotApply { image: req.image, updates: refused });
+    }
+    for r in &refused {
+        tracing::warn!(image = req.image, update = %r, "scheduled with --force although it cannot apply");
+        super::execute::log_entry(
+            site,
+            crate::log::Severity::Warning,
+            &format!("Schedule for image {} forced (--force) although the update cannot apply: {r}", req.image),
+        );
+    }
+    Ok(refused)
+}
+
+/// One schedule with its latest run.
+pub fn schedule_view(db: &Db, id: i64) -> Result<Option<ScheduleView>> {
+    let Some(image) = store::jobs::schedule_image(db, id).map_err(db.err())? else { return Ok(None) };
+    Ok(schedules_of(db, image)?.into_iter().find(|s| s.id == id))
+}
+
+/// Every schedule of an image, newest first, each with its latest run.
+pub fn schedules_of(db: &Db, image: i64) -> Result<Vec<ScheduleView>> {
+    let rows = store::jobs::schedules_of_image(db, image).map_err(db.err())?;
+    let mut out = Vec::with_capacity(rows.len());
+    for s in rows {
+        let job =
+            store::jobs::latest_of_schedule(db, s.id).map_err(db.err())?.map(|j| with_updates(db, j)).transpose()?;
+        out.push(ScheduleView {
+            id: s.id,
+            when: When::from_stored(&s.kind, &s.spec).map(|w| w.describe()).unwrap_or(s.spec),
+            selection: serde_json::from_str(&s.selection).unwrap_or_default(),
+            continue_on_error: s.continue_on_error,
+            update_dps: s.update_dps,
+            remove_superseded: s.remove_superseded,
+            include_not_supported: s.include_not_supported,
+            active: s.active,
+            job,
+        });
+    }
+    Ok(out)
 }
 
 /// What `site cancel` did.

@@ -18,10 +18,13 @@ mod error;
 pub mod execute;
 pub mod images;
 pub mod jobs;
+pub mod lifecycle;
 pub mod location;
+pub mod progress;
 pub mod rsync;
 pub mod runner;
 pub mod schedule;
+pub mod status_page;
 pub mod store;
 pub mod time;
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::error::{Error, Result};
 use super::execute::{self, JobOutcome};
+use super::progress::{NoProgress, SiteProgress};
 use super::store::runs::Claim;
 use super::store::{self, now};
 use super::store::{JobStatus, UpdateResult};
@@ -176,6 +177,11 @@ fn heartbeat(dir: &Path, job: i64, image: i64, stop: &AtomicBool, flag: &AtomicB
 
 /// One pass: recover, then run every due job this runner can claim.
 pub fn tick(dir: &Path, stop: &AtomicBool) -> Result<TickReport> {
+    tick_with(dir, stop, &NoProgress)
+}
+
+/// [`tick`], reporting each run's phases and DP transfers to `progress`.
+pub fn tick_with(dir: &Path, stop: &AtomicBool, progress: &dyn SiteProgress) -> Result<TickReport> {
     let mut site = Site::open(dir)?;
     let mut report = TickReport::default();
     let (recovered, dps) = recover(&mut site)?;
@@ -205,7 +211,7 @@ pub fn tick(dir: &Path, stop: &AtomicBool) -> Result<TickReport> {
         let done = AtomicBool::new(false);
         let outcome = std::thread::scope(|s| {
             s.spawn(|| heartbeat(dir, job, image, stop, &flag, &done));
-            let r = execute::execute(&mut site, job, &flag, stop);
+            let r = execute::execute(&mut site, job, &flag, stop, progress);
             done.store(true, Ordering::SeqCst);
             r
         })?;
@@ -218,9 +224,14 @@ pub fn tick(dir: &Path, stop: &AtomicBool) -> Result<TickReport> {
 /// Ticks until `stop` is raised: after each pass it sleeps until the next run is due (at most 30 s,
 /// so schedules made meanwhile are seen), waking early when asked to stop. A failing pass is logged
 /// and retried; only a site that cannot be opened ends the loop.
-pub fn run(dir: &Path, stop: &AtomicBool, mut on_tick: impl FnMut(&TickReport)) -> Result<()> {
+pub fn run(
+    dir: &Path,
+    stop: &AtomicBool,
+    progress: &dyn SiteProgress,
+    mut on_tick: impl FnMut(&TickReport),
+) -> Result<()> {
     loop {
-        match tick(dir, stop) {
+        match tick_with(dir, stop, progress) {
             Ok(report) => on_tick(&report),
             Err(e @ (Error::NotASite { .. } | Error::SchemaTooNew { .. })) => return Err(e),
             Err(e) => tracing::error!(error = %e, "site tick failed; retrying"),

@@ -190,7 +190,7 @@ fn catalog_sync_is_incremental_and_records_metadata_and_supersedence(backend: Ba
     std::fs::copy(all.join("Windows10.0-KB5000002-x64.cab"), src.join("sub/Windows10.0-KB5000002-x64.cab")).unwrap();
     let (mut site, _) = Site::init(&dir.path().join("site"), backend.database().as_deref()).unwrap();
 
-    let r = catalog::sync(&mut site, &src).unwrap();
+    let r = catalog::sync(&mut site, &src, false).unwrap();
     assert_eq!(r.added.len(), 4, "{r:?}");
     assert_eq!(r.new_blobs, 4);
     let list = catalog::list(&site.db).unwrap();
@@ -215,14 +215,14 @@ fn catalog_sync_is_incremental_and_records_metadata_and_supersedence(backend: Ba
     assert_eq!(broken.kind, "unreadable");
 
     // Nothing changed: nothing is read again.
-    let r = catalog::sync(&mut site, &src).unwrap();
+    let r = catalog::sync(&mut site, &src, false).unwrap();
     assert_eq!((r.added.len(), r.changed.len(), r.removed.len(), r.unchanged), (0, 0, 0, 4));
 
     // One file replaced by other bytes, one removed, one added.
     std::fs::copy(all.join("Windows10.0-KB5000003-x64.cab"), src.join("Windows10.0-KB5000001-x64.cab")).unwrap();
     std::fs::remove_file(src.join("ie11-setup.exe")).unwrap();
     std::fs::copy(all.join("office-patch.msp"), src.join("office-patch.msp")).unwrap();
-    let r = catalog::sync(&mut site, &src).unwrap();
+    let r = catalog::sync(&mut site, &src, false).unwrap();
     assert_eq!(r.changed, ["Windows10.0-KB5000001-x64.cab"]);
     assert_eq!(r.removed, ["ie11-setup.exe"]);
     assert_eq!(r.added, ["office-patch.msp"]);
@@ -317,4 +317,63 @@ fn a_site_folder_whose_database_belongs_to_another_site_is_refused() {
     let db_file = servicing::site::store::sqlite::DB_FILE;
     std::fs::copy(s1.join(db_file), s2.join(db_file)).unwrap();
     assert!(matches!(Site::open(&s2), Err(Error::ForeignDatabase { .. })));
+}
+
+/// Rows of a schema-2 site (before migration 3): image 1 at content version 2 of two, with KB
+/// packages installed in two indexes (one KB in both) and a package without a KB.
+const SCHEMA_2_ROWS: &str = "
+    INSERT INTO images (id, name, source_path, single_index, content_version, path, sha256, size, imported, updated)
+        VALUES (1, 'Windows 10 Pro', '/src/win10.wim', 0, 2, 'images/k/v2/install.wim', 'bb', 2000, 100, 200);
+    INSERT INTO image_versions (image_id, version, path, sha256, size, created, job_id)
+        VALUES (1, 1, 'images/k/v1/install.wim', 'aa', 1000, 100, NULL);
+    INSERT INTO image_versions (image_id, version, path, sha256, size, created, job_id)
+        VALUES (1, 2, 'images/k/v2/install.wim', 'bb', 2000, 200, 7);
+    INSERT INTO installed_updates (image_id, idx, identity, kb, state)
+        VALUES (1, 1, 'Package_for_RollupFix~31bf3856ad364e35~amd64~~19041.1.1.1', 'KB5000001', 'Installed');
+    INSERT INTO installed_updates (image_id, idx, identity, kb, state)
+        VALUES (1, 2, 'Package_for_RollupFix~31bf3856ad364e35~amd64~~19041.1.1.1', 'KB5000001', 'Installed');
+    INSERT INTO installed_updates (image_id, idx, identity, kb, state)
+        VALUES (1, 1, 'Package_for_KB5000002~31bf3856ad364e35~amd64~~1.0.0.0', 'KB5000002', 'Installed');
+    INSERT INTO installed_updates (image_id, idx, identity, kb, state)
+        VALUES (1, 1, 'Microsoft-Windows-Foundation-Package~31bf3856ad364e35~amd64~~10.0.19041.1', NULL, 'Installed');
+";
+
+/// Migration 3 starts an existing site's content-version history at each image's current version,
+/// counting its distinct installed KBs, on both backends.
+fn assert_backfilled(db: &Db) {
+    assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+    let history = servicing::site::store::images::content_history(db, 1).unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    let v = &history[0];
+    assert_eq!((v.version, v.size, v.updates), (2, 2000, 2), "{v:?}");
+    assert_eq!(v.created, format_utc(200));
+}
+
+#[test]
+fn migration_3_backfills_the_content_version_history_of_an_existing_sqlite_site() {
+    use servicing::site::store::migrations::MIGRATIONS;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(servicing::site::store::sqlite::DB_FILE)).unwrap();
+    for m in &MIGRATIONS[..2] {
+        conn.execute_batch(m).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 2).unwrap();
+    conn.execute_batch(SCHEMA_2_ROWS).unwrap();
+    drop(conn);
+    assert_backfilled(&Db::open(dir.path(), false).unwrap());
+}
+
+#[test]
+fn migration_3_backfills_the_content_version_history_of_an_existing_postgresql_site() {
+    use servicing::site::store::migrations::{for_postgres, MIGRATIONS};
+    let url = postgres_cluster::shared().database();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client.batch_execute("CREATE TABLE wimpatch_schema (version BIGINT NOT NULL)").unwrap();
+    for m in &MIGRATIONS[..2] {
+        client.batch_execute(&for_postgres(m)).unwrap();
+    }
+    client.batch_execute("INSERT INTO wimpatch_schema (version) VALUES (2)").unwrap();
+    client.batch_execute(SCHEMA_2_ROWS).unwrap();
+    drop(client);
+    assert_backfilled(&Db::connect(&url).unwrap());
 }

@@ -2,7 +2,7 @@
 //! supersedence among entries.
 
 use super::{args, Row, Sql, SqlResult};
-use crate::site::catalog::{Meta, Update};
+use crate::site::catalog::{FileProblem, Meta, Update};
 
 const SELECT: &str = "SELECT id, kb, title, description, release_type, classification, arch, product, \
     build, identity, kind, supported, problem, file_name, rel_path, source, size, sha256, superseded_by, added \
@@ -198,4 +198,24 @@ pub fn clear_supersedence(tx: &dyn Sql) -> SqlResult<()> {
 pub fn set_superseded_by(tx: &dyn Sql, id: i64, by: i64) -> SqlResult<()> {
     tx.exec("UPDATE updates SET superseded_by = ?2 WHERE id = ?1", args![id, by])?;
     Ok(())
+}
+
+/// The live entries of sync source `source` that could not be read, by path.
+pub fn unreadable_of_source(db: &dyn Sql, source: &str) -> SqlResult<Vec<FileProblem>> {
+    db.all(
+        "SELECT rel_path, problem FROM updates WHERE source = ?1 AND expired IS NULL AND kind = 'unreadable' \
+         ORDER BY rel_path",
+        args![source],
+        |r| {
+            Ok(FileProblem {
+                file: r.get(0)?,
+                reason: r.get::<Option<String>>(1)?.unwrap_or_else(|| "unreadable".into()),
+            })
+        },
+    )
+}
+
+/// How many live catalog entries have the bytes `sha256`.
+pub fn live_entries_with_blob(db: &dyn Sql, sha256: &str) -> SqlResult<i64> {
+    db.one("SELECT COUNT(*) FROM updates WHERE sha256 = ?1 AND expired IS NULL", args![sha256], |r| r.get(0))
 }

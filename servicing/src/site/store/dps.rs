@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{args, DpMethod, DpStatus, Row, Sql, SqlError, SqlResult};
-use crate::site::dp::{dp_file, Dp, DpImageStatus};
+use crate::site::dp::{dp_file, state_words, Dp, DpImageStatus};
 use crate::site::location::Location;
 use crate::site::time::format_utc;
 
@@ -49,8 +49,8 @@ pub fn all(db: &dyn Sql) -> SqlResult<Vec<Dp>> {
 }
 
 const STATUS_SELECT: &str = "SELECT d.name, d.path, c.image_id, c.status, c.content_version, c.target_version, \
-    c.method, c.bytes_sent, c.message, c.updated, d.url, c.bytes_received, c.image_bytes, c.verification \
-    FROM dp_content c JOIN dps d ON d.id = c.dp_id";
+    c.method, c.bytes_sent, c.message, c.updated, d.url, c.bytes_received, c.image_bytes, c.verification, \
+    i.content_version FROM dp_content c JOIN dps d ON d.id = c.dp_id JOIN images i ON i.id = c.image_id";
 
 fn status_row(r: &Row) -> SqlResult<DpImageStatus> {
     let image_id: i64 = r.get(2)?;
@@ -59,19 +59,25 @@ fn status_row(r: &Row) -> SqlResult<DpImageStatus> {
         Some(Ok(loc)) => loc.image_file(image_id),
         _ => dp_file(Path::new(&r.get::<String>(1)?), image_id).display().to_string(),
     };
+    let (status, content_version, target_version, site_content_version): (DpStatus, Option<i64>, Option<i64>, i64) =
+        (r.get(3)?, r.get(4)?, r.get(5)?, r.get(14)?);
+    let message: Option<String> = r.get(8)?;
     Ok(DpImageStatus {
         dp: r.get(0)?,
         path,
         image_id,
-        status: r.get(3)?,
-        content_version: r.get(4)?,
-        target_version: r.get(5)?,
+        status,
+        content_version,
+        target_version,
+        site_content_version,
+        up_to_date: status == DpStatus::Success && content_version == Some(site_content_version),
+        state: state_words(status, content_version, site_content_version, target_version, message.as_deref()),
         method: r.get(6)?,
         bytes_sent: r.get(7)?,
         bytes_received: r.get(11)?,
         image_bytes: r.get(12)?,
         verification: r.get(13)?,
-        message: r.get(8)?,
+        message,
         updated: format_utc(r.get(9)?),
     })
 }
@@ -160,4 +166,11 @@ pub fn in_progress(db: &dyn Sql) -> SqlResult<Vec<(i64, i64, Option<String>)>> {
     db.all("SELECT dp_id, image_id, holder FROM dp_content WHERE status = ?1", args![DpStatus::InProgress], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })
+}
+
+/// Forgets a DP and what it held.
+pub fn delete(tx: &dyn Sql, id: i64) -> SqlResult<()> {
+    tx.exec("DELETE FROM dp_content WHERE dp_id = ?1", args![id])?;
+    tx.exec("DELETE FROM dps WHERE id = ?1", args![id])?;
+    Ok(())
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::{args, Row, Sql, SqlResult};
 use crate::site::images::{Edition, ImageRow, InstalledUpdate, Version, WimFacts};
+use crate::site::status_page::VersionPoint;
 use crate::site::time::format_utc;
 
 const SELECT: &str =
@@ -118,6 +119,11 @@ pub(crate) fn record_facts(tx: &dyn Sql, id: i64, facts: &WimFacts, job: Option<
         .collect();
     tx.exec("DELETE FROM image_editions WHERE image_id = ?1", args![id])?;
     tx.exec("DELETE FROM installed_updates WHERE image_id = ?1", args![id])?;
+    // The Version column is the serviced image's, not the imported one's (a cumulative update
+    // moves the build revision).
+    if let Some(first) = facts.editions.first() {
+        tx.exec("UPDATE images SET os_version = ?2, arch = ?3 WHERE id = ?1", args![id, first.os_version, first.arch])?;
+    }
     for e in &facts.editions {
         tx.exec(
             "INSERT INTO image_editions (image_id, idx, name, edition_id, arch, build, os_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -137,6 +143,30 @@ pub(crate) fn record_facts(tx: &dyn Sql, id: i64, facts: &WimFacts, job: Option<
             args![id, idx, p.identity, p.kb, p.state, p.release_type, p.install_time, credited],
         )?;
     }
+    Ok(())
+}
+
+/// Adds a content version to the image's history (after [`record_facts`], whose installed updates
+/// it counts).
+pub(crate) fn record_content_version(
+    tx: &dyn Sql,
+    id: i64,
+    version: i64,
+    facts: &WimFacts,
+    created: i64,
+    job: Option<i64>,
+) -> SqlResult<()> {
+    let updates: i64 = tx.one(
+        "SELECT COUNT(DISTINCT kb) FROM installed_updates WHERE image_id = ?1 AND kb LIKE 'KB%'",
+        args![id],
+        |r| r.get(0),
+    )?;
+    tx.exec(
+        "INSERT INTO content_versions (image_id, version, sha256, size, updates, created, job_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (image_id, version) DO UPDATE SET sha256 = ?3, size = ?4, updates = ?5, created = ?6, job_id = ?7",
+        args![id, version, facts.sha256, facts.size, updates, created, job],
+    )?;
     Ok(())
 }
 
@@ -187,8 +217,8 @@ pub struct NewVersion<'a> {
     pub sha256: &'a str,
     /// Its size.
     pub size: u64,
-    /// The run that made it.
-    pub job: i64,
+    /// The run that made it (none for a rollback).
+    pub job: Option<i64>,
 }
 
 /// Makes `v` the image's current content version.
@@ -230,4 +260,34 @@ pub fn size(db: &dyn Sql, image: i64) -> SqlResult<Option<u64>> {
 /// The image's current content version.
 pub fn content_version(db: &dyn Sql, image: i64) -> SqlResult<i64> {
     db.one("SELECT content_version FROM images WHERE id = ?1", args![image], |r| r.get(0))
+}
+
+/// Deletes every row about an image (its runs, schedules, versions, DP states and lease included).
+pub fn delete(tx: &dyn Sql, id: i64) -> SqlResult<()> {
+    tx.exec("DELETE FROM job_updates WHERE job_id IN (SELECT id FROM jobs WHERE image_id = ?1)", args![id])?;
+    for sql in [
+        "DELETE FROM jobs WHERE image_id = ?1",
+        "DELETE FROM schedules WHERE image_id = ?1",
+        "DELETE FROM installed_updates WHERE image_id = ?1",
+        "DELETE FROM image_editions WHERE image_id = ?1",
+        "DELETE FROM image_versions WHERE image_id = ?1",
+        "DELETE FROM content_versions WHERE image_id = ?1",
+        "DELETE FROM dp_content WHERE image_id = ?1",
+        "DELETE FROM leases WHERE image_id = ?1",
+        "DELETE FROM images WHERE id = ?1",
+    ] {
+        tx.exec(sql, args![id])?;
+    }
+    Ok(())
+}
+
+/// Every content version an image has had, oldest first (recorded even after its file is pruned).
+pub fn content_history(db: &dyn Sql, image: i64) -> SqlResult<Vec<VersionPoint>> {
+    db.all(
+        "SELECT version, size, updates, created FROM content_versions WHERE image_id = ?1 ORDER BY version",
+        args![image],
+        |r| {
+            Ok(VersionPoint { version: r.get(0)?, size: r.get(1)?, updates: r.get(2)?, created: format_utc(r.get(3)?) })
+        },
+    )
 }

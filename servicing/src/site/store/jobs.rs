@@ -84,51 +84,54 @@ pub struct ScheduleRow {
     pub remove_superseded: bool,
     /// Still active.
     pub active: bool,
+    /// `all-applicable` includes binaries that are not CBS packages.
+    pub include_not_supported: bool,
 }
 
-/// The image's latest schedule.
+const SCHEDULE_SELECT: &str = "SELECT s.id, s.kind, s.spec, s.selection, s.continue_on_error, s.update_dps, \
+    s.remove_superseded, s.active, s.include_not_supported FROM schedules s";
+
+fn schedule_row(r: &Row) -> SqlResult<ScheduleRow> {
+    Ok(ScheduleRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        spec: r.get(2)?,
+        selection: r.get(3)?,
+        continue_on_error: r.get(4)?,
+        update_dps: r.get(5)?,
+        remove_superseded: r.get(6)?,
+        active: r.get(7)?,
+        include_not_supported: r.get(8)?,
+    })
+}
+
+/// The image's current schedule: the newest active one, else the newest.
 pub fn latest_schedule(db: &dyn Sql, image: i64) -> SqlResult<Option<ScheduleRow>> {
     db.opt(
-        "SELECT id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, active FROM schedules \
-         WHERE image_id = ?1 ORDER BY id DESC LIMIT 1",
+        &format!("{SCHEDULE_SELECT} WHERE s.image_id = ?1 ORDER BY s.active DESC, s.id DESC LIMIT 1"),
         args![image],
-        |r| {
-            Ok(ScheduleRow {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                spec: r.get(2)?,
-                selection: r.get(3)?,
-                continue_on_error: r.get(4)?,
-                update_dps: r.get(5)?,
-                remove_superseded: r.get(6)?,
-                active: r.get(7)?,
-            })
-        },
+        schedule_row,
     )
+}
+
+/// Every schedule of an image, newest first.
+pub fn schedules_of_image(db: &dyn Sql, image: i64) -> SqlResult<Vec<ScheduleRow>> {
+    db.all(&format!("{SCHEDULE_SELECT} WHERE s.image_id = ?1 ORDER BY s.id DESC"), args![image], schedule_row)
+}
+
+/// The image a schedule belongs to.
+pub fn schedule_image(db: &dyn Sql, schedule: i64) -> SqlResult<Option<i64>> {
+    db.opt("SELECT image_id FROM schedules WHERE id = ?1", args![schedule], |r| r.get(0))
 }
 
 /// The schedule of a run, with the run's image and due time.
 pub fn schedule_of_job(db: &dyn Sql, job: i64) -> SqlResult<(ScheduleRow, i64, i64)> {
     db.one(
         "SELECT s.id, s.kind, s.spec, s.selection, s.continue_on_error, s.update_dps, s.remove_superseded, s.active, \
-         j.image_id, j.run_at FROM jobs j JOIN schedules s ON s.id = j.schedule_id WHERE j.id = ?1",
+         s.include_not_supported, j.image_id, j.run_at FROM jobs j JOIN schedules s ON s.id = j.schedule_id \
+         WHERE j.id = ?1",
         args![job],
-        |r| {
-            Ok((
-                ScheduleRow {
-                    id: r.get(0)?,
-                    kind: r.get(1)?,
-                    spec: r.get(2)?,
-                    selection: r.get(3)?,
-                    continue_on_error: r.get(4)?,
-                    update_dps: r.get(5)?,
-                    remove_superseded: r.get(6)?,
-                    active: r.get(7)?,
-                },
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        },
+        |r| Ok((schedule_row(r)?, r.get(9)?, r.get(10)?)),
     )
 }
 
@@ -162,9 +165,15 @@ pub fn request_cancel(tx: &dyn Sql, job: i64) -> SqlResult<()> {
     Ok(())
 }
 
-/// The active schedules of an image.
-pub fn active_schedules(tx: &dyn Sql, image: i64) -> SqlResult<Vec<i64>> {
-    tx.all("SELECT id FROM schedules WHERE image_id = ?1 AND active = 1", args![image], |r| r.get(0))
+/// The active schedules of an image that a new one replaces: every one, or with `now_only` only
+/// the pending run-now ones.
+pub fn replaceable_schedules(tx: &dyn Sql, image: i64, now_only: bool) -> SqlResult<Vec<i64>> {
+    let sql = if now_only {
+        "SELECT id FROM schedules WHERE image_id = ?1 AND active = 1 AND kind = 'now'"
+    } else {
+        "SELECT id FROM schedules WHERE image_id = ?1 AND active = 1"
+    };
+    tx.all(sql, args![image], |r| r.get(0))
 }
 
 /// A new schedule.
@@ -183,14 +192,26 @@ pub struct NewSchedule<'a> {
     pub update_dps: bool,
     /// Remove superseded updates.
     pub remove_superseded: bool,
+    /// `all-applicable` includes binaries that are not CBS packages.
+    pub include_not_supported: bool,
 }
 
 /// Records an active schedule; its ID.
 pub fn insert_schedule(tx: &dyn Sql, s: &NewSchedule<'_>, t: i64) -> SqlResult<i64> {
     tx.one(
-        "INSERT INTO schedules (image_id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, active, created) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) RETURNING id",
-        args![s.image, s.kind, s.spec, s.selection, s.continue_on_error, s.update_dps, s.remove_superseded, t],
+        "INSERT INTO schedules (image_id, kind, spec, selection, continue_on_error, update_dps, remove_superseded, \
+         include_not_supported, active, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9) RETURNING id",
+        args![
+            s.image,
+            s.kind,
+            s.spec,
+            s.selection,
+            s.continue_on_error,
+            s.update_dps,
+            s.remove_superseded,
+            s.include_not_supported,
+            t
+        ],
         |r| r.get(0),
     )
 }
@@ -304,4 +325,23 @@ pub fn requeue(tx: &dyn Sql, job: i64, message: &str) -> SqlResult<()> {
 /// When the next Scheduled run is due.
 pub fn next_due(db: &dyn Sql) -> SqlResult<Option<i64>> {
     db.one("SELECT MIN(run_at) FROM jobs WHERE status = ?1", args![JobStatus::Scheduled], |r| r.get(0))
+}
+
+/// The pending (Scheduled) and running (In Process) runs of an image, by ID.
+pub fn open_of_image(db: &dyn Sql, image: i64) -> SqlResult<Vec<(i64, JobStatus)>> {
+    db.all(
+        "SELECT id, status FROM jobs WHERE image_id = ?1 AND status IN (?2, ?3) ORDER BY id",
+        args![image, JobStatus::Scheduled, JobStatus::InProcess],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// The pending and running runs that selected catalog entry `update`, as (run, image, status).
+pub fn open_of_update(db: &dyn Sql, update: i64) -> SqlResult<Vec<(i64, i64, JobStatus)>> {
+    db.all(
+        "SELECT j.id, j.image_id, j.status FROM job_updates u JOIN jobs j ON j.id = u.job_id \
+         WHERE u.update_id = ?1 AND j.status IN (?2, ?3) ORDER BY j.id",
+        args![update, JobStatus::Scheduled, JobStatus::InProcess],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }

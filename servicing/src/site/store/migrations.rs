@@ -174,6 +174,28 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE dp_content ADD COLUMN verification TEXT;
     ALTER TABLE dp_content ADD COLUMN holder TEXT;
     "#,
+    // 3: issue 19: whether a schedule's `all-applicable` includes binaries that are not CBS packages
+    // (they are left out unless asked); every content version an image has had, with its size and
+    // installed-update count, kept after its file is pruned (the status page's chart). Existing
+    // sites start the history at their current versions.
+    r#"
+    ALTER TABLE schedules ADD COLUMN include_not_supported INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE content_versions (
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        version INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        updates INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        job_id INTEGER,
+        PRIMARY KEY (image_id, version)
+    );
+    INSERT INTO content_versions (image_id, version, sha256, size, updates, created, job_id)
+        SELECT v.image_id, v.version, v.sha256, v.size,
+               (SELECT COUNT(DISTINCT u.kb) FROM installed_updates u WHERE u.image_id = v.image_id AND u.kb LIKE 'KB%'),
+               v.created, v.job_id
+        FROM image_versions v JOIN images i ON i.id = v.image_id AND i.content_version = v.version;
+    "#,
 ];
 
 /// The schema version this build writes.

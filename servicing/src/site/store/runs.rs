@@ -152,3 +152,31 @@ pub fn running(db: &dyn Sql) -> SqlResult<Vec<Running>> {
         },
     )
 }
+
+/// Holds image `image` for an administrative change (a lease of run 0 by `holder` until
+/// `expires`), unless a run is In Process on it or a live lease (not expired at `t`) holds it: then
+/// the run that holds it.
+pub fn hold_image(tx: &dyn Sql, image: i64, holder: &str, t: i64, expires: i64) -> SqlResult<Result<(), i64>> {
+    if let Some(job) = super::jobs::in_process(tx, image)? {
+        return Ok(Err(job));
+    }
+    let lease: Option<(i64, i64)> =
+        tx.opt("SELECT job_id, expires FROM leases WHERE image_id = ?1", args![image], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if let Some((job, until)) = lease {
+        if until >= t {
+            return Ok(Err(job));
+        }
+    }
+    tx.exec(
+        "INSERT INTO leases (image_id, job_id, holder, expires) VALUES (?1, 0, ?2, ?3) \
+         ON CONFLICT (image_id) DO UPDATE SET job_id = 0, holder = ?2, expires = ?3",
+        args![image, holder, expires],
+    )?;
+    Ok(Ok(()))
+}
+
+/// Drops the administrative hold of `holder` on `image` ([`hold_image`]).
+pub fn release_hold(tx: &dyn Sql, image: i64, holder: &str) -> SqlResult<()> {
+    tx.exec("DELETE FROM leases WHERE image_id = ?1 AND job_id = 0 AND holder = ?2", args![image, holder])?;
+    Ok(())
+}
