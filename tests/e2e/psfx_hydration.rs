@@ -258,36 +258,57 @@ fn reset_base_keeps_the_reverse_differentials_the_next_update_needs() {
 fn psfx_with_a_corrupt_forward_differential_or_a_wrong_base_leaves_the_image_unchanged() {
     let work = Work::new();
     let rtm = fixture_wim(&work, "win10", "rtm.wim");
-    let before = sha256(&rtm);
 
-    // A base that is not RTM: the differential was made against other bytes.
-    let mut other = psfx_update(5_000_121, 1021, Shape::ForwardOnly, &rtm, &work);
-    let def = updates::cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(5_000_121, 1021)).unwrap();
+    // A base that differs from RTM: one file of the update is RTM with one byte patched (so its
+    // forward differential copies from RTM), and the image's RTM copy of it was changed.
     let limits = DeltaLimits::default();
+    let mut def = updates::cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(5_000_121, 1021)).unwrap();
+    let listing = imagex_dir(&rtm, 1);
+    let rtm_versions = installed(&rtm);
+    let mut chosen = None;
+    'pick: for c in raised_mut(&mut def) {
+        let kf = servicing::cbs::key_form(&c.identity);
+        let Some(old) = rtm_versions.get(&format!("{:?}", parse_key_form(&kf).unwrap().family)) else { continue };
+        for f in c.files.iter_mut() {
+            let rtm_path = format!("/Windows/WinSxS/{old}/{}", f.name);
+            if listing.iter().any(|p| p.eq_ignore_ascii_case(&rtm_path)) {
+                let base = extract(&rtm, &rtm_path, &work).unwrap();
+                let mut patched = base.clone();
+                let mid = patched.len() / 2;
+                patched[mid] ^= 0xff;
+                f.bytes = patched;
+                chosen = Some((kf, f.name.clone(), rtm_path, base));
+                break 'pick;
+            }
+        }
+    }
+    let (kf, file, rtm_path, base) = chosen.expect("a raised component with an RTM file");
+    let mut changed = base.clone();
+    for b in changed.iter_mut().step_by(50) {
+        *b ^= 0x21;
+    }
+    let planted = work.path("changed.bin");
+    std::fs::write(&planted, &changed).unwrap();
+    imagex(&["update", rtm.to_str().unwrap(), "1", &format!("--command=add {} {rtm_path}", planted.display())]);
+    let before = sha256(&rtm);
     let members: Vec<(String, Vec<u8>)> = def
         .members()
         .into_iter()
         .map(|(name, bytes)| match name.split_once('\\') {
-            Some((kf, file)) if other.rtm.contains_key(&format!("{}/{file}", kf.to_lowercase())) => {
-                // The RTM file with every 50th byte changed: the delta copies from it, so applied
-                // to the image's real RTM file it gives other bytes.
-                let mut not_rtm = other.rtm[&format!("{}/{file}", kf.to_lowercase())].clone();
-                for b in not_rtm.iter_mut().step_by(50) {
-                    *b ^= 0x21;
-                }
-                (format!("{kf}\\f\\{file}"), create(&not_rtm, &bytes, &CreateOptions::default(), &limits).unwrap())
+            Some((k, f)) if k.eq_ignore_ascii_case(&kf) && f.eq_ignore_ascii_case(&file) => {
+                (format!("{k}\\f\\{f}"), create(&base, &bytes, &CreateOptions::default(), &limits).unwrap())
             }
-            Some((kf, file)) => {
-                (format!("{kf}\\n\\{file}"), create(&[], &bytes, &CreateOptions::default(), &limits).unwrap())
-            }
+            Some((k, f)) => (format!("{k}\\n\\{f}"), create(&[], &bytes, &CreateOptions::default(), &limits).unwrap()),
             None => (name, bytes),
         })
         .collect();
-    other.cab = cab_bytes("wrong-base.cab", &members, Compression::MsZip).unwrap();
-    let out = add(&rtm, &write(&work, "wrong-base", &other), &work);
+    let path = work.path("wrong-base.cab");
+    std::fs::write(&path, cab_bytes("wrong-base.cab", &members, Compression::MsZip).unwrap()).unwrap();
+    let out = add(&rtm, &path, &work);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("component ") && err.contains("file "), "names the component and file: {err}");
+    assert!(err.contains(&format!("component {kf}")) && err.contains(&format!("file {file}")), "{err}");
+    assert!(err.contains("not the version the differential was made against"), "{err}");
     assert_eq!(sha256(&rtm), before, "image byte-identical");
 
     // A corrupt forward differential.
