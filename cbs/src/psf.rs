@@ -2,9 +2,10 @@
 //! the cab's `express.psf.cix.xml` (`cbs-format.md` §1.3).
 //!
 //! Each `<File>` of the index names a byte range of the `.psf` (`<Source offset length>`) stored
-//! `RAW` or as a `PA30` delta against nothing (payload compression) or against another file of the
-//! same index (`<Basis file>`); a `<Delta>` without `<Source>` is a copy of its basis. `PA19` and
-//! `PA31` (24H2, UpdateCompression.dll) are reported as unsupported with the format named.
+//! `RAW` or as a `PA30`/`PA31` delta against nothing (payload compression; 24H2's "baseless" PA31
+//! entries) or against another file of the same index (`<Basis file>`); a `<Delta>` without
+//! `<Source>` is a copy of its basis. `PA19` is reported as unsupported with the format named, and so
+//! is a PA31 codec the delta decoder does not implement (LZMS container, BsDiff).
 //!
 //! The `.psf` is untrusted: every range is checked against its real length and the limits before
 //! anything is allocated, and every expanded file is checked against the index's length and hash
@@ -268,7 +269,7 @@ where
 /// before `sink` sees it. An error from `sink` stops the expansion. Returns how many files were
 /// handed to `sink`.
 ///
-/// A selected file the `.psf` does not store is [`PsfError::NotInPsf`]; `PA19`/`PA31` entries are
+/// A selected file the `.psf` does not store is [`PsfError::NotInPsf`]; `PA19` entries are
 /// [`PsfError::Unsupported`]; a basis that is not in the index is [`PsfError::InstalledBasis`].
 pub fn for_each_psf_file_where<R, E>(
     psf: &mut Psf<R>,
@@ -411,10 +412,10 @@ fn build<R: Read + Seek>(
     let unsupported =
         |format, reason| PsfError::Unsupported { psf: name.clone(), file: f.name.clone(), format, reason };
     // Refused before reading anything: never silently skipped, never half-expanded.
-    match source.source_type {
-        SourceType::Pa19 => return Err(unsupported("PA19", "the older mspatcha format")),
-        SourceType::Pa31 => return Err(unsupported("PA31", "the Windows 11 24H2 UpdateCompression format")),
-        SourceType::Raw | SourceType::Pa30 => {}
+    // PA31 (24H2 baseless entries) goes to the same decoder as PA30: the blob's own magic picks the
+    // form, whichever of the two the index names (dpx.dll treats PA31 as a blob magic, not a type).
+    if source.source_type == SourceType::Pa19 {
+        return Err(unsupported("PA19", "the older mspatcha format"));
     }
     let stored = match source.source_type {
         // A RAW range longer than the file cannot be right; shorter is caught by the length check.

@@ -1,8 +1,8 @@
 //! `add-package` with PSF express cumulative updates on the Windows 10-like fixture image: the
 //! synthetic PSFX LCU (cab + `express.psf.cix.xml`, payload in the `.psf` as RAW and PA30 ranges;
 //! the PA30 ranges are stored samples from the real Windows 7 MSUs) as a folder holding cab and
-//! `.psf`, and as a combined SSU+LCU MSU; a corrupt `.psf` and a PA31 entry fail and leave the
-//! image byte-identical.
+//! `.psf`, and as a combined SSU+LCU MSU; a baseless PA31 entry (24H2) expands; a corrupt `.psf`
+//! fails and leaves the image byte-identical.
 
 use std::path::{Path, PathBuf};
 
@@ -193,19 +193,20 @@ fn a_flipped_byte_in_the_psf_fails_naming_the_file_and_leaves_the_image() {
     }
 }
 
+/// Regression: `.psf` entries stored as baseless PA31 (every Windows 11 24H2 LCU) were refused as
+/// "PA31 not supported" although the delta engine decodes PA31.
 #[test]
-fn a_pa31_entry_fails_as_unsupported_and_leaves_the_image() {
+fn pa31_psf_entries_were_refused_as_unsupported() {
     let work = Work::new();
     let wim = fixture_wim(&work, "win10", "win10.wim");
-    // No PA30 sample needed: every entry is RAW but the last, marked PA31.
+    // No PA30 sample needed: every entry is RAW but the last, a baseless PA31 delta.
     let p = package(5_000_043, 943, &[], PsfOptions { pa31_entry: true });
+    assert!(p.cix.contains("type=\"PA31\""));
     let dir = write_folder(&work, &p, &p.psf);
-    let before = sha256(&wim);
     let out = add(&wim, &dir, &work);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("PA31"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
-    assert_eq!(sha256(&wim), before);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_payloads_installed(&wim, &p, &work);
+    assert!(imagex_verifies(&wim));
 }
 
 #[test]

@@ -78,7 +78,7 @@ pub enum Error {
     #[error(transparent)]
     Psf(#[from] PsfError),
     /// A payload file is stored in a way this tool cannot expand yet (a PA30 transform not
-    /// implemented, PA19, PA31) or its delta is bad, so the package cannot be extracted. Every
+    /// implemented, PA19, a PA31 codec not implemented) or its delta is bad, so the package cannot be extracted. Every
     /// such file is named: the first here, the others in `others`.
     #[error("{package}: {file} cannot be expanded: {reason}{}; nothing was extracted", also(.others))]
     Unexpandable {

@@ -3,7 +3,7 @@
 //! `express.psf.cix.xml` of PSF express packages (byte ranges of the `.psf` beside the cab).
 //!
 //! A file stored in a way this tool cannot expand yet (a PA30 executable transform not implemented,
-//! PA19/PA31, a delta against a file installed in the image) is an [`Outcome::Unsupported`] with
+//! PA19, a PA31 codec not implemented, a delta against a file installed in the image) is an [`Outcome::Unsupported`] with
 //! the reason, and a file whose own delta or bytes are bad (a corrupt delta, a length or hash the
 //! index does not give) is an [`Outcome::Failed`] with the reason; so is every file made from
 //! either, and the other files are still expanded. A failure of the package as a whole (reading

@@ -80,7 +80,7 @@ pub enum FileStatus {
     Differential,
     /// Neither the manifest nor the delta index gives a digest for it.
     NoDigest,
-    /// Stored in a way this tool cannot expand yet (a PA30 transform not implemented, PA19, PA31):
+    /// Stored in a way this tool cannot expand yet (a PA30 transform not implemented, PA19, a PA31 codec not implemented):
     /// not verified; `reason` says why.
     Unsupported,
     /// Its delta or expanded bytes are wrong (a corrupt delta, a length or hash the index does not

@@ -37,7 +37,7 @@ pub enum Error {
     #[error(transparent)]
     Expand(#[from] cbs::delta::ExpandError),
     /// A payload of a PSF express package could not be read from its `.psf`, is stored in an
-    /// unsupported format (PA19, PA31), or failed its hash.
+    /// unsupported format (PA19, a PA31 codec not implemented), or failed its hash.
     #[error(transparent)]
     Psf(#[from] cbs::psf::PsfError),
     /// A filesystem operation failed.
