@@ -79,3 +79,4 @@ mod site_status_page;
 mod snapshots;
 mod table_width;
 mod util;
+mod win11_lcu;

@@ -17,28 +17,42 @@ use crate::util::*;
 
 /// The shape of a synthetic PSFX update.
 #[derive(Clone, Copy, PartialEq)]
-enum Shape {
+pub(crate) enum Shape {
     /// Windows 10: `f\` and `r\` for files with an RTM version.
     ForwardAndReverse,
     /// Windows 11: `f\` only.
     ForwardOnly,
+    /// Windows 11 24H2: `f\` only, made by UpdateCompression (PA31).
+    ForwardOnlyPa31,
 }
 
 /// A PSFX update: its cab, and what each payload must become (`<key-form>/<file>` → bytes).
-struct Psfx {
-    cab: Vec<u8>,
+pub(crate) struct Psfx {
+    pub(crate) cab: Vec<u8>,
     /// The package, and its differentials (`<key-form>\f|r|n\<file>`, bytes) as the cab holds them.
-    def: fixtures::packages::PackageDef,
-    entries: Vec<(String, Vec<u8>)>,
-    expected: BTreeMap<String, Vec<u8>>,
+    pub(crate) def: fixtures::packages::PackageDef,
+    pub(crate) entries: Vec<(String, Vec<u8>)>,
+    pub(crate) expected: BTreeMap<String, Vec<u8>>,
     /// The RTM bytes of each payload that has an RTM version.
-    rtm: BTreeMap<String, Vec<u8>>,
+    pub(crate) rtm: BTreeMap<String, Vec<u8>>,
     /// Payloads shipped as null differentials.
-    null: usize,
+    pub(crate) null: usize,
+}
+
+/// A genuine Windows Server 2025 delta pair (`real-delta/pe-decode/<case>`) for the file `file` of
+/// the profile's component `component` (`arch`): the image's RTM file is `base`, the update brings
+/// `target` as `f\` = Microsoft's own `delta`.
+pub(crate) struct GenuinePair {
+    pub(crate) component: &'static str,
+    pub(crate) arch: &'static str,
+    pub(crate) file: &'static str,
+    pub(crate) base: Vec<u8>,
+    pub(crate) target: Vec<u8>,
+    pub(crate) delta: Vec<u8>,
 }
 
 /// One file of image 1 (`None` when absent).
-fn extract(wim: &Path, path: &str, work: &Work) -> Option<Vec<u8>> {
+pub(crate) fn extract(wim: &Path, path: &str, work: &Work) -> Option<Vec<u8>> {
     let dest = work.path("x");
     let _ = std::fs::remove_dir_all(&dest);
     std::fs::create_dir_all(&dest).unwrap();
@@ -50,7 +64,7 @@ fn extract(wim: &Path, path: &str, work: &Work) -> Option<Vec<u8>> {
 }
 
 /// The image's installed component versions, by family: family text → key form.
-fn installed(wim: &Path) -> BTreeMap<String, String> {
+pub(crate) fn installed(wim: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut versions: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for p in imagex_dir(wim, 1) {
@@ -66,12 +80,42 @@ fn installed(wim: &Path) -> BTreeMap<String, String> {
     out
 }
 
-/// The monthly LCU `kb` (revision `ubr`) of the fixture profile, its payloads turned into PSFX
-/// differentials against the RTM files of `rtm_image`.
+/// The monthly LCU `kb` (revision `ubr`) of the win10 fixture profile, its payloads turned into
+/// PSFX differentials against the RTM files of `rtm_image`.
 fn psfx_update(kb: u32, ubr: u16, shape: Shape, rtm_image: &Path, work: &Work) -> Psfx {
-    let def = updates::cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(kb, ubr)).unwrap();
+    psfx_update_for(&Profile::win10_amd64(), kb, ubr, shape, rtm_image, &[], work)
+}
+
+/// The monthly LCU `kb` (revision `ubr`) of `profile`, its payloads turned into PSFX differentials
+/// against the RTM files of `rtm_image`; the files of `genuine` become their `target` with
+/// Microsoft's own forward delta.
+pub(crate) fn psfx_update_for(
+    profile: &Profile,
+    kb: u32,
+    ubr: u16,
+    shape: Shape,
+    rtm_image: &Path,
+    genuine: &[GenuinePair],
+    work: &Work,
+) -> Psfx {
+    let mut def = updates::cumulative_update(profile, &Lcu::monthly(kb, ubr)).unwrap();
+    let mut genuine_deltas = BTreeMap::new();
+    for c in raised_mut(&mut def) {
+        for g in genuine.iter().filter(|g| c.identity.name == g.component) {
+            if c.identity.processor_architecture.as_deref() != Some(g.arch) {
+                continue;
+            }
+            let f = c.files.iter_mut().find(|f| f.name == g.file).expect("the genuine pair's file is raised");
+            f.bytes = g.target.clone();
+            genuine_deltas.insert(format!("{}/{}", servicing::cbs::key_form(&c.identity).to_lowercase(), g.file), &g.delta);
+        }
+    }
     let rtm_versions = installed(rtm_image);
     let limits = DeltaLimits::default();
+    let options = match shape {
+        Shape::ForwardOnlyPa31 => CreateOptions { format: servicing::cbs::delta::DeltaFormat::Pa31, ..Default::default() },
+        _ => CreateOptions::default(),
+    };
     let (mut expected, mut rtm, mut null) = (BTreeMap::new(), BTreeMap::new(), 0);
     let (mut members, mut entries) = (Vec::new(), Vec::new());
     for (name, bytes) in def.members() {
@@ -86,38 +130,39 @@ fn psfx_update(kb: u32, ubr: u16, shape: Shape, rtm_image: &Path, work: &Work) -
             .and_then(|old| extract(rtm_image, &format!("/Windows/WinSxS/{old}/{file}"), work));
         match base {
             Some(base) => {
-                let forward = create(&base, &bytes, &CreateOptions::default(), &limits).unwrap();
+                let forward = match genuine_deltas.get(&key) {
+                    Some(delta) => delta.to_vec(),
+                    None => create(&base, &bytes, &options, &limits).unwrap(),
+                };
                 entries.push((format!("{kf}\\f\\{file}"), forward));
                 if shape == Shape::ForwardAndReverse {
-                    let reverse = create(&bytes, &base, &CreateOptions::default(), &limits).unwrap();
+                    let reverse = create(&bytes, &base, &options, &limits).unwrap();
                     entries.push((format!("{kf}\\r\\{file}"), reverse));
                 }
                 rtm.insert(key.clone(), base);
             }
             None => {
-                entries.push((
-                    format!("{kf}\\n\\{file}"),
-                    create(&[], &bytes, &CreateOptions::default(), &limits).unwrap(),
-                ));
+                entries.push((format!("{kf}\\n\\{file}"), create(&[], &bytes, &options, &limits).unwrap()));
                 null += 1;
             }
         }
         expected.insert(key, bytes);
     }
     assert!(!rtm.is_empty(), "the fixture LCU changes files the image has");
+    assert_eq!(genuine_deltas.len(), genuine.len(), "every genuine pair is in the update");
     members.extend(entries.iter().cloned());
     let cab = cab_bytes("psfx.cab", &members, Compression::MsZip).unwrap();
     Psfx { cab, def, entries, expected, rtm, null }
 }
 
 /// Writes `p` as `<name>.cab` in a folder of its own.
-fn write(work: &Work, name: &str, p: &Psfx) -> PathBuf {
+pub(crate) fn write(work: &Work, name: &str, p: &Psfx) -> PathBuf {
     let path = work.path(&format!("{name}.cab"));
     std::fs::write(&path, &p.cab).unwrap();
     path
 }
 
-fn add(wim: &Path, package: &Path, work: &Work) -> std::process::Output {
+pub(crate) fn add(wim: &Path, package: &Path, work: &Work) -> std::process::Output {
     let logs = work.path("logs");
     run_owned(&image_args(
         "add-package",
@@ -128,13 +173,13 @@ fn add(wim: &Path, package: &Path, work: &Work) -> std::process::Output {
 }
 
 /// The WinSxS folder of `key` (`<key-form>/<file>`) and its file.
-fn split(key: &str) -> (&str, &str) {
+pub(crate) fn split(key: &str) -> (&str, &str) {
     key.split_once('/').unwrap()
 }
 
 /// Every payload of `p` is in WinSxS hydrated; with a forward differential, `f\` and `r\` are kept
 /// beside it and `r\` leads back to the RTM bytes.
-fn assert_hydrated(wim: &Path, p: &Psfx, work: &Work) {
+pub(crate) fn assert_hydrated(wim: &Path, p: &Psfx, work: &Work) {
     let limits = DeltaLimits::default();
     for (key, want) in &p.expected {
         let (kf, file) = split(key);
@@ -150,7 +195,7 @@ fn assert_hydrated(wim: &Path, p: &Psfx, work: &Work) {
     }
 }
 
-fn installed_ok(out: &std::process::Output) {
+pub(crate) fn installed_ok(out: &std::process::Output) {
     assert!(out.status.success(), "add-package: {}", stderr(out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["packages"][0]["outcome"], "installed", "{r}");
@@ -437,7 +482,7 @@ fn site_scheduled_run_applies_a_psfx_update() {
 }
 
 /// The components a package raises, its sub-packages' included, to be edited.
-fn raised_mut(def: &mut fixtures::packages::PackageDef) -> Vec<&mut fixtures::packages::PackageComponent> {
+pub(crate) fn raised_mut(def: &mut fixtures::packages::PackageDef) -> Vec<&mut fixtures::packages::PackageComponent> {
     let mut out = Vec::new();
     for u in &mut def.updates {
         match &mut u.change {
@@ -447,81 +492,6 @@ fn raised_mut(def: &mut fixtures::packages::PackageDef) -> Vec<&mut fixtures::pa
         }
     }
     out
-}
-
-/// The genuine Windows Server 2025 forward deltas (`real-delta/pe-decode`): the fixture image's RTM
-/// file of a component of that architecture becomes the genuine `base.bin`, the update's new version
-/// of it is `target.bin`, shipped as `f\` = Microsoft's own delta. Hydrated, it is `target.bin`.
-#[test]
-fn genuine_forward_deltas_hydrate_to_the_genuine_target() {
-    let Some(root) = real_delta("genuine_forward_deltas_hydrate_to_the_genuine_target") else { return };
-    let work = Work::new();
-    let rtm = fixture_wim(&work, "win10", "rtm.wim");
-    let listing = imagex_dir(&rtm, 1);
-    let rtm_versions = installed(&rtm);
-    let mut def = updates::cumulative_update(&Profile::win10_amd64(), &Lcu::monthly(5_000_151, 1051)).unwrap();
-    let mut genuine: Vec<(String, String, Vec<u8>)> = Vec::new();
-    let mut commands = Vec::new();
-    for case in ["amd64_kbdwol", "wow64_kbdmaori"] {
-        let dir = root.join("pe-decode").join(case);
-        let (base, target) =
-            (std::fs::read(dir.join("base.bin")).unwrap(), std::fs::read(dir.join("target.bin")).unwrap());
-        let delta = std::fs::read(dir.join("delta.pa30")).unwrap();
-        let arch = case.split('_').next().unwrap();
-        // A file of a raised component of that architecture whose RTM version the image holds.
-        let mut chosen = None;
-        'pick: {
-            for c in raised_mut(&mut def) {
-                let kf = servicing::cbs::key_form(&c.identity);
-                if !kf.starts_with(&format!("{arch}_")) || genuine.iter().any(|(k, _, _)| *k == kf) {
-                    continue;
-                }
-                let family = format!("{:?}", parse_key_form(&kf).unwrap().family);
-                let Some(old) = rtm_versions.get(&family) else { continue };
-                for f in c.files.iter_mut() {
-                    let rtm_path = format!("/Windows/WinSxS/{old}/{}", f.name);
-                    if listing.iter().any(|p| p.eq_ignore_ascii_case(&rtm_path)) {
-                        f.bytes = target.clone();
-                        chosen = Some((kf.clone(), f.name.clone(), rtm_path));
-                        break 'pick;
-                    }
-                }
-            }
-        }
-        let Some((kf, file, rtm_path)) = chosen else { panic!("the fixture has no {arch} component to carry {case}") };
-        let base_file = work.path(&format!("{case}.base"));
-        std::fs::write(&base_file, &base).unwrap();
-        commands.push(format!("add {} {rtm_path}", base_file.display()));
-        genuine.push((kf, file, delta));
-        let _ = target;
-    }
-    // The image's RTM files are the genuine bases.
-    imagex(&["update", rtm.to_str().unwrap(), "1", &format!("--command={}", commands.join("\n"))]);
-    let members: Vec<(String, Vec<u8>)> = def
-        .members()
-        .into_iter()
-        .map(|(name, bytes)| {
-            let hit = name.split_once('\\').and_then(|(kf, file)| {
-                genuine.iter().find(|(k, f, _)| k.eq_ignore_ascii_case(kf) && f.eq_ignore_ascii_case(file))
-            });
-            match hit {
-                Some((kf, file, delta)) => (format!("{kf}\\f\\{file}"), delta.clone()),
-                None => (name, bytes),
-            }
-        })
-        .collect();
-    let cab = work.path("genuine.cab");
-    std::fs::write(&cab, cab_bytes("genuine.cab", &members, Compression::MsZip).unwrap()).unwrap();
-    installed_ok(&add(&rtm, &cab, &work));
-    for (case, (kf, file, _)) in ["amd64_kbdwol", "wow64_kbdmaori"].iter().zip(&genuine) {
-        let target = std::fs::read(root.join("pe-decode").join(case).join("target.bin")).unwrap();
-        let got = extract(&rtm, &format!("/Windows/WinSxS/{kf}/{file}"), &work).expect("hydrated");
-        assert!(got == target, "{case}: the hydrated {kf}/{file} is target.bin");
-        let reverse = extract(&rtm, &format!("/Windows/WinSxS/{kf}/r/{file}"), &work).expect("r\\ made");
-        let base = std::fs::read(root.join("pe-decode").join(case).join("base.bin")).unwrap();
-        assert!(apply_pa30(&got, &reverse, &DeltaLimits::default()).unwrap() == base, "{case}: r\\ leads to base.bin");
-    }
-    assert!(imagex_verifies(&rtm));
 }
 
 #[test]

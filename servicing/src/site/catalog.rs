@@ -12,7 +12,7 @@ use super::store::catalog::SourceEntry;
 use super::store::{self, now, Db, SqlResult, Tx};
 use super::Site;
 use cbs::container::{detect_path, ContainerKind, Limits, Msu};
-use cbs::package::{inspect_path, PackageReport};
+use cbs::package::{inspect_path_with, PackageReport};
 use cbs::PackageIdentity;
 
 /// One catalog entry.
@@ -201,7 +201,7 @@ fn target_of(report: &PackageReport) -> (Option<String>, Option<String>) {
     (Some(format!("Windows {}.{}", parts[0], parts[1])), Some(parts[2].to_owned()))
 }
 
-fn read_meta(path: &Path, file_name: &str) -> Meta {
+fn read_meta(path: &Path, file_name: &str, scratch: &Path) -> Meta {
     let limits = Limits::default();
     let kind = match detect_path(path, limits) {
         Ok(k) => k,
@@ -231,7 +231,10 @@ fn read_meta(path: &Path, file_name: &str) -> Meta {
             ..Meta::default()
         };
     }
-    let report = match inspect_path(path, limits) {
+    // WIM-format MSUs (24H2+) are read through the engine's WIM layer, spooling under the site's
+    // scratch folder.
+    let opener = crate::wim::package_content_opener(Some(scratch.to_path_buf()));
+    let report = match inspect_path_with(path, limits, Some(&opener)) {
         // A payload that failed to expand makes the package as unusable as an unreadable one.
         Ok(r) if r.first().is_some_and(PackageReport::any_failed) => {
             return Meta {
@@ -400,7 +403,7 @@ pub fn sync(site: &mut Site, from: &Path, verify: bool) -> Result<SyncReport> {
         blobs.push((stored.sha256.clone(), stored.size));
         match existing.get(rel) {
             None => {
-                let meta = read_meta(path, &name);
+                let meta = read_meta(path, &name, &site.scratch_dir());
                 tracing::info!(file = %rel, kb = ?meta.kb, kind = %meta.kind, "catalog: added");
                 report.added.push(rel.clone());
                 changes.push(Change::Insert { rel: rel.clone(), name, size, mtime, sha: stored.sha256, meta });
@@ -408,7 +411,7 @@ pub fn sync(site: &mut Site, from: &Path, verify: bool) -> Result<SyncReport> {
             Some(e) => {
                 // Same bytes (touched, or a blob restored): only the bookkeeping changes.
                 let same = e.sha256 == stored.sha256;
-                let meta = (!same || e.expired).then(|| read_meta(path, &name));
+                let meta = (!same || e.expired).then(|| read_meta(path, &name, &site.scratch_dir()));
                 if e.expired {
                     report.added.push(rel.clone());
                 } else if !same {
