@@ -107,13 +107,16 @@ pub(crate) fn psfx_update_for(
             }
             let f = c.files.iter_mut().find(|f| f.name == g.file).expect("the genuine pair's file is raised");
             f.bytes = g.target.clone();
-            genuine_deltas.insert(format!("{}/{}", servicing::cbs::key_form(&c.identity).to_lowercase(), g.file), &g.delta);
+            genuine_deltas
+                .insert(format!("{}/{}", servicing::cbs::key_form(&c.identity).to_lowercase(), g.file), &g.delta);
         }
     }
     let rtm_versions = installed(rtm_image);
     let limits = DeltaLimits::default();
     let options = match shape {
-        Shape::ForwardOnlyPa31 => CreateOptions { format: servicing::cbs::delta::DeltaFormat::Pa31, ..Default::default() },
+        Shape::ForwardOnlyPa31 => {
+            CreateOptions { format: servicing::cbs::delta::DeltaFormat::Pa31, ..Default::default() }
+        }
         _ => CreateOptions::default(),
     };
     let (mut expected, mut rtm, mut null) = (BTreeMap::new(), BTreeMap::new(), 0);
@@ -265,16 +268,7 @@ fn reset_base_keeps_the_reverse_differentials_the_next_update_needs() {
     let wim = work.path("serviced.wim");
     std::fs::copy(&rtm, &wim).unwrap();
     installed_ok(&add(&wim, &write(&work, "month1", &month1), &work));
-    let out = run(&[
-        "cleanup-image",
-        "--image",
-        wim.to_str().unwrap(),
-        "--index",
-        "1",
-        "--start-component-cleanup",
-        "--reset-base",
-        "--json",
-    ]);
+    let out = cleanup(&wim, true);
     assert!(out.status.success(), "cleanup: {}", stderr(&out));
     let listing = imagex_dir(&wim, 1);
     for key in month1.rtm.keys() {
@@ -389,12 +383,10 @@ fn psfx_with_a_corrupt_forward_differential_or_a_wrong_base_leaves_the_image_unc
     assert_eq!(sha256(&rtm), before, "image byte-identical");
 }
 
-#[test]
-fn reset_base_is_refused_when_the_image_disables_it() {
-    let work = Work::new();
-    let wim = fixture_wim(&work, "win10", "rtm.wim");
-    // DisableResetbase = 1 in the image's SOFTWARE hive.
+/// Sets `SideBySide\Configuration\<name>` = `value` (DWORD) in image 1's SOFTWARE hive.
+fn set_sxs_configuration(wim: &Path, name: &str, value: u32, work: &Work) {
     let dir = work.path("hive");
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     imagex(&[
         "extract",
@@ -409,7 +401,7 @@ fn reset_base_is_refused_when_the_image_disables_it() {
         use servicing::hive::{Hive, Mode, Value};
         let mut h = Hive::open(&hive, Mode::Write).unwrap();
         let key = h.ensure_path(r"Microsoft\Windows\CurrentVersion\SideBySide\Configuration").unwrap();
-        h.set_value(key, "DisableResetbase", &Value::Dword(1)).unwrap();
+        h.set_value(key, name, &Value::Dword(value)).unwrap();
         h.commit().unwrap();
     }
     imagex(&[
@@ -418,22 +410,63 @@ fn reset_base_is_refused_when_the_image_disables_it() {
         "1",
         &format!("--command=add {} /Windows/System32/config/SOFTWARE", hive.display()),
     ]);
+}
+
+pub(crate) fn cleanup(wim: &Path, reset_base: bool) -> std::process::Output {
+    let mut args = vec!["cleanup-image", "--image", wim.to_str().unwrap(), "--index", "1", "--start-component-cleanup"];
+    if reset_base {
+        args.push("--reset-base");
+    }
+    args.push("--json");
+    run(&args)
+}
+
+#[test]
+fn reset_base_is_refused_when_the_image_disables_it() {
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win10", "rtm.wim");
+    set_sxs_configuration(&wim, "DisableResetbase", 1, &work);
     let before = sha256(&wim);
-    let out = run(&[
-        "cleanup-image",
-        "--image",
-        wim.to_str().unwrap(),
-        "--index",
-        "1",
-        "--start-component-cleanup",
-        "--reset-base",
-    ]);
+    let out = cleanup(&wim, true);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("DisableResetbase"), "{}", stderr(&out));
     assert_eq!(sha256(&wim), before);
     // Without /ResetBase the cleanup runs.
-    let out = run(&["cleanup-image", "--image", wim.to_str().unwrap(), "--index", "1", "--start-component-cleanup"]);
+    let out = cleanup(&wim, false);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `SupersededActions = 0` keeps the superseded component versions through a plain
+/// StartComponentCleanup (the updates stay uninstallable); 1 (or no value) removes them, and
+/// /ResetBase removes them whatever the value says.
+#[test]
+fn superseded_actions_zero_keeps_superseded_versions_until_reset_base() {
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_181, 1081, Shape::ForwardOnly, &rtm, &work);
+    let serviced = work.path("serviced.wim");
+    std::fs::copy(&rtm, &serviced).unwrap();
+    installed_ok(&add(&serviced, &write(&work, "month1", &month1), &work));
+    let removed = |out: &std::process::Output| -> Vec<String> {
+        assert!(out.status.success(), "cleanup: {}", stderr(out));
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        r["removed_components"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect()
+    };
+
+    let keep = work.path("keep.wim");
+    std::fs::copy(&serviced, &keep).unwrap();
+    set_sxs_configuration(&keep, "SupersededActions", 0, &work);
+    assert_eq!(removed(&cleanup(&keep, false)), Vec::<String>::new());
+    let rtm_kernel = installed(&rtm).into_values().find(|k| k.contains("os-kernel")).unwrap();
+    assert!(imagex_dir(&keep, 1).iter().any(|p| p.ends_with(&format!("/WinSxS/{rtm_kernel}"))), "kept");
+    let gone = removed(&cleanup(&keep, true));
+    assert!(gone.contains(&rtm_kernel), "ResetBase removes {rtm_kernel}: {gone:?}");
+
+    let act = work.path("act.wim");
+    std::fs::copy(&serviced, &act).unwrap();
+    set_sxs_configuration(&act, "SupersededActions", 1, &work);
+    assert!(removed(&cleanup(&act, false)).contains(&rtm_kernel));
+    assert!(removed(&cleanup(&serviced, false)).contains(&rtm_kernel), "no value: removed");
 }
 
 #[test]

@@ -15,7 +15,8 @@ use fixtures::profile::{Profile, Size, KBDMAORI, KBDWOL};
 use servicing::cbs::delta::{apply_pa30, DeltaLimits};
 
 use crate::psfx_hydration::{
-    add, assert_hydrated, extract, installed, installed_ok, psfx_update_for, split, write, GenuinePair, Psfx, Shape,
+    add, assert_hydrated, cleanup, extract, installed, installed_ok, psfx_update_for, split, write, GenuinePair, Psfx,
+    Shape,
 };
 use crate::util::*;
 
@@ -136,16 +137,7 @@ fn win11_lcus_hydrate_the_genuine_targets_month_after_month_and_after_reset_base
 
     // ResetBase keeps the reverse differentials of the versions that stay; the superseded RTM
     // versions go.
-    let out = run(&[
-        "cleanup-image",
-        "--image",
-        wim.to_str().unwrap(),
-        "--index",
-        "1",
-        "--start-component-cleanup",
-        "--reset-base",
-        "--json",
-    ]);
+    let out = cleanup(&wim, true);
     assert!(out.status.success(), "cleanup: {}", stderr(&out));
     let listing = imagex_dir(&wim, 1);
     for key in month1.rtm.keys() {
@@ -193,8 +185,12 @@ fn psf_folder(work: &Work, name: &str, p: &Psfx, storage: Storage) -> PathBuf {
 }
 
 /// The members that are not for the OS image in a 24H2 MSU.
-const NOT_FOR_THE_IMAGE: [&str; 4] =
-    ["DesktopDeployment.cab", "onepackage.AggregatedMetadata.cab", "WSUSSCAN.cab", "Windows11.0-KB5100111-x64.mumx.esd"];
+const NOT_FOR_THE_IMAGE: [&str; 4] = [
+    "DesktopDeployment.cab",
+    "onepackage.AggregatedMetadata.cab",
+    "WSUSSCAN.cab",
+    "Windows11.0-KB5100111-x64.mumx.esd",
+];
 
 /// (c) The 24H2 shape: an MSWIM MSU holding the SSU cab, the LCU as a `.wim` with its `.psf` of
 /// baseless PA31 entries (each a PA31 forward differential, or a null one), and the members that are
@@ -223,8 +219,11 @@ fn wim_format_msu(work: &Work, profile: &Profile, month: &Psfx) -> PathBuf {
     imagex(&["capture", lcu.to_str().unwrap(), content.join(format!("{stem}.wim")).to_str().unwrap(), "lcu"]);
     std::fs::write(content.join(format!("{stem}.psf")), &package.psf).unwrap();
     let ssu = updates::servicing_stack_update(profile, 5_100_211, 2_000, PayloadSize::Tiny).unwrap();
-    std::fs::write(content.join("SSU-26100.2000-x64.cab"), ssu.cab("SSU-26100.2000-x64.cab", Compression::MsZip).unwrap())
-        .unwrap();
+    std::fs::write(
+        content.join("SSU-26100.2000-x64.cab"),
+        ssu.cab("SSU-26100.2000-x64.cab", Compression::MsZip).unwrap(),
+    )
+    .unwrap();
     let kb = 5_100_111;
     for (name, bytes) in NOT_FOR_THE_IMAGE.into_iter().zip([
         msu::desktop_deployment_cab().unwrap(),
@@ -242,8 +241,7 @@ fn wim_format_msu(work: &Work, profile: &Profile, month: &Psfx) -> PathBuf {
 
 #[test]
 fn win11_24h2_wim_format_msu_installs_ssu_then_lcu_from_baseless_pa31_differentials() {
-    let Some(pairs) =
-        genuine_pairs("win11_24h2_wim_format_msu_installs_ssu_then_lcu_from_baseless_pa31_differentials")
+    let Some(pairs) = genuine_pairs("win11_24h2_wim_format_msu_installs_ssu_then_lcu_from_baseless_pa31_differentials")
     else {
         return;
     };

@@ -192,21 +192,43 @@ fn the_expanded_hash_is_checked_even_when_the_stored_hash_matches() {
 }
 
 #[test]
-fn pa19_and_pa31_are_reported_unsupported_with_the_format() {
-    for format in ["PA19", "PA31"] {
+fn pa19_is_reported_unsupported_with_the_format() {
+    let mut entries = raw_entries();
+    entries.push(Entry {
+        name: "new.dll",
+        kind: "PA19".into(),
+        stored: b"PA19 not really a delta".to_vec(),
+        expanded: b"whatever".to_vec(),
+        basis: None,
+    });
+    let (psf, index) = build(&entries);
+    let err = expand_all(psf, &index).unwrap_err();
+    assert!(matches!(&err, PsfError::Unsupported { file, .. } if file == "new.dll"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("PA19") && text.contains("not supported") && text.contains("new.dll"), "{text}");
+}
+
+/// Regression: entries stored as PA31 (24H2's baseless form), whether the index calls them PA31 or
+/// PA30 (dpx.dll treats PA31 as a blob magic), were refused as unsupported; they expand.
+#[test]
+fn pa31_entries_were_refused_as_unsupported() {
+    use cbs::delta::{create, CreateOptions, DeltaFormat, DeltaLimits};
+    let target = b"a file of the 24H2 cumulative update, stored as baseless PA31".repeat(20);
+    let options = CreateOptions { format: DeltaFormat::Pa31, ..CreateOptions::default() };
+    let delta = create(&[], &target, &options, &DeltaLimits::default()).unwrap();
+    assert_eq!(&delta[..4], b"PA31");
+    for kind in ["PA31", "PA30"] {
         let mut entries = raw_entries();
         entries.push(Entry {
             name: "new.dll",
-            kind: format.into(),
-            stored: format!("{format} not really a delta").into_bytes(),
-            expanded: b"whatever".to_vec(),
+            kind: kind.into(),
+            stored: delta.clone(),
+            expanded: target.clone(),
             basis: None,
         });
         let (psf, index) = build(&entries);
-        let err = expand_all(psf, &index).unwrap_err();
-        assert!(matches!(&err, PsfError::Unsupported { file, .. } if file == "new.dll"), "{err}");
-        let text = err.to_string();
-        assert!(text.contains(format) && text.contains("not supported") && text.contains("new.dll"), "{text}");
+        let files = expand_all(psf, &index).unwrap();
+        assert!(files.iter().any(|f| f.name == "new.dll" && f.bytes == target), "{kind}");
     }
 }
 

@@ -3,7 +3,8 @@
 //! Superseded state (their .mum/.cat and registry keys), empty `WinSxS\Temp\PendingDeletes`; with
 //! ResetBase also make every installed package permanent, drop backups, and record
 //! `LastResetBase_UTC` — keeping the reverse/forward/null differentials of the versions that stay,
-//! which the next cumulative update needs; refused when the image sets `DisableResetbase`. Refused on an image with pending operations, as DISM
+//! which the next cumulative update needs; refused when the image sets `DisableResetbase`;
+//! superseded versions kept by a plain cleanup when the image sets `SupersededActions` to 0. Refused on an image with pending operations, as DISM
 //! refuses. All of it is one batch of deletions (plus the edited hives), so the cost follows what is
 //! removed.
 
@@ -156,6 +157,21 @@ fn refuse_disabled_reset_base(svc: &Servicing) -> Result<()> {
     Ok(())
 }
 
+/// `SideBySide\Configuration\SupersededActions`, when the image sets it.
+///
+/// What Windows does with each value is not public (`modern-lcu.md` §10 item 54: W10UI writes 0 for
+/// its plain cleanup mode and 1 for its rebase mode, 3 on 18362+). wimpatch reads bit 0 as "act on
+/// superseded component versions": 0 keeps them through /StartComponentCleanup (updates stay
+/// uninstallable, as that W10UI mode intends), 1 or 3 remove them — which is also what happens
+/// when the value is absent, as DISM's documented /StartComponentCleanup removes previous versions
+/// at once. /ResetBase removes every superseded version whatever the value.
+fn superseded_actions(svc: &Servicing) -> Result<Option<u32>> {
+    let err = Error::hive(svc.software_path.clone());
+    let Some(key) = svc.software.lookup(SXS_CONFIGURATION).map_err(err)? else { return Ok(None) };
+    let value = svc.software.value(key, "SupersededActions").map_err(Error::hive(svc.software_path.clone()))?;
+    Ok(value.and_then(|v| v.as_u32()))
+}
+
 /// Plans the cleanup into `svc` (deletions and hive edits), without committing.
 pub(crate) fn plan_cleanup(svc: &mut Servicing, reset_base: bool, logs: &mut ServicingLogs) -> Result<CleanupSummary> {
     // Pending operations: DISM refuses too (they need the image to boot once).
@@ -177,8 +193,18 @@ pub(crate) fn plan_cleanup(svc: &mut Servicing, reset_base: bool, logs: &mut Ser
     let mut summary = CleanupSummary::default();
     let err = Error::hive;
 
-    // Superseded component versions.
-    for kf in svc.state.inventory.superseded() {
+    // Superseded component versions: removed unless the image's `SupersededActions` is 0 (see
+    // `superseded_actions`); /ResetBase removes them whatever it says.
+    let actions = superseded_actions(svc)?;
+    let remove_versions = reset_base || actions.is_none_or(|a| a & 1 != 0);
+    if let Some(a) = actions {
+        logs.detail.cbs(&format!(
+            "SupersededActions = {a}: superseded component versions are {}",
+            if remove_versions { "removed" } else { "kept (only /ResetBase removes them)" }
+        ));
+    }
+    let superseded_versions = if remove_versions { svc.state.inventory.superseded() } else { Vec::new() };
+    for kf in superseded_versions {
         let dir = format!("/Windows/WinSxS/{kf}");
         let (files, bytes) = bytes_below(svc, &dir)?;
         summary.removed_files += files;
