@@ -165,10 +165,32 @@ fn win11_lcus_hydrate_the_genuine_targets_month_after_month_and_after_reset_base
         let path = format!("/Windows/WinSxS/{kf}/{file}");
         assert_eq!(extract(&wim, &path, &work), extract(&direct, &path, &work), "{key}");
     }
+    // Every projected file (System32 and SysWOW64, the hives aside) is the same in both.
+    let projections = |wim: &Path, name: &str| {
+        let dest = work.path(name);
+        for folder in ["System32", "SysWOW64"] {
+            imagex(&[
+                "extract",
+                wim.to_str().unwrap(),
+                "1",
+                &format!("/Windows/{folder}"),
+                &format!("--dest-dir={}", dest.display()),
+                "--no-acls",
+                "--preserve-dir-structure",
+            ]);
+        }
+        let tree = tree_snapshot(&dest);
+        tree.into_iter()
+            .map(|(p, what)| (p.strip_prefix(&dest).unwrap().to_path_buf(), what))
+            .filter(|(p, _)| !p.starts_with("Windows/System32/config"))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (through, straight) = (projections(&wim, "p-through"), projections(&direct, "p-direct"));
+    assert!(through.len() > 20, "{through:?}");
+    assert_eq!(through, straight, "projections of RTM → 1 → 2 and RTM → 2");
     for g in &pairs {
         let folder = if g.arch == "wow64" { "SysWOW64" } else { "System32" };
-        let path = format!("/Windows/{folder}/{}", g.file);
-        assert_eq!(extract(&wim, &path, &work), extract(&direct, &path, &work), "{path}");
+        assert!(through.contains_key(&PathBuf::from(format!("Windows/{folder}/{}", g.file))));
     }
 }
 
@@ -323,9 +345,10 @@ fn win11_24h2_wim_format_msu_installs_ssu_then_lcu_from_baseless_pa31_differenti
     assert_genuine_targets(&site_wim, &pairs, &work);
 }
 
-/// A truncated `.psf` in the 24H2 form: refused naming it, the image byte-identical.
+/// A truncated `.psf` in the 24H2 form, or an image whose RTM file a forward differential needs is
+/// missing: refused naming the file, the image byte-identical.
 #[test]
-fn win11_psf_of_baseless_pa31_entries_truncated_is_refused_and_the_image_unchanged() {
+fn win11_truncated_psf_or_missing_rtm_base_is_refused_and_the_image_unchanged() {
     let work = Work::new();
     let profile = Profile::win11_amd64();
     let rtm = rtm_wim(&work, &profile);
@@ -336,11 +359,22 @@ fn win11_psf_of_baseless_pa31_entries_truncated_is_refused_and_the_image_unchang
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "psf"))
         .unwrap();
-    let bytes = std::fs::read(&psf).unwrap();
-    std::fs::write(&psf, &bytes[..bytes.len() - bytes.len() / 3]).unwrap();
+    let whole = std::fs::read(&psf).unwrap();
+    std::fs::write(&psf, &whole[..whole.len() - whole.len() / 3]).unwrap();
     let before = sha256(&rtm);
     let out = add(&rtm, &folder, &work);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains(".psf"), "{}", stderr(&out));
+    assert_eq!(sha256(&rtm), before, "image byte-identical");
+
+    // The whole .psf, but the image lost the RTM kbdwol.dll the forward differential starts from.
+    std::fs::write(&psf, &whole).unwrap();
+    let old = installed(&rtm).into_values().find(|k| k.contains("kbdwol")).unwrap();
+    imagex(&["update", rtm.to_str().unwrap(), "1", &format!("--command=delete /Windows/WinSxS/{old}/kbdwol.dll")]);
+    let before = sha256(&rtm);
+    let out = add(&rtm, &folder, &work);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("kbdwol.dll") && err.contains("the RTM base is missing"), "{err}");
     assert_eq!(sha256(&rtm), before, "image byte-identical");
 }
