@@ -494,9 +494,18 @@ fn site_scheduled_run_applies_a_psfx_update() {
     let work = Work::new();
     let rtm = fixture_wim(&work, "win10", "rtm.wim");
     let month1 = psfx_update(5_000_141, 1041, Shape::ForwardAndReverse, &rtm, &work);
+    let cab = work.path("Windows10.0-KB5000141-x64.cab");
+    std::fs::write(&cab, &month1.cab).unwrap();
+    let wim = site_scheduled_run(&rtm, &cab, "KB5000141", &work);
+    assert_hydrated(&wim, &month1, &work);
+}
+
+/// A site whose catalog holds `update` and whose image is `rtm` (index 1) runs a scheduled update
+/// with `kb` now (`--remove-superseded`); returns the serviced image after a successful run.
+pub(crate) fn site_scheduled_run(rtm: &Path, update: &Path, kb: &str, work: &Work) -> PathBuf {
     let updates = work.path("updates");
     std::fs::create_dir_all(&updates).unwrap();
-    std::fs::write(updates.join("Windows10.0-KB5000141-x64.cab"), &month1.cab).unwrap();
+    std::fs::copy(update, updates.join(update.file_name().unwrap())).unwrap();
     let site = work.path("site");
     let site_args = |rest: &[&str]| {
         let mut v = vec!["site", "--site", site.to_str().unwrap()];
@@ -506,12 +515,11 @@ fn site_scheduled_run_applies_a_psfx_update() {
     site_args(&["init"]);
     site_args(&["catalog", "sync", "--from", updates.to_str().unwrap()]);
     site_args(&["image", "import", rtm.to_str().unwrap(), "--single-index", "--index", "1"]);
-    site_args(&["schedule", "--image-id", "1", "--updates", "KB5000141", "--now", "--remove-superseded"]);
+    site_args(&["schedule", "--image-id", "1", "--updates", kb, "--now", "--remove-superseded"]);
     site_args(&["tick"]);
     let show: serde_json::Value = serde_json::from_str(&site_args(&["image", "show", "1", "--json"])).unwrap();
     assert_eq!(show["scheduled_updates_status"], "successful", "{show}");
-    let wim = PathBuf::from(show["wim"].as_str().unwrap());
-    assert_hydrated(&wim, &month1, &work);
+    PathBuf::from(show["wim"].as_str().unwrap())
 }
 
 /// The components a package raises, its sub-packages' included, to be edited.

@@ -15,8 +15,8 @@ use fixtures::profile::{Profile, Size, KBDMAORI, KBDWOL};
 use servicing::cbs::delta::{apply_pa30, DeltaLimits};
 
 use crate::psfx_hydration::{
-    add, assert_hydrated, cleanup, extract, installed, installed_ok, psfx_update_for, split, write, GenuinePair, Psfx,
-    Shape,
+    add, assert_hydrated, cleanup, extract, installed, installed_ok, psfx_update_for, site_scheduled_run, split, write,
+    GenuinePair, Psfx, Shape,
 };
 use crate::util::*;
 
@@ -324,23 +324,7 @@ fn win11_24h2_wim_format_msu_installs_ssu_then_lcu_from_baseless_pa31_differenti
     assert_hydrated(&serviced, &month, &work);
     assert!(imagex_verifies(&serviced));
 
-    let updates_dir = work.path("updates");
-    std::fs::create_dir_all(&updates_dir).unwrap();
-    std::fs::copy(&msu, updates_dir.join(msu.file_name().unwrap())).unwrap();
-    let site = work.path("site");
-    let site_args = |rest: &[&str]| {
-        let mut v = vec!["site", "--site", site.to_str().unwrap()];
-        v.extend_from_slice(rest);
-        run_ok(&v)
-    };
-    site_args(&["init"]);
-    site_args(&["catalog", "sync", "--from", updates_dir.to_str().unwrap()]);
-    site_args(&["image", "import", rtm.to_str().unwrap(), "--single-index", "--index", "1"]);
-    site_args(&["schedule", "--image-id", "1", "--updates", "KB5100111", "--now", "--remove-superseded"]);
-    site_args(&["tick"]);
-    let show: serde_json::Value = serde_json::from_str(&site_args(&["image", "show", "1", "--json"])).unwrap();
-    assert_eq!(show["scheduled_updates_status"], "successful", "{show}");
-    let site_wim = PathBuf::from(show["wim"].as_str().unwrap());
+    let site_wim = site_scheduled_run(&rtm, &msu, "KB5100111", &work);
     assert_hydrated(&site_wim, &month, &work);
     assert_genuine_targets(&site_wim, &pairs, &work);
 }
