@@ -45,7 +45,9 @@ pub fn parse(bytes: &[u8], max_out: u64) -> Result<Dcs<'_>, LzmsError> {
     // Every block has its two 4-byte sizes: a count the file cannot hold is refused before the
     // block list is allocated.
     if count * 8 > rest.len() as u64 {
-        return Err(LzmsError::Truncated { what: format!("{count} DCS blocks declared, {} bytes after the header", rest.len()) });
+        return Err(LzmsError::Truncated {
+            what: format!("{count} DCS blocks declared, {} bytes after the header", rest.len()),
+        });
     }
     let mut blocks = Vec::with_capacity(count as usize);
     let mut sum = 0u64;
@@ -67,7 +69,9 @@ pub fn parse(bytes: &[u8], max_out: u64) -> Result<Dcs<'_>, LzmsError> {
         sum += u64::from(out_len);
         if out_len == 0 || sum > total {
             return Err(LzmsError::Malformed {
-                what: format!("DCS block {index} decompresses to {out_len} bytes: the blocks must fill {total} exactly"),
+                what: format!(
+                    "DCS block {index} decompresses to {out_len} bytes: the blocks must fill {total} exactly"
+                ),
             });
         }
         blocks.push(Block { data, out_len: out_len as usize });

@@ -8,7 +8,7 @@ use fixtures::packages::lzms::{baseless_pa31_lzms, dcs_manifest, lzms_container}
 use servicing::cbs::codecs::compress_api::{self, check_byte, HEADER_BYTES};
 use servicing::cbs::delta::{apply_pa30, assemble, codec_of, parse_header, Codec, DeltaError, DeltaLimits};
 use servicing::cbs::manifest::ComponentManifest;
-use servicing::cbs::{dcm::DcmError, dcm::decode_manifest, key_form};
+use servicing::cbs::{dcm::decode_manifest, dcm::DcmError, key_form};
 use sha2::{Digest, Sha256};
 
 use crate::util::*;
@@ -18,7 +18,9 @@ use crate::util::*;
 fn target() -> Vec<u8> {
     let mut t = Vec::new();
     for i in 0..400 {
-        t.extend_from_slice(format!("<file name=\"payload{i}.dll\" destinationPath=\"$(runtime.system32)\\\"/>\r\n").as_bytes());
+        t.extend_from_slice(
+            format!("<file name=\"payload{i}.dll\" destinationPath=\"$(runtime.system32)\\\"/>\r\n").as_bytes(),
+        );
     }
     t.extend_from_slice(&noise(12, 8192));
     t.extend_from_slice(b"tail of the target, shorter than a block");
@@ -115,7 +117,8 @@ fn hostile_lzms_containers_fail_cleanly() {
     assert!(matches!(&err, DeltaError::Unsupported { format } if format.contains("XPRESS")), "{err}");
 
     // A flipped byte inside a compressed block: the decoder or the SHA-256 catches it.
-    let first_compressed = compress_api::parse(&container, 1 << 20).unwrap().blocks.iter().position(|b| !b.is_stored()).unwrap();
+    let first_compressed =
+        compress_api::parse(&container, 1 << 20).unwrap().blocks.iter().position(|b| !b.is_stored()).unwrap();
     assert_eq!(first_compressed, 0);
     let mut corrupt = container.clone();
     corrupt[HEADER_BYTES + 4 + 40] ^= 0x10;
@@ -128,7 +131,10 @@ fn hostile_lzms_containers_fail_cleanly() {
 
     // Against a non-empty source the facts give no combination: refused by name.
     let err = apply_pa30(b"a source", &delta, &limits).unwrap_err();
-    assert!(matches!(&err, DeltaError::Unsupported { format } if format.contains("LZMS") && format.contains("source")), "{err}");
+    assert!(
+        matches!(&err, DeltaError::Unsupported { format } if format.contains("LZMS") && format.contains("source")),
+        "{err}"
+    );
 }
 
 const XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n\
@@ -184,8 +190,24 @@ fn dcs_manifest_decodes_through_manifest_decode() {
     let cases: [(&str, Vec<u8>, &str); 4] = [
         ("truncated", dcs[..dcs.len() - 7].to_vec(), "truncated"),
         ("trailing", [dcs.as_slice(), b"xx"].concat(), "after the last DCS block"),
-        ("too large", { let mut d = dcs.clone(); d[8..12].copy_from_slice(&u32::MAX.to_le_bytes()); d }, "more than the limit"),
-        ("short", { let mut d = dcs.clone(); d[8..12].copy_from_slice(&(xml.len() as u32 + 1).to_le_bytes()); d }, "the header declares"),
+        (
+            "too large",
+            {
+                let mut d = dcs.clone();
+                d[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+                d
+            },
+            "more than the limit",
+        ),
+        (
+            "short",
+            {
+                let mut d = dcs.clone();
+                d[8..12].copy_from_slice(&(xml.len() as u32 + 1).to_le_bytes());
+                d
+            },
+            "the header declares",
+        ),
     ];
     for (case, bytes, words) in cases {
         let err = decode_manifest(&bytes, None, "bad.manifest").unwrap_err();
@@ -211,8 +233,8 @@ fn components(v: &serde_json::Value) -> (Vec<String>, u64) {
 #[test]
 fn package_info_reads_dcs_manifests_like_plain_ones() {
     use fixtures::packages::{cab_bytes, updates::servicing_stack_update, Compression, PayloadSize};
-    let def = servicing_stack_update(&fixtures::profile::Profile::win10_amd64(), 5_000_120, 120, PayloadSize::Tiny)
-        .unwrap();
+    let def =
+        servicing_stack_update(&fixtures::profile::Profile::win10_amd64(), 5_000_120, 120, PayloadSize::Tiny).unwrap();
     let members = def.members();
     let work = Work::new();
     let plain = work.path("plain.cab");

@@ -72,11 +72,15 @@ pub fn parse(bytes: &[u8], max_out: u64) -> Result<Container<'_>, LzmsError> {
         });
     };
     if header[..4] != MAGIC[..4] {
-        return Err(LzmsError::Malformed { what: format!("not a Compression-API container (magic {:02x?})", &header[..4]) });
+        return Err(LzmsError::Malformed {
+            what: format!("not a Compression-API container (magic {:02x?})", &header[..4]),
+        });
     }
     if header[4..6] != MAGIC[4..6] {
         let size = u16::from_le_bytes([header[4], header[5]]);
-        return Err(LzmsError::Malformed { what: format!("Compression-API header size is {size}, not {HEADER_BYTES}") });
+        return Err(LzmsError::Malformed {
+            what: format!("Compression-API header size is {size}, not {HEADER_BYTES}"),
+        });
     }
     let expected = check_byte(header);
     if header[6] != expected {
@@ -120,8 +124,11 @@ pub fn parse(bytes: &[u8], max_out: u64) -> Result<Container<'_>, LzmsError> {
         };
         // `block_size` ≤ `left` ≤ `max_out` once reduced: both fit a usize where `max_out` does.
         let out_len = left.min(block_size);
-        let out_len = usize::try_from(out_len)
-            .map_err(|_| LzmsError::TooLarge { what: "Compression-API block", size: out_len, max: usize::MAX as u64 })?;
+        let out_len = usize::try_from(out_len).map_err(|_| LzmsError::TooLarge {
+            what: "Compression-API block",
+            size: out_len,
+            max: usize::MAX as u64,
+        })?;
         blocks.push(Block { data, out_len });
         left -= out_len as u64;
         rest = after;

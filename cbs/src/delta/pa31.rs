@@ -18,7 +18,7 @@
 //! UpdateCompression.dll does.
 
 use super::bits::BitReader;
-use super::header::{Parsed, Pa30Header, FILE_TYPE_RAW};
+use super::header::{Pa30Header, Parsed, FILE_TYPE_RAW};
 use super::limits::Work;
 use super::{hash, transform_e8, DeltaError, DeltaLimits};
 use crate::codecs::{compress_api, LzmsError};

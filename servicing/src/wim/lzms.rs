@@ -121,9 +121,8 @@ impl LzmsCompressor {
         }
         let mut raw = std::ptr::null_mut();
         // SAFETY: `raw` is a valid out-pointer; level 0 means wimlib's default level.
-        let code = unsafe {
-            wim_sys::wimlib_create_compressor(wim_sys::WIMLIB_COMPRESSION_TYPE_LZMS, max_block, 0, &mut raw)
-        };
+        let code =
+            unsafe { wim_sys::wimlib_create_compressor(wim_sys::WIMLIB_COMPRESSION_TYPE_LZMS, max_block, 0, &mut raw) };
         match NonNull::new(raw) {
             Some(raw) if code == 0 => Ok(LzmsCompressor { raw, max_block }),
             _ => Err(create_err(call::message(code))),
@@ -171,9 +170,7 @@ struct WimlibLzms;
 
 impl cbs::codecs::LzmsDecoder for WimlibLzms {
     fn decompress(&self, compressed: &[u8], out_len: usize) -> Result<Vec<u8>, String> {
-        LzmsDecompressor::new(out_len)
-            .and_then(|mut d| d.decompress(compressed, out_len))
-            .map_err(|e| e.to_string())
+        LzmsDecompressor::new(out_len).and_then(|mut d| d.decompress(compressed, out_len)).map_err(|e| e.to_string())
     }
 }
 
