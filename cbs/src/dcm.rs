@@ -7,14 +7,17 @@
 //! caller names or from a `wcp.dll` ([`base_from_wcp_dll`]). Manifest deltas carry no target hash,
 //! so a decode is checked by its caller parsing the XML (a wrong base gives garbage or an error).
 //!
+//! `DCS` (LZMS blocks, [`crate::dcs`]) is decoded through the process's registered LZMS decoder
+//! ([`crate::codecs`]; none registered: [`DcmError::Unsupported`] naming LZMS).
+//!
 //! Not decoded, reported [`DcmError::Unsupported`] by name: `DCD` (a delta against another file
-//! that the manifest does not name), `DCS` (LZMS blocks; this crate has no LZMS decoder), `DCH`
-//! (a header without content) and `DCX` (undocumented).
+//! that the manifest does not name), `DCH` (a header without content) and `DCX` (undocumented).
 
 use std::borrow::Cow;
 
 use thiserror::Error;
 
+use crate::codecs::LzmsError;
 use crate::delta::{apply_pa30, DeltaError, DeltaLimits};
 use crate::pe_resource::{find_resource, PeResourceError};
 
@@ -98,6 +101,15 @@ pub enum DcmError {
         /// What is not supported.
         what: String,
     },
+    /// The LZMS blocks of a `DCS` manifest could not be decoded.
+    #[error("{file}: DCS manifest: {source}")]
+    Lzms {
+        /// The manifest.
+        file: String,
+        /// What is wrong.
+        #[source]
+        source: LzmsError,
+    },
     /// The base could not be read from `wcp.dll`.
     #[error(transparent)]
     Base(#[from] PeResourceError),
@@ -126,7 +138,13 @@ pub fn decode_manifest<'a>(bytes: &'a [u8], base: Option<&[u8]>, file: &str) -> 
         }
         DcmKind::Dcn => apply_pa30(&[], &bytes[4..], &limits()).map(Cow::Owned).map_err(delta_err),
         DcmKind::Dcd => Err(unsupported("a DCD manifest (a delta against a source file it does not name)")),
-        DcmKind::Dcs => Err(unsupported("a DCS manifest (LZMS blocks)")),
+        DcmKind::Dcs => match crate::dcs::decode(bytes, MAX_MANIFEST_BYTES) {
+            Ok(xml) => Ok(Cow::Owned(xml)),
+            Err(LzmsError::NoDecoder) => {
+                Err(unsupported("a DCS manifest (LZMS blocks) without an LZMS decoder registered in this process"))
+            }
+            Err(source) => Err(DcmError::Lzms { file: file.to_owned(), source }),
+        },
         DcmKind::Dch => Err(unsupported("a DCH manifest (a header without content)")),
         DcmKind::Dcx => Err(unsupported("a DCX manifest (undocumented variant)")),
     }

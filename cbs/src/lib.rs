@@ -9,8 +9,10 @@
 #![forbid(unsafe_code)]
 
 pub mod cix;
+pub mod codecs;
 pub mod container;
 pub mod dcm;
+pub mod dcs;
 pub mod delta;
 pub mod hex;
 pub mod identity;

@@ -5,7 +5,8 @@
 //! `RAW` or as a `PA30`/`PA31` delta against nothing (payload compression; 24H2's "baseless" PA31
 //! entries) or against another file of the same index (`<Basis file>`); a `<Delta>` without
 //! `<Source>` is a copy of its basis. `PA19` is reported as unsupported with the format named, and so
-//! is a PA31 codec the delta decoder does not implement (LZMS container, BsDiff).
+//! is a PA31 codec the delta decoder does not implement (BsDiff; an LZMS container when no LZMS
+//! decoder is registered, see [`crate::codecs`]).
 //!
 //! The `.psf` is untrusted: every range is checked against its real length and the limits before
 //! anything is allocated, and every expanded file is checked against the index's length and hash

@@ -35,6 +35,8 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&cli.global);
+    // wimlib and the codecs the package readers borrow from it (LZMS), before any command decodes.
+    servicing::init();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A closed stdout (e.g. `| head`) is not a failure of the operation.

@@ -22,3 +22,11 @@ pub mod progress;
 pub mod site;
 #[allow(unsafe_code)]
 pub mod wim;
+
+/// Initialises the engine once per process: wimlib's global state, and the codecs the package
+/// readers of [`cbs`] borrow from it (LZMS: PA31 Compression-API containers, `DCS` manifests).
+/// Callers that decode packages before opening any WIM call this first (the CLI does at start);
+/// every WIM handle constructor calls it too. Idempotent.
+pub fn init() {
+    wim::init();
+}

@@ -59,6 +59,7 @@ mod info;
 mod install;
 mod interrupt;
 mod json_output;
+mod lzms;
 mod mount;
 mod package;
 mod package_extract;

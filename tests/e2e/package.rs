@@ -355,7 +355,7 @@ fn psf_package_without_its_psf_is_reported_not_failed() {
 /// "unsupported: PA31"; it is verified like the others now.
 #[test]
 fn psf_package_info_reported_baseless_pa31_entries_unsupported() {
-    let p = psf_package(fixtures::packages::PsfOptions { pa31_entry: true });
+    let p = psf_package(fixtures::packages::PsfOptions { pa31_entry: true, ..Default::default() });
     let work = Work::new();
     let cab = write_psf_package(&work.path("updates"), &p, true);
     let v = info_json(&cab);

@@ -150,7 +150,7 @@ fn psf_package_extract_fails_without_its_psf_and_expands_a_pa31_entry() {
     assert!(!dest.exists());
 
     // A baseless PA31 entry (24H2) expands to its file like the others.
-    let pa31 = psf_package(fixtures::packages::PsfOptions { pa31_entry: true });
+    let pa31 = psf_package(fixtures::packages::PsfOptions { pa31_entry: true, ..Default::default() });
     let cab = write_psf_package(&work.path("pa31"), &pa31, true);
     let out = run(&["package", "extract", cab.to_str().unwrap(), "--dest", dest.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -11,7 +11,7 @@ use fixtures::packages::updates::{self, Lcu};
 use fixtures::packages::{psf_cumulative_update, Compression, Pa30Sample, PayloadSize, PsfOptions, PsfPackage};
 use fixtures::profile::Profile;
 use servicing::cbs::container::{Limits, Msu};
-use servicing::cbs::delta::{apply_pa30, DeltaLimits};
+use servicing::cbs::delta::{apply_pa30, codec_of, Codec, DeltaLimits};
 
 use crate::util::*;
 
@@ -200,8 +200,25 @@ fn pa31_psf_entries_were_refused_as_unsupported() {
     let work = Work::new();
     let wim = fixture_wim(&work, "win10", "win10.wim");
     // No PA30 sample needed: every entry is RAW but the last, a baseless PA31 delta.
-    let p = package(5_000_043, 943, &[], PsfOptions { pa31_entry: true });
+    let p = package(5_000_043, 943, &[], PsfOptions { pa31_entry: true, ..Default::default() });
     assert!(p.cix.contains("type=\"PA31\""));
+    let dir = write_folder(&work, &p, &p.psf);
+    let out = add(&wim, &dir, &work);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_payloads_installed(&wim, &p, &work);
+    assert!(imagex_verifies(&wim));
+}
+
+/// Regression: `.psf` entries stored as baseless PA31 with an LZMS Compression-API container body
+/// (the other 24H2 codec) were refused as unsupported; they expand through wimlib's LZMS now.
+#[test]
+fn pa31_lzms_psf_entries_were_refused_as_unsupported() {
+    let work = Work::new();
+    let wim = fixture_wim(&work, "win10", "win10.wim");
+    let p = package(5_000_045, 945, &[], PsfOptions { pa31_lzms_entry: true, ..Default::default() });
+    let entry = p.payloads.iter().find(|x| x.storage == Storage::Pa31Lzms).expect("an LZMS entry");
+    let stored = &p.psf[entry.offset as usize..(entry.offset + entry.length) as usize];
+    assert_eq!(codec_of(stored).unwrap(), Codec::LzmsContainer);
     let dir = write_folder(&work, &p, &p.psf);
     let out = add(&wim, &dir, &work);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -86,6 +86,7 @@ pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<V
     }
     match pa31::codec(head, parsed.patch) {
         Codec::PseudoLzx => {}
+        Codec::LzmsContainer => return pa31::apply_lzms(source, &parsed, limits, &mut work),
         other => {
             return Err(DeltaError::Unsupported {
                 format: format!("{} codec of a {} delta", other.name(), head.format.magic()),

@@ -7,15 +7,21 @@
 //! stream, as in PA30.
 //!
 //! Codecs: the patch buffer is PseudoLZX (the PA30 stream) unless it starts with the LZMS
-//! Compression-API container magic; that container is reported [`DeltaError::Unsupported`] by
-//! name (this crate has no LZMS decoder). A RAW PA31 with flag 0x100 is the BsDiff codec, whose
+//! Compression-API container magic ([`compress_api`](crate::codecs::compress_api)), decoded through
+//! the process's registered LZMS decoder ([`crate::codecs`]; none registered: reported
+//! [`DeltaError::Unsupported`] naming LZMS). The facts give the container only in the baseless form
+//! (24H2 PSF entries: null source, RAW file type), where it holds the target itself; how it would
+//! combine with a non-empty source or PE preprocessing they do not say, so those are Unsupported by
+//! name, never guessed. A RAW PA31 with flag 0x100 is the BsDiff codec, whose
 //! layout the facts do not give: also Unsupported by name. Flag bits this decoder does not know
 //! (0x02000000 and 0x08000000 on UpdateCompression-era deltas) are tolerated, as
 //! UpdateCompression.dll does.
 
 use super::bits::BitReader;
-use super::header::{Pa30Header, FILE_TYPE_RAW};
-use super::DeltaError;
+use super::header::{Pa30Header, Parsed, FILE_TYPE_RAW};
+use super::limits::Work;
+use super::{hash, transform_e8, DeltaError, DeltaLimits};
+use crate::codecs::{compress_api, LzmsError};
 
 /// Largest PA31 header buffer accepted (the real one is a few dozen bytes).
 pub(crate) const MAX_HEADER_BYTES: u64 = 4096;
@@ -92,4 +98,46 @@ pub(crate) fn codec(header: &Pa30Header, patch: &[u8]) -> Codec {
 pub fn codec_of(delta: &[u8]) -> Result<Codec, DeltaError> {
     let parsed = super::header::parse(delta, u64::MAX)?;
     Ok(codec(&parsed.header, parsed.patch))
+}
+
+/// Applies a delta whose patch buffer is an LZMS Compression-API container: the baseless form, where
+/// the container decodes to the target (then the same E8 post-process and hash check as PseudoLZX).
+pub(crate) fn apply_lzms(
+    source: &[u8],
+    parsed: &Parsed<'_>,
+    limits: &DeltaLimits,
+    work: &mut Work,
+) -> Result<Vec<u8>, DeltaError> {
+    let head = &parsed.header;
+    let magic = head.format.magic();
+    let unsupported = |why: &str| DeltaError::Unsupported {
+        format: format!("{} codec of a {magic} delta {why}", Codec::LzmsContainer.name()),
+    };
+    if !source.is_empty() {
+        return Err(unsupported("against a non-empty source (the facts give only the baseless form)"));
+    }
+    if head.file_type != FILE_TYPE_RAW && !parsed.preprocess.is_empty() {
+        return Err(unsupported("with PE preprocessing (the facts give only the RAW form)"));
+    }
+    let lzms_err = |e: LzmsError| match e {
+        LzmsError::NoDecoder => unsupported("(no LZMS decoder is registered in this process)"),
+        LzmsError::UnsupportedAlgorithm { .. } => DeltaError::Unsupported { format: format!("{e} in a {magic} delta") },
+        LzmsError::TooLarge { what, size, max } => DeltaError::TooLarge { what, size, max },
+        other => DeltaError::malformed(format!("{} body: {other}", Codec::LzmsContainer.name())),
+    };
+    if crate::codecs::lzms().is_none() {
+        return Err(lzms_err(LzmsError::NoDecoder));
+    }
+    let container = compress_api::parse(parsed.patch, limits.max_target_bytes).map_err(lzms_err)?;
+    if container.total != head.target_size {
+        return Err(DeltaError::malformed(format!(
+            "the LZMS container holds {} bytes, the header declares a target of {}",
+            container.total, head.target_size
+        )));
+    }
+    work.spend(container.total)?;
+    let mut out = compress_api::decode_blocks(&container).map_err(lzms_err)?;
+    transform_e8::post_process(head.flags, &mut out, work)?;
+    hash::check_target(head, &out)?;
+    Ok(out)
 }

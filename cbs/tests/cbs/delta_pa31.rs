@@ -1,7 +1,9 @@
 //! PA31 (the UpdateCompression.dll form) and reverse-delta headers: hand-built PA31 wrappers around
 //! genuine PA30 bodies decode to the genuine target; unknown UpdateCompression flag bits are
-//! tolerated; the LZMS container and BsDiff codecs, and the PRSM sections the facts do not make
-//! exact, are reported unsupported by name; hostile PA31 headers fail cleanly.
+//! tolerated; the LZMS container (in this process, where no LZMS decoder is registered: the engine
+//! registers wimlib's, tested in tests/e2e/lzms.rs) and BsDiff codecs, and the PRSM sections the
+//! facts do not make exact, are reported unsupported by name; hostile PA31 headers fail cleanly;
+//! the Compression-API container framing is checked without a decoder.
 
 use cbs::delta::{
     apply_pa30, assemble, codec_of, parse_header, to_pa31, Codec, DeltaError, DeltaFormat, DeltaLimits, Pa30Header,
@@ -59,8 +61,11 @@ fn raw_header(format: DeltaFormat, flags: u64) -> Pa30Header {
     }
 }
 
+/// Without a registered LZMS decoder (this test binary registers none) the container stays
+/// unsupported by name; BsDiff always is.
 #[test]
 fn lzms_container_and_bsdiff_codecs_are_unsupported_by_name() {
+    assert!(cbs::codecs::lzms().is_none());
     let mut lzms = LZMS_CONTAINER_MAGIC.to_vec();
     lzms.extend_from_slice(&[0u8; 20]);
     let delta = assemble(&raw_header(DeltaFormat::Pa31, 0), &[], &lzms);
@@ -130,4 +135,30 @@ fn reverse_deltas_read_their_prsm_data() {
     // Not PRSM at all.
     let delta = assemble(&h, &[], &bitstream(&[(0x1234_5678, 32), (0, 32)]));
     assert!(matches!(apply_pa30(b"new!", &delta, &DeltaLimits::default()), Err(DeltaError::Malformed { .. })));
+}
+
+#[test]
+fn compression_api_container_framing_is_checked_before_decoding() {
+    use cbs::codecs::compress_api::{encode, parse, HEADER_BYTES};
+    use cbs::codecs::LzmsError;
+    // Every block stored (the "compressor" gives nothing): 10,000 bytes in 4,096-byte blocks.
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let c = encode(&data, 4096, |_| None);
+    assert_eq!(c.len(), HEADER_BYTES + 3 * 4 + data.len());
+    let parsed = parse(&c, 1 << 20).unwrap();
+    assert_eq!((parsed.total, parsed.block_size), (10_000, 4096));
+    let lens: Vec<usize> = parsed.blocks.iter().map(|b| b.out_len).collect();
+    assert_eq!(lens, [4096, 4096, 1808]);
+    assert!(parsed.blocks.iter().all(|b| b.is_stored()));
+    assert_eq!(parsed.blocks.iter().flat_map(|b| b.data.iter().copied()).collect::<Vec<_>>(), data);
+
+    let mut bad = c.clone();
+    bad[6] ^= 1;
+    assert!(matches!(parse(&bad, 1 << 20), Err(LzmsError::BadCheckByte { .. })));
+    assert!(matches!(parse(&c, 9_999), Err(LzmsError::TooLarge { size: 10_000, max: 9_999, .. })));
+    assert!(matches!(parse(&c[..c.len() - 1], 1 << 20), Err(LzmsError::Truncated { .. })));
+    assert!(matches!(parse(&c[..20], 1 << 20), Err(LzmsError::Truncated { .. })));
+    assert!(matches!(parse(&[c.as_slice(), &[0]].concat(), 1 << 20), Err(LzmsError::Malformed { .. })));
+    // Decoding needs the decoder even for stored blocks: none here.
+    assert_eq!(cbs::codecs::compress_api::decode(&c, 1 << 20), Err(LzmsError::NoDecoder));
 }

@@ -13,7 +13,8 @@ use crate::progress::{Control, Event, Phase};
 
 static INIT: Once = Once::new();
 
-/// Initialises wimlib once per process. Every constructor of a handle calls it first.
+/// Initialises wimlib once per process and registers its LZMS decoder with `cbs`. Every constructor
+/// of a handle calls it first.
 ///
 /// Lookups are case-insensitive, as on Windows: the images hold Windows trees whose paths DISM and CBS
 /// treat case-insensitively (`System32` vs `system32`). wimlib's message printing stays off unless
@@ -33,6 +34,9 @@ pub(crate) fn init() {
         // SAFETY: same single-threaded init window as above.
         unsafe { wim_sys::wimlib_set_print_errors(print) };
     });
+    // After the Once (the decompressor it registers calls init itself): every engine entry point
+    // that opens a WIM also makes the package decoders able to read LZMS.
+    super::lzms::register();
 }
 
 /// wimlib's static message for a code.

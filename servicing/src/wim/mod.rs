@@ -21,6 +21,7 @@ mod error;
 mod handle;
 mod image;
 mod lock;
+pub mod lzms;
 pub mod mount;
 mod tree;
 mod update;
@@ -53,4 +54,9 @@ pub fn wimlib_version_string() -> String {
     }
     // SAFETY: non-null, NUL-terminated and static for the life of the process (wimlib.h).
     unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// Initialises wimlib and registers its LZMS decoder with `cbs` (see [`crate::init`]).
+pub fn init() {
+    call::init();
 }
