@@ -207,8 +207,8 @@ fn bases(
 /// at once, so a cumulative update of thousands of files hydrates in bounded memory.
 const BATCH_BYTES: u64 = 16 << 20;
 
-/// `jobs` cut into consecutive batches of about [`BATCH_BYTES`] of targets (at least one job each).
-fn batches<'j>(jobs: &'j [HydrateJob], diffs: &HashMap<String, Vec<u8>>) -> Vec<&'j [HydrateJob]> {
+/// `jobs` cut into consecutive batches of about `limit` bytes of targets (at least one job each).
+fn batches<'j>(jobs: &'j [HydrateJob], diffs: &HashMap<String, Vec<u8>>, limit: u64) -> Vec<&'j [HydrateJob]> {
     let target_size = |job: &HydrateJob| {
         let forward = job.found.forward.as_ref().and_then(|n| diffs.get(&member_key(n)));
         // A null differential needs no base; an unreadable header fails later, with its reason.
@@ -218,7 +218,7 @@ fn batches<'j>(jobs: &'j [HydrateJob], diffs: &HashMap<String, Vec<u8>>) -> Vec<
     let (mut start, mut bytes) = (0, 0u64);
     for (i, job) in jobs.iter().enumerate() {
         bytes = bytes.saturating_add(target_size(job));
-        if bytes >= BATCH_BYTES || i + 1 == jobs.len() {
+        if bytes >= limit || i + 1 == jobs.len() {
             out.push(&jobs[start..=i]);
             (start, bytes) = (i + 1, 0);
         }
@@ -244,7 +244,7 @@ pub(crate) fn hydrate(
     let limits = DeltaLimits::default();
     let label = unit.label.as_str();
     let mut out = Vec::with_capacity(jobs.len());
-    for batch in batches(jobs, diffs) {
+    for batch in batches(jobs, diffs, BATCH_BYTES) {
         let bases = bases(unit, batch, image, &limits)?;
         let done = in_parallel(batch, |job| hydrate_one(label, job, diffs, &bases, &limits));
         for (job, result) in batch.iter().zip(done) {
@@ -418,4 +418,57 @@ fn hydrate_one<'d>(
         });
     }
     Ok(Hydrated { full, digest, how, forward, null, reverse, reverse_made })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(n: usize, forward: bool) -> HydrateJob {
+        let name = format!("amd64_c{n}/f{n}.dll");
+        let found = if forward {
+            Differentials { forward: Some(format!("amd64_c{n}/{FORWARD}/f{n}.dll")), ..Differentials::default() }
+        } else {
+            Differentials { null: Some(format!("amd64_c{n}/{NULL}/f{n}.dll")), ..Differentials::default() }
+        };
+        HydrateJob {
+            key_form: format!("amd64_c{n}"),
+            file: format!("f{n}.dll"),
+            sha256: [0; 32],
+            dest: PathBuf::from(&name),
+            folder: PathBuf::from(format!("amd64_c{n}")),
+            found,
+        }
+    }
+
+    /// Bases were all read at once before batches: a 200 MB update held 400 MB of them.
+    #[test]
+    fn hydration_batches_cover_every_job_in_order_within_the_byte_limit() {
+        let limits = DeltaLimits::default();
+        let sizes = [100usize, 200, 50, 400, 10, 0];
+        let jobs: Vec<HydrateJob> = sizes.iter().enumerate().map(|(n, &size)| job(n, size > 0)).collect();
+        let mut diffs = HashMap::new();
+        for (j, &size) in jobs.iter().zip(&sizes) {
+            if let Some(name) = &j.found.forward {
+                let target = vec![7u8; size];
+                diffs.insert(member_key(name), create(&[], &target, &CreateOptions::default(), &limits).unwrap());
+            }
+        }
+        let cut = batches(&jobs, &diffs, 250);
+        let lens: Vec<usize> = cut.iter().map(|b| b.len()).collect();
+        // 100 + 200 reaches the limit, then 50 + 400, then the rest (a null differential counts 0).
+        assert_eq!(lens, [2, 2, 2]);
+        let order: Vec<&str> = cut.iter().flat_map(|b| b.iter().map(|j| j.file.as_str())).collect();
+        assert_eq!(order, jobs.iter().map(|j| j.file.as_str()).collect::<Vec<_>>());
+        assert!(batches(&jobs[..0], &diffs, 250).is_empty());
+        assert_eq!(batches(&jobs, &diffs, 1).len(), jobs.len(), "every job reaches a 1-byte limit on its own");
+    }
+
+    #[test]
+    fn in_parallel_keeps_the_order_of_its_items() {
+        let items: Vec<u64> = (0..1000).collect();
+        let doubled = in_parallel(&items, |x| x * 2);
+        assert_eq!(doubled, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert!(in_parallel(&items[..0], |x| *x).is_empty());
+    }
 }
