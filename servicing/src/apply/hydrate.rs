@@ -117,6 +117,12 @@ impl ImageFiles<'_> {
         let mut out = HashMap::new();
         for (p, local) in found {
             let bytes = safe_fs::read_bounded(&local, limit).map_err(Error::io(&local, "cannot read image file"))?;
+            // A copy extracted from a WIM is removed once read (never a directory image's own
+            // file): deleted within seconds it usually never reaches the disk, where removing
+            // hundreds of megabytes of scratch at the end of the run costs more than writing them.
+            if local.starts_with(&self.into) {
+                let _ = std::fs::remove_file(&local);
+            }
             out.insert(p, bytes);
         }
         Ok(out)
