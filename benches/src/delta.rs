@@ -191,22 +191,23 @@ fn measure_pair(p: &Pair, dir: &Path, wimpatch: &Path, runs: usize) -> DeltaRow 
     }
 }
 
-/// A small deterministic generator (xorshift64*), so the synthetic pair is the same in every run.
-struct Rng(u64);
+/// A small deterministic generator (xorshift64*), so the synthetic inputs are the same in every run
+/// (seed: any non-zero value).
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
     }
 }

@@ -5,13 +5,15 @@
 //! Usage: `wimpatch-bench [--quick] [--runs N] [--size tiny|small|large] [--package-mb N] [--packages-only]
 //! [--no-capture-baseline] [--registry-values N] [--only TEXT]` (`--only`: run just the scenarios whose
 //! name contains TEXT; `--only redistribution` runs just the redistribution of a month's update to an
-//! rsync DP; `--only delta` runs just the delta pairs, without generating the image fixtures). Writes
+//! rsync DP; `--only delta` runs just the delta pairs, without generating the image fixtures;
+//! `--only hydration` runs just the PSFX hydration of a ForwardOnly LCU, `--size large` only). Writes
 //! a Markdown table to stdout and `target/bench/results.json`.
 
 #![forbid(unsafe_code)]
 
 mod apply;
 mod delta;
+mod hydration;
 mod redistribute;
 mod registry;
 
@@ -61,7 +63,24 @@ struct Results {
     redistribution: Option<redistribute::Redistribution>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     deltas: Vec<delta::DeltaRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hydration: Option<HydrationFigures>,
 }
+
+/// What the PSFX hydration scenario's LCU holds (its times are in its row).
+#[derive(serde::Serialize)]
+struct HydrationFigures {
+    files: usize,
+    components: usize,
+    hydrated_bytes: u64,
+    forward_delta_bytes: u64,
+    /// Seconds the inputs took to generate (once; cached).
+    generation_s: f64,
+}
+
+/// The start of the PSFX hydration scenario's name (what `--only` is matched against before its
+/// inputs, which take minutes to generate, are made).
+const HYDRATION_SCENARIO: &str = "psfx hydration: add-package ForwardOnly LCU";
 
 /// The name `--only` is matched against to select the delta pairs.
 const DELTA_SECTION: &str = "deltas: delta create/apply";
@@ -220,6 +239,14 @@ fn main() {
     let reg = registry::prepare(&cache, &inputs.image, size, registry_values);
     let reg_dir = work.join("registry-image");
     let reg_software = reg_dir.join("Windows/System32/config/SOFTWARE");
+    // PSFX hydration: only the large image has enough filler files for the issue's 2,000 files and
+    // 200 MB.
+    let hydration_wanted = only.as_deref().is_none_or(|o| HYDRATION_SCENARIO.contains(o));
+    let hyd = (hydration_wanted && size == Size::Large)
+        .then(|| hydration::prepare(&cache, &inputs.image, size, &cache.join(format!("hives-{}", size.name()))));
+    if hydration_wanted && hyd.is_none() {
+        eprintln!("psfx hydration: runs with --size large only (the smaller images have too few files)");
+    }
     let mut scenarios = vec![
         Scenario {
             name: "export-image (lzx, same compression)".into(),
@@ -386,6 +413,45 @@ fn main() {
             c
         }),
     });
+    if let Some(h) = &hyd {
+        // Ours hydrates every file from its forward differential, checks it, makes its r\ and stages
+        // f\ and r\ beside it; the floor adds only the hydrated files (projections hard-linked)
+        // and the two hives.
+        scenarios.push(Scenario {
+            name: format!(
+                "{HYDRATION_SCENARIO}, {} delta-encoded files ({:.0} MB hydrated)",
+                h.files,
+                h.hydrated_bytes as f64 / 1e6
+            ),
+            baseline: "wimlib-imagex update (the hydrated files + projections + 2 hives)".into(),
+            bytes: Some(h.hydrated_bytes),
+            prepare: Box::new(|| restore(&inputs.image)),
+            ours: Box::new(|| {
+                wp(vec![
+                    "add-package".into(),
+                    "--image".into(),
+                    s(&target),
+                    "--index".into(),
+                    "1".into(),
+                    "--package-path".into(),
+                    s(&h.package),
+                    "--log-dir".into(),
+                    s(&logs),
+                    "--scratch-dir".into(),
+                    s(&work),
+                ])
+            }),
+            theirs: Box::new(|| {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!(
+                    "wimlib-imagex update '{}' 1 < '{}' >/dev/null",
+                    target.display(),
+                    h.update_commands.display()
+                ));
+                c
+            }),
+        });
+    }
     // Redistribution of the month's update to a DP over rsync (its own figures: bytes and time).
     let redistribution = only
         .as_deref()
@@ -545,10 +611,32 @@ fn main() {
             r.time_ratio
         );
     }
+    let hydration = hyd.as_ref().map(|h| HydrationFigures {
+        files: h.files,
+        components: h.components,
+        hydrated_bytes: h.hydrated_bytes,
+        forward_delta_bytes: h.delta_bytes,
+        generation_s: h.generation_s,
+    });
+    if let Some(h) = &hydration {
+        println!(
+            "\nPSFX hydration LCU (ForwardOnly): {} files of {} components, {} bytes hydrated from {} bytes of \
+             forward differentials; generated once in {:.1} s (cached).",
+            h.files, h.components, h.hydrated_bytes, h.forward_delta_bytes, h.generation_s
+        );
+    }
     let deltas = if deltas_wanted { delta::measure(&work, &cache, &wimpatch, runs) } else { Vec::new() };
     delta::print(&deltas);
-    let results =
-        Results { size: size.name().into(), input_bytes, runs, scenarios: rows, growth, redistribution, deltas };
+    let results = Results {
+        size: size.name().into(),
+        input_bytes,
+        runs,
+        scenarios: rows,
+        growth,
+        redistribution,
+        deltas,
+        hydration,
+    };
     let json = root.join("results.json");
     std::fs::write(&json, serde_json::to_string_pretty(&results).expect("serialize")).expect("write results.json");
     eprintln!("wrote {}", json.display());

@@ -583,3 +583,50 @@ fn updates_after_a_checkpoint_hydrate_against_its_files_and_need_it() {
     assert_hydrated(&wim, &after, &work);
     assert!(imagex_verifies(&wim));
 }
+
+/// Recording a component looked its key up by scanning every subkey of the COMPONENTS hive's
+/// component list (quadratic in a large update); it now uses one index: each component and each
+/// deployment of the update is recorded once, beside the image's own.
+#[test]
+fn recording_components_adds_each_to_the_components_hive_once() {
+    use servicing::hive::{Hive, Mode};
+    let work = Work::new();
+    let rtm = fixture_wim(&work, "win10", "rtm.wim");
+    let month1 = psfx_update(5_000_121, 1021, Shape::ForwardOnly, &rtm, &work);
+    let wim = work.path("serviced.wim");
+    std::fs::copy(&rtm, &wim).unwrap();
+    let subkeys = |wim: &Path, name: &str| -> Vec<(String, bool)> {
+        let dir = work.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        imagex(&[
+            "extract",
+            wim.to_str().unwrap(),
+            "1",
+            "/Windows/System32/config/COMPONENTS",
+            &format!("--dest-dir={}", dir.display()),
+            "--no-acls",
+        ]);
+        let h = Hive::open(&dir.join("COMPONENTS"), Mode::ReadOnly).unwrap();
+        let list = h.lookup(r"DerivedData\Components").unwrap().unwrap();
+        h.children(list)
+            .unwrap()
+            .into_iter()
+            .map(|c| (h.node_name(c).unwrap().to_lowercase(), h.value(c, "S256H").unwrap().is_some()))
+            .collect()
+    };
+    let before = subkeys(&rtm, "before");
+    installed_ok(&add(&wim, &write(&work, "month1", &month1), &work));
+    let after = subkeys(&wim, "after");
+    let components: Vec<String> =
+        month1.def.components().iter().map(|c| c.identity.key_form().to_lowercase()).collect();
+    for kf in &components {
+        assert!(!before.iter().any(|(k, _)| k == kf), "{kf} is new to the image");
+        let found: Vec<_> = after.iter().filter(|(k, _)| k == kf).collect();
+        assert_eq!(found.len(), 1, "{kf} recorded once: {found:?}");
+        assert!(found[0].1, "{kf} has its manifest's S256H");
+    }
+    // The update's components and their deployments (one per `<update>`), nothing else; the
+    // image's own entries all kept.
+    assert_eq!(after.len(), before.len() + 2 * components.len(), "{after:?}");
+    assert!(before.iter().all(|b| after.contains(b)));
+}

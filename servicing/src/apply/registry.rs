@@ -3,6 +3,7 @@
 //! same packages set to Superseded (0x50), and component entries in the COMPONENTS hive when the image
 //! has one.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use cbs::rules::{self, PackageState};
@@ -11,7 +12,7 @@ use cbs::PackageIdentity;
 use super::error::{Error, Result};
 use super::plan::InstallPlan;
 use super::state::{ImageState, InstalledPackage, CBS_PACKAGES};
-use crate::hive::{Hive, Value};
+use crate::hive::{fold_name, Hive, Node, Value};
 use cbs::package::Package;
 
 /// What DISM writes as `InstallClient` for offline `/Add-Package`.
@@ -125,6 +126,35 @@ pub(crate) fn supersede(
     Ok(superseded)
 }
 
+/// The subkeys of one key by folded name, read once: the component store's keys have thousands,
+/// and looking up each of a large update's components by scanning them (a name decoded per
+/// subkey) made recording quadratic.
+struct Subkeys {
+    parent: Node,
+    by_name: HashMap<Vec<u16>, Node>,
+}
+
+impl Subkeys {
+    fn of(store: &Hive, parent: Node) -> std::result::Result<Subkeys, crate::hive::Error> {
+        let mut by_name = HashMap::new();
+        for child in store.children(parent)? {
+            by_name.insert(fold_name(&store.node_name(child)?), child);
+        }
+        Ok(Subkeys { parent, by_name })
+    }
+
+    /// The subkey `name`, added when it is not there.
+    fn get_or_add(&mut self, store: &mut Hive, name: &str) -> std::result::Result<Node, crate::hive::Error> {
+        let folded = fold_name(name);
+        if let Some(node) = self.by_name.get(&folded) {
+            return Ok(*node);
+        }
+        let node = store.add_child(self.parent, name)?;
+        self.by_name.insert(folded, node);
+        Ok(node)
+    }
+}
+
 /// Adds COMPONENTS hive entries for the components of `plan`: `DerivedData\Components\<key-form>`
 /// (identity, SHA-256 of the manifest, flags, owning deployment) and
 /// `CanonicalData\Deployments\<short form>` for deployments (appid and the installing package).
@@ -132,12 +162,11 @@ pub(crate) fn record_components(store: &mut Hive, path: &Path, unit: &Package, p
     let err = Error::hive;
     let derived = store.ensure_path(r"DerivedData\Components").map_err(err(path))?;
     let deployments = store.ensure_path(r"CanonicalData\Deployments").map_err(err(path))?;
+    let mut derived_keys = Subkeys::of(store, derived).map_err(err(path))?;
+    let mut deployment_keys = Subkeys::of(store, deployments).map_err(err(path))?;
     for comp in &plan.components {
         let Some(entry) = unit.manifests.get(&comp.key_form) else { continue };
-        let key = match store.child(derived, &comp.key_form).map_err(err(path))? {
-            Some(k) => k,
-            None => store.add_child(derived, &comp.key_form).map_err(err(path))?,
-        };
+        let key = derived_keys.get_or_add(store, &comp.key_form).map_err(err(path))?;
         let digest = entry.sha256;
         let mut values = vec![
             ("identity".to_owned(), Value::Binary(comp.identity.appid_string().into_bytes())),
@@ -156,10 +185,7 @@ pub(crate) fn record_components(store: &mut Hive, path: &Path, unit: &Package, p
         store.set_values(key, &values).map_err(err(path))?;
         if comp.deployment {
             let short = cbs::short_key_form(&comp.identity);
-            let dkey = match store.child(deployments, &short).map_err(err(path))? {
-                Some(k) => k,
-                None => store.add_child(deployments, &short).map_err(err(path))?,
-            };
+            let dkey = deployment_keys.get_or_add(store, &short).map_err(err(path))?;
             let pkg = comp.package.to_string();
             let mut data = Vec::with_capacity(8 + pkg.len());
             data.extend_from_slice(&(pkg.len() as u32).to_le_bytes());
