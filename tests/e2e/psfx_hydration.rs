@@ -268,14 +268,7 @@ fn reset_base_keeps_the_reverse_differentials_the_next_update_needs() {
     let wim = work.path("serviced.wim");
     std::fs::copy(&rtm, &wim).unwrap();
     installed_ok(&add(&wim, &write(&work, "month1", &month1), &work));
-    let out = cleanup(&wim, true);
-    assert!(out.status.success(), "cleanup: {}", stderr(&out));
-    let listing = imagex_dir(&wim, 1);
-    for key in month1.rtm.keys() {
-        let (kf, file) = split(key);
-        let r = format!("/Windows/WinSxS/{kf}/r/{file}");
-        assert!(listing.iter().any(|p| p.eq_ignore_ascii_case(&r)), "{r} kept by ResetBase");
-    }
+    reset_base_keeps_reverse_differentials(&wim, &month1);
     // The superseded RTM versions are gone.
     let rtm_versions = installed(&rtm);
     let now = installed(&wim);
@@ -410,6 +403,20 @@ fn set_sxs_configuration(wim: &Path, name: &str, value: u32, work: &Work) {
         "1",
         &format!("--command=add {} /Windows/System32/config/SOFTWARE", hive.display()),
     ]);
+}
+
+/// `cleanup-image /StartComponentCleanup /ResetBase` on image 1 succeeds and keeps the `r\` of every
+/// payload of `p` that has an RTM version; returns the image's listing afterwards.
+pub(crate) fn reset_base_keeps_reverse_differentials(wim: &Path, p: &Psfx) -> Vec<String> {
+    let out = cleanup(wim, true);
+    assert!(out.status.success(), "cleanup: {}", stderr(&out));
+    let listing = imagex_dir(wim, 1);
+    for key in p.rtm.keys() {
+        let (kf, file) = split(key);
+        let r = format!("/Windows/WinSxS/{kf}/r/{file}");
+        assert!(listing.iter().any(|l| l.eq_ignore_ascii_case(&r)), "{r} kept by ResetBase");
+    }
+    listing
 }
 
 pub(crate) fn cleanup(wim: &Path, reset_base: bool) -> std::process::Output {
