@@ -35,7 +35,7 @@ pub struct WimLock {
     file: File,
     lock_path: PathBuf,
     /// The WIM itself, open with its identity lock held (none when the WIM does not exist yet).
-    _identity: Option<File>,
+    identity: Option<File>,
 }
 
 /// The lock file that guards `wim`: the WIM's resolved path (links followed) with `.lock` appended,
@@ -116,7 +116,7 @@ impl WimLock {
                     if !same || !same_wim {
                         continue;
                     }
-                    let mut lock = WimLock { file, lock_path, _identity: identity };
+                    let mut lock = WimLock { file, lock_path, identity };
                     lock.write_holder();
                     return Ok(lock);
                 }
@@ -207,6 +207,11 @@ fn hint_for(holder: &str) -> String {
 
 impl Drop for WimLock {
     fn drop(&mut self) {
+        // The WIM's identity lock goes first: released after the unlink, a writer arriving in between
+        // made a fresh lock file, found the WIM still locked through no lock file it could read, and
+        // was refused with "unknown holder" right after an unmount (the mount daemon exiting). In
+        // this order that writer waits on the old lock file instead, whose record says who holds it.
+        drop(self.identity.take());
         // Unlink while still holding the lock so no lock files accumulate; a waiter that opened the old
         // inode notices the unlink (inode check above) and retries on a fresh file.
         let _ = std::fs::remove_file(&self.lock_path);
