@@ -159,6 +159,7 @@ pub(crate) fn apply(
         let fetched = svc.session.fetch(&[hive.image_path()], &dir, control)?.remove(0);
         match fetched {
             Some(path) => {
+                crate::hive::split_long_subkey_lists(&path).map_err(Error::hive(&path))?;
                 let opened = Hive::open(&path, crate::hive::Mode::Write).map_err(Error::hive(&path))?;
                 svc.registry.open.insert(hive, (opened, path));
             }

@@ -67,6 +67,13 @@ impl Servicing {
             .children(MANIFESTS_DIR)?
             .ok_or_else(|| Error::NotWindows { target: label.clone(), missing: r"Windows\WinSxS\Manifests".into() })?;
         let mode = if read_only { Mode::ReadOnly } else { Mode::Write };
+        if !read_only {
+            // Working copies about to be edited: split flat subkey lists first, or every component
+            // recorded copies a whole list (see `hive::split_long_subkey_lists`).
+            for path in fetched.iter().flatten() {
+                crate::hive::split_long_subkey_lists(path).map_err(Error::hive(path))?;
+            }
+        }
         const SOFTWARE: &str = r"Windows\System32\config\SOFTWARE";
         let software = Hive::open_as(&software_path, mode, &Error::image_hive_name(&label, SOFTWARE))
             .map_err(Error::hive(&software_path))
