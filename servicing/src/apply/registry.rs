@@ -143,6 +143,26 @@ impl Subkeys {
         Ok(Subkeys { parent, by_name })
     }
 
+    /// Adds every one of `names` that is not a subkey yet, all at once (see [`Hive::add_children`]).
+    fn add_missing<'n>(
+        &mut self,
+        store: &mut Hive,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> std::result::Result<(), crate::hive::Error> {
+        let mut missing: Vec<&str> = Vec::new();
+        let mut wanted = std::collections::HashSet::new();
+        for name in names {
+            let folded = fold_name(name);
+            if !self.by_name.contains_key(&folded) && wanted.insert(folded) {
+                missing.push(name);
+            }
+        }
+        for (name, node) in missing.iter().zip(store.add_children(self.parent, &missing)?) {
+            self.by_name.insert(fold_name(name), node);
+        }
+        Ok(())
+    }
+
     /// The subkey `name`, added when it is not there.
     fn get_or_add(&mut self, store: &mut Hive, name: &str) -> std::result::Result<Node, crate::hive::Error> {
         let folded = fold_name(name);
@@ -164,6 +184,10 @@ pub(crate) fn record_components(store: &mut Hive, path: &Path, unit: &Package, p
     let deployments = store.ensure_path(r"CanonicalData\Deployments").map_err(err(path))?;
     let mut derived_keys = Subkeys::of(store, derived).map_err(err(path))?;
     let mut deployment_keys = Subkeys::of(store, deployments).map_err(err(path))?;
+    let recorded = || plan.components.iter().filter(|c| unit.manifests.contains_key(&c.key_form));
+    derived_keys.add_missing(store, recorded().map(|c| c.key_form.as_str())).map_err(err(path))?;
+    let shorts: Vec<String> = recorded().filter(|c| c.deployment).map(|c| cbs::short_key_form(&c.identity)).collect();
+    deployment_keys.add_missing(store, shorts.iter().map(String::as_str)).map_err(err(path))?;
     for comp in &plan.components {
         let Some(entry) = unit.manifests.get(&comp.key_form) else { continue };
         let key = derived_keys.get_or_add(store, &comp.key_form).map_err(err(path))?;

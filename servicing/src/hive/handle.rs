@@ -116,6 +116,16 @@ impl Hive {
         Ok(hive)
     }
 
+    /// Replaces the libhivex handle with a fresh one on the file the hive was opened from (after the
+    /// file was rewritten outside libhivex). Node offsets stay valid when the rewrite moved no cell.
+    pub(super) fn reload(&mut self) -> Result<(), Error> {
+        let mut fresh = Hive::open_as(&self.path, self.mode, &self.shown)?;
+        std::mem::swap(&mut self.handle, &mut fresh.handle);
+        // Closes the old handle.
+        drop(fresh);
+        Ok(())
+    }
+
     /// The file the hive was opened from.
     pub fn path(&self) -> &Path {
         &self.path

@@ -1,5 +1,6 @@
-//! Splits long subkey lists of a hive into index roots (`ri` over `lh` leaves), as Windows keeps them,
-//! before libhivex edits the hive.
+//! Subkey lists kept as Windows keeps them, where libhivex would not: long lists split into index
+//! roots (`ri` over `lh` leaves) before libhivex edits a hive, and many subkeys added to one key at
+//! once ([`insert_children`]).
 //!
 //! Why: libhivex adds a subkey by copying the whole leaf the name sorts into to a new cell at the end
 //! of the file, and never reuses the old one. A key with one `lh` list of N subkeys therefore grows the
@@ -16,8 +17,10 @@
 //! parse cleanly (a dirty hive, a cell crossing its bin, counts that disagree, `lf`/`li` lists) is left
 //! exactly as it was, and libhivex judges it as before.
 
+use std::cmp::Ordering;
 use std::path::Path;
 
+use super::name::{compare_names, fold_name};
 use super::{Error, MAX_HIVE_BYTES};
 
 /// Size of the base block; hive bin offsets count from its end.
@@ -38,6 +41,17 @@ const LEAF_ENTRIES: usize = MAX_LEAF_ENTRIES / 2;
 const NK_SUBKEY_COUNT: usize = 4 + 0x14;
 const NK_SUBKEY_LIST: usize = 4 + 0x1C;
 const NK_MIN_LEN: usize = 4 + 0x4C;
+const NK_FLAGS: usize = 4 + 0x02;
+const NK_SECURITY: usize = 4 + 0x2C;
+const NK_MAX_SUBKEY_NAME: usize = 4 + 0x34;
+const NK_NAME_LEN: usize = 4 + 0x48;
+const NK_NAME: usize = 4 + 0x4C;
+/// Key name stored as Latin-1 ("compressed"), not UTF-16LE.
+const KEY_COMP_NAME: u16 = 0x0020;
+/// The reference count of a security (`sk`) cell.
+const SK_REFCOUNT: usize = 4 + 0x0C;
+/// "No cell".
+const NONE: u32 = u32::MAX;
 
 /// Splits every subkey list of the hive file `path` that holds more than [`MAX_LEAF_ENTRIES`]
 /// entries in one `lh` leaf (or in leaves of an index root) into an index root over leaves of half
@@ -83,44 +97,182 @@ pub fn split_in_memory(hive: &[u8]) -> Option<(Vec<u8>, usize)> {
     let mut appender = BinAppender::new(bins_len);
     let count = keys.len();
     for key in keys {
-        let mut leaves = Vec::new();
-        for chunk in key.entries.chunks(LEAF_ENTRIES) {
-            let mut cell = Vec::with_capacity(8 + chunk.len() * 8);
-            cell.extend_from_slice(b"lh");
-            cell.extend_from_slice(&u16::try_from(chunk.len()).ok()?.to_le_bytes());
-            for entry in chunk {
-                cell.extend_from_slice(entry);
-            }
-            leaves.push(appender.push(&cell)?);
-        }
-        let mut root = Vec::with_capacity(4 + leaves.len() * 4);
-        root.extend_from_slice(b"ri");
-        root.extend_from_slice(&u16::try_from(leaves.len()).ok()?.to_le_bytes());
-        for leaf in leaves {
-            root.extend_from_slice(&leaf.to_le_bytes());
-        }
-        let root = appender.push(&root)?;
-        put_dword(&mut out, BASE_BLOCK + key.nk + NK_SUBKEY_LIST, root);
-        for old in key.old_cells {
-            // A positive size marks the cell free; its bytes stay as they were.
-            let at = BASE_BLOCK + old;
-            let size = (dword(&out, at)? as i32).checked_neg()?;
-            put_dword(&mut out, at, size as u32);
-        }
+        let list = append_list(&mut appender, &key.entries)?;
+        put_dword(&mut out, BASE_BLOCK + key.nk + NK_SUBKEY_LIST, list);
+        free_cells(&mut out, &key.old_cells)?;
     }
+    seal(&mut out, appender)?;
+    Some((out, count))
+}
+
+/// Adds the subkeys `names` (none of them already a subkey, no two equal) to the key whose `nk` cell
+/// is at `parent` (an offset in the hive bins) of `hive`, as Windows would: each a new `nk` cell
+/// inheriting the parent's security descriptor (its reference count raised) and timestamp, the
+/// parent's list rebuilt once with every name in Windows order (an index root over half-full leaves
+/// when it is long). Returns the new hive and the new cells' offsets in the bins, in `names`' order.
+/// `None` when the hive or the parent's list is not one this handles (`lf`/`li` lists, a dirty hive,
+/// anything malformed, a name already there): the caller adds them one by one instead.
+pub fn insert_children(hive: &[u8], parent: usize, names: &[&str]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let base = hive.get(..BASE_BLOCK)?;
+    if base.get(0..4)? != b"regf" || dword(base, 0x04)? != dword(base, 0x08)? {
+        return None;
+    }
+    let bins_len = dword(base, 0x28)? as usize;
+    let bins = hive.get(BASE_BLOCK..BASE_BLOCK.checked_add(bins_len)?)?;
+    if bins.get(parent + 4..parent + 6)? != b"nk" || cell_len(bins, parent)? < NK_MIN_LEN {
+        return None;
+    }
+    let count = dword(bins, parent + NK_SUBKEY_COUNT)? as usize;
+    let list = dword(bins, parent + NK_SUBKEY_LIST)?;
+    let (existing, old_cells) =
+        if count == 0 { (Vec::new(), Vec::new()) } else { read_list_entries(bins, list as usize, count)? };
+    let sk = dword(bins, parent + NK_SECURITY)? as usize;
+    if bins.get(sk + 4..sk + 6)? != b"sk" || cell_len(bins, sk)? < SK_REFCOUNT + 4 {
+        return None;
+    }
+    let refs = dword(bins, sk + SK_REFCOUNT)?.checked_add(u32::try_from(names.len()).ok()?)?;
+    let timestamp = bins.get(parent + 4 + 0x04..parent + 4 + 0x0C)?;
+
+    // The existing subkeys' names, to merge the new ones into Windows order.
+    let mut named: Vec<(String, [u8; 8])> = Vec::with_capacity(existing.len() + names.len());
+    for entry in &existing {
+        let nk = u32::from_le_bytes(entry[..4].try_into().ok()?) as usize;
+        named.push((key_name(bins, nk)?, *entry));
+    }
+    let mut appender = BinAppender::new(bins_len);
+    let mut added = Vec::with_capacity(names.len());
+    let mut longest = u32::from(word(bins, parent + NK_MAX_SUBKEY_NAME)?);
+    for name in names {
+        let cell = key_cell(name, parent, sk, timestamp)?;
+        let at = appender.push(&cell)?;
+        added.push(at as usize);
+        let mut entry = [0u8; 8];
+        entry[..4].copy_from_slice(&at.to_le_bytes());
+        entry[4..].copy_from_slice(&name_hash(name).to_le_bytes());
+        named.push(((*name).to_owned(), entry));
+        longest = longest.max(2 * u32::try_from(name.encode_utf16().count()).ok()?);
+    }
+    named.sort_by(|a, b| compare_names(&a.0, &b.0));
+    if named.windows(2).any(|w| compare_names(&w[0].0, &w[1].0) == Ordering::Equal) {
+        return None;
+    }
+    let entries: Vec<[u8; 8]> = named.into_iter().map(|(_, e)| e).collect();
+    let new_list = append_list(&mut appender, &entries)?;
+
+    let mut out = hive[..BASE_BLOCK + bins_len].to_vec();
+    let at = |off: usize| BASE_BLOCK + parent + off;
+    put_dword(&mut out, at(NK_SUBKEY_COUNT), u32::try_from(entries.len()).ok()?);
+    put_dword(&mut out, at(NK_SUBKEY_LIST), new_list);
+    let longest = u16::try_from(longest).ok()?;
+    out[at(NK_MAX_SUBKEY_NAME)..at(NK_MAX_SUBKEY_NAME) + 2].copy_from_slice(&longest.to_le_bytes());
+    put_dword(&mut out, BASE_BLOCK + sk + SK_REFCOUNT, refs);
+    free_cells(&mut out, &old_cells)?;
+    seal(&mut out, appender)?;
+    Some((out, added))
+}
+
+/// Appends `entries` as one `lh` leaf, or as an index root over leaves of [`LEAF_ENTRIES`] when
+/// there are more than a leaf holds; returns the list's offset.
+fn append_list(appender: &mut BinAppender, entries: &[[u8; 8]]) -> Option<u32> {
+    let leaf = |appender: &mut BinAppender, chunk: &[[u8; 8]]| {
+        let mut cell = Vec::with_capacity(4 + chunk.len() * 8);
+        cell.extend_from_slice(b"lh");
+        cell.extend_from_slice(&u16::try_from(chunk.len()).ok()?.to_le_bytes());
+        for entry in chunk {
+            cell.extend_from_slice(entry);
+        }
+        appender.push(&cell)
+    };
+    if entries.len() <= MAX_LEAF_ENTRIES {
+        return leaf(appender, entries);
+    }
+    let mut leaves = Vec::new();
+    for chunk in entries.chunks(LEAF_ENTRIES) {
+        leaves.push(leaf(appender, chunk)?);
+    }
+    let mut root = Vec::with_capacity(4 + leaves.len() * 4);
+    root.extend_from_slice(b"ri");
+    root.extend_from_slice(&u16::try_from(leaves.len()).ok()?.to_le_bytes());
+    for leaf in leaves {
+        root.extend_from_slice(&leaf.to_le_bytes());
+    }
+    appender.push(&root)
+}
+
+/// Marks the allocated cells at `cells` (offsets in the bins of `hive`) free. A positive size marks a
+/// cell free; its bytes stay as they were.
+fn free_cells(hive: &mut [u8], cells: &[usize]) -> Option<()> {
+    for &cell in cells {
+        let at = BASE_BLOCK + cell;
+        let size = (dword(hive, at)? as i32).checked_neg()?;
+        if size <= 0 {
+            return None;
+        }
+        put_dword(hive, at, size as u32);
+    }
+    Some(())
+}
+
+/// Appends the new bins to `hive` and fixes the base block: the bins size and the checksum.
+fn seal(hive: &mut Vec<u8>, appender: BinAppender) -> Option<()> {
     let appended = appender.finish();
-    let new_bins_len = u32::try_from(bins_len + appended.len()).ok()?;
-    out.extend_from_slice(&appended);
-    put_dword(&mut out, 0x28, new_bins_len);
-    let checksum = (0..CHECKSUM_OFFSET).step_by(4).fold(0u32, |sum, off| sum ^ dword(&out, off).unwrap_or(0));
+    let bins_len = u32::try_from(hive.len() - BASE_BLOCK + appended.len()).ok()?;
+    hive.extend_from_slice(&appended);
+    put_dword(hive, 0x28, bins_len);
+    let checksum = (0..CHECKSUM_OFFSET).step_by(4).fold(0u32, |sum, off| sum ^ dword(hive, off).unwrap_or(0));
     // Windows never stores 0 or all-ones as the checksum.
     let checksum = match checksum {
         0 => 1,
         u32::MAX => u32::MAX - 1,
         other => other,
     };
-    put_dword(&mut out, CHECKSUM_OFFSET, checksum);
-    Some((out, count))
+    put_dword(hive, CHECKSUM_OFFSET, checksum);
+    Some(())
+}
+
+/// A new key node cell body (without its size field) called `name`, below `parent`, with the security
+/// cell `sk`, no subkeys, values or class.
+fn key_cell(name: &str, parent: usize, sk: usize, timestamp: &[u8]) -> Option<Vec<u8>> {
+    let (flags, stored): (u16, Vec<u8>) = if name.chars().all(|c| u32::from(c) <= 0xFF) {
+        (KEY_COMP_NAME, name.chars().map(|c| u32::from(c) as u8).collect())
+    } else {
+        (0, name.encode_utf16().flat_map(u16::to_le_bytes).collect())
+    };
+    let mut body = vec![0u8; 0x4C + stored.len()];
+    body[0..2].copy_from_slice(b"nk");
+    body[2..4].copy_from_slice(&flags.to_le_bytes());
+    body[4..12].copy_from_slice(timestamp);
+    body[0x10..0x14].copy_from_slice(&u32::try_from(parent).ok()?.to_le_bytes());
+    for off in [0x1C, 0x20, 0x28, 0x30] {
+        body[off..off + 4].copy_from_slice(&NONE.to_le_bytes()); // no subkey lists, values or class
+    }
+    body[0x2C..0x30].copy_from_slice(&u32::try_from(sk).ok()?.to_le_bytes());
+    body[0x48..0x4A].copy_from_slice(&u16::try_from(stored.len()).ok()?.to_le_bytes());
+    body[0x4C..].copy_from_slice(&stored);
+    Some(body)
+}
+
+/// The name of the allocated key node at `nk`.
+fn key_name(bins: &[u8], nk: usize) -> Option<String> {
+    if bins.get(nk + 4..nk + 6)? != b"nk" {
+        return None;
+    }
+    let len = usize::from(word(bins, nk + NK_NAME_LEN)?);
+    if cell_len(bins, nk)? < NK_NAME + len {
+        return None;
+    }
+    let raw = bins.get(nk + NK_NAME..nk + NK_NAME + len)?;
+    if word(bins, nk + NK_FLAGS)? & KEY_COMP_NAME != 0 {
+        Some(raw.iter().map(|&b| char::from(b)).collect())
+    } else {
+        let units: Vec<u16> = raw.chunks_exact(2).map(|u| u16::from_le_bytes([u[0], u[1]])).collect();
+        Some(String::from_utf16_lossy(&units))
+    }
+}
+
+/// The `lh` hash of a key name: each UTF-16 unit upcased, folded as `hash * 37 + unit`.
+fn name_hash(name: &str) -> u32 {
+    fold_name(name).into_iter().fold(0u32, |h, unit| h.wrapping_mul(37).wrapping_add(u32::from(unit)))
 }
 
 /// A key whose subkey list is to be rebuilt.
@@ -156,6 +308,17 @@ fn long_lists(bins: &[u8]) -> Option<Vec<LongList>> {
 /// The entries and cells of the `lh` list (or index root over `lh` leaves) at `list`, if it holds
 /// `count` entries and has a leaf longer than [`MAX_LEAF_ENTRIES`].
 fn read_list(bins: &[u8], list: usize, count: usize) -> Option<(Vec<[u8; 8]>, Vec<usize>)> {
+    let (entries, cells) = read_list_entries(bins, list, count)?;
+    let longest_leaf = match cells.len() {
+        1 => entries.len(),
+        _ => cells[1..].iter().map(|&leaf| usize::from(word(bins, leaf + 6).unwrap_or(0))).max().unwrap_or(0),
+    };
+    (longest_leaf > MAX_LEAF_ENTRIES).then_some((entries, cells))
+}
+
+/// The entries and cells of the `lh` list (or index root over `lh` leaves) at `list`, if it holds
+/// exactly `count` entries.
+fn read_list_entries(bins: &[u8], list: usize, count: usize) -> Option<(Vec<[u8; 8]>, Vec<usize>)> {
     match bins.get(list + 4..list + 6)? {
         b"lh" => {
             let entries = leaf_entries(bins, list)?;
@@ -166,23 +329,21 @@ fn read_list(bins: &[u8], list: usize, count: usize) -> Option<(Vec<[u8; 8]>, Ve
             if cell_len(bins, list)? < 8 + 4 * n {
                 return None;
             }
-            let mut entries = Vec::with_capacity(count);
+            let mut entries = Vec::with_capacity(count.min(bins.len() / 8));
             let mut cells = vec![list];
-            let mut longest = 0;
+            let mut seen = std::collections::HashSet::from([list]);
             for i in 0..n {
                 let leaf = dword(bins, list + 8 + 4 * i)? as usize;
-                if bins.get(leaf + 4..leaf + 6)? != b"lh" || cells.contains(&leaf) {
+                if bins.get(leaf + 4..leaf + 6)? != b"lh" || !seen.insert(leaf) {
                     return None;
                 }
-                let part = leaf_entries(bins, leaf)?;
-                longest = longest.max(part.len());
-                entries.extend(part);
+                entries.extend(leaf_entries(bins, leaf)?);
                 cells.push(leaf);
                 if entries.len() > count {
                     return None;
                 }
             }
-            (entries.len() == count && longest > MAX_LEAF_ENTRIES).then_some((entries, cells))
+            (entries.len() == count).then_some((entries, cells))
         }
         _ => None,
     }
