@@ -109,10 +109,11 @@ pub fn split_in_memory(hive: &[u8]) -> Option<(Vec<u8>, usize)> {
 /// is at `parent` (an offset in the hive bins) of `hive`, as Windows would: each a new `nk` cell
 /// inheriting the parent's security descriptor (its reference count raised) and timestamp, the
 /// parent's list rebuilt once with every name in Windows order (an index root over half-full leaves
-/// when it is long). Returns the new hive and the new cells' offsets in the bins, in `names`' order.
-/// `None` when the hive or the parent's list is not one this handles (`lf`/`li` lists, a dirty hive,
-/// anything malformed, a name already there): the caller adds them one by one instead.
-pub fn insert_children(hive: &[u8], parent: usize, names: &[&str]) -> Option<(Vec<u8>, Vec<usize>)> {
+/// when it is long), in place. Returns the new cells' offsets in the bins, in `names`' order.
+/// `None`, with `hive` unchanged, when the hive or the parent's list is not one this handles
+/// (`lf`/`li` lists, a dirty hive, anything malformed, a name already there): the caller adds them
+/// one by one instead.
+pub fn insert_children(hive: &mut Vec<u8>, parent: usize, names: &[&str]) -> Option<Vec<usize>> {
     let base = hive.get(..BASE_BLOCK)?;
     if base.get(0..4)? != b"regf" || dword(base, 0x04)? != dword(base, 0x08)? {
         return None;
@@ -131,7 +132,7 @@ pub fn insert_children(hive: &[u8], parent: usize, names: &[&str]) -> Option<(Ve
         return None;
     }
     let refs = dword(bins, sk + SK_REFCOUNT)?.checked_add(u32::try_from(names.len()).ok()?)?;
-    let timestamp = bins.get(parent + 4 + 0x04..parent + 4 + 0x0C)?;
+    let timestamp: [u8; 8] = bins.get(parent + 4 + 0x04..parent + 4 + 0x0C)?.try_into().ok()?;
 
     // The existing subkeys' names, to merge the new ones into Windows order.
     let mut named: Vec<(String, [u8; 8])> = Vec::with_capacity(existing.len() + names.len());
@@ -143,7 +144,7 @@ pub fn insert_children(hive: &[u8], parent: usize, names: &[&str]) -> Option<(Ve
     let mut added = Vec::with_capacity(names.len());
     let mut longest = u32::from(word(bins, parent + NK_MAX_SUBKEY_NAME)?);
     for name in names {
-        let cell = key_cell(name, parent, sk, timestamp)?;
+        let cell = key_cell(name, parent, sk, &timestamp)?;
         let at = appender.push(&cell)?;
         added.push(at as usize);
         let mut entry = [0u8; 8];
@@ -159,16 +160,20 @@ pub fn insert_children(hive: &[u8], parent: usize, names: &[&str]) -> Option<(Ve
     let entries: Vec<[u8; 8]> = named.into_iter().map(|(_, e)| e).collect();
     let new_list = append_list(&mut appender, &entries)?;
 
-    let mut out = hive[..BASE_BLOCK + bins_len].to_vec();
+    let count = u32::try_from(entries.len()).ok()?;
+    let longest = u16::try_from(longest).unwrap_or(u16::MAX);
+    // Everything is checked; from here on `hive` changes. (The old list cells were read as
+    // allocated, so freeing them cannot fail.)
+    hive.truncate(BASE_BLOCK + bins_len);
+    let out = hive;
     let at = |off: usize| BASE_BLOCK + parent + off;
-    put_dword(&mut out, at(NK_SUBKEY_COUNT), u32::try_from(entries.len()).ok()?);
-    put_dword(&mut out, at(NK_SUBKEY_LIST), new_list);
-    let longest = u16::try_from(longest).ok()?;
+    put_dword(out, at(NK_SUBKEY_COUNT), count);
+    put_dword(out, at(NK_SUBKEY_LIST), new_list);
     out[at(NK_MAX_SUBKEY_NAME)..at(NK_MAX_SUBKEY_NAME) + 2].copy_from_slice(&longest.to_le_bytes());
-    put_dword(&mut out, BASE_BLOCK + sk + SK_REFCOUNT, refs);
-    free_cells(&mut out, &old_cells)?;
-    seal(&mut out, appender)?;
-    Some((out, added))
+    put_dword(out, BASE_BLOCK + sk + SK_REFCOUNT, refs);
+    free_cells(out, &old_cells)?;
+    seal(out, appender)?;
+    Some(added)
 }
 
 /// Appends `entries` as one `lh` leaf, or as an index root over leaves of [`LEAF_ENTRIES`] when

@@ -74,11 +74,13 @@ impl Hive {
         }
         if names.len() >= AT_ONCE {
             self.commit()?;
-            let bytes = safe_fs::read_bounded(&self.path, super::MAX_HIVE_BYTES)
+            let mut bytes = safe_fs::read_bounded(&self.path, super::MAX_HIVE_BYTES)
                 .map_err(|source| Error::Open { path: self.shown.clone(), source })?;
-            if let Some((rewritten, added)) = super::subkey_index::insert_children(&bytes, parent.0 - 0x1000, names) {
-                safe_fs::write_atomic(&self.path, &rewritten)
+            if let Some(added) = super::subkey_index::insert_children(&mut bytes, parent.0 - 0x1000, names) {
+                safe_fs::write_atomic(&self.path, &bytes)
                     .map_err(|source| Error::Commit { path: self.shown.clone(), source })?;
+                // One copy of the hive at a time besides libhivex's: it can be large.
+                drop(bytes);
                 self.reload()?;
                 return Ok(added.into_iter().map(|at| Node(at + 0x1000)).collect());
             }

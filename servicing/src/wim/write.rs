@@ -49,6 +49,16 @@ impl WriteOptions {
     }
 }
 
+/// Gives the heap memory this process has freed back to the system before wimlib's write, which
+/// needs its largest buffers last: glibc keeps what hydration's worker threads freed in their own
+/// arenas, so it would otherwise still count (and be resident) while wimlib compresses.
+fn release_freed_heap() {
+    // SAFETY: malloc_trim only walks glibc's own arenas; no pointer of ours is involved.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 impl Wim {
     /// Writes all images of this (usually in-memory) WIM to `dest` atomically: into a temporary file in
     /// the same directory, synced, then renamed over `dest`. `dest_lock` is the writer lock of `dest`,
@@ -69,6 +79,7 @@ impl Wim {
             });
         }
         sweep_stale(dest);
+        release_freed_heap();
         let tmp = temp_path_for(dest);
         let c = cpath(&tmp)?;
         let raw = self.raw();
@@ -107,6 +118,7 @@ impl Wim {
                 }
             }
         }
+        release_freed_heap();
         let raw = self.raw();
         let path = self.path().to_path_buf();
         let lock = self.take_lock();
