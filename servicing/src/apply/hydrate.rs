@@ -239,24 +239,32 @@ fn batches<'j>(jobs: &'j [HydrateJob], diffs: &HashMap<String, Vec<u8>>, limit: 
 /// with the differentials Windows keeps. Returns the staged full files' (SHA-256, length) by job
 /// index.
 ///
-/// The files of a batch are hydrated (and their reverse differentials made) on every core; they
-/// are written, and a failure reported, in job order, so the result is the same as one at a time.
+/// The files of a batch are hydrated (their reverse differentials made) and written on every core
+/// while this thread reads the next batch's bases from the image, so reading the image, the delta
+/// work and creating the staged files (what costs most on some filesystems) overlap. Failures are
+/// reported in job order and the log is in job order, so the result is the same as one at a time;
+/// a later job's files may already be staged when an earlier one fails, which the failed run's
+/// scratch removal discards.
 pub(crate) fn hydrate(
     unit: &Package,
     jobs: &[HydrateJob],
     diffs: &HashMap<String, Vec<u8>>,
     image: &mut ImageFiles<'_>,
-    write: &mut dyn FnMut(&Path, &[u8]) -> Result<()>,
+    write: &(dyn Fn(&Path, &[u8]) -> Result<()> + Sync),
     log: &mut Vec<String>,
 ) -> Result<Vec<([u8; 32], u64)>> {
     let limits = DeltaLimits::default();
     let label = unit.label.as_str();
+    let batches = batches(jobs, diffs, BATCH_BYTES);
     let mut out = Vec::with_capacity(jobs.len());
-    for batch in batches(jobs, diffs, BATCH_BYTES) {
-        let bases = bases(unit, batch, image, &limits)?;
-        let done = in_parallel(batch, |job| hydrate_one(label, job, diffs, &bases, &limits));
-        for (job, result) in batch.iter().zip(done) {
-            let h = result?;
+    let mut next = match batches.first() {
+        Some(first) => Some(bases(unit, first, image, &limits)?),
+        None => None,
+    };
+    for (i, batch) in batches.iter().enumerate() {
+        let current = next.take().unwrap_or_default();
+        let stage = |job: &HydrateJob| -> Result<Staged> {
+            let h = hydrate_one(label, job, diffs, &current, &limits)?;
             let beside = |form: &str| job.folder.join(form).join(&job.file);
             write(&job.dest, &h.full)?;
             for (form, bytes) in [(FORWARD, h.forward), (NULL, h.null), (REVERSE, h.reverse.as_deref())] {
@@ -264,6 +272,15 @@ pub(crate) fn hydrate(
                     write(&beside(form), bytes)?;
                 }
             }
+            Ok(Staged { digest: h.digest, len: h.full.len() as u64, how: h.how, reverse_made: h.reverse_made })
+        };
+        let (done, upcoming) = std::thread::scope(|s| {
+            let workers = s.spawn(|| in_parallel(batch, stage));
+            let upcoming = batches.get(i + 1).map(|b| bases(unit, b, image, &limits));
+            (workers.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), upcoming)
+        });
+        for (job, result) in batch.iter().zip(done) {
+            let h = result?;
             if h.reverse_made {
                 log.push(format!("CSI: made reverse differential r\\{} of {}", job.file, job.key_form));
             }
@@ -274,10 +291,19 @@ pub(crate) fn hydrate(
                 h.how,
                 hex(&h.digest)
             ));
-            out.push((h.digest, h.full.len() as u64));
+            out.push((h.digest, h.len));
         }
+        next = upcoming.transpose()?;
     }
     Ok(out)
+}
+
+/// What staging one hydrated file leaves for the log and the caller.
+struct Staged {
+    digest: [u8; 32],
+    len: u64,
+    how: String,
+    reverse_made: bool,
 }
 
 /// `f` of every item, on up to as many threads as there are cores, in `items`' order.

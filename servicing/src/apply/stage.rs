@@ -260,11 +260,11 @@ pub(crate) fn stage(
     if !hydrate_jobs.is_empty() {
         let (hydrate_jobs, keys): (Vec<HydrateJob>, Vec<String>) = hydrate_jobs.into_iter().unzip();
         let diffs = read_differentials(unit, scratch, &hydrate_jobs)?;
-        let mut write = |path: &Path, bytes: &[u8]| -> Result<()> {
+        let write = |path: &Path, bytes: &[u8]| -> Result<()> {
             create_parent(path)?;
             safe_fs::write_fresh(path, bytes).map_err(Error::io(path, "cannot write staged file"))
         };
-        let done = hydrate::hydrate(unit, &hydrate_jobs, &diffs, image, &mut write, log)?;
+        let done = hydrate::hydrate(unit, &hydrate_jobs, &diffs, image, &write, log)?;
         for (key, result) in keys.into_iter().zip(done) {
             copied.insert(key, result);
         }
