@@ -373,14 +373,14 @@ fn allocated_cells(bins: &[u8]) -> Option<Vec<usize>> {
             return None;
         }
         let size = dword(bins, bin + 8)? as usize;
-        if size < BIN || size % BIN != 0 || bin.checked_add(size)? > bins.len() {
+        if size < BIN || !size.is_multiple_of(BIN) || bin.checked_add(size)? > bins.len() {
             return None;
         }
         let mut cell = bin + BIN_HEADER;
         while cell < bin + size {
             let raw = dword(bins, cell)? as i32;
             let len = raw.unsigned_abs() as usize;
-            if len < 8 || len % 8 != 0 || cell + len > bin + size {
+            if len < 8 || !len.is_multiple_of(8) || cell + len > bin + size {
                 return None;
             }
             if raw < 0 {
