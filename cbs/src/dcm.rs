@@ -10,8 +10,10 @@
 //! `DCS` (LZMS blocks, [`crate::dcs`]) is decoded through the process's registered LZMS decoder
 //! ([`crate::codecs`]; none registered: [`DcmError::Unsupported`] naming LZMS).
 //!
-//! Not decoded, reported [`DcmError::Unsupported`] by name: `DCD` (a delta against another file
-//! that the manifest does not name), `DCH` (a header without content) and `DCX` (undocumented).
+//! `DCD` (a 12-byte header, then a PA30 against a source file the manifest does not name) is
+//! decoded only against a source the caller names ([`decode_dcd`]; `manifest decode --base FILE`);
+//! where a manifest is read without one it is [`DcmError::Unsupported`] by name, as are `DCH` (a
+//! header without content) and `DCX` (undocumented).
 
 use std::borrow::Cow;
 
@@ -137,7 +139,10 @@ pub fn decode_manifest<'a>(bytes: &'a [u8], base: Option<&[u8]>, file: &str) -> 
             apply_pa30(base, &bytes[4..], &limits()).map(Cow::Owned).map_err(delta_err)
         }
         DcmKind::Dcn => apply_pa30(&[], &bytes[4..], &limits()).map(Cow::Owned).map_err(delta_err),
-        DcmKind::Dcd => Err(unsupported("a DCD manifest (a delta against a source file it does not name)")),
+        DcmKind::Dcd => Err(unsupported(
+            "a DCD manifest (a delta against a source file it does not name; `wimpatch manifest decode --base \
+             SOURCE` decodes it against a file you name)",
+        )),
         DcmKind::Dcs => match crate::dcs::decode(bytes, MAX_MANIFEST_BYTES) {
             Ok(xml) => Ok(Cow::Owned(xml)),
             Err(LzmsError::NoDecoder) => {
@@ -148,6 +153,31 @@ pub fn decode_manifest<'a>(bytes: &'a [u8], base: Option<&[u8]>, file: &str) -> 
         DcmKind::Dch => Err(unsupported("a DCH manifest (a header without content)")),
         DcmKind::Dcx => Err(unsupported("a DCX manifest (undocumented variant)")),
     }
+}
+
+/// Bytes of a `DCD` manifest's header: the magic and two DWORDs whose meaning is not public.
+pub const DCD_HEADER_BYTES: usize = 12;
+
+/// Decodes the `DCD\x01` manifest `bytes` against `source`, the file its PA30 was made from (which
+/// the manifest does not name, so the caller must). Like every manifest delta it has no target
+/// hash: the caller checks the result by parsing it.
+pub fn decode_dcd(bytes: &[u8], source: &[u8], file: &str) -> Result<Vec<u8>, DcmError> {
+    if DcmKind::detect(bytes) != Some(DcmKind::Dcd) {
+        return Err(DcmError::Unsupported { file: file.to_owned(), what: "a file that is not a DCD manifest".into() });
+    }
+    let delta = bytes.get(DCD_HEADER_BYTES..).ok_or_else(|| DcmError::Delta {
+        file: file.to_owned(),
+        kind: "DCD",
+        source: DeltaError::malformed(format!(
+            "{} bytes, shorter than the {DCD_HEADER_BYTES}-byte header",
+            bytes.len()
+        )),
+    })?;
+    apply_pa30(source, delta, &limits()).map_err(|source| DcmError::Delta {
+        file: file.to_owned(),
+        kind: "DCD",
+        source,
+    })
 }
 
 /// The DCM base manifest held by a servicing-stack `wcp.dll` (resource type 0x266, id 1).

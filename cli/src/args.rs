@@ -316,7 +316,7 @@ pub enum ManifestCommand {
         /// The manifests.
         #[arg(required = true)]
         manifests: Vec<PathBuf>,
-        /// The base manifest, as a file.
+        /// The base manifest, as a file (for a DCD manifest: the source file its delta was made from).
         #[arg(long, value_name = "FILE")]
         base: Option<PathBuf>,
         /// A servicing-stack wcp.dll holding the base (resource type 0x266, id 1).

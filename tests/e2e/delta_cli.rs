@@ -319,3 +319,36 @@ fn manifest_decode_bad_input_exits_1_and_writes_nothing() {
     let r = run(&["manifest", "decode", &s(&manifests[0])]);
     assert_eq!(r.status.code(), Some(2));
 }
+
+#[test]
+fn manifest_decode_takes_a_dcd_manifests_source_from_base() {
+    // A DCD manifest is a PA30 against a source file it does not name (after a 12-byte header):
+    // `--base` names it. Made here by the encoder; no genuine DCD manifest is in the test data.
+    let work = Work::new();
+    let xml = |version: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\" \
+             manifestVersion=\"1.0\"><assemblyIdentity name=\"Microsoft-Windows-Example\" version=\"{version}\" \
+             processorArchitecture=\"amd64\" language=\"neutral\" buildType=\"release\" \
+             publicKeyToken=\"31bf3856ad364e35\" versionScope=\"nonSxS\" /></assembly>"
+        )
+    };
+    let (source, target) = (xml("10.0.26100.1"), xml("10.0.26100.2894"));
+    let opts = servicing::cbs::delta::CreateOptions { sha256: false, ..Default::default() };
+    let delta =
+        servicing::cbs::delta::create(source.as_bytes(), target.as_bytes(), &opts, &Default::default()).unwrap();
+    let mut dcd = b"DCD\x01\x01\0\0\0\0\0\0\0".to_vec();
+    dcd.extend(delta);
+    let (manifest, src) = (work.path("example.manifest"), work.path("source.manifest"));
+    std::fs::write(&manifest, &dcd).unwrap();
+    std::fs::write(&src, &source).unwrap();
+    assert_eq!(run_ok(&["manifest", "decode", &s(&manifest), "--base", &s(&src)]), target);
+    let report = json(&["manifest", "decode", &s(&manifest), "--base", &s(&src)]);
+    assert_eq!(report["manifests"][0]["kind"], "DCD");
+    // From a wcp.dll there is no source for it: exit 1, saying what to do.
+    let dll = work.path("wcp.dll");
+    std::fs::write(&dll, fixtures::wcp_dll::pe_with_resource(0x266, 1, source.as_bytes())).unwrap();
+    let r = run(&["manifest", "decode", &s(&manifest), "--wcp-dll", &s(&dll)]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(stderr(&r).contains("DCD") && stderr(&r).contains("--base"), "{}", stderr(&r));
+}

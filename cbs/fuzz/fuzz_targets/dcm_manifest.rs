@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use cbs::dcm::decode_manifest;
+use cbs::dcm::{decode_dcd, decode_manifest};
 use cbs::manifest::ComponentManifest;
 use libfuzzer_sys::fuzz_target;
 
@@ -33,4 +33,7 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => assert!(e.to_string().contains("fuzz.manifest")),
     }
     let _ = ComponentManifest::parse_with_base(&bytes, "fuzz.manifest", base);
+    if let Err(e) = decode_dcd(&bytes, BASE, "fuzz.manifest") {
+        assert!(e.to_string().contains("fuzz.manifest"));
+    }
 });

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use cbs::dcm::{decode_manifest, DcmError, DcmKind};
+use cbs::dcm::{decode_dcd, decode_manifest, DcmError, DcmKind};
 use cbs::delta::{create, CreateOptions, DeltaLimits};
 use cbs::key_form;
 use cbs::manifest::ComponentManifest;
@@ -83,6 +83,30 @@ fn dcn_and_synthetic_dcm_manifests_decode() {
     assert_eq!(m.identity.name, "Example-Component");
     // Plain XML passes through untouched.
     assert!(matches!(decode_manifest(xml, None, "z").unwrap(), std::borrow::Cow::Borrowed(_)));
+}
+
+#[test]
+fn dcd_manifests_decode_against_the_source_the_caller_names() {
+    // `DCD\x01`, two DWORDs whose meaning is not public, then a PA30 against a source file.
+    let source = br#"<?xml version="1.0" encoding="utf-8"?>
+<assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0"><assemblyIdentity name="Example-Component" version="10.0.26100.1" processorArchitecture="amd64" language="neutral" buildType="release" publicKeyToken="31bf3856ad364e35" versionScope="nonSxS" /></assembly>"#;
+    let target = String::from_utf8_lossy(source).replace("26100.1\"", "26100.2894\"").into_bytes();
+    let limits = DeltaLimits::default();
+    let mut dcd = b"DCD\x01".to_vec();
+    dcd.extend_from_slice(&[7, 0, 0, 0, 0x2a, 0, 0, 0]);
+    dcd.extend(create(source, &target, &CreateOptions { sha256: false, ..CreateOptions::default() }, &limits).unwrap());
+    assert_eq!(decode_dcd(&dcd, source, "d.manifest").unwrap(), target);
+    // Read without a named source it stays unsupported, saying how to decode it.
+    let err = decode_manifest(&dcd, Some(b"a DCM base"), "d.manifest").unwrap_err();
+    assert!(err.to_string().contains("--base"), "{err}");
+    // A header cut short, and a file that is not DCD, are refused naming the file.
+    let err = decode_dcd(&dcd[..10], source, "short.manifest").unwrap_err();
+    assert!(err.to_string().contains("short.manifest") && err.to_string().contains("12-byte header"), "{err}");
+    assert!(decode_dcd(b"DCN\x01\0\0\0\0\0\0\0\0", source, "n.manifest").is_err());
+    // A wrong source gives no manifest (errors or other bytes; the caller's parse catches the latter).
+    if let Ok(other) = decode_dcd(&dcd, &source[..source.len() / 2], "d.manifest") {
+        assert_ne!(other, target);
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use servicing::cbs::dcm::{base_from_wcp_dll, decode_manifest, DcmKind};
+use servicing::cbs::dcm::{base_from_wcp_dll, decode_dcd, decode_manifest, DcmKind};
 use servicing::cbs::key_form;
 use servicing::cbs::manifest::ComponentManifest;
 use servicing::ops::servicing_stack_wcp_dll;
@@ -69,7 +69,13 @@ pub fn run(ctx: &Ctx, cmd: ManifestCommand) -> Result<()> {
         let bytes = read_input(path, MAX_INPUT_BYTES)?;
         let label = path.display().to_string();
         let kind = DcmKind::detect(&bytes).map_or("XML", DcmKind::name);
-        let xml = decode_manifest(&bytes, Some(&base_bytes), &label)?.into_owned();
+        // A DCD manifest is a delta against a file it does not name: only a file the user names
+        // with --base can be its source.
+        let xml = if DcmKind::detect(&bytes) == Some(DcmKind::Dcd) && base.is_some() {
+            decode_dcd(&bytes, &base_bytes, &label)?
+        } else {
+            decode_manifest(&bytes, Some(&base_bytes), &label)?.into_owned()
+        };
         let manifest = ComponentManifest::parse(&xml, &label)
             .with_context(|| format!("{label}: the decoded manifest is not a valid manifest (wrong base?)"))?;
         let key = key_form(&manifest.identity);
