@@ -192,9 +192,7 @@ fn parse(buf: &[u8], source_len: usize) -> Vec<Token> {
             } else {
                 let at = p - 1;
                 emit(&mut tokens, &mut recent, buf, s, at, plen, pdist);
-                for q in p + 1..at + plen {
-                    m.insert(q);
-                }
+                insert_covered(&mut m, p + 1, at + plen);
                 p = at + plen;
                 pending = None;
                 continue;
@@ -203,9 +201,7 @@ fn parse(buf: &[u8], source_len: usize) -> Vec<Token> {
         match here {
             Some((len, dist)) if len >= GREEDY_LENGTH => {
                 emit(&mut tokens, &mut recent, buf, s, p, len, dist);
-                for q in p + 1..p + len {
-                    m.insert(q);
-                }
+                insert_covered(&mut m, p + 1, p + len);
                 p += len;
             }
             Some((len, dist)) => {
@@ -219,6 +215,22 @@ fn parse(buf: &[u8], source_len: usize) -> Vec<Token> {
         emit(&mut tokens, &mut recent, buf, s, at, len, dist);
     }
     tokens
+}
+
+/// Indexes the target positions `from..to` that a match covers. All of a short match; of a long one
+/// its ends and every `COVERED_STEP`-th position between: a later repeat of the same bytes is still
+/// found (at a recent distance, or from the indexed positions and extended), and a file that is mostly
+/// one long copy of its source (a reverse differential) no longer indexes every byte twice.
+fn insert_covered(m: &mut Matcher<'_>, from: usize, to: usize) {
+    const EDGE: usize = 16;
+    const COVERED_STEP: usize = 8;
+    if to.saturating_sub(from) <= 4 * EDGE {
+        (from..to).for_each(|q| m.insert(q));
+        return;
+    }
+    (from..from + EDGE).for_each(|q| m.insert(q));
+    (from + EDGE..to - EDGE).step_by(COVERED_STEP).for_each(|q| m.insert(q));
+    (to - EDGE..to).for_each(|q| m.insert(q));
 }
 
 /// Matches this long are taken at once, without looking one byte further.
