@@ -17,7 +17,8 @@ pub enum Mode {
     /// [`Hive`] is open (replacing it by rename, as [`Hive::commit`] does, is fine).
     ReadOnly,
     /// Read and write. libhivex reads the whole file into memory; nothing reaches the disk before
-    /// [`Hive::commit`] or [`Hive::commit_to`].
+    /// [`Hive::commit`] or [`Hive::commit_to`] (or [`Hive::add_children`] with many names, which
+    /// commits first).
     Write,
 }
 

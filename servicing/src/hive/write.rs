@@ -59,7 +59,9 @@ impl Hive {
     /// thousands, which made that quadratic in time and in hive size. Many names at once are added
     /// by writing the hive out, adding them all with one rebuild of the parent's list
     /// ([`super::subkey_index::insert_children`]) and reloading it; a list that cannot be handled
-    /// that way, or a few names, go through libhivex one at a time.
+    /// that way, or a few names, go through libhivex one at a time. Unlike the other changes, adding
+    /// many names therefore writes the hive to its file (as [`Hive::commit`] would): meant for working
+    /// copies, as the engine's hives are.
     pub fn add_children(&mut self, parent: Node, names: &[&str]) -> Result<Vec<Node>, Error> {
         /// Below this, one at a time costs less than writing out and reloading the hive.
         const AT_ONCE: usize = 64;
@@ -72,11 +74,13 @@ impl Hive {
         if folded.windows(2).any(|w| w[0] == w[1]) {
             return Err(self.invalid_input(format!("the subkeys to add to {} repeat a name", self.describe(parent))));
         }
-        if names.len() >= AT_ONCE {
+        // Node handles are file offsets, past the 4 KB base block; the raw code counts from there.
+        let in_bins = parent.0.checked_sub(0x1000);
+        if let Some(in_bins) = in_bins.filter(|_| names.len() >= AT_ONCE) {
             self.commit()?;
             let mut bytes = safe_fs::read_bounded(&self.path, super::MAX_HIVE_BYTES)
                 .map_err(|source| Error::Open { path: self.shown.clone(), source })?;
-            if let Some(added) = super::subkey_index::insert_children(&mut bytes, parent.0 - 0x1000, names) {
+            if let Some(added) = super::subkey_index::insert_children(&mut bytes, in_bins, names) {
                 safe_fs::write_atomic(&self.path, &bytes)
                     .map_err(|source| Error::Commit { path: self.shown.clone(), source })?;
                 // One copy of the hive at a time besides libhivex's: it can be large.
@@ -85,14 +89,17 @@ impl Hive {
                 return Ok(added.into_iter().map(|at| Node(at + 0x1000)).collect());
             }
         }
-        let mut added = Vec::with_capacity(names.len());
-        for name in names {
-            if self.child(parent, name)?.is_some() {
-                return Err(
-                    self.invalid_input(format!("key {} already has a subkey named {name:?}", self.describe(parent)))
-                );
-            }
+        // Checked before any is added, against the existing names read once.
+        let mut existing = std::collections::HashSet::new();
+        for child in self.children(parent)? {
+            existing.insert(fold_name(&self.node_name(child)?));
         }
+        if let Some(name) = names.iter().find(|n| existing.contains(&fold_name(n))) {
+            return Err(
+                self.invalid_input(format!("key {} already has a subkey named {name:?}", self.describe(parent)))
+            );
+        }
+        let mut added = Vec::with_capacity(names.len());
         for name in names {
             added.push(self.add_child(parent, name)?);
         }
