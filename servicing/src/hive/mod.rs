@@ -21,7 +21,7 @@ mod write;
 pub use error::Error;
 pub use handle::{Hive, Mode, Node};
 pub use name::{compare_names, fold_name, names_equal, MAX_KEY_NAME_LEN, MAX_VALUE_NAME_LEN};
-pub use subkey_index::{split_in_memory, split_long_subkey_lists, MAX_LEAF_ENTRIES};
+pub use subkey_index::{insert_children, split_in_memory, split_long_subkey_lists, MAX_LEAF_ENTRIES};
 pub use value::{kind, EncodeError, Value};
 
 /// Largest hive file [`Hive::open`] accepts. Real SOFTWARE and COMPONENTS hives stay well below it.
