@@ -93,13 +93,15 @@ pub(crate) struct ImageFiles<'a> {
 impl ImageFiles<'_> {
     /// Reads `paths` (image paths, `/Windows/…`); absent ones are missing from the map.
     fn read(&mut self, paths: &[String], limit: u64) -> Result<HashMap<String, Vec<u8>>> {
-        let mut found: HashMap<String, PathBuf> = HashMap::new();
+        let mut out = HashMap::new();
         let mut from_image: Vec<&str> = Vec::new();
         'paths: for p in paths {
             for stage in self.stages.iter().rev() {
                 if let Some(local) = resolve_ci(stage, p.trim_start_matches('/'))? {
                     if local.is_file() {
-                        found.insert(p.clone(), local);
+                        let bytes = safe_fs::read_bounded(&local, limit)
+                            .map_err(Error::io(&local, "cannot read image file"))?;
+                        out.insert(p.clone(), bytes);
                         continue 'paths;
                     }
                 }
@@ -107,25 +109,12 @@ impl ImageFiles<'_> {
             from_image.push(p);
         }
         if !from_image.is_empty() {
-            let fetched = self.session.fetch(&from_image, &self.into, self.control)?;
-            for (p, local) in from_image.iter().zip(fetched) {
-                if let Some(local) = local {
-                    found.insert((*p).to_owned(), local);
+            let read = self.session.read_files(&from_image, limit, &self.into, self.control)?;
+            for (p, bytes) in from_image.iter().zip(read) {
+                if let Some(bytes) = bytes {
+                    out.insert((*p).to_owned(), bytes);
                 }
             }
-        }
-        let mut out = HashMap::new();
-        for (p, local) in found {
-            let bytes = safe_fs::read_bounded(&local, limit).map_err(Error::io(&local, "cannot read image file"))?;
-            // A copy extracted from a WIM is emptied once read (never a directory image's own
-            // file): its data then never reaches the disk. The file itself stays until the scratch
-            // folder goes at the end of the run: on ext4 without a journal every file created
-            // after a deletion scans past each recently deleted inode of its group, which made
-            // staging thousands of files after deleting thousands of bases quadratic.
-            if local.starts_with(&self.into) {
-                let _ = safe_fs::open_lock(&local).and_then(|f| f.set_len(0));
-            }
-            out.insert(p, bytes);
         }
         Ok(out)
     }

@@ -223,37 +223,22 @@ impl Session {
         let mut out = Vec::with_capacity(paths.len());
         match self {
             Session::Image { wim, index, .. } => {
+                let entries = entries_of(wim, *index, paths)?;
                 // Ask wimlib for all present paths in one call (one pass over the blobs).
-                let mut present = Vec::new();
-                // Each parent folder is listed once (get-packages asks for thousands of .mum files
-                // of one folder), names lower-cased for Windows' case-insensitive match.
-                let mut listed: std::collections::HashMap<String, Option<std::collections::HashSet<String>>> =
-                    std::collections::HashMap::new();
-                for p in paths {
-                    let (parent, name) = p.rsplit_once('/').unwrap_or(("", p));
-                    let parent = if parent.is_empty() { "/" } else { parent };
-                    let key = parent.to_lowercase();
-                    if !listed.contains_key(&key) {
-                        let names = wim.children(*index, parent)?.map(|c| {
-                            c.iter().filter_map(|e| e.path.rsplit('/').next().map(str::to_lowercase)).collect()
-                        });
-                        listed.insert(key.clone(), names);
-                    }
-                    let has = listed[&key].as_ref().is_some_and(|names| names.contains(&name.to_lowercase()));
-                    out.push(has.then(|| into.join(p.trim_start_matches('/'))));
-                    if has {
-                        present.push(*p);
-                    }
-                }
+                let present: Vec<&str> =
+                    paths.iter().zip(&entries).filter(|(_, e)| e.is_some()).map(|(p, _)| *p).collect();
                 if !present.is_empty() {
                     wim.extract_paths(*index, into, &present, control)?;
                 }
-                // wimlib keeps the image's own case; find each file case-insensitively.
-                for slot in out.iter_mut().flatten() {
-                    let rel = slot.strip_prefix(into).unwrap_or(slot).to_string_lossy().into_owned();
-                    if let Some(found) = resolve_ci(into, &rel)? {
-                        *slot = found;
-                    }
+                for (p, e) in paths.iter().zip(&entries) {
+                    // wimlib keeps the image's own case; find each file case-insensitively.
+                    out.push(match e {
+                        Some(_) => Some(
+                            resolve_ci(into, p.trim_start_matches('/'))?
+                                .unwrap_or_else(|| into.join(p.trim_start_matches('/'))),
+                        ),
+                        None => None,
+                    });
                 }
             }
             Session::Dir { root, .. } => {
@@ -277,6 +262,84 @@ impl Session {
         }
         Ok(out)
     }
+
+    /// The contents of the image files `paths` (each at most `limit` bytes), `None` for a path the
+    /// image does not have. A WIM's files are read from their resources into memory; only what
+    /// that cannot read (solid resources, split or pipable WIMs) goes through a copy in `into`,
+    /// emptied once read so its data never reaches the disk.
+    pub fn read_files(
+        &mut self,
+        paths: &[&str],
+        limit: u64,
+        into: &Path,
+        control: Control<'_>,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let read =
+            |local: &Path| safe_fs::read_bounded(local, limit).map_err(Error::io(local, "cannot read image file"));
+        match self {
+            Session::Image { wim, index, .. } => {
+                let entries = entries_of(wim, *index, paths)?;
+                let mut out: Vec<Option<Vec<u8>>> = Vec::with_capacity(paths.len());
+                let mut extract: Vec<(usize, &str)> = Vec::new();
+                for (i, (p, e)) in paths.iter().zip(&entries).enumerate() {
+                    let direct = e.as_ref().and_then(|e| if e.is_dir() { None } else { wim.read_file_data(e, limit) });
+                    if e.is_some() && direct.is_none() {
+                        extract.push((i, p));
+                    }
+                    out.push(direct);
+                }
+                if !extract.is_empty() {
+                    let wanted: Vec<&str> = extract.iter().map(|(_, p)| *p).collect();
+                    wim.extract_paths(*index, into, &wanted, control)?;
+                    for (i, p) in extract {
+                        let rel = p.trim_start_matches('/');
+                        let local = resolve_ci(into, rel)?.unwrap_or_else(|| into.join(rel));
+                        if !local.is_file() {
+                            continue;
+                        }
+                        out[i] = Some(read(&local)?);
+                        // On ext4 without a journal every file created after a deletion scans past
+                        // each recently deleted inode of its group: the copy is emptied, not
+                        // deleted, and goes with the scratch folder at the end of the run.
+                        let _ = safe_fs::open_lock(&local).and_then(|f| f.set_len(0));
+                    }
+                }
+                Ok(out)
+            }
+            Session::Dir { root, .. } => {
+                let mut out = Vec::with_capacity(paths.len());
+                for p in paths {
+                    out.push(match resolve_ci(root, p)? {
+                        Some(src) if src.is_file() => Some(read(&src)?),
+                        _ => None,
+                    });
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// The entries of `paths` in image `index` of `wim`, `None` for one it does not have; each parent
+/// folder is listed once (get-packages asks for thousands of .mum files of one folder), names
+/// matched case-insensitively as Windows does.
+fn entries_of(wim: &Wim, index: u32, paths: &[&str]) -> Result<Vec<Option<crate::wim::DirEntry>>> {
+    type Listing = Option<std::collections::HashMap<String, crate::wim::DirEntry>>;
+    let mut listed: std::collections::HashMap<String, Listing> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(paths.len());
+    for p in paths {
+        let (parent, name) = p.rsplit_once('/').unwrap_or(("", p));
+        let parent = if parent.is_empty() { "/" } else { parent };
+        let key = parent.to_lowercase();
+        if !listed.contains_key(&key) {
+            let names = wim.children(index, parent)?.map(|c| {
+                c.into_iter().filter_map(|e| e.path.rsplit('/').next().map(str::to_lowercase).map(|n| (n, e))).collect()
+            });
+            listed.insert(key.clone(), names);
+        }
+        out.push(listed[&key].as_ref().and_then(|names| names.get(&name.to_lowercase()).cloned()));
+    }
+    Ok(out)
 }
 
 /// Resolves `rel` (`/`-separated, relative to `root`) one component at a time, exact case first, then

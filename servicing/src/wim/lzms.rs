@@ -12,6 +12,8 @@ use std::ptr::NonNull;
 use thiserror::Error;
 
 use super::call;
+use super::codec::Decompressor;
+use super::handle::Compression;
 
 /// The largest block wimlib's LZMS accepts (its `LZMS_MAX_BUFFER_SIZE`, 1 GiB).
 pub const MAX_BLOCK_BYTES: usize = 1 << 30;
@@ -50,57 +52,28 @@ pub enum LzmsError {
 
 /// An owned wimlib LZMS decompressor for blocks of up to `max_block` bytes.
 #[derive(Debug)]
-pub struct LzmsDecompressor {
-    raw: NonNull<wim_sys::wimlib_decompressor>,
-    max_block: usize,
-}
+pub struct LzmsDecompressor(Decompressor);
 
 impl LzmsDecompressor {
     /// A decompressor for blocks of at most `max_block` bytes (1 ..= [`MAX_BLOCK_BYTES`]).
     pub fn new(max_block: usize) -> Result<Self, LzmsError> {
-        call::init();
         let create_err = |message: String| LzmsError::Create { what: "decompressor", block: max_block, message };
         if max_block == 0 || max_block > MAX_BLOCK_BYTES {
             return Err(create_err(format!("the block size must be 1 to {MAX_BLOCK_BYTES}")));
         }
-        let mut raw = std::ptr::null_mut();
-        // SAFETY: `raw` is a valid out-pointer; wimlib writes a new object to it only on success.
-        let code =
-            unsafe { wim_sys::wimlib_create_decompressor(wim_sys::WIMLIB_COMPRESSION_TYPE_LZMS, max_block, &mut raw) };
-        match NonNull::new(raw) {
-            Some(raw) if code == 0 => Ok(LzmsDecompressor { raw, max_block }),
-            _ => Err(create_err(call::message(code))),
-        }
+        Decompressor::new(Compression::Lzms, max_block).map(LzmsDecompressor).map_err(create_err)
     }
 
     /// Decompresses one raw LZMS block to exactly `out_len` bytes.
     pub fn decompress(&mut self, compressed: &[u8], out_len: usize) -> Result<Vec<u8>, LzmsError> {
-        if out_len > self.max_block {
-            return Err(LzmsError::TooLarge { size: out_len, max: self.max_block });
+        if out_len > self.0.max_block() {
+            return Err(LzmsError::TooLarge { size: out_len, max: self.0.max_block() });
         }
         let mut out = vec![0u8; out_len];
-        // SAFETY: both buffers are valid for the lengths given and do not overlap; the decompressor
-        // is ours alone (`&mut self`) and was created for blocks of `out_len` bytes or more.
-        let code = unsafe {
-            wim_sys::wimlib_decompress(
-                compressed.as_ptr().cast::<c_void>(),
-                compressed.len(),
-                out.as_mut_ptr().cast::<c_void>(),
-                out_len,
-                self.raw.as_ptr(),
-            )
-        };
-        if code != 0 {
+        if !self.0.decompress_into(compressed, &mut out) {
             return Err(LzmsError::Corrupt { compressed: compressed.len(), out_len });
         }
         Ok(out)
-    }
-}
-
-impl Drop for LzmsDecompressor {
-    fn drop(&mut self) {
-        // SAFETY: created by wimlib_create_decompressor, freed exactly once here.
-        unsafe { wim_sys::wimlib_free_decompressor(self.raw.as_ptr()) };
     }
 }
 

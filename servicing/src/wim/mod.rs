@@ -15,7 +15,9 @@
 //! ```
 
 mod atomic;
+mod blob;
 mod call;
+mod codec;
 mod content;
 mod error;
 mod handle;

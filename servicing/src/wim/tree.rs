@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use super::blob::BlobLocation;
 use super::call::{check, copy_cstr, cpath, cstr, with_progress};
 use super::error::Result;
 use super::handle::Wim;
@@ -34,6 +35,8 @@ pub struct DirEntry {
     /// file's own resource, or the whole solid resource holding it. `None` when the data is stored
     /// uncompressed (or there is none). What a ratio limit judges before anything is extracted.
     pub compressed_resource: Option<(u64, u64)>,
+    /// Where the data is in the WIM, for [`Wim::read_file_data`].
+    pub(crate) location: Option<BlobLocation>,
 }
 
 impl DirEntry {
@@ -76,6 +79,7 @@ unsafe extern "C" fn dir_callback(dentry: *const wim_sys::wimlib_dir_entry, ctx:
         } else {
             None
         },
+        location: BlobLocation::of(&unnamed.resource),
     };
     match catch_unwind(AssertUnwindSafe(|| (state.f)(&entry))) {
         Ok(ControlFlow::Continue(())) => 0,

@@ -297,3 +297,95 @@ fn a_planted_lock_file_is_not_written_through() {
     assert!(WimLock::acquire(&path, LockWait::NoWait).is_err());
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
 }
+
+/// Files of every shape a resource takes: empty, one short chunk, several chunks (compressible and
+/// not), a last chunk stored whole, and the same data twice (one blob).
+fn resource_shapes(src: &Path) -> Vec<(String, Vec<u8>)> {
+    let text: Vec<u8> =
+        (0..200_000u32).flat_map(|i| format!("line {} of a manifest\n", i % 977).into_bytes()).collect();
+    let files = vec![
+        ("empty.txt", Vec::new()),
+        ("short.dll", noise(7, 300)),
+        ("text.xml", text[..150_000].to_vec()),
+        ("random.bin", noise(9, 100_003)),
+        ("mixed.exe", [text[..70_000].to_vec(), noise(11, 40_000)].concat()),
+        ("copy.bin", noise(9, 100_003)),
+    ];
+    std::fs::create_dir_all(src.join("Windows/WinSxS")).unwrap();
+    files
+        .into_iter()
+        .map(|(n, b)| {
+            std::fs::write(src.join("Windows/WinSxS").join(n), &b).unwrap();
+            (format!("/Windows/WinSxS/{n}"), b)
+        })
+        .collect()
+}
+
+#[test]
+fn file_data_is_read_from_its_resource_in_every_compression_and_solid_ones_are_left_to_extraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let shapes = resource_shapes(&src);
+    for (flags, direct) in [
+        (vec!["--compress=none"], true),
+        (vec!["--compress=xpress"], true),
+        (vec!["--compress=lzx"], true),
+        (vec!["--compress=lzms"], true),
+        (vec!["--compress=lzx", "--chunk-size=65536"], true),
+        (vec!["--solid"], false),
+    ] {
+        let path = dir.path().join(format!("{}.wim", flags.join("").replace(['-', '='], "")));
+        let ok = std::process::Command::new("wimlib-imagex")
+            .arg("capture")
+            .arg(&src)
+            .arg(&path)
+            .args(&flags)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{flags:?}: {}", String::from_utf8_lossy(&ok.stderr));
+        let wim = Wim::open(&path, OpenMode::ReadOnly).unwrap();
+        let entries = wim.list(1).unwrap();
+        for (name, want) in &shapes {
+            let e = entries.iter().find(|e| &e.path == name).unwrap();
+            let got = wim.read_file_data(e, u64::MAX);
+            if direct || want.is_empty() {
+                assert_eq!(got.as_deref(), Some(&want[..]), "{flags:?} {name}");
+            } else {
+                assert_eq!(got, None, "{flags:?} {name}: a solid resource is extracted by wimlib");
+            }
+            if !want.is_empty() {
+                assert_eq!(wim.read_file_data(e, want.len() as u64 - 1), None, "{name}: over the limit");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_damaged_resource_is_never_read_as_data_only_left_to_extraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let shapes = resource_shapes(&src);
+    let path = dir.path().join("a.wim");
+    let ok = std::process::Command::new("wimlib-imagex").arg("capture").arg(&src).arg(&path).output().unwrap();
+    assert!(ok.status.success());
+    let wim = Wim::open(&path, OpenMode::ReadOnly).unwrap();
+    let entries = wim.list(1).unwrap();
+    let original = bytes(&path);
+    // Every 97th byte of the file flipped in turn (chunk tables and chunks among them).
+    let e = entries.iter().find(|e| e.path.ends_with("/text.xml")).unwrap();
+    let want = &shapes.iter().find(|(n, _)| n.ends_with("/text.xml")).unwrap().1;
+    assert_eq!(wim.read_file_data(e, u64::MAX).as_deref(), Some(&want[..]));
+    // The handle keeps the lookup table it read at open: only flips inside the resource change
+    // what a direct read sees.
+    let mut damaged = 0;
+    for at in (0..original.len()).step_by(97) {
+        let mut copy = original.clone();
+        copy[at] ^= 0x5a;
+        std::fs::write(&path, &copy).unwrap();
+        match wim.read_file_data(e, u64::MAX) {
+            Some(got) => assert_eq!(&got, want, "a flip at {at} read as other bytes"),
+            None => damaged += 1,
+        }
+    }
+    assert!(damaged > 10, "only {damaged} flips were noticed: the resource was not read from the file");
+}
