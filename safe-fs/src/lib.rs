@@ -15,6 +15,7 @@ mod dir;
 mod file;
 mod lock;
 mod owner;
+mod placement;
 mod replace;
 mod tree;
 
@@ -25,6 +26,7 @@ pub use file::{
 };
 pub use lock::try_lock_identity;
 pub use owner::{check_private_dir, effective_uid};
+pub use placement::spread_subfolders;
 pub use replace::{replace_with, temp_beside, write_atomic};
 pub use tree::{refuse_symlink, resolve_under};
 

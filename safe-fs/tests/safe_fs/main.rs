@@ -112,3 +112,36 @@ fn the_identity_lock_is_shared_by_every_name_of_a_file() {
     drop(first);
     assert!(safe_fs::try_lock_identity(&second).unwrap());
 }
+
+/// `lsattr -d` flags of `p` (e2fsprogs), `None` where the file system keeps none.
+fn lsattr_flags(p: &Path) -> Option<String> {
+    let out = std::process::Command::new("lsattr").arg("-d").arg(p).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_owned())
+}
+
+#[test]
+fn a_scratch_base_is_marked_to_spread_its_folders_and_a_planted_link_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    std::fs::create_dir(&base).unwrap();
+    let ext4 = std::process::Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(dir.path())
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "ext2/ext3");
+    let set = safe_fs::spread_subfolders(&base).unwrap();
+    // ext4 keeps the flag (`stat -f` names ext2/3/4 alike); elsewhere it is only a hint.
+    assert!(set || !ext4, "ext4 refused FS_TOPDIR_FL");
+    if set {
+        assert!(lsattr_flags(&base).is_some_and(|f| f.contains('T')), "{:?}", lsattr_flags(&base));
+        assert!(safe_fs::spread_subfolders(&base).unwrap(), "marking twice is fine");
+    }
+    let victim_dir = dir.path().join("victim-dir");
+    std::fs::create_dir(&victim_dir).unwrap();
+    let link = dir.path().join("link");
+    symlink(&victim_dir, &link).unwrap();
+    assert!(safe_fs::spread_subfolders(&link).is_err());
+    assert!(lsattr_flags(&victim_dir).is_none_or(|f| !f.contains('T')), "the link's target was marked");
+}

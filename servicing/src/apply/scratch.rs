@@ -69,6 +69,11 @@ impl Scratch {
         // another user made could lead our writes anywhere, so it must be a real folder of ours.
         safe_fs::create_dir(&base).map_err(Error::io(&base, "cannot create scratch directory"))?;
         safe_fs::check_private_dir(&base).map_err(Error::io(&base, "refusing the scratch directory"))?;
+        // Each run's folder in a file-system group of its own, away from the inodes the last run
+        // freed (see `safe_fs::spread_subfolders`; only a hint, so a failure is only logged).
+        if let Err(e) = safe_fs::spread_subfolders(&base) {
+            tracing::debug!("{}: cannot mark it to spread its run folders: {e}", base.display());
+        }
         sweep(&base);
         let run = base.join(format!("run-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
         let _ = std::fs::remove_dir_all(&run);
@@ -196,6 +201,11 @@ mod tests {
         // No process has pid u32::MAX - 1 on Linux (pid_max is at most 2^22).
         let dead = base.join(format!("run-{}-0", u32::MAX - 1));
         safe_fs::create_dir(&dead).unwrap();
+        // Each run's folder in a file-system group of its own, away from the inodes the last run
+        // freed (see `safe_fs::spread_subfolders`; only a hint, so a failure is only logged).
+        if let Err(e) = safe_fs::spread_subfolders(&base) {
+            tracing::debug!("{}: cannot mark it to spread its run folders: {e}", base.display());
+        }
         sweep(&base);
         assert!(starting.is_dir(), "a live run's folder was swept");
         assert!(!dead.exists(), "a dead run's empty folder was kept");
