@@ -359,27 +359,30 @@ fn hydrate_one<'d>(
         }
     };
     let (forward, null) = (bytes(&job.found.forward)?, bytes(&job.found.null)?);
-    let (full, how, rtm) = match (forward, null) {
+    let (full, digest, how, rtm) = match (forward, null) {
         (Some(forward), _) => {
             // The first base whose result is the file the manifest names.
             let mut tried = Vec::new();
             let mut hit = None;
             for base in &bases[&format!("{}/{}", job.key_form, job.file)] {
                 match apply_pa30(&base.bytes, forward, limits) {
-                    Ok(full) if Sha256::digest(&full).as_slice() == job.sha256 => {
-                        hit = Some((full, base));
-                        break;
+                    Ok(full) => {
+                        let digest: [u8; 32] = Sha256::digest(&full).into();
+                        if digest == job.sha256 {
+                            hit = Some((full, digest, base));
+                            break;
+                        }
+                        tried.push(format!(
+                            "against {} gives SHA-256 {} where the manifest wants {}",
+                            base.what,
+                            hex(&digest),
+                            hex(&job.sha256)
+                        ));
                     }
-                    Ok(full) => tried.push(format!(
-                        "against {} gives SHA-256 {} where the manifest wants {}",
-                        base.what,
-                        hex(Sha256::digest(&full).as_slice()),
-                        hex(&job.sha256)
-                    )),
                     Err(e) => tried.push(format!("against {} fails: {e}", base.what)),
                 }
             }
-            let Some((full, base)) = hit else {
+            let Some((full, digest, base)) = hit else {
                 return Err(failure(
                     package,
                     job,
@@ -390,16 +393,16 @@ fn hydrate_one<'d>(
                     ),
                 ));
             };
-            (full, format!("forward differential against {}", base.what), Some(&base.bytes))
+            (full, digest, format!("forward differential against {}", base.what), Some(&base.bytes))
         }
         (None, Some(null)) => {
             let full = apply_pa30(&[], null, limits)
                 .map_err(|e| failure(package, job, format!("the null differential fails: {e}")))?;
-            (full, "null differential".to_owned(), None)
+            let digest: [u8; 32] = Sha256::digest(&full).into();
+            (full, digest, "null differential".to_owned(), None)
         }
         (None, None) => return Err(failure(package, job, "no forward or null differential".into())),
     };
-    let digest: [u8; 32] = Sha256::digest(&full).into();
     if digest != job.sha256 {
         let base = if rtm.is_some() {
             "; the image's base file is not the RTM version the differential was made against"

@@ -110,6 +110,13 @@ impl Wim {
                 Some(k @ (Compression::Xpress | Compression::Lzx | Compression::Lzms)) => k,
                 _ => return Err(Skip::Layout("compressed resource of a WIM without a known compression type")),
             };
+            // What the WIM format allows (each chunk compressed or stored, never larger, behind a
+            // table of at most 8 bytes a chunk): a hostile lookup table cannot make this allocate
+            // more than the data's own size, which the limit bounds.
+            let most = at.size.saturating_add(at.size.div_ceil(u64::from(info.chunk_size.max(1))).saturating_mul(8));
+            if at.stored > most {
+                return Err(Skip::Bad(format!("{} stored bytes for {} bytes of data", at.stored, at.size)));
+            }
             let stored = read(at.offset, at.stored)?;
             unchunk(&stored, at.size, info.chunk_size as usize, kind)?
         };

@@ -30,6 +30,10 @@ const LONG: usize = 32;
 const LONG_WAYS: usize = 4;
 const MAX_LONG_BUCKET_BITS: u32 = 21;
 const MIN_BUCKET_BITS: u32 = 6;
+/// Source positions indexed at least: every `SOURCE_STEP`-th. A match is still found one to
+/// `SOURCE_STEP - 1` bytes after its start and extended backwards by the parser; only a match
+/// shorter than `MIN_MATCH + SOURCE_STEP - 1` may be missed.
+const SOURCE_STEP: usize = 2;
 /// Once a match this long is found, the search stops.
 const GOOD_ENOUGH: usize = 512;
 const NONE: u32 = u32::MAX;
@@ -90,7 +94,7 @@ impl<'a> Matcher<'a> {
         let source = Table::new(source_len, SOURCE_WAYS, MAX_SOURCE_BUCKET_BITS);
         let target = Table::new(buf.len() - source_len, TARGET_WAYS, MAX_TARGET_BUCKET_BITS);
         // The source's positions may fill its table once; past that, every `stride`-th.
-        let stride = source_len.div_ceil(source.slots.len()).max(1);
+        let stride = source_len.div_ceil(source.slots.len()).max(SOURCE_STEP);
         let long = Table::new(source_len / LONG, LONG_WAYS, MAX_LONG_BUCKET_BITS);
         Matcher { buf, source_len, source, target, long, stride }
     }
