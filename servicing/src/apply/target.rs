@@ -282,8 +282,13 @@ impl Session {
                 let mut out: Vec<Option<Vec<u8>>> = Vec::with_capacity(paths.len());
                 let mut extract: Vec<(usize, &str)> = Vec::new();
                 for (i, (p, e)) in paths.iter().zip(&entries).enumerate() {
-                    let direct = e.as_ref().and_then(|e| if e.is_dir() { None } else { wim.read_file_data(e, limit) });
-                    if e.is_some() && direct.is_none() {
+                    // A folder is not a file (and is not extracted).
+                    let Some(e) = e.as_ref().filter(|e| !e.is_dir()) else {
+                        out.push(None);
+                        continue;
+                    };
+                    let direct = wim.read_file_data(e, limit);
+                    if direct.is_none() {
                         extract.push((i, p));
                     }
                     out.push(direct);
@@ -353,4 +358,59 @@ pub(crate) fn resolve_ci(root: &Path, rel: &str) -> Result<Option<PathBuf>> {
         },
         _ => Error::io(root.join(rel.trim_start_matches('/')), "cannot read file metadata")(e),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    // The test builds its input tree with plain std::fs (the product code goes through safe-fs).
+    #![allow(clippy::disallowed_methods)]
+
+    use super::*;
+
+    /// Reading image files gives their bytes whether they come straight from their resources (a
+    /// plain WIM) or through wimlib's extraction (a solid one), by Windows' case-insensitive names,
+    /// and nothing for a missing file or a folder.
+    #[test]
+    fn image_files_read_the_same_from_plain_and_solid_wims() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let sxs = src.join("Windows/WinSxS/amd64_x_31bf3856ad364e35_10.0.1.1_none_0");
+        std::fs::create_dir_all(sxs.join("r")).unwrap();
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        std::fs::write(sxs.join("Big.dll"), &big).unwrap();
+        std::fs::write(sxs.join("r/Big.dll"), b"PA30 reverse").unwrap();
+        std::fs::write(sxs.join("empty.txt"), b"").unwrap();
+        let k = "/Windows/WinSxS/amd64_x_31bf3856ad364e35_10.0.1.1_none_0";
+        let (big_path, reverse, empty, missing) =
+            (format!("{k}/big.DLL"), format!("{k}/R/big.dll"), format!("{k}/empty.txt"), format!("{k}/gone.dll"));
+        let paths = [big_path.as_str(), reverse.as_str(), empty.as_str(), missing.as_str(), k];
+        for solid in [false, true] {
+            let wim = dir.path().join(format!("solid-{solid}.wim"));
+            let mut c = std::process::Command::new("wimlib-imagex");
+            c.arg("capture").arg(&src).arg(&wim);
+            if solid {
+                c.arg("--solid");
+            }
+            assert!(c.status().unwrap().success());
+            let target = Target::Image { wim: wim.clone(), image: ImageRef::Index(1) };
+            let mut session = Session::open(&target, false, LockWait::NoWait).unwrap();
+            let into = dir.path().join(format!("into-{solid}"));
+            let got = session.read_files(&paths, 1 << 20, &into, Control::none()).unwrap();
+            assert_eq!(got[0].as_deref(), Some(&big[..]), "solid {solid}");
+            assert_eq!(got[1].as_deref(), Some(&b"PA30 reverse"[..]), "solid {solid}");
+            assert_eq!(got[2].as_deref(), Some(&b""[..]), "solid {solid}");
+            assert_eq!(got[3], None, "solid {solid}");
+            assert_eq!(got[4], None, "solid {solid}: a folder is not a file");
+            // Only the solid WIM's files went through copies, each emptied once read.
+            assert_eq!(into.exists(), solid);
+            if solid {
+                let copy = into.join(k.trim_start_matches('/')).join("Big.dll");
+                assert_eq!(std::fs::metadata(&copy).unwrap().len(), 0);
+            }
+            // Over the limit: refused, not truncated.
+            assert!(session
+                .read_files(&paths[..1], 1000, &dir.path().join(format!("small-{solid}")), Control::none())
+                .is_err());
+        }
+    }
 }

@@ -91,7 +91,7 @@ impl<'a> Matcher<'a> {
     /// A finder over `buf` (the source, its first `source_len` bytes, then the target), which must
     /// be shorter than `u32::MAX` bytes.
     pub(crate) fn new(buf: &'a [u8], source_len: usize) -> Self {
-        let source = Table::new(source_len, SOURCE_WAYS, MAX_SOURCE_BUCKET_BITS);
+        let source = Table::new(source_len.div_ceil(SOURCE_STEP), SOURCE_WAYS, MAX_SOURCE_BUCKET_BITS);
         let target = Table::new(buf.len() - source_len, TARGET_WAYS, MAX_TARGET_BUCKET_BITS);
         // The source's positions may fill its table once; past that, every `stride`-th.
         let stride = source_len.div_ceil(source.slots.len()).max(SOURCE_STEP);
@@ -186,8 +186,8 @@ mod tests {
     fn the_tables_stay_bounded_and_the_source_is_strided_past_them() {
         let small = vec![0u8; 1000];
         let m = Matcher::new(&small, 500);
-        // 2 × 500 positions / 16 ways → 64 buckets; / 8 ways → 128.
-        assert_eq!((m.stride, m.source.slots.len(), m.target.slots.len()), (1, 1024, 1024));
+        // 2 × 250 indexed positions / 16 ways → 32, at least 64 buckets; 2 × 500 / 8 ways → 128.
+        assert_eq!((m.stride, m.source.slots.len(), m.target.slots.len()), (SOURCE_STEP, 1024, 1024));
         // Inputs bigger than the tables: the slots stop at the caps, the source is strided.
         let big = vec![0u8; 150 << 20];
         let m = Matcher::new(&big, 100 << 20);
