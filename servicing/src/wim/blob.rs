@@ -94,7 +94,12 @@ impl Wim {
         if end > info.total_bytes {
             return Err(Skip::Bad(format!("resource ends at {end}, past the file's {} bytes", info.total_bytes)));
         }
-        let file = safe_fs::open_regular(self.path()).map_err(|e| Skip::Bad(format!("cannot open the WIM: {e}")))?;
+        if self.data_file.get().is_none() {
+            let opened =
+                safe_fs::open_regular(self.path()).map_err(|e| Skip::Bad(format!("cannot open the WIM: {e}")))?;
+            let _ = self.data_file.set(opened);
+        }
+        let file = self.data_file.get().expect("set just above");
         let read = |off: u64, len: u64| -> Result<Vec<u8>, Skip> {
             let mut buf = vec![0u8; usize::try_from(len).map_err(|_| Skip::Bad("resource too large".into()))?];
             file.read_exact_at(&mut buf, off).map_err(|e| Skip::Bad(format!("cannot read the resource: {e}")))?;

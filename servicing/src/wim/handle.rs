@@ -119,6 +119,8 @@ pub struct Wim {
     raw: NonNull<wim_sys::WIMStruct>,
     path: PathBuf,
     lock: Option<WimLock>,
+    /// The file opened once for reading resources directly (`Wim::read_file_data`).
+    pub(crate) data_file: std::cell::OnceCell<std::fs::File>,
 }
 
 // SAFETY: see the type's documentation; every method that touches `raw` takes `&self`/`&mut self` and
@@ -157,7 +159,7 @@ impl Wim {
         check(code, path, "open", None)?;
         let raw = NonNull::new(raw)
             .ok_or_else(|| Error::Invalid { path: path.to_path_buf(), message: "wimlib returned no handle".into() })?;
-        let wim = Wim { raw, path: path.to_path_buf(), lock };
+        let wim = Wim { raw, path: path.to_path_buf(), lock, data_file: Default::default() };
         if wim.info().write_in_progress {
             tracing::warn!(path = %path.display(), "an earlier write to this WIM was interrupted; its old content is intact, `wimpatch optimize` reclaims the space");
         }
@@ -174,7 +176,7 @@ impl Wim {
         check(code, dest, "create", None)?;
         let raw = NonNull::new(raw)
             .ok_or_else(|| Error::Invalid { path: dest.to_path_buf(), message: "wimlib returned no handle".into() })?;
-        Ok(Wim { raw, path: dest.to_path_buf(), lock: None })
+        Ok(Wim { raw, path: dest.to_path_buf(), lock: None, data_file: Default::default() })
     }
 
     /// The file this handle reads from (or will be written to).
