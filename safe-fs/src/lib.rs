@@ -24,7 +24,7 @@ pub use file::{
     copy_new, create_fresh, create_new, create_new_mode, hard_link, open_append, open_existing_rw, open_input,
     open_lock, open_regular, read_bounded, rename, write_fresh,
 };
-pub use lock::try_lock_identity;
+pub use lock::{try_lock_identity, unlock_identity};
 pub use owner::{check_private_dir, effective_uid};
 pub use placement::spread_subfolders;
 pub use replace::{replace_with, temp_beside, write_atomic};

@@ -10,20 +10,31 @@ use std::io;
 use nix::fcntl::{fcntl, FcntlArg};
 
 /// Takes an exclusive lock on the whole of `file` (opened for writing) without waiting:
-/// `Ok(false)` when another open file description holds a conflicting lock. Released when the last
-/// descriptor of this open file description is closed.
+/// `Ok(false)` when another open file description holds a conflicting lock. Released by
+/// [`unlock_identity`], or when the last descriptor of this open file description is closed.
 pub fn try_lock_identity(file: &File) -> io::Result<bool> {
-    let whole = libc::flock {
-        l_type: libc::F_WRLCK as libc::c_short,
+    match fcntl(file, FcntlArg::F_OFD_SETLK(&whole_file(libc::F_WRLCK))) {
+        Ok(_) => Ok(true),
+        Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EACCES) => Ok(false),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// Releases the lock [`try_lock_identity`] took through `file`, at once. Closing is not enough
+/// when it must be gone now: a child forked by another thread holds a copy of every descriptor
+/// until it execs, and the lock lives as long as any copy does.
+pub fn unlock_identity(file: &File) -> io::Result<()> {
+    fcntl(file, FcntlArg::F_OFD_SETLK(&whole_file(libc::F_UNLCK))).map(drop).map_err(io::Error::from)
+}
+
+/// A `struct flock` of type `l_type` covering the whole file.
+fn whole_file(l_type: libc::c_int) -> libc::flock {
+    libc::flock {
+        l_type: l_type as libc::c_short,
         l_whence: libc::SEEK_SET as libc::c_short,
         l_start: 0,
         l_len: 0,
         // OFD locks require 0 here.
         l_pid: 0,
-    };
-    match fcntl(file, FcntlArg::F_OFD_SETLK(&whole)) {
-        Ok(_) => Ok(true),
-        Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EACCES) => Ok(false),
-        Err(e) => Err(io::Error::from(e)),
     }
 }

@@ -109,8 +109,26 @@ fn the_identity_lock_is_shared_by_every_name_of_a_file() {
     // Closing another descriptor of the file does not drop the lock (unlike a POSIX record lock).
     drop(std::fs::File::open(&a).unwrap());
     assert!(!safe_fs::try_lock_identity(&second).unwrap());
-    drop(first);
+    safe_fs::unlock_identity(&first).unwrap();
     assert!(safe_fs::try_lock_identity(&second).unwrap());
+}
+
+/// CI failed once here: the lock was given up by closing its descriptor while another test's
+/// thread forked (`Command::spawn`); the child's copy kept the lock until it exec'd.
+#[test]
+fn an_identity_lock_is_released_at_once_while_a_forked_copy_of_its_descriptor_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    std::fs::write(&a, b"x").unwrap();
+    let first = safe_fs::open_existing_rw(&a).unwrap();
+    assert!(safe_fs::try_lock_identity(&first).unwrap());
+    // What a fork leaves behind: another descriptor of the same open file description.
+    let copy = first.try_clone().unwrap();
+    let other = safe_fs::open_existing_rw(&a).unwrap();
+    drop(first);
+    assert!(!safe_fs::try_lock_identity(&other).unwrap(), "the copy no longer holds the lock");
+    safe_fs::unlock_identity(&copy).unwrap();
+    assert!(safe_fs::try_lock_identity(&other).unwrap());
 }
 
 /// `lsattr -d` flags of `p` (e2fsprogs), `None` where the file system keeps none.

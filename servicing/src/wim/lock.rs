@@ -211,7 +211,11 @@ impl Drop for WimLock {
         // made a fresh lock file, found the WIM still locked through no lock file it could read, and
         // was refused with "unknown holder" right after an unmount (the mount daemon exiting). In
         // this order that writer waits on the old lock file instead, whose record says who holds it.
-        drop(self.identity.take());
+        // Unlocked explicitly: a child forked meanwhile by another thread still holds a copy of the
+        // descriptor until it execs, and closing ours alone would leave the lock to that copy.
+        if let Some(identity) = self.identity.take() {
+            let _ = safe_fs::unlock_identity(&identity);
+        }
         // Unlink while still holding the lock so no lock files accumulate; a waiter that opened the old
         // inode notices the unlink (inode check above) and retries on a fresh file.
         let _ = std::fs::remove_file(&self.lock_path);
