@@ -47,6 +47,15 @@ pub struct DeltaRow {
     /// Decoding Microsoft's delta (PE transforms included) with `wimpatch delta apply`.
     pub genuine_decode_mb_s: Option<f64>,
     pub decode_peak_rss_mib: Option<f64>,
+    pub genuine_decode_peak_rss_mib: Option<f64>,
+    /// Peak RSS of `wimpatch delta info` on the same delta: the process, its libraries and the delta read
+    /// in, which every decode pays before it holds a source or a target.
+    pub info_peak_rss_mib: Option<f64>,
+    pub genuine_info_peak_rss_mib: Option<f64>,
+    /// What a decode holds beyond that floor, over source + target: 1.0 is the source and the target and
+    /// nothing else (the constant-memory goal), 1.5 would be a second copy of one of them.
+    pub decode_memory_over_inputs: Option<f64>,
+    pub genuine_decode_memory_over_inputs: Option<f64>,
 }
 
 struct Pair {
@@ -160,7 +169,19 @@ fn measure_pair(p: &Pair, dir: &Path, wimpatch: &Path, runs: usize) -> DeltaRow 
         c.arg("-f").arg("-d").arg("-s").arg(&src).arg(&xd3).arg(&out);
         c
     });
-    let genuine_decode_mb_s = p.genuine.clone().map(|g| decode(&mut apply(g)).0);
+    let genuine_decode = p.genuine.clone().map(|g| decode(&mut apply(g)));
+    let info_rss = |delta: &Path| {
+        timed(runs, &rss, &|| {}, &mut || {
+            let mut c = cmd(wimpatch);
+            c.arg("delta").arg("info").arg(delta);
+            c
+        })
+        .1
+    };
+    let info_peak_rss_mib = info_rss(&ours);
+    let genuine_info_peak_rss_mib = p.genuine.as_deref().and_then(info_rss);
+    let inputs_mib = (len(&src) + len(&tgt)) as f64 / (1024.0 * 1024.0);
+    let over_inputs = |peak: Option<f64>, floor: Option<f64>| Some((peak? - floor?) / inputs_mib);
 
     let (ours_bytes, zstd_bytes, xdelta3_bytes) = (len(&ours), len(&zst), len(&xd3));
     let genuine_bytes = p.genuine.as_deref().map(len);
@@ -186,8 +207,13 @@ fn measure_pair(p: &Pair, dir: &Path, wimpatch: &Path, runs: usize) -> DeltaRow 
         decode_mb_s,
         zstd_decode_mb_s,
         xdelta3_decode_mb_s,
-        genuine_decode_mb_s,
+        genuine_decode_mb_s: genuine_decode.map(|(mb_s, _)| mb_s),
         decode_peak_rss_mib: decode_rss,
+        genuine_decode_peak_rss_mib: genuine_decode.and_then(|(_, r)| r),
+        info_peak_rss_mib,
+        genuine_info_peak_rss_mib,
+        decode_memory_over_inputs: over_inputs(decode_rss, info_peak_rss_mib),
+        genuine_decode_memory_over_inputs: over_inputs(genuine_decode.and_then(|(_, r)| r), genuine_info_peak_rss_mib),
     }
 }
 
@@ -295,14 +321,14 @@ pub fn print(rows: &[DeltaRow]) {
     }
     println!("\nDeltas (wimpatch delta create/apply vs zstd --patch-from and xdelta3 -e/-d -s; medians):\n");
     println!(
-        "| pair | target bytes | ours bytes | /zstd | /xdelta3 | /Microsoft | encode s (zstd, xdelta3) | encode time ratio zstd, xdelta3 | encode peak RSS MiB (zstd, xdelta3) | decode MB/s (zstd, xdelta3) | Microsoft delta decode MB/s | decode peak RSS MiB |"
+        "| pair | target bytes | ours bytes | /zstd | /xdelta3 | /Microsoft | encode s (zstd, xdelta3) | encode time ratio zstd, xdelta3 | encode peak RSS MiB (zstd, xdelta3) | decode MB/s (zstd, xdelta3) | Microsoft delta decode MB/s | decode peak RSS MiB (Microsoft's delta) | decode memory beyond `delta info` / (source + target), ours (Microsoft's) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mib = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.1}"));
     let opt = |v: Option<f64>, p: usize| v.map_or("n/a".to_string(), |v| format!("{v:.p$}"));
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.2} | {:.2} | {} | {:.3} ({:.3}, {:.3}) | {:.2}, {:.2} | {} ({}, {}) | {:.1} ({:.1}, {:.1}) | {} | {} |",
+            "| {} | {} | {} | {:.2} | {:.2} | {} | {:.3} ({:.3}, {:.3}) | {:.2}, {:.2} | {} ({}, {}) | {:.1} ({:.1}, {:.1}) | {} | {} ({}) | {} ({}) |",
             r.pair,
             r.target_bytes,
             r.ours_bytes,
@@ -322,6 +348,9 @@ pub fn print(rows: &[DeltaRow]) {
             r.xdelta3_decode_mb_s,
             opt(r.genuine_decode_mb_s, 1),
             mib(r.decode_peak_rss_mib),
+            mib(r.genuine_decode_peak_rss_mib),
+            opt(r.decode_memory_over_inputs, 2),
+            opt(r.genuine_decode_memory_over_inputs, 2),
         );
     }
 }

@@ -4,7 +4,8 @@
 //! - [`parse_header`] reads what `GetDeltaInfoB` reports: target file time, file type, flags, size
 //!   and hash.
 //! - [`apply_pa30`] rebuilds the target from a source (empty for plain compression) and the delta,
-//!   like `ApplyDeltaB`, and checks the header's target hash.
+//!   like `ApplyDeltaB`, and checks the header's target hash; [`apply_pa30_consuming`] does it in
+//!   place of a source the caller is done with.
 //! - [`expand_index`] / [`for_each_expanded`] expand every file of a container index from a
 //!   [`PackageSource`](crate::container::PackageSource), checking each against the index's SHA-1.
 //!
@@ -62,6 +63,8 @@ pub use names::{file_type_names, flag_names};
 pub use pa31::{codec_of, Codec, Pa31Extra, LZMS_CONTAINER_MAGIC, PA31_FLAG_BSDIFF, PA31_HEADER_INFO_SIZE};
 pub use reverse::{reverse, Reversed};
 
+use std::borrow::Cow;
+
 use limits::Work;
 
 /// Applies the PA30 or PA31 `delta` (after a CRC32 prefix, when one matches) to `source` and
@@ -71,7 +74,23 @@ use limits::Work;
 /// `source` is empty for a delta that only compresses its target (what update packages mostly
 /// hold). The target's size is checked against `limits` before anything is decoded; when the
 /// header carries a target hash, the output is returned only if it matches.
+///
+/// Memory beyond `source` and the target: the delta's tables, plus, for a delta of an executable
+/// whose transforms rewrite the source, a copy of `source` to rewrite. A caller that has no
+/// further use for the source avoids that copy with [`apply_pa30_consuming`].
 pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<Vec<u8>, DeltaError> {
+    apply(Cow::Borrowed(source), delta, limits)
+}
+
+/// [`apply_pa30`] for a caller done with `source`: an executable's transforms rewrite it in place,
+/// so a delta decodes in the source, the target and the delta's tables (one bit per source byte
+/// more for i386 branch rewriting), never a second source-sized buffer. The source is gone
+/// afterwards, whether the delta applied or not.
+pub fn apply_pa30_consuming(source: Vec<u8>, delta: &[u8], limits: &DeltaLimits) -> Result<Vec<u8>, DeltaError> {
+    apply(Cow::Owned(source), delta, limits)
+}
+
+fn apply(source: Cow<'_, [u8]>, delta: &[u8], limits: &DeltaLimits) -> Result<Vec<u8>, DeltaError> {
     check_size("delta size", delta.len() as u64, limits.max_delta_bytes)?;
     check_size("source size", source.len() as u64, limits.max_source_bytes)?;
     let parsed = header::parse(delta, limits.max_delta_bytes)?;
@@ -80,13 +99,13 @@ pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<V
     pe::refuse_cli4(head.file_type)?;
     let mut work = Work::new(limits);
     if let Some(reversal) = parsed.reversal {
-        let output = reverse::apply_reversal(source, reversal, head.target_size, limits, &mut work)?;
+        let output = reverse::apply_reversal(&source, reversal, head.target_size, limits, &mut work)?;
         hash::check_target(head, &output)?;
         return Ok(output);
     }
     match pa31::codec(head, parsed.patch) {
         Codec::PseudoLzx => {}
-        Codec::LzmsContainer => return pa31::apply_lzms(source, &parsed, limits, &mut work),
+        Codec::LzmsContainer => return pa31::apply_lzms(&source, &parsed, limits, &mut work),
         other => {
             return Err(DeltaError::Unsupported {
                 format: format!("{} codec of a {} delta", other.name(), head.format.magic()),
@@ -94,7 +113,7 @@ pub fn apply_pa30(source: &[u8], delta: &[u8], limits: &DeltaLimits) -> Result<V
         }
     }
     let output = if head.file_type == FILE_TYPE_RAW || parsed.preprocess.is_empty() {
-        let mut out = lzx::decode(source, parsed.patch, head.target_size, &[], limits, &mut work)?;
+        let mut out = lzx::decode(&source, parsed.patch, head.target_size, &[], limits, &mut work)?;
         transform_e8::post_process(head.flags, &mut out, &mut work)?;
         out
     } else {

@@ -19,6 +19,8 @@
 //! not match the target hash is never returned: it is reported as an executable-transform case not
 //! reproduced.
 
+use std::borrow::Cow;
+
 use super::header::{Parsed, FILE_TYPE_AMD64, FILE_TYPE_I386};
 use super::image::{Image, DIR_CLR};
 use super::le::{put_u32, u32_at};
@@ -67,26 +69,27 @@ impl PeInfo {
     }
 }
 
-/// Applies a delta whose source is a PE image transformed before diffing.
+/// Applies a delta whose source is a PE image transformed before diffing. The transforms rewrite
+/// `source` itself when it is owned, a copy of it when borrowed.
 pub(crate) fn apply(
-    source: &[u8],
+    source: Cow<'_, [u8]>,
     parsed: &Parsed<'_>,
     limits: &DeltaLimits,
     work: &mut Work,
 ) -> Result<Vec<u8>, DeltaError> {
     let head = &parsed.header;
     let hashless = head.hash_alg_id == 0 || head.target_hash.is_empty();
+    // Asked of the source as it came, before the transforms rewrite it.
+    let managed = head.flags & FLAGS_CLI != 0 && has_clr_header(&source);
     // Without a target hash nothing would tell bytes decoded without the CLI transforms from the
     // right ones: a managed source under the CLI flags is refused before decoding.
-    if hashless && head.flags & FLAGS_CLI != 0 && has_clr_header(source) {
+    if hashless && managed {
         return Err(cli_unsupported());
     }
     let out = decode(source, parsed, limits, work)?;
     match hash::check_target(&parsed.header, &out) {
         Ok(()) => Ok(out),
-        Err(DeltaError::HashMismatch { .. }) if parsed.header.flags & FLAGS_CLI != 0 && has_clr_header(source) => {
-            Err(cli_unsupported())
-        }
+        Err(DeltaError::HashMismatch { .. }) if managed => Err(cli_unsupported()),
         // Other bytes than the hash: a transform case this decoder does not reproduce (or a
         // damaged delta, which the index's hash of the stored member usually catches first).
         Err(DeltaError::HashMismatch { algorithm, .. }) => Err(DeltaError::Unsupported {
@@ -125,35 +128,46 @@ fn has_clr_header(source: &[u8]) -> bool {
 }
 
 /// Decodes the target of a PE delta (its hash not checked yet).
-fn decode(source: &[u8], parsed: &Parsed<'_>, limits: &DeltaLimits, work: &mut Work) -> Result<Vec<u8>, DeltaError> {
+///
+/// Everything read from the source as it came (its headers, its time stamp, its length) is read
+/// before the transforms start; from then on only the rewritten bytes are used, so rewriting the
+/// caller's own buffer gives what rewriting a copy would.
+fn decode(
+    source: Cow<'_, [u8]>,
+    parsed: &Parsed<'_>,
+    limits: &DeltaLimits,
+    work: &mut Work,
+) -> Result<Vec<u8>, DeltaError> {
     let info = PeInfo::read(parsed.preprocess, limits, work)?;
-    let mut normalised = source.to_vec();
-    let image = Image::parse(source);
+    let image = Image::parse(&source);
+    let source_len = source.len() as i64;
+    let old_stamp = image.as_ref().and_then(|image| u32_at(&source, image.time_stamp_offset())).unwrap_or(0);
     let mut copy_map = Vec::new();
+    let mut normalised = source;
     if let Some(image) = &image {
-        put_u32(&mut normalised, image.checksum_offset(), 0);
-        let file_type = parsed.header.file_type;
-        if file_type == FILE_TYPE_AMD64 || file_type == FILE_TYPE_I386 {
-            transform::run(&mut normalised, image, &info, file_type, parsed.header.flags, work)?;
-        }
         // Source file offset → source RVA → target RVA → target file offset, turned around: the
         // decoder asks, for a target position, where the matching source bytes are.
         let forward = image.layout().then(&info.moves, limits, work)?.then(&info.target_layout, limits, work)?;
-        let source_len = source.len() as i64;
         copy_map = forward
             .inverse(limits, work)?
             .entries
             .into_iter()
             .map(|e| RiftEntry { from: source_len.wrapping_add(e.from), to: e.to })
             .collect();
+        let buf = normalised.to_mut();
+        put_u32(buf, image.checksum_offset(), 0);
+        let file_type = parsed.header.file_type;
+        if file_type == FILE_TYPE_AMD64 || file_type == FILE_TYPE_I386 {
+            transform::run(buf, image, &info, file_type, parsed.header.flags, work)?;
+        }
     }
     let mut out = lzx::decode(&normalised, parsed.patch, parsed.header.target_size, &copy_map, limits, work)?;
+    drop(normalised);
     transform_e8::post_process(parsed.header.flags, &mut out, work)?;
-    if let (Some(image), Some(target)) = (&image, Image::parse(&out)) {
-        let old = u32_at(source, image.time_stamp_offset()).unwrap_or(0);
-        if old != 0 && old != info.time_stamp {
+    if let (true, Some(target)) = (image.is_some(), Image::parse(&out)) {
+        if old_stamp != 0 && old_stamp != info.time_stamp {
             for at in target.time_stamp_offsets(out.len()) {
-                if u32_at(&out, at) == Some(old) {
+                if u32_at(&out, at) == Some(old_stamp) {
                     put_u32(&mut out, at, info.time_stamp);
                 }
             }

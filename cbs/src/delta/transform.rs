@@ -94,7 +94,10 @@ pub(crate) fn run(
 ) -> Result<(), DeltaError> {
     let flags = flags & allowed(file_type);
     let cx = Context { image, moves: &info.moves, target_base: info.image_base };
-    let mut marks = Marks::new(buf.len());
+    // Only the i386 branch passes read the map: without them it holds nothing (marking it is a no-op)
+    // and costs no bit per source byte.
+    let branches = flags & (FLAG_I386_JMPS | FLAG_I386_CALLS) != 0;
+    let mut marks = Marks::new(if branches { buf.len() } else { 0 });
     if flags & FLAG_UNBIND != 0 {
         transform_unbind::run(buf, &cx, work)?;
     }

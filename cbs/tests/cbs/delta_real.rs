@@ -5,18 +5,26 @@
 
 use std::path::Path;
 
-use cbs::delta::{apply_pa30, parse_header, DeltaLimits, CALG_SHA_256, FILE_TYPE_AMD64, FILE_TYPE_I386, FILE_TYPE_RAW};
+use cbs::delta::{
+    apply_pa30, apply_pa30_consuming, parse_header, DeltaLimits, CALG_SHA_256, FILE_TYPE_AMD64, FILE_TYPE_I386,
+    FILE_TYPE_RAW,
+};
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Applies `delta` to `base`, expecting `target`; returns the header for further checks.
+/// Applies `delta` to `base`, expecting `target`, both on a copy of the base and in place of it;
+/// returns the header for further checks.
 fn decodes_to(base: &Path, delta: &Path, target: &Path) -> cbs::delta::Pa30Header {
     let delta_bytes = read(delta);
     let header = parse_header(&delta_bytes).unwrap();
     let out = apply_pa30(&read(base), &delta_bytes, &DeltaLimits::default())
         .unwrap_or_else(|e| panic!("{}: {e}", delta.display()));
+    // The transforms rewriting the caller's buffer must read only what rewriting a copy would.
+    let in_place = apply_pa30_consuming(read(base), &delta_bytes, &DeltaLimits::default())
+        .unwrap_or_else(|e| panic!("{} (in place): {e}", delta.display()));
+    assert!(in_place == out, "{}: decoding in place of the source gives other bytes", delta.display());
     let want = read(target);
     assert_eq!(out.len(), want.len(), "{}", delta.display());
     let first_difference = out.iter().zip(&want).position(|(a, b)| a != b);
@@ -77,5 +85,8 @@ fn a_hashless_delta_over_a_managed_source_is_refused_by_name() {
     assert_eq!(&source[clr..clr + 8], &[0; 8], "advapi32 is native");
     source[clr..clr + 8].copy_from_slice(&[0x00, 0x20, 0, 0, 0x48, 0, 0, 0]);
     let err = apply_pa30(&source, &delta, &DeltaLimits::default()).unwrap_err();
+    assert!(matches!(&err, cbs::delta::DeltaError::Unsupported { format } if format.contains("CLI_DISASM")), "{err}");
+    // Asked of the source before anything rewrites it, in place too.
+    let err = apply_pa30_consuming(source, &delta, &DeltaLimits::default()).unwrap_err();
     assert!(matches!(&err, cbs::delta::DeltaError::Unsupported { format } if format.contains("CLI_DISASM")), "{err}");
 }

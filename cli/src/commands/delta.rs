@@ -8,8 +8,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 use servicing::cbs::delta::{
-    apply_pa30, codec_of, create_joined, file_type_names, flag_names, hex, parse_header, reverse, CreateOptions,
-    DeltaFormat, DeltaLimits,
+    apply_pa30_consuming, codec_of, create_joined, file_type_names, flag_names, hex, parse_header, reverse,
+    CreateOptions, DeltaFormat, DeltaLimits,
 };
 
 use super::write_out::write_new_file;
@@ -74,7 +74,9 @@ pub fn run(ctx: &Ctx, cmd: DeltaCommand) -> Result<()> {
                 Some(p) => read_input(p, limits.max_source_bytes)?,
                 None => Vec::new(),
             };
-            let target = apply_pa30(&s, &d, &limits).with_context(|| format!("{}: cannot apply", delta.display()))?;
+            // The source is not needed afterwards: decoded in place, no second source-sized buffer.
+            let target =
+                apply_pa30_consuming(s, &d, &limits).with_context(|| format!("{}: cannot apply", delta.display()))?;
             write_new_file(&out, &target)?;
             report(ctx, "applied", &out, &target, None)
         }
