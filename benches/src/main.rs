@@ -145,8 +145,35 @@ struct Scenario<'a> {
     theirs: Box<dyn FnMut() -> Command + 'a>,
 }
 
+/// The command line, as `--help` prints it.
+const USAGE: &str = "usage: wimpatch-bench [--quick] [--runs N] [--size tiny|small|large] [--package-mb N] \
+[--packages-only] [--no-capture-baseline] [--registry-values N] [--only TEXT]";
+
+/// Checks the command line: `--help` prints the usage; an unknown flag or a flag without its value is
+/// refused (exit 2) instead of being ignored, which ran every scenario for a mistyped `--help`.
+fn check_args(args: &[String]) {
+    const SWITCHES: [&str; 3] = ["--quick", "--packages-only", "--no-capture-baseline"];
+    const VALUED: [&str; 5] = ["--runs", "--size", "--package-mb", "--registry-values", "--only"];
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        if a == "--help" || a == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        if SWITCHES.contains(&a.as_str()) {
+            continue;
+        }
+        if VALUED.contains(&a.as_str()) && rest.next().is_some() {
+            continue;
+        }
+        eprintln!("wimpatch-bench: {a}: unknown flag or missing value\n{USAGE}");
+        std::process::exit(2);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    check_args(&args);
     let quick = args.iter().any(|a| a == "--quick");
     let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let runs: usize = get("--runs").and_then(|v| v.parse().ok()).unwrap_or(if quick { 3 } else { 5 });
