@@ -51,6 +51,12 @@ pub fn open_lock(path: &Path) -> io::Result<File> {
     reopen(path, OpenOptions::new().read(true).write(true).truncate(false))
 }
 
+/// Empties the regular file `path` (its data gone, the file kept), with the checks of
+/// [`open_append`]: never through a symbolic link or into a file with another name.
+pub fn empty_file(path: &Path) -> io::Result<()> {
+    reopen(path, OpenOptions::new().write(true).truncate(false))?.set_len(0)
+}
+
 /// Opens the existing file `path` read-write (never creating it), following links: for the file a
 /// user named (a WIM reached through a link of theirs), to lock it by identity.
 pub fn open_existing_rw(path: &Path) -> io::Result<File> {

@@ -21,8 +21,8 @@ mod tree;
 
 pub use dir::{create_dir, create_dir_all, create_dir_all_under, create_private_dir};
 pub use file::{
-    copy_new, create_fresh, create_new, create_new_mode, hard_link, open_append, open_existing_rw, open_input,
-    open_lock, open_regular, read_bounded, rename, write_fresh,
+    copy_new, create_fresh, create_new, create_new_mode, empty_file, hard_link, open_append, open_existing_rw,
+    open_input, open_lock, open_regular, read_bounded, rename, write_fresh,
 };
 pub use lock::{try_lock_identity, unlock_identity};
 pub use owner::{check_private_dir, effective_uid};

@@ -29,6 +29,7 @@ fn file_creation_and_reopening_refuse_planted_links() {
     assert!(e.to_string().contains("symbolic link"), "{e}");
     assert!(safe_fs::open_lock(&link).is_err());
     assert!(safe_fs::open_regular(&link).is_err());
+    assert!(safe_fs::empty_file(&link).is_err());
     // create_fresh replaces the link itself, never the file it points to.
     safe_fs::write_fresh(&link, b"new").unwrap();
     assert_eq!(std::fs::read(&link).unwrap(), b"new");
@@ -38,7 +39,13 @@ fn file_creation_and_reopening_refuse_planted_links() {
     std::fs::hard_link(&v, &hard).unwrap();
     assert!(safe_fs::open_append(&hard).is_err());
     assert!(safe_fs::open_lock(&hard).is_err());
+    assert!(safe_fs::empty_file(&hard).is_err());
     assert!(intact(&v));
+    // A file of our own is emptied and kept.
+    let own = dir.path().join("own");
+    std::fs::write(&own, b"data").unwrap();
+    safe_fs::empty_file(&own).unwrap();
+    assert_eq!(std::fs::metadata(&own).unwrap().len(), 0);
 }
 
 #[test]

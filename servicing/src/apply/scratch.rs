@@ -201,11 +201,6 @@ mod tests {
         // No process has pid u32::MAX - 1 on Linux (pid_max is at most 2^22).
         let dead = base.join(format!("run-{}-0", u32::MAX - 1));
         safe_fs::create_dir(&dead).unwrap();
-        // Each run's folder in a file-system group of its own, away from the inodes the last run
-        // freed (see `safe_fs::spread_subfolders`; only a hint, so a failure is only logged).
-        if let Err(e) = safe_fs::spread_subfolders(&base) {
-            tracing::debug!("{}: cannot mark it to spread its run folders: {e}", base.display());
-        }
         sweep(&base);
         assert!(starting.is_dir(), "a live run's folder was swept");
         assert!(!dead.exists(), "a dead run's empty folder was kept");

@@ -306,7 +306,7 @@ impl Session {
                         // On ext4 without a journal every file created after a deletion scans past
                         // each recently deleted inode of its group: the copy is emptied, not
                         // deleted, and goes with the scratch folder at the end of the run.
-                        let _ = safe_fs::open_lock(&local).and_then(|f| f.set_len(0));
+                        let _ = safe_fs::empty_file(&local);
                     }
                 }
                 Ok(out)
